@@ -1,0 +1,33 @@
+//! The one facade for Kubernetes types and clients: the rest of tidegate writes
+//! `use crate::k8s;` and then `k8s::ReplicaSet`, `k8s::Client`, never `k8s_openapi::...`.
+//!
+//! In: a kubeconfig (file or in-cluster). Out: a [`Client`] and the API types tidegate uses.
+
+mod client;
+
+pub use client::{ConnectError, connect};
+pub use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
+pub use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, Namespace, Node, Pod, PodSpec, PodTemplateSpec, ServiceAccount,
+};
+pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+pub use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
+pub use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+pub use kube::{Api, Client, Config, Resource, ResourceExt};
+
+/// Field manager for objects applied from Git with server-side apply.
+pub const SYNC_FIELD_MANAGER: &str = "tidegate-sync";
+
+/// Field manager for the fields the rollout engine drives (replicas, selectors, weights).
+pub const ROLLOUT_FIELD_MANAGER: &str = "tidegate-rollout";
+
+k8s_openapi::k8s_if_1_33! { /// Kubernetes API level of the compiled-in types.
+pub const API_VERSION: &str = "1.33"; }
+k8s_openapi::k8s_if_1_34! { /// Kubernetes API level of the compiled-in types.
+pub const API_VERSION: &str = "1.34"; }
+k8s_openapi::k8s_if_1_35! { /// Kubernetes API level of the compiled-in types.
+pub const API_VERSION: &str = "1.35"; }
+k8s_openapi::k8s_if_1_36! { /// Kubernetes API level of the compiled-in types.
+pub const API_VERSION: &str = "1.36"; }
+k8s_openapi::k8s_if_1_37! { /// Kubernetes API level of the compiled-in types.
+pub const API_VERSION: &str = "1.37"; }

@@ -1,0 +1,8 @@
+//! tidegate: GitOps-native progressive delivery.
+//!
+//! Git commits flow in through `source`, become validated objects in `manifest`, reach the
+//! cluster through `sync`, and `Rollout`s are driven step by step by the pure `engine`. This
+//! crate is the library behind the `tidegate` binary; see `docs/` for the architecture.
+
+pub mod cli;
+pub mod k8s;

@@ -1,0 +1,9 @@
+//! The `tidegate` binary: parses the command line and hands over to [`tidegate::cli`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    tidegate::cli::Cli::parse().run()
+}
