@@ -1,0 +1,7 @@
+//! End-to-end tests against the real control plane (`scripts/testenv up`): etcd,
+//! kube-apiserver, kube-controller-manager, kube-scheduler and kwok-managed nodes.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cluster;
