@@ -36,6 +36,21 @@ none_alive() {
     fi
   done
 }
+# Every process listens, and every TCP socket it listens on is bound to 127.0.0.1.
+loopback_only() {
+  local pid listeners address
+  for pid in "$@"; do
+    listeners=0
+    while read -r address; do
+      listeners=$((listeners + 1))
+      case "$address" in
+        127.0.0.1:*) ;;
+        *) echo "     pid $pid listens on $address" >&2; return 1 ;;
+      esac
+    done < <(ss -ltnpH | awk -v pid="pid=$pid," 'index($0, pid) {print $4}')
+    [ "$listeners" -gt 0 ] || { echo "     pid $pid listens nowhere" >&2; return 1; }
+  done
+}
 port_of() { sed -n "s/^APISERVER_PORT=//p" "$1/ports"; }
 cleanup() {
   testenv "$a" down >/dev/null 2>&1 || true
@@ -48,6 +63,8 @@ testenv "$a" up >/dev/null
 check "up: status reports every component running" quiet testenv "$a" status
 first_port=$(port_of "$a")
 first_pids=$(pids_of "$a")
+# shellcheck disable=SC2086 # one pid per word
+check "up: every component listens on 127.0.0.1 only" loopback_only $first_pids
 
 check "up twice: the second reports already up" \
   grep -q "already up" <(testenv "$a" up 2>&1)
