@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module and returns `anyhow::Result`; this module only
 //! dispatches and turns errors into a message on stderr and a failing exit code.
 
+mod crd;
 mod version;
 
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print the CustomResourceDefinitions of tidegate's kinds (or write them to a directory).
+    Crd(crd::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -29,6 +32,7 @@ impl Cli {
     #[must_use]
     pub fn run(self) -> ExitCode {
         let result = match self.command {
+            Command::Crd(args) => crd::run(&args, &mut std::io::stdout().lock()),
             Command::Version(args) => version::run(&args, &mut std::io::stdout().lock()),
         };
         match result {

@@ -4,12 +4,14 @@
 //! In: a kubeconfig (file or in-cluster). Out: a [`Client`] and the API types tidegate uses.
 
 mod client;
+pub mod crd;
 
 pub use client::{ConnectError, connect};
 pub use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 pub use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Namespace, Node, Pod, PodSpec, PodTemplateSpec, ServiceAccount,
 };
+pub use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 pub use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 pub use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kube::runtime::wait::{Condition, await_condition};
+use kube::runtime::wait::{Condition, await_condition, conditions};
 use serde::de::DeserializeOwned;
 use tidegate::k8s;
 
@@ -136,6 +136,31 @@ impl Drop for TestNamespace {
                 self.name
             );
         }
+    }
+}
+
+/// Applies tidegate's CRDs (server-side, field manager `tidegate-sync`) and waits until the
+/// apiserver serves them. Idempotent, so every test that needs them can call it.
+pub async fn install_crds(client: &k8s::Client) {
+    let definitions: k8s::Api<k8s::CustomResourceDefinition> = k8s::Api::all(client.clone());
+    for definition in k8s::crd::definitions() {
+        let name = definition
+            .metadata
+            .name
+            .clone()
+            .expect("generated CRDs are named");
+        let params = k8s::PatchParams::apply(k8s::SYNC_FIELD_MANAGER).force();
+        definitions
+            .patch(&name, &params, &k8s::Patch::Apply(&definition))
+            .await
+            .unwrap_or_else(|error| panic!("apply CRD {name}: {error}"));
+        wait_for_object(
+            &definitions,
+            &name,
+            TIMEOUT,
+            conditions::is_crd_established(),
+        )
+        .await;
     }
 }
 

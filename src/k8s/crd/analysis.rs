@@ -1,0 +1,498 @@
+//! The analysis custom resources: `AnalysisTemplate`, `ClusterAnalysisTemplate` and
+//! `AnalysisRun`, with Argo Rollouts' `v1alpha1` field names, under group `tidegate.dev`.
+//!
+//! tidegate measures with Prometheus, web endpoints and Kubernetes Jobs; the other Argo
+//! providers are kept as opaque objects, so manifests are stored unchanged;
+//! `docs/rollouts.md` lists them.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::JobSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Opaque, is_false, is_zero, undocumented};
+
+/// Metrics and arguments from which AnalysisRuns are made, in one namespace.
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "tidegate.dev",
+    version = "v1alpha1",
+    kind = "AnalysisTemplate",
+    doc = "Metrics and arguments from which AnalysisRuns are made, in one namespace.",
+    namespaced,
+    shortname = "at",
+    category = "tidegate",
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[kube(derive = "PartialEq")]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisTemplateSpec {
+    /// The metrics to measure.
+    pub metrics: Vec<Metric>,
+    /// Arguments the metrics refer to as `{{args.<name>}}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Argument>,
+    /// Metrics whose results are recorded but never fail the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dry_run: Vec<DryRun>,
+    /// How many measurements to keep per metric.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurement_retention: Vec<MeasurementRetention>,
+}
+
+/// The same as an AnalysisTemplate, usable from every namespace.
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "tidegate.dev",
+    version = "v1alpha1",
+    kind = "ClusterAnalysisTemplate",
+    doc = "Metrics and arguments from which AnalysisRuns are made, usable from every namespace.",
+    shortname = "cat",
+    category = "tidegate",
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[kube(derive = "PartialEq")]
+pub struct ClusterAnalysisTemplateSpec {
+    /// The template, as in an AnalysisTemplate.
+    #[serde(flatten)]
+    pub template: AnalysisTemplateSpec,
+}
+
+/// One analysis in progress or finished: the metrics of its templates with arguments resolved.
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "tidegate.dev",
+    version = "v1alpha1",
+    kind = "AnalysisRun",
+    doc = "One analysis in progress or finished: its metrics, arguments and measurements.",
+    namespaced,
+    status = "AnalysisRunStatus",
+    shortname = "ar",
+    category = "tidegate",
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.phase","description":"AnalysisRun status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[kube(derive = "PartialEq")]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRunSpec {
+    /// The metrics to measure.
+    pub metrics: Vec<Metric>,
+    /// The arguments, with their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Argument>,
+    /// Stop measuring (the rollout no longer needs the result).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub terminate: bool,
+    /// Metrics whose results are recorded but never fail the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dry_run: Vec<DryRun>,
+    /// How many measurements to keep per metric.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurement_retention: Vec<MeasurementRetention>,
+}
+
+/// A metric: what to measure, how often, and what counts as success.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Metric {
+    /// Name of the metric, unique within the run.
+    pub name: String,
+    /// Time between measurements (`30s`, `5m`, `1h`); absent means a single measurement.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub interval: String,
+    /// Time to wait after the run starts before the first measurement.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub initial_delay: String,
+    /// Number of measurements; with only `interval` set the metric runs until terminated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<IntOrString>,
+    /// Expression over `result` that makes a measurement Successful.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub success_condition: String,
+    /// Expression over `result` that makes a measurement Failed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub failure_condition: String,
+    /// Failed measurements tolerated before the metric fails; defaults to 0; -1 disables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_limit: Option<IntOrString>,
+    /// Inconclusive measurements tolerated before the metric is Inconclusive; defaults to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inconclusive_limit: Option<IntOrString>,
+    /// Consecutive errors tolerated before the metric is Error; defaults to 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_error_limit: Option<IntOrString>,
+    /// Consecutive successes after which the metric is Successful.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_success_limit: Option<IntOrString>,
+    /// Where the measurement comes from; exactly one provider.
+    pub provider: MetricProvider,
+}
+
+/// The system a metric is measured in. Exactly one field is set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricProvider {
+    /// A PromQL query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusMetric>,
+    /// An HTTP endpoint whose JSON answer is the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebMetric>,
+    /// A Kubernetes Job whose success or failure is the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobMetric>,
+    /// Kayenta (not supported by tidegate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kayenta: Option<Opaque>,
+    /// Datadog (not supported by tidegate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datadog: Option<Opaque>,
+    /// Wavefront (not supported by tidegate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wavefront: Option<Opaque>,
+    /// New Relic (not supported by tidegate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_relic: Option<Opaque>,
+    /// Amazon CloudWatch (not supported by tidegate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_watch: Option<Opaque>,
+    /// Graphite (not supported by tidegate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphite: Option<Opaque>,
+    /// InfluxDB (not supported by tidegate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub influxdb: Option<Opaque>,
+    /// Apache SkyWalking (not supported by tidegate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skywalking: Option<Opaque>,
+    /// Metric provider plugins (not supported by tidegate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<Opaque>,
+}
+
+/// A Prometheus instant query.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusMetric {
+    /// Base URL of the Prometheus server.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub address: String,
+    /// The PromQL query; `{{args.<name>}}` is replaced by the argument.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub query: String,
+    /// SigV4 or OAuth2 settings (not supported by tidegate yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Opaque>,
+    /// Query timeout in seconds; defaults to 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    /// Skip TLS verification of the server.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure: bool,
+    /// Extra HTTP headers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<WebMetricHeader>,
+}
+
+/// An HTTP request whose answer is the measurement.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebMetric {
+    /// GET (default), POST or PUT.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub method: String,
+    /// The URL to request.
+    pub url: String,
+    /// Extra HTTP headers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<WebMetricHeader>,
+    /// Request body (POST and PUT).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// Timeout in seconds; defaults to 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i64>,
+    /// JSONPath into the answer that selects the result; defaults to `{$}`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub json_path: String,
+    /// Skip TLS verification of the server.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure: bool,
+    /// Request body as a JSON object (POST and PUT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_body: Option<Opaque>,
+    /// OAuth2 settings (not supported by tidegate yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Opaque>,
+}
+
+/// An HTTP header of a web or Prometheus request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WebMetricHeader {
+    /// Header name.
+    pub key: String,
+    /// Header value.
+    pub value: String,
+}
+
+/// A Job that is the measurement: Complete is Successful, Failed is Failed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JobMetric {
+    /// Labels and annotations of the Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "undocumented::<Option<ObjectMeta>>")]
+    pub metadata: Option<ObjectMeta>,
+    /// The Job's spec.
+    #[schemars(schema_with = "undocumented::<JobSpec>")]
+    pub spec: JobSpec,
+}
+
+/// A metric run in dry-run mode.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRun {
+    /// Name of the metric, or `*` for all.
+    pub metric_name: String,
+}
+
+/// How many measurements of a metric to keep.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeasurementRetention {
+    /// Name of the metric, or `*` for all.
+    pub metric_name: String,
+    /// Measurements to keep.
+    pub limit: i32,
+}
+
+/// An argument of a template or run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Argument {
+    /// Name, referred to as `{{args.<name>}}`.
+    pub name: String,
+    /// The value; absent in a template means the Rollout must supply it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Where the value comes from instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<ArgumentSource>,
+}
+
+/// Where an argument of a template gets its value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgumentSource {
+    /// A key of a Secret in the run's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<SecretKeyRef>,
+    /// A field of the Rollout, such as `metadata.labels['app']`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_ref: Option<FieldRef>,
+}
+
+/// A key of a Secret.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    pub name: String,
+    /// Key within the Secret.
+    pub key: String,
+}
+
+/// A field path.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldRef {
+    /// Path of the field, such as `metadata.name`.
+    pub field_path: String,
+}
+
+/// An argument passed by a Rollout to an AnalysisRun.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRunArgument {
+    /// Name of the template argument.
+    pub name: String,
+    /// A literal value.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
+    /// Where the value comes from instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<RolloutArgumentSource>,
+}
+
+/// Where an argument passed by a Rollout gets its value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutArgumentSource {
+    /// The pod-template hash of the `Stable` or `Latest` ReplicaSet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_template_hash_value: Option<PodTemplateHashValue>,
+    /// A field of the Rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_ref: Option<FieldRef>,
+}
+
+/// Which ReplicaSet's pod-template hash an argument takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PodTemplateHashValue {
+    /// The stable ReplicaSet.
+    Stable,
+    /// The newest ReplicaSet (the canary or preview).
+    Latest,
+}
+
+/// Outcome of an AnalysisRun so far.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRunStatus {
+    /// Pending, Running, Successful, Failed, Error or Inconclusive.
+    pub phase: AnalysisPhase,
+    /// Why the run is in its phase.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// Per-metric results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metric_results: Vec<MetricResult>,
+    /// When the run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// Totals over the metrics that count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_summary: Option<RunSummary>,
+    /// Totals over the dry-run metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run_summary: Option<RunSummary>,
+}
+
+/// Metric totals of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunSummary {
+    /// Metrics measured.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub count: i32,
+    /// Metrics Successful.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub successful: i32,
+    /// Metrics Failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed: i32,
+    /// Metrics Inconclusive.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub inconclusive: i32,
+    /// Metrics in Error.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error: i32,
+}
+
+/// The measurements of one metric and their counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricResult {
+    /// Name of the metric.
+    pub name: String,
+    /// The metric's phase.
+    pub phase: AnalysisPhase,
+    /// The most recent measurements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<Measurement>,
+    /// Why the metric is in its phase.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// Measurements without error (Successful + Failed + Inconclusive).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub count: i32,
+    /// Successful measurements.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub successful: i32,
+    /// Failed measurements.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed: i32,
+    /// Inconclusive measurements.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub inconclusive: i32,
+    /// Measurements that errored.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error: i32,
+    /// Errors in a row; reset by any other outcome.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub consecutive_error: i32,
+    /// Successes in a row; reset by any other outcome.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub consecutive_success: i32,
+    /// The metric runs in dry-run mode.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dry_run: bool,
+    /// Provider data, such as the resolved query.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// One measurement.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Measurement {
+    /// Outcome of the measurement.
+    pub phase: AnalysisPhase,
+    /// Detail, such as an error message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// When the measurement started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When the value was collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// The measured value, as text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
+    /// Provider data, such as a Job name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// When a running measurement should be checked again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_at: Option<Time>,
+}
+
+/// Phase of an AnalysisRun, a metric or a measurement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AnalysisPhase {
+    /// Not started.
+    #[default]
+    Pending,
+    /// Measuring.
+    Running,
+    /// Passed.
+    Successful,
+    /// Failed its conditions or limits.
+    Failed,
+    /// Could not be measured.
+    Error,
+    /// Neither passed nor failed.
+    Inconclusive,
+}
+
+impl AnalysisPhase {
+    /// Whether the phase is final.
+    #[must_use]
+    pub fn is_completed(self) -> bool {
+        !matches!(self, Self::Pending | Self::Running)
+    }
+}
+
+/// The state of an AnalysisRun as the Rollout records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RolloutAnalysisRunStatus {
+    /// Name of the AnalysisRun.
+    pub name: String,
+    /// Its phase.
+    pub status: AnalysisPhase,
+    /// Its message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
