@@ -5,4 +5,6 @@
 //! crate is the library behind the `tidegate` binary; see `docs/` for the architecture.
 
 pub mod cli;
+pub mod engine;
 pub mod k8s;
+pub mod model;
