@@ -2,5 +2,9 @@
 //! engine reasons about once a Rollout's spec has been read and checked.
 
 mod amount;
+mod duration;
+mod hash;
 
 pub use amount::{Amount, AmountError};
+pub use duration::{DurationError, parse_go_duration, parse_pause_seconds};
+pub use hash::{pod_template_hash, steps_hash};
