@@ -4,7 +4,12 @@
 mod amount;
 mod duration;
 mod hash;
+mod plan;
 
 pub use amount::{Amount, AmountError};
 pub use duration::{DurationError, parse_go_duration, parse_pause_seconds};
 pub use hash::{pod_template_hash, steps_hash};
+pub use plan::{
+    AnalysisArg, AnalysisPlan, ArgValue, BackgroundAnalysis, BlueGreenPlan, CanaryPlan,
+    RolloutPlan, SpecError, SpecErrors, Step, Strategy, TemplateRef,
+};

@@ -6,6 +6,7 @@
 //! `argoproj.io/v1alpha1` manifests of the same kinds into tidegate's group.
 
 mod analysis;
+mod plan;
 mod rollout;
 
 use std::borrow::Cow;

@@ -1,0 +1,322 @@
+use std::time::Duration;
+
+use super::*;
+use crate::k8s::crd::Rollout;
+
+/// A valid spec's common part; each test adds a strategy (indented under `strategy:`).
+const BASE: &str = "
+replicas: 4
+selector:
+  matchLabels: {app: web}
+template:
+  metadata:
+    labels: {app: web, tier: front}
+  spec:
+    containers: [{name: web, image: web:1}]
+";
+
+fn spec(strategy: &str) -> RolloutSpec {
+    let yaml = format!("{BASE}strategy:\n{strategy}");
+    serde_saphyr::from_str(&yaml).unwrap_or_else(|error| panic!("{error}\n{yaml}"))
+}
+
+fn errors(spec: &RolloutSpec) -> Vec<String> {
+    match spec.plan() {
+        Ok(plan) => panic!("expected errors, got {plan:#?}"),
+        Err(SpecErrors(errors)) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn canary(plan: &RolloutPlan) -> &CanaryPlan {
+    match &plan.strategy {
+        Strategy::Canary(canary) => canary,
+        Strategy::BlueGreen(_) => panic!("not a canary"),
+    }
+}
+
+#[test]
+fn defaults_are_applied() {
+    let plan = spec("  canary: {}\n").plan().unwrap();
+    assert_eq!(plan.replicas, 4);
+    assert_eq!(plan.revision_history_limit, 10);
+    assert_eq!(plan.progress_deadline, Duration::from_secs(600));
+    assert_eq!(plan.successful_run_history_limit, 5);
+    let canary = canary(&plan);
+    assert_eq!(canary.max_surge, Amount::Percent(25));
+    assert_eq!(canary.max_unavailable, Amount::Percent(25));
+    assert!(canary.steps.is_empty());
+}
+
+#[test]
+fn canary_steps_are_read() {
+    let plan = spec(
+        "  canary:
+    canaryService: web-canary
+    stableService: web-stable
+    maxSurge: 1
+    maxUnavailable: '0'
+    steps:
+    - setWeight: 20
+    - pause: {duration: 90}
+    - pause: {duration: '1h'}
+    - pause: {}
+    - analysis:
+        templates: [{templateName: success-rate}]
+        args:
+        - {name: service, value: web-canary}
+        - name: hash
+          valueFrom: {podTemplateHashValue: Latest}
+        - name: app
+          valueFrom: {fieldRef: {fieldPath: \"metadata.labels['app']\"}}
+",
+    )
+    .plan()
+    .unwrap();
+    let canary = canary(&plan);
+    assert_eq!(canary.max_surge, Amount::Count(1));
+    assert_eq!(canary.max_unavailable, Amount::Percent(0));
+    assert_eq!(canary.canary_service.as_deref(), Some("web-canary"));
+    assert_eq!(canary.steps[0], Step::SetWeight(20));
+    assert_eq!(canary.steps[1], Step::Pause(Some(Duration::from_secs(90))));
+    assert_eq!(
+        canary.steps[2],
+        Step::Pause(Some(Duration::from_secs(3600)))
+    );
+    assert_eq!(canary.steps[3], Step::Pause(None));
+    let Step::Analysis(analysis) = &canary.steps[4] else {
+        panic!("not an analysis step")
+    };
+    assert_eq!(
+        analysis.templates,
+        [TemplateRef {
+            name: "success-rate".into(),
+            cluster_scope: false
+        }]
+    );
+    let values: Vec<_> = analysis.args.iter().map(|arg| arg.value.clone()).collect();
+    assert_eq!(
+        values,
+        [
+            ArgValue::Literal("web-canary".into()),
+            ArgValue::LatestHash,
+            ArgValue::Field("metadata.labels['app']".into())
+        ]
+    );
+}
+
+#[test]
+fn blue_green_is_read_with_defaults() {
+    let plan = spec(
+        "  blueGreen:
+    activeService: web-active
+    previewService: web-preview
+    autoPromotionEnabled: false
+    abortScaleDownDelaySeconds: 0
+    prePromotionAnalysis:
+      templates: [{templateName: smoke, clusterScope: true}]
+",
+    )
+    .plan()
+    .unwrap();
+    let Strategy::BlueGreen(blue_green) = plan.strategy else {
+        panic!("not blue-green")
+    };
+    assert_eq!(blue_green.active_service, "web-active");
+    assert!(!blue_green.auto_promotion_enabled);
+    assert_eq!(blue_green.scale_down_delay, Duration::from_secs(30));
+    assert_eq!(
+        blue_green.abort_scale_down_delay, None,
+        "0 keeps the preview"
+    );
+    assert!(blue_green.pre_promotion_analysis.unwrap().templates[0].cluster_scope);
+}
+
+#[test]
+fn every_problem_is_reported_at_its_path() {
+    let found = errors(&spec(
+        "  canary:
+    canaryService: web
+    stableService: web
+    maxSurge: 0
+    maxUnavailable: 0%
+    steps:
+    - setWeight: 120
+    - pause: {duration: soon}
+    - {}
+    - {setWeight: 10, pause: {}}
+    - analysis: {templates: []}
+    - analysis:
+        templates: [{templateName: t}]
+        args:
+        - {name: a}
+        - {name: b, value: x, valueFrom: {podTemplateHashValue: Stable}}
+        - name: c
+          valueFrom: {fieldRef: {fieldPath: spec.replicas}}
+",
+    ));
+    let expected = [
+        "spec.strategy.canary.maxSurge: maxSurge and maxUnavailable cannot both be 0",
+        "spec.strategy.canary.stableService: must differ from canaryService",
+        "spec.strategy.canary.steps[0].setWeight: must be between 0 and 100, got 120",
+        "spec.strategy.canary.steps[1].pause.duration: \"soon\" is not a duration",
+        "spec.strategy.canary.steps[2]: needs one of setWeight, pause, analysis",
+        "spec.strategy.canary.steps[3]: must have exactly one of",
+        "spec.strategy.canary.steps[4].analysis.templates: must name at least one template",
+        "spec.strategy.canary.steps[5].analysis.args[0]: needs exactly one of value and valueFrom",
+        "spec.strategy.canary.steps[5].analysis.args[1]: needs exactly one of value and valueFrom",
+        "spec.strategy.canary.steps[5].analysis.args[2].valueFrom.fieldRef.fieldPath: \"spec.replicas\"",
+    ];
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+    for (found, expected) in found.iter().zip(expected) {
+        assert!(
+            found.starts_with(expected),
+            "{found:?} should start with {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn selector_and_template_must_agree() {
+    let mut mismatched = spec("  canary: {}\n");
+    mismatched.selector = serde_saphyr::from_str("matchLabels: {app: api}").unwrap();
+    assert_eq!(
+        errors(&mismatched),
+        ["spec.template.metadata.labels: do not match spec.selector"]
+    );
+
+    let mut expressions = spec("  canary: {}\n");
+    expressions.selector = serde_saphyr::from_str(
+        "matchExpressions:
+- {key: tier, operator: In, values: [front, back]}
+- {key: canary, operator: DoesNotExist}",
+    )
+    .unwrap();
+    assert!(expressions.plan().is_ok());
+
+    let mut empty = spec("  canary: {}\n");
+    empty.selector = Some(LabelSelector::default());
+    assert_eq!(
+        errors(&empty),
+        ["spec.selector: must not be empty: it would select every pod"]
+    );
+
+    let mut bad_operator = spec("  canary: {}\n");
+    bad_operator.selector =
+        serde_saphyr::from_str("matchExpressions: [{key: app, operator: Like, values: [w]}]")
+            .unwrap();
+    assert_eq!(
+        errors(&bad_operator),
+        ["spec.selector.matchExpressions: unknown operator \"Like\""]
+    );
+
+    let mut no_template = spec("  canary: {}\n");
+    no_template.template = None;
+    assert_eq!(errors(&no_template), ["spec.template: is required"]);
+}
+
+#[test]
+fn strategy_must_be_exactly_one() {
+    assert_eq!(
+        errors(&spec("  {}\n")),
+        ["spec.strategy: needs canary or blueGreen"]
+    );
+    let both = spec("  canary: {}\n  blueGreen: {activeService: a}\n");
+    assert_eq!(
+        errors(&both),
+        ["spec.strategy: must have only one of canary and blueGreen"]
+    );
+}
+
+#[test]
+fn deadline_must_exceed_min_ready_seconds() {
+    let mut slow = spec("  canary: {}\n");
+    slow.min_ready_seconds = Some(600);
+    assert_eq!(
+        errors(&slow),
+        ["spec.progressDeadlineSeconds: must be greater than minReadySeconds (600)"]
+    );
+}
+
+#[test]
+fn blue_green_problems_are_reported() {
+    let found = errors(&spec(
+        "  blueGreen:
+    activeService: web
+    previewService: web
+    previewReplicaCount: -1
+    scaleDownDelayRevisionLimit: 11
+",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.strategy.blueGreen.previewService: must differ from activeService: the two \
+             Services select different pods",
+            "spec.strategy.blueGreen.previewReplicaCount: must not be negative, got -1",
+            "spec.strategy.blueGreen.scaleDownDelayRevisionLimit: must not exceed \
+             revisionHistoryLimit (10)",
+        ]
+    );
+}
+
+#[test]
+fn argo_features_tidegate_does_not_run_are_refused_by_name() {
+    let found = errors(&spec(
+        "  canary:
+    scaleDownDelaySeconds: 30
+    trafficRouting: {istio: {virtualService: {name: web}}}
+    canaryMetadata: {labels: {role: canary}}
+    steps:
+    - experiment: {templates: []}
+    - setCanaryScale: {replicas: 2}
+",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.strategy.canary.trafficRouting: is not supported by tidegate yet",
+            "spec.strategy.canary.canaryMetadata: is not supported by tidegate yet",
+            "spec.strategy.canary.steps[0].experiment: is not supported by tidegate yet",
+            "spec.strategy.canary.steps[1].setCanaryScale: requires trafficRouting, which \
+             tidegate does not support yet",
+        ]
+    );
+}
+
+#[test]
+fn the_argo_fixtures_plan_or_name_what_is_missing() {
+    let path = format!(
+        "{}/tests/fixtures/argo/rollout-bluegreen.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let rollout: Rollout = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(
+        errors(&rollout.spec),
+        [
+            "spec.strategy.blueGreen.antiAffinity: is not supported by tidegate yet",
+            "spec.strategy.blueGreen.previewMetadata: is not supported by tidegate yet",
+            "spec.strategy.blueGreen.activeMetadata: is not supported by tidegate yet",
+        ]
+    );
+}
+
+#[test]
+fn argument_fields_follow_the_downward_api() {
+    for valid in [
+        "metadata.name",
+        "metadata.namespace",
+        "metadata.uid",
+        "metadata.labels['a']",
+        "metadata.annotations['b/c']",
+    ] {
+        assert!(is_argument_field(valid), "{valid}");
+    }
+    for invalid in [
+        "metadata.labels",
+        "metadata.labels['']",
+        "spec.replicas",
+        "metadata.generation",
+    ] {
+        assert!(!is_argument_field(invalid), "{invalid}");
+    }
+}

@@ -1,0 +1,186 @@
+//! A Rollout's spec once read and checked: the plan the engine executes. Every default is
+//! applied and every value parsed, so the engine never meets a malformed field; what the spec
+//! got wrong is a list of [`SpecError`]s naming the field path.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use super::Amount;
+
+/// What a Rollout asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RolloutPlan {
+    /// Desired pods.
+    pub replicas: i32,
+    /// Seconds a pod must be ready before it counts as available.
+    pub min_ready_seconds: i32,
+    /// Old ReplicaSets to keep.
+    pub revision_history_limit: i32,
+    /// Time without progress after which the rollout has failed.
+    pub progress_deadline: Duration,
+    /// Abort the update when the progress deadline passes.
+    pub progress_deadline_abort: bool,
+    /// A person paused the rollout (`spec.paused`).
+    pub paused: bool,
+    /// Restart every pod created before this time.
+    pub restart_at: Option<jiff::Timestamp>,
+    /// Successful AnalysisRuns to keep.
+    pub successful_run_history_limit: i32,
+    /// Failed, errored or inconclusive AnalysisRuns to keep.
+    pub unsuccessful_run_history_limit: i32,
+    /// Canary or blue-green.
+    pub strategy: Strategy,
+}
+
+/// The update strategy.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Strategy {
+    /// Step by step.
+    Canary(CanaryPlan),
+    /// Side by side, then switch.
+    BlueGreen(BlueGreenPlan),
+}
+
+/// A canary without a traffic router: weights are realised by replica counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CanaryPlan {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Pods allowed above `replicas`.
+    pub max_surge: Amount,
+    /// Pods allowed to be unavailable.
+    pub max_unavailable: Amount,
+    /// Service pinned to the canary pods.
+    pub canary_service: Option<String>,
+    /// Service pinned to the stable pods.
+    pub stable_service: Option<String>,
+    /// Analysis running in the background from a given step on.
+    pub background_analysis: Option<BackgroundAnalysis>,
+}
+
+/// One canary step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Move this percentage of replicas to the canary.
+    SetWeight(i32),
+    /// Wait this long, or until promoted when `None`.
+    Pause(Option<Duration>),
+    /// Run an analysis; continue only when it succeeds.
+    Analysis(AnalysisPlan),
+}
+
+/// Background analysis of a canary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackgroundAnalysis {
+    /// The analysis to run.
+    pub analysis: AnalysisPlan,
+    /// Index of the step from which it runs.
+    pub starting_step: usize,
+}
+
+/// Blue-green: a preview stack, promoted by switching the active Service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlueGreenPlan {
+    /// Service switched to the new version on promotion.
+    pub active_service: String,
+    /// Service selecting the new version before promotion.
+    pub preview_service: Option<String>,
+    /// Replicas of the new version before promotion; `None` means `replicas`.
+    pub preview_replica_count: Option<i32>,
+    /// Promote without a person.
+    pub auto_promotion_enabled: bool,
+    /// Wait this long, once the preview is available, before promoting automatically.
+    pub auto_promotion_delay: Duration,
+    /// Pods allowed to be unavailable during a restart.
+    pub max_unavailable: Amount,
+    /// Delay before the previous version is scaled down after promotion.
+    pub scale_down_delay: Duration,
+    /// Old ReplicaSets allowed to wait for their scale-down delay at once.
+    pub scale_down_delay_revision_limit: Option<i32>,
+    /// Delay before the preview is scaled down after an abort; `None` keeps it.
+    pub abort_scale_down_delay: Option<Duration>,
+    /// Analysis that must pass before the switch.
+    pub pre_promotion_analysis: Option<AnalysisPlan>,
+    /// Analysis that must pass after the switch.
+    pub post_promotion_analysis: Option<AnalysisPlan>,
+}
+
+/// An analysis to run: templates and the arguments passed to them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalysisPlan {
+    /// Templates whose metrics make up the run.
+    pub templates: Vec<TemplateRef>,
+    /// Arguments for the templates.
+    pub args: Vec<AnalysisArg>,
+    /// Metrics measured in dry-run mode (`*` for all).
+    pub dry_run: Vec<String>,
+    /// Measurements to keep per metric name.
+    pub measurement_retention: Vec<(String, i32)>,
+    /// Labels for the AnalysisRuns created.
+    pub run_labels: BTreeMap<String, String>,
+    /// Annotations for the AnalysisRuns created.
+    pub run_annotations: BTreeMap<String, String>,
+}
+
+/// An AnalysisTemplate or ClusterAnalysisTemplate by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateRef {
+    /// The template's name.
+    pub name: String,
+    /// Whether it is a ClusterAnalysisTemplate.
+    pub cluster_scope: bool,
+}
+
+/// An argument passed to analysis templates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalysisArg {
+    /// The template argument's name.
+    pub name: String,
+    /// Where the value comes from.
+    pub value: ArgValue,
+}
+
+/// The value of an analysis argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArgValue {
+    /// A literal.
+    Literal(String),
+    /// The pod-template hash of the stable ReplicaSet.
+    StableHash,
+    /// The pod-template hash of the newest ReplicaSet.
+    LatestHash,
+    /// A metadata field of the Rollout (`metadata.name`, `metadata.labels['app']`, ...).
+    Field(String),
+}
+
+/// One thing wrong with a spec, at a field path such as `spec.strategy.canary.steps[2].pause`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecError {
+    /// The field, from the object's root.
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Everything wrong with a spec (never empty).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct SpecErrors(pub Vec<SpecError>);
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, error) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
