@@ -1,4 +1,79 @@
-//! The rollout engine: pure decisions about Rollouts, without I/O or clocks. Everything it
-//! needs arrives as arguments; what it wants done leaves as values for the executor.
+//! The rollout engine: pure decisions about Rollouts, without I/O or clocks.
+//!
+//! In: the Rollout's plan (its checked spec), its durable state (its status), what was
+//! observed around it (ReplicaSets, Services, AnalysisRuns) and the time. Out: the next
+//! state, the effects for the executor, and when to look again. A restarted daemon resumes
+//! from the status alone: nothing lives in memory between reconciles.
 
+mod actions;
+mod canary;
+mod conditions;
+mod effect;
 pub mod replicas;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+pub use actions::{abort, promote, promote_full, retry};
+pub use conditions::invalid_spec;
+pub use effect::{Effect, Event};
+
+use crate::model::{AnalysisRunState, ReplicaSetView, RolloutPlan, RolloutState, Strategy};
+
+/// What the executor observed of a Rollout and the objects around it.
+#[derive(Clone, Copy, Debug)]
+pub struct Observation<'a> {
+    /// The Rollout's name.
+    pub name: &'a str,
+    /// Its `metadata.generation`.
+    pub generation: i64,
+    /// Pod-template hash of its current template.
+    pub pod_hash: &'a str,
+    /// Hash of its current steps.
+    pub steps_hash: &'a str,
+    /// Its ReplicaSets.
+    pub replica_sets: &'a [ReplicaSetView],
+    /// Services it names, by name, with the pod-template hash their selector pins (if any).
+    /// A Service missing here does not exist.
+    pub services: &'a BTreeMap<String, Option<String>>,
+    /// Its AnalysisRuns.
+    pub analysis_runs: &'a [AnalysisRunState],
+}
+
+/// The outcome of a reconcile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The state to record in the Rollout's status.
+    pub state: RolloutState,
+    /// What to do.
+    pub effects: Vec<Effect>,
+    /// Reconcile again after this long even if nothing changes (a pause ends, a deadline
+    /// passes); `None` waits for the next change.
+    pub requeue_after: Option<Duration>,
+}
+
+/// Reconciles a Rollout once.
+#[must_use]
+pub fn reconcile(
+    plan: &RolloutPlan,
+    state: &RolloutState,
+    observed: &Observation<'_>,
+    now: Timestamp,
+) -> Decision {
+    match &plan.strategy {
+        Strategy::Canary(canary) => canary::reconcile(plan, canary, state, observed, now),
+        Strategy::BlueGreen(_) => Decision {
+            state: invalid_spec(
+                state,
+                "spec.strategy.blueGreen: is not executed by tidegate yet",
+                now,
+            ),
+            effects: Vec::new(),
+            requeue_after: None,
+        },
+    }
+}

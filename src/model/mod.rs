@@ -5,6 +5,7 @@ mod amount;
 mod duration;
 mod hash;
 mod plan;
+mod status;
 
 pub use amount::{Amount, AmountError};
 pub use duration::{DurationError, parse_go_duration, parse_pause_seconds};
@@ -12,4 +13,8 @@ pub use hash::{pod_template_hash, steps_hash};
 pub use plan::{
     AnalysisArg, AnalysisPlan, ArgValue, BackgroundAnalysis, BlueGreenPlan, CanaryPlan,
     RolloutPlan, SpecError, SpecErrors, Step, Strategy, TemplateRef,
+};
+pub use status::{
+    AnalysisPhase, AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition,
+    PauseReason, Phase, PodCounts, ReplicaSetView, RolloutState, until,
 };

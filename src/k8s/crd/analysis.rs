@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Opaque, is_false, is_zero, undocumented};
+pub use crate::model::AnalysisPhase;
 
 /// Metrics and arguments from which AnalysisRuns are made, in one namespace.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -457,32 +458,6 @@ pub struct Measurement {
     /// When a running measurement should be checked again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_at: Option<Time>,
-}
-
-/// Phase of an AnalysisRun, a metric or a measurement.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum AnalysisPhase {
-    /// Not started.
-    #[default]
-    Pending,
-    /// Measuring.
-    Running,
-    /// Passed.
-    Successful,
-    /// Failed its conditions or limits.
-    Failed,
-    /// Could not be measured.
-    Error,
-    /// Neither passed nor failed.
-    Inconclusive,
-}
-
-impl AnalysisPhase {
-    /// Whether the phase is final.
-    #[must_use]
-    pub fn is_completed(self) -> bool {
-        !matches!(self, Self::Pending | Self::Running)
-    }
 }
 
 /// The state of an AnalysisRun as the Rollout records it.

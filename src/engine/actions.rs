@@ -1,0 +1,67 @@
+//! What a person can ask of a Rollout — promote, promote fully, abort, retry — as changes to
+//! its durable state, which the CLI records and the engine acts on in its next reconcile
+//! (ARGO-SEMANTICS §2.4). Recording them in the status makes them survive a daemon restart.
+
+use crate::model::{AnalysisPhase, PauseReason, RolloutPlan, RolloutState, Strategy};
+
+/// Moves past the current pause or step: clears an inconclusive analysis pause and skips that
+/// step, or ends a pause, or skips the current step.
+#[must_use]
+pub fn promote(plan: &RolloutPlan, state: &RolloutState) -> RolloutState {
+    let mut next = state.clone();
+    let steps = match &plan.strategy {
+        Strategy::Canary(canary) => canary.steps.len(),
+        Strategy::BlueGreen(_) => 0,
+    };
+    let skip = |next: &mut RolloutState| {
+        let index = next.current_step_index.unwrap_or(0);
+        next.current_step_index = Some((index + 1).min(steps));
+        next.step_analysis = None;
+    };
+    let inconclusive = state
+        .step_analysis
+        .as_ref()
+        .is_some_and(|run| run.phase == AnalysisPhase::Inconclusive)
+        && state
+            .pause_conditions
+            .iter()
+            .any(|p| p.reason == PauseReason::InconclusiveAnalysisRun);
+    if inconclusive {
+        next.pause_conditions.clear();
+        next.controller_pause = false;
+        skip(&mut next);
+    } else if !state.pause_conditions.is_empty() {
+        // The engine ends the pause step itself when it sees the condition gone.
+        next.pause_conditions.clear();
+    } else {
+        skip(&mut next);
+    }
+    next
+}
+
+/// Skips every remaining step, pause and analysis; the new revision is promoted once available.
+#[must_use]
+pub fn promote_full(state: &RolloutState) -> RolloutState {
+    let mut next = state.clone();
+    if state.stable_hash != state.current_pod_hash {
+        next.promote_full = true;
+    }
+    next
+}
+
+/// Aborts the update: the stable revision takes back all traffic and replicas. The aborted
+/// revision stays aborted until its template changes or [`retry`].
+#[must_use]
+pub fn abort(state: &RolloutState) -> RolloutState {
+    let mut next = state.clone();
+    next.abort = true;
+    next
+}
+
+/// Retries an aborted update from its first step.
+#[must_use]
+pub fn retry(state: &RolloutState) -> RolloutState {
+    let mut next = state.clone();
+    next.abort = false;
+    next
+}

@@ -1,0 +1,391 @@
+use crate::engine::{abort, promote, promote_full, retry};
+use crate::model::{AnalysisPhase, ConditionKind, ConditionStatus, PauseReason, Phase};
+
+use super::sim::{Sim, analysis, pause, pause_for, weight};
+
+#[test]
+fn the_first_revision_becomes_stable_at_once() {
+    let sim = Sim::canary(vec![weight(20), pause()]).deployed();
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v1"));
+    assert_eq!(sim.spec_of("v1"), 5);
+    assert_eq!(sim.state.counts.available, 5);
+    assert_eq!(sim.services["web-stable"].as_deref(), Some("v1"));
+    assert!(sim.event_reasons().contains(&"RolloutCompleted"));
+    let healthy = sim
+        .state
+        .conditions
+        .iter()
+        .find(|c| c.kind == ConditionKind::Healthy);
+    assert_eq!(healthy.map(|c| c.status), Some(ConditionStatus::True));
+}
+
+#[test]
+fn a_three_step_canary_runs_to_healthy() {
+    let mut sim = Sim::canary(vec![weight(20), pause_for(60), weight(60)]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    // Step 1 reached 20 % (1 of 5 pods with surge), step 2 pauses for a minute.
+    assert_eq!(sim.index(), Some(1));
+    assert_eq!(sim.phase(), Phase::Paused);
+    assert_eq!(sim.split("v2", "v1"), (1, 4));
+    assert_eq!(sim.services["web-canary"].as_deref(), Some("v2"));
+    assert_eq!(sim.services["web-stable"].as_deref(), Some("v1"));
+    let requeue = sim.last.as_ref().unwrap().requeue_after.unwrap();
+    assert_eq!(requeue.as_secs(), 60, "wakes up when the pause ends");
+
+    sim.advance(59);
+    sim.settle();
+    assert_eq!(sim.index(), Some(1), "still paused");
+
+    sim.advance(1);
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy);
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+    assert_eq!(sim.split("v2", "v1"), (5, 0));
+    assert_eq!(sim.services["web-stable"].as_deref(), Some("v2"));
+    let completed: Vec<_> = sim
+        .events
+        .iter()
+        .filter(|event| event.reason == "RolloutStepCompleted")
+        .map(|event| event.message.as_str())
+        .collect();
+    assert_eq!(
+        completed,
+        [
+            "Rollout step 1/3 completed (setWeight: 20)",
+            "Rollout step 2/3 completed (pause: 1m0s)",
+            "Rollout step 3/3 completed (setWeight: 60)",
+        ]
+    );
+}
+
+#[test]
+fn an_indefinite_pause_waits_for_promote() {
+    let mut sim = Sim::canary(vec![weight(40), pause(), weight(80)]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Paused);
+    assert_eq!(sim.state.message, "CanaryPauseStep");
+    sim.advance(86_400);
+    sim.settle();
+    assert_eq!(sim.index(), Some(1), "a day later, still waiting");
+
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy);
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+}
+
+#[test]
+fn abort_restores_the_stable_revision_until_retried() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    assert_eq!(sim.split("v2", "v1"), (2, 3));
+
+    sim.state = abort(&sim.state);
+    sim.settle();
+    assert_eq!(sim.split("v2", "v1"), (0, 5));
+    assert_eq!(sim.phase(), Phase::Degraded);
+    assert_eq!(
+        sim.state.message,
+        "RolloutAborted: Rollout aborted update to revision 2"
+    );
+    assert_eq!(
+        sim.services["web-canary"].as_deref(),
+        Some("v1"),
+        "canary Service back on stable"
+    );
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v1"));
+    let warnings: Vec<_> = sim
+        .events
+        .iter()
+        .filter(|event| event.warning)
+        .map(|e| e.reason)
+        .collect();
+    assert_eq!(
+        warnings,
+        ["RolloutAborted"],
+        "one warning, not one per reconcile"
+    );
+
+    sim.advance(3600);
+    sim.settle();
+    assert_eq!(
+        sim.split("v2", "v1"),
+        (0, 5),
+        "the aborted revision is not retried by itself"
+    );
+
+    sim.state = retry(&sim.state);
+    sim.settle();
+    assert_eq!(sim.index(), Some(1), "steps start again");
+    assert_eq!(sim.split("v2", "v1"), (2, 3));
+    assert_eq!(sim.phase(), Phase::Paused);
+}
+
+#[test]
+fn a_new_revision_mid_rollout_supersedes_the_canary() {
+    let mut sim = Sim::canary(vec![weight(40), pause(), weight(80), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.index(), Some(3));
+    assert_eq!(sim.split("v2", "v1"), (4, 1));
+
+    sim.update_to("v3");
+    sim.settle();
+    assert_eq!(sim.spec_of("v2"), 0, "the superseded canary drains");
+    assert_eq!(
+        sim.split("v3", "v1"),
+        (2, 3),
+        "v3 starts from the first step against v1"
+    );
+    assert_eq!(sim.index(), Some(1));
+    assert!(sim.event_reasons().contains(&"RolloutUpdated"));
+}
+
+#[test]
+fn returning_to_the_stable_template_skips_the_steps() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.update_to("v1");
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy);
+    assert_eq!(sim.split("v1", "v2"), (5, 0));
+    assert!(sim.event_reasons().contains(&"SkipSteps"));
+}
+
+#[test]
+fn promote_full_skips_every_remaining_step() {
+    let mut sim = Sim::canary(vec![weight(20), pause(), weight(50), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.state = promote_full(&sim.state);
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy);
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+    let completed = sim
+        .events
+        .iter()
+        .find(|e| e.reason == "RolloutCompleted" && e.message.contains("v2"));
+    assert!(
+        completed
+            .unwrap()
+            .message
+            .ends_with("Full promotion requested")
+    );
+}
+
+#[test]
+fn a_successful_analysis_lets_the_canary_continue() {
+    let mut sim = Sim::canary(vec![weight(20), analysis(), weight(60)]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    assert_eq!(sim.runs.len(), 1);
+    assert_eq!(sim.runs[0].name, "web-v2-2-1");
+    assert_eq!(sim.phase(), Phase::Progressing, "waiting for the analysis");
+    assert_eq!(sim.index(), Some(1));
+
+    sim.set_run_phase(AnalysisPhase::Successful, "");
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy);
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+}
+
+#[test]
+fn failed_and_errored_analyses_abort_and_never_promote() {
+    for (phase, word) in [
+        (AnalysisPhase::Failed, "Failed"),
+        (AnalysisPhase::Error, "Error"),
+    ] {
+        let mut sim = Sim::canary(vec![weight(20), analysis(), weight(60)]).deployed();
+        sim.update_to("v2");
+        sim.settle();
+        sim.set_run_phase(
+            phase,
+            "Metric \"success-rate\" assessed Failed due to failed (1) > failureLimit (0)",
+        );
+        sim.settle();
+        assert_eq!(sim.phase(), Phase::Degraded, "{word}");
+        assert_eq!(
+            sim.state.stable_hash.as_deref(),
+            Some("v1"),
+            "{word}: never promoted"
+        );
+        assert_eq!(sim.split("v2", "v1"), (0, 5), "{word}");
+        assert!(
+            sim.state
+                .message
+                .contains(&format!("Step-based analysis phase {word}: Metric")),
+            "{word}: {}",
+            sim.state.message
+        );
+    }
+}
+
+#[test]
+fn an_inconclusive_analysis_pauses_until_a_person_decides() {
+    let mut sim = Sim::canary(vec![weight(20), analysis(), weight(60)]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.set_run_phase(AnalysisPhase::Inconclusive, "no data");
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Paused);
+    assert_eq!(
+        sim.state.pause_conditions[0].reason,
+        PauseReason::InconclusiveAnalysisRun
+    );
+    assert_eq!(
+        sim.state.stable_hash.as_deref(),
+        Some("v1"),
+        "inconclusive never promotes"
+    );
+
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy, "the person chose to go on");
+}
+
+#[test]
+fn a_manual_pause_halts_scaling_and_steps() {
+    let mut sim = Sim::canary(vec![weight(40), weight(80)]).deployed();
+    sim.plan.paused = true;
+    sim.update_to("v2");
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Paused);
+    assert_eq!(sim.state.message, "manually paused");
+    assert_eq!(sim.split("v2", "v1"), (0, 5));
+    sim.plan.paused = false;
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy);
+}
+
+#[test]
+fn no_progress_past_the_deadline_degrades_and_can_abort() {
+    for abort_on_deadline in [false, true] {
+        let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+        sim.plan.progress_deadline_abort = abort_on_deadline;
+        sim.pods_start = false; // the new pods never become available
+        sim.update_to("v2");
+        sim.settle();
+        assert_eq!(sim.phase(), Phase::Progressing);
+        sim.advance(601);
+        sim.settle();
+        assert_eq!(sim.phase(), Phase::Degraded);
+        if abort_on_deadline {
+            assert!(sim.state.abort);
+            assert_eq!(sim.spec_of("v2"), 0);
+        } else {
+            assert!(
+                sim.state.message.starts_with("ProgressDeadlineExceeded: "),
+                "{}",
+                sim.state.message
+            );
+            assert!(!sim.state.abort);
+            sim.advance(60);
+            sim.settle();
+            assert_eq!(
+                sim.phase(),
+                Phase::Degraded,
+                "stays exceeded without progress"
+            );
+            sim.pods_become_available();
+            sim.settle();
+            assert_eq!(sim.phase(), Phase::Paused, "progress resumes the rollout");
+        }
+    }
+}
+
+#[test]
+fn replica_counts_stay_within_the_fenceposts_while_pods_start_slowly() {
+    let mut sim = Sim::canary(vec![weight(20), weight(50), weight(80)])
+        .replicas(10)
+        .deployed();
+    sim.pods_start = false;
+    sim.update_to("v2");
+    for _ in 0..200 {
+        sim.reconcile();
+        let total: i32 = sim.replica_sets.iter().map(|rs| rs.spec).sum();
+        let available: i32 = sim.replica_sets.iter().map(|rs| rs.available).sum();
+        assert!(total <= 13, "{total} pods above replicas + maxSurge");
+        assert!(
+            available >= 8,
+            "{available} available, below replicas - maxUnavailable"
+        );
+        sim.pods_become_available();
+        if sim.phase() == Phase::Healthy && sim.state.stable_hash.as_deref() == Some("v2") {
+            return;
+        }
+    }
+    panic!("never became healthy: {:#?}", sim.state);
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::{Amount, Step, Strategy as RolloutStrategy};
+
+    /// A step, or an analysis whose run will end in the given phase.
+    fn step() -> impl Strategy<Value = (Step, AnalysisPhase)> {
+        prop_oneof![
+            (0..=100i32).prop_map(|w| (weight(w), AnalysisPhase::Successful)),
+            (0..300u64).prop_map(|s| (pause_for(s), AnalysisPhase::Successful)),
+            Just((pause(), AnalysisPhase::Successful)),
+            prop_oneof![
+                Just(AnalysisPhase::Successful),
+                Just(AnalysisPhase::Failed),
+                Just(AnalysisPhase::Error),
+                Just(AnalysisPhase::Inconclusive),
+            ]
+            .prop_map(|outcome| (analysis(), outcome)),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the steps, limits and analysis outcomes, and with a person promoting every
+        /// manual pause, an update ends Healthy on the new revision or Degraded on the old one;
+        /// the weight stays within 0-100 and a failed analysis never promotes.
+        #[test]
+        fn every_update_ends_healthy_or_degraded(
+            steps in prop::collection::vec(step(), 0..8),
+            replicas in 1..12i32,
+            surge in 0..3i32,
+            unavailable in 0..3i32,
+        ) {
+            let outcomes: Vec<AnalysisPhase> = steps.iter().filter(|(s, _)| matches!(s, Step::Analysis(_))).map(|(_, o)| *o).collect();
+            let mut sim = Sim::canary(steps.into_iter().map(|(step, _)| step).collect()).replicas(replicas);
+            if let RolloutStrategy::Canary(canary) = &mut sim.plan.strategy {
+                canary.max_surge = Amount::Count(surge);
+                canary.max_unavailable = Amount::Count(unavailable);
+            }
+            let mut sim = sim.deployed();
+            sim.update_to("v2");
+            let mut outcomes = outcomes.into_iter();
+            let mut decided = 0;
+            for _ in 0..100 {
+                sim.settle();
+                prop_assert!((0..=100).contains(&sim.state.weight));
+                let done = sim.state.stable_hash.as_deref() == Some("v2") && sim.phase() == Phase::Healthy;
+                if done || sim.phase() == Phase::Degraded {
+                    let failed = sim.runs.iter().any(|run| matches!(run.phase, AnalysisPhase::Failed | AnalysisPhase::Error));
+                    prop_assert!(!(done && failed), "promoted despite a failed analysis");
+                    return Ok(());
+                }
+                if sim.runs.len() > decided {
+                    let outcome = outcomes.next().expect("one outcome per analysis step");
+                    sim.set_run_phase(outcome, "decided by the test");
+                    decided += 1;
+                } else if sim.phase() == Phase::Paused {
+                    sim.state = promote(&sim.plan, &sim.state);
+                } else {
+                    sim.advance(600);
+                }
+            }
+            prop_assert!(false, "never finished: {:#?}", sim.state);
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! A simulated cluster around the engine: it applies effects the way the executor and the
+//! Kubernetes controllers would (ReplicaSets scale, pods become available, Services switch,
+//! AnalysisRuns appear) and runs reconciles until nothing changes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::engine::{Decision, Effect, Event, Observation, reconcile};
+use crate::model::{
+    Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, CanaryPlan, Phase, ReplicaSetView,
+    RolloutPlan, RolloutState, Step, Strategy, TemplateRef,
+};
+
+pub const NAME: &str = "web";
+
+/// `setWeight: weight`.
+pub fn weight(weight: i32) -> Step {
+    Step::SetWeight(weight)
+}
+
+/// `pause: {}` (until promoted).
+pub fn pause() -> Step {
+    Step::Pause(None)
+}
+
+/// `pause: {duration: seconds}`.
+pub fn pause_for(seconds: u64) -> Step {
+    Step::Pause(Some(Duration::from_secs(seconds)))
+}
+
+/// An analysis step with one template.
+pub fn analysis() -> Step {
+    Step::Analysis(AnalysisPlan {
+        templates: vec![TemplateRef {
+            name: "success-rate".into(),
+            cluster_scope: false,
+        }],
+        args: Vec::new(),
+        dry_run: Vec::new(),
+        measurement_retention: Vec::new(),
+        run_labels: BTreeMap::new(),
+        run_annotations: BTreeMap::new(),
+    })
+}
+
+pub struct Sim {
+    pub plan: RolloutPlan,
+    pub state: RolloutState,
+    pub replica_sets: Vec<ReplicaSetView>,
+    pub services: BTreeMap<String, Option<String>>,
+    pub runs: Vec<AnalysisRunState>,
+    pub pod_hash: String,
+    pub steps_hash: String,
+    pub now: Timestamp,
+    /// Pods of a scaled-up ReplicaSet become available at once.
+    pub pods_start: bool,
+    pub events: Vec<Event>,
+    pub last: Option<Decision>,
+}
+
+impl Sim {
+    /// A canary of 5 replicas with the given steps, not yet deployed.
+    pub fn canary(steps: Vec<Step>) -> Self {
+        let plan = RolloutPlan {
+            replicas: 5,
+            min_ready_seconds: 0,
+            revision_history_limit: 10,
+            progress_deadline: Duration::from_secs(600),
+            progress_deadline_abort: false,
+            paused: false,
+            successful_run_history_limit: 5,
+            unsuccessful_run_history_limit: 5,
+            strategy: Strategy::Canary(CanaryPlan {
+                steps,
+                max_surge: Amount::Percent(25),
+                max_unavailable: Amount::Percent(25),
+                canary_service: Some("web-canary".into()),
+                stable_service: Some("web-stable".into()),
+                background_analysis: None,
+            }),
+        };
+        let services = [
+            ("web-canary".to_owned(), None),
+            ("web-stable".to_owned(), None),
+        ]
+        .into();
+        Self {
+            plan,
+            state: RolloutState::default(),
+            replica_sets: Vec::new(),
+            services,
+            runs: Vec::new(),
+            pod_hash: "v1".into(),
+            steps_hash: "steps".into(),
+            now: Timestamp::from_second(1_800_000_000).expect("a valid time"),
+            pods_start: true,
+            events: Vec::new(),
+            last: None,
+        }
+    }
+
+    pub fn replicas(mut self, replicas: i32) -> Self {
+        self.plan.replicas = replicas;
+        self
+    }
+
+    /// Deploys the first revision and settles: it becomes stable at once.
+    pub fn deployed(mut self) -> Self {
+        self.settle();
+        assert_eq!(
+            self.phase(),
+            Phase::Healthy,
+            "initial deploy: {:#?}",
+            self.state
+        );
+        self
+    }
+
+    /// Changes the pod template to a new revision.
+    pub fn update_to(&mut self, hash: &str) {
+        self.pod_hash = hash.to_owned();
+    }
+
+    pub fn advance(&mut self, seconds: i64) {
+        self.now = self
+            .now
+            .checked_add(jiff::SignedDuration::from_secs(seconds))
+            .expect("time");
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.state.phase.expect("reconciled at least once")
+    }
+
+    pub fn index(&self) -> Option<usize> {
+        self.state.current_step_index
+    }
+
+    pub fn spec_of(&self, hash: &str) -> i32 {
+        self.replica_sets
+            .iter()
+            .find(|rs| rs.hash == hash)
+            .map_or(0, |rs| rs.spec)
+    }
+
+    /// (new, stable) replicas as specified.
+    pub fn split(&self, new: &str, stable: &str) -> (i32, i32) {
+        (self.spec_of(new), self.spec_of(stable))
+    }
+
+    pub fn event_reasons(&self) -> Vec<&'static str> {
+        self.events.iter().map(|event| event.reason).collect()
+    }
+
+    pub fn set_run_phase(&mut self, phase: AnalysisPhase, message: &str) {
+        let run = self.runs.last_mut().expect("an analysis run was created");
+        run.phase = phase;
+        run.message = message.to_owned();
+    }
+
+    /// Makes every created pod available.
+    pub fn pods_become_available(&mut self) {
+        for rs in &mut self.replica_sets {
+            rs.ready = rs.replicas;
+            rs.available = rs.replicas;
+        }
+    }
+
+    /// One reconcile; its effects are applied to the simulated cluster.
+    pub fn reconcile(&mut self) -> Decision {
+        let observation = Observation {
+            name: NAME,
+            generation: 1,
+            pod_hash: &self.pod_hash,
+            steps_hash: &self.steps_hash,
+            replica_sets: &self.replica_sets,
+            services: &self.services,
+            analysis_runs: &self.runs,
+        };
+        let decision = reconcile(&self.plan, &self.state, &observation, self.now);
+        self.state = decision.state.clone();
+        for effect in &decision.effects {
+            self.apply(effect);
+        }
+        self.last = Some(decision.clone());
+        decision
+    }
+
+    fn apply(&mut self, effect: &Effect) {
+        match effect {
+            Effect::CreateReplicaSet { hash, revision } => self.replica_sets.push(ReplicaSetView {
+                name: format!("{NAME}-{hash}"),
+                hash: hash.clone(),
+                revision: *revision,
+                spec: 0,
+                replicas: 0,
+                ready: 0,
+                available: 0,
+            }),
+            Effect::ScaleReplicaSet { name, replicas } => {
+                let rs = self
+                    .replica_sets
+                    .iter_mut()
+                    .find(|rs| rs.name == *name)
+                    .expect("scaled RS exists");
+                rs.spec = *replicas;
+                rs.replicas = *replicas;
+                // Removed pods go at once; added pods are available only when they start.
+                rs.ready = rs.ready.min(*replicas);
+                rs.available = rs.available.min(*replicas);
+                if self.pods_start {
+                    rs.ready = *replicas;
+                    rs.available = *replicas;
+                }
+            }
+            Effect::SetServiceSelector { service, hash } => {
+                self.services.insert(service.clone(), Some(hash.clone()));
+            }
+            Effect::CreateAnalysisRun { name, .. } => self.runs.push(AnalysisRunState {
+                name: name.clone(),
+                phase: AnalysisPhase::Running,
+                message: String::new(),
+            }),
+            Effect::TerminateAnalysisRun { name } => {
+                if let Some(run) = self.runs.iter_mut().find(|run| run.name == *name)
+                    && !run.phase.is_completed()
+                {
+                    run.phase = AnalysisPhase::Successful;
+                    run.message = "Run Terminated".into();
+                }
+            }
+            Effect::Event(event) => self.events.push(event.clone()),
+        }
+    }
+
+    /// Reconciles until a pass changes nothing and asks for no immediate requeue.
+    pub fn settle(&mut self) {
+        for _ in 0..500 {
+            let before = self.state.clone();
+            let decision = self.reconcile();
+            let immediate = decision.requeue_after == Some(Duration::ZERO);
+            if decision.effects.is_empty() && !immediate && before == self.state {
+                return;
+            }
+        }
+        panic!("the engine did not settle: {:#?}", self.state);
+    }
+}

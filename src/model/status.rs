@@ -1,0 +1,241 @@
+//! The state of a Rollout that the engine reads and writes — the durable part of its status —
+//! and what the engine observes of the cluster around it.
+
+use std::fmt;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+/// A Rollout's durable state: everything the engine needs to resume after a restart.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RolloutState {
+    /// The `metadata.generation` last acted on.
+    pub observed_generation: Option<i64>,
+    /// Pod-template hash of the revision being rolled out.
+    pub current_pod_hash: Option<String>,
+    /// Hash of the steps being executed; a change restarts them.
+    pub current_step_hash: Option<String>,
+    /// Index of the current canary step; `steps.len()` once all are done.
+    pub current_step_index: Option<usize>,
+    /// Pod-template hash of the stable (fully promoted) revision.
+    pub stable_hash: Option<String>,
+    /// The update was aborted; it stays aborted until the template changes or a retry.
+    pub abort: bool,
+    /// When the abort was first reconciled.
+    pub aborted_at: Option<Timestamp>,
+    /// Skip remaining steps, pauses and analysis, and promote.
+    pub promote_full: bool,
+    /// The engine paused the rollout; still true after a person cleared the conditions.
+    pub controller_pause: bool,
+    /// Why the engine paused the rollout, and since when.
+    pub pause_conditions: Vec<PauseCondition>,
+    /// The step analysis run of the current step, as last observed.
+    pub step_analysis: Option<AnalysisRunState>,
+    /// Conditions, as reported on the Rollout.
+    pub conditions: Vec<Condition>,
+    /// The overall phase.
+    pub phase: Option<Phase>,
+    /// Why the rollout is in its phase.
+    pub message: String,
+    /// Pod counts across the Rollout's ReplicaSets.
+    pub counts: PodCounts,
+    /// The canary weight the replica counts aim at.
+    pub weight: i32,
+}
+
+/// Pod counts reported in the Rollout's status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PodCounts {
+    /// Non-terminated pods.
+    pub replicas: i32,
+    /// Pods of the current revision.
+    pub updated: i32,
+    /// Ready pods.
+    pub ready: i32,
+    /// Available pods.
+    pub available: i32,
+}
+
+/// Why the engine paused a rollout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseReason {
+    /// A canary `pause` step.
+    CanaryPauseStep,
+    /// Blue-green waiting for promotion.
+    BlueGreenPause,
+    /// An analysis ended Inconclusive.
+    InconclusiveAnalysisRun,
+}
+
+impl fmt::Display for PauseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A pause and when it began.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PauseCondition {
+    /// Why.
+    pub reason: PauseReason,
+    /// Since when.
+    pub start: Timestamp,
+}
+
+/// The overall phase of a Rollout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Fully promoted and available.
+    Healthy,
+    /// Moving towards the desired state.
+    Progressing,
+    /// Waiting for a pause to end or a person.
+    Paused,
+    /// Aborted, invalid, or out of time.
+    Degraded,
+}
+
+/// One condition of a Rollout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    /// Which condition.
+    pub kind: ConditionKind,
+    /// True, False or Unknown.
+    pub status: ConditionStatus,
+    /// Machine-readable reason.
+    pub reason: String,
+    /// Human-readable detail.
+    pub message: String,
+    /// When the condition was last updated (progress refreshes it).
+    pub last_update: Timestamp,
+    /// When the status last changed.
+    pub last_transition: Timestamp,
+}
+
+/// The conditions a Rollout reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionKind {
+    /// Enough pods are available.
+    Available,
+    /// The rollout makes progress, or why not.
+    Progressing,
+    /// The rollout is paused.
+    Paused,
+    /// Fully promoted and healthy.
+    Healthy,
+    /// The stable revision is the current one.
+    Completed,
+    /// The spec cannot be executed.
+    InvalidSpec,
+}
+
+impl fmt::Display for ConditionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The status of a condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionStatus {
+    /// It holds.
+    True,
+    /// It does not hold.
+    False,
+    /// Undecided.
+    Unknown,
+}
+
+impl fmt::Display for ConditionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Phase of an AnalysisRun, a metric or a measurement (also its wire form in the CRDs).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+pub enum AnalysisPhase {
+    /// Not started.
+    #[default]
+    Pending,
+    /// Measuring.
+    Running,
+    /// Passed.
+    Successful,
+    /// Failed.
+    Failed,
+    /// Could not measure.
+    Error,
+    /// Neither passed nor failed.
+    Inconclusive,
+}
+
+impl fmt::Display for AnalysisPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl AnalysisPhase {
+    /// Whether the phase is final.
+    #[must_use]
+    pub fn is_completed(self) -> bool {
+        !matches!(self, Self::Pending | Self::Running)
+    }
+
+    /// Whether the phase is final and not Successful: Failed, Error and Inconclusive never
+    /// let a rollout continue.
+    #[must_use]
+    pub fn is_unsuccessful(self) -> bool {
+        matches!(self, Self::Failed | Self::Error | Self::Inconclusive)
+    }
+}
+
+/// An AnalysisRun as the Rollout sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalysisRunState {
+    /// Its name.
+    pub name: String,
+    /// Its phase.
+    pub phase: AnalysisPhase,
+    /// Its message.
+    pub message: String,
+}
+
+/// What the engine observes of one ReplicaSet of the Rollout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaSetView {
+    /// Its name.
+    pub name: String,
+    /// The pod-template hash it runs.
+    pub hash: String,
+    /// Its revision number (1, 2, ...).
+    pub revision: u64,
+    /// `spec.replicas`.
+    pub spec: i32,
+    /// `status.replicas`.
+    pub replicas: i32,
+    /// `status.readyReplicas`.
+    pub ready: i32,
+    /// `status.availableReplicas`.
+    pub available: i32,
+}
+
+/// Time until `deadline`, or zero once it has passed.
+#[must_use]
+pub fn until(now: Timestamp, deadline: Timestamp) -> Duration {
+    let seconds = deadline
+        .as_millisecond()
+        .saturating_sub(now.as_millisecond());
+    Duration::from_millis(u64::try_from(seconds).unwrap_or(0))
+}
