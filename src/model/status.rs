@@ -5,6 +5,8 @@ use std::fmt;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// A Rollout's durable state: everything the engine needs to resume after a restart.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -56,8 +58,9 @@ pub struct PodCounts {
     pub available: i32,
 }
 
+// Also the wire form in the CRDs, hence the serde and schema derives.
 /// Why the engine paused a rollout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum PauseReason {
     /// A canary `pause` step.
     CanaryPauseStep,
@@ -65,6 +68,8 @@ pub enum PauseReason {
     BlueGreenPause,
     /// An analysis ended Inconclusive.
     InconclusiveAnalysisRun,
+    /// An Experiment ended Inconclusive (Argo only: tidegate runs no experiments).
+    InconclusiveExperiment,
 }
 
 impl fmt::Display for PauseReason {
@@ -82,8 +87,9 @@ pub struct PauseCondition {
     pub start: Timestamp,
 }
 
+// Also the wire form in the CRDs, hence the serde and schema derives.
 /// The overall phase of a Rollout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Phase {
     /// Fully promoted and available.
     Healthy,
@@ -152,7 +158,8 @@ impl fmt::Display for ConditionStatus {
     }
 }
 
-/// Phase of an AnalysisRun, a metric or a measurement (also its wire form in the CRDs).
+// Also the wire form in the CRDs, hence the serde and schema derives.
+/// Phase of an AnalysisRun, a metric or a measurement.
 #[derive(
     Clone,
     Copy,

@@ -111,7 +111,7 @@ async fn status_scale_and_printer_columns_work() {
         .await
         .expect("patch status");
     let stored = patched.status.expect("status is kept");
-    assert_eq!(stored.phase, Some(crd::RolloutPhase::Paused));
+    assert_eq!(stored.phase, Some(crd::Phase::Paused));
     assert_eq!(stored.current_step_index, Some(1));
 
     // Writes through the main resource leave the status subresource alone.

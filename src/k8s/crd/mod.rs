@@ -6,8 +6,10 @@
 //! `argoproj.io/v1alpha1` manifests of the same kinds into tidegate's group.
 
 mod analysis;
+mod hashes;
 mod plan;
 mod rollout;
+mod status;
 
 use std::borrow::Cow;
 
@@ -26,12 +28,11 @@ pub use analysis::{
 };
 pub use rollout::{
     AnalysisRunStrategy, AntiAffinity, BlueGreenStatus, BlueGreenStrategy, CanaryStatus,
-    CanaryStep, CanaryStrategy, ManagedRoute, ObjectRef, PauseCondition, PauseReason, PingPongSpec,
-    PodTemplateMetadata, PreferredAntiAffinity, ReplicaProgressThreshold, RequiredAntiAffinity,
-    RollbackWindowSpec, Rollout, RolloutAnalysis, RolloutAnalysisBackground,
-    RolloutAnalysisTemplate, RolloutCondition, RolloutPause, RolloutPhase, RolloutSpec,
-    RolloutStatus, RolloutStrategy, RolloutTrafficRouting, SetCanaryScale, TrafficWeights,
-    WeightDestination,
+    CanaryStep, CanaryStrategy, ManagedRoute, ObjectRef, PauseCondition, PauseReason, Phase,
+    PingPongSpec, PodTemplateMetadata, PreferredAntiAffinity, ReplicaProgressThreshold,
+    RequiredAntiAffinity, RollbackWindowSpec, Rollout, RolloutAnalysis, RolloutAnalysisBackground,
+    RolloutAnalysisTemplate, RolloutCondition, RolloutPause, RolloutSpec, RolloutStatus,
+    RolloutStrategy, RolloutTrafficRouting, SetCanaryScale, TrafficWeights, WeightDestination,
 };
 
 /// The API group of tidegate's resources.

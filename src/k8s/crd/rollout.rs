@@ -16,6 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Opaque, RolloutAnalysisRunStatus, is_false, is_zero, undocumented};
+pub use crate::model::{PauseReason, Phase};
 
 /// A workload whose new versions are released step by step (canary) or side by side
 /// (blue-green), gated by analysis.
@@ -511,26 +512,13 @@ pub struct RolloutStatus {
     pub promote_full: bool,
     /// Healthy, Progressing, Paused or Degraded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<RolloutPhase>,
+    pub phase: Option<Phase>,
     /// Why the rollout is in its phase.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
     /// The generation of the referenced workload last acted on.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub workload_observed_generation: String,
-}
-
-/// The rollout's overall state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum RolloutPhase {
-    /// Fully promoted and available.
-    Healthy,
-    /// Moving towards the desired state.
-    Progressing,
-    /// Waiting for a pause to end or for a person.
-    Paused,
-    /// Aborted, invalid, or out of time.
-    Degraded,
 }
 
 /// Why and since when the rollout paused itself.
@@ -541,19 +529,6 @@ pub struct PauseCondition {
     pub reason: PauseReason,
     /// When the pause began.
     pub start_time: Time,
-}
-
-/// Why a rollout paused itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum PauseReason {
-    /// A canary `pause` step.
-    CanaryPauseStep,
-    /// Blue-green waiting for promotion.
-    BlueGreenPause,
-    /// An AnalysisRun ended Inconclusive.
-    InconclusiveAnalysisRun,
-    /// An Experiment ended Inconclusive.
-    InconclusiveExperiment,
 }
 
 /// One condition of a Rollout.

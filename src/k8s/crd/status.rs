@@ -1,0 +1,255 @@
+//! A Rollout's status on the wire and the engine's [`RolloutState`], converted both ways. The
+//! engine owns the status: what it does not track (Argo-only fields, unknown condition types)
+//! is not carried over.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::{
+    CanaryStatus, PauseCondition as WirePause, RolloutAnalysisRunStatus, RolloutCondition,
+    RolloutStatus, TrafficWeights, WeightDestination,
+};
+use crate::model::{
+    AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition, PodCounts,
+    RolloutState,
+};
+
+impl RolloutStatus {
+    /// The engine's view of this status.
+    #[must_use]
+    pub fn to_state(&self) -> RolloutState {
+        let canary = self.canary.as_ref();
+        RolloutState {
+            observed_generation: self.observed_generation.parse().ok(),
+            current_pod_hash: non_empty(&self.current_pod_hash),
+            current_step_hash: non_empty(&self.current_step_hash),
+            current_step_index: self
+                .current_step_index
+                .and_then(|index| usize::try_from(index).ok()),
+            stable_hash: non_empty(&self.stable_rs),
+            abort: self.abort,
+            aborted_at: self.aborted_at.as_ref().map(|time| time.0),
+            promote_full: self.promote_full,
+            controller_pause: self.controller_pause,
+            pause_conditions: self
+                .pause_conditions
+                .iter()
+                .map(|pause| PauseCondition {
+                    reason: pause.reason,
+                    start: pause.start_time.0,
+                })
+                .collect(),
+            step_analysis: canary
+                .and_then(|canary| canary.current_step_analysis_run_status.as_ref())
+                .map(|run| AnalysisRunState {
+                    name: run.name.clone(),
+                    phase: run.status,
+                    message: run.message.clone(),
+                }),
+            conditions: self
+                .conditions
+                .iter()
+                .filter_map(condition_from_wire)
+                .collect(),
+            phase: self.phase,
+            message: self.message.clone(),
+            counts: PodCounts {
+                replicas: self.replicas,
+                updated: self.updated_replicas,
+                ready: self.ready_replicas,
+                available: self.available_replicas,
+            },
+            weight: canary
+                .and_then(|canary| canary.weights.as_ref())
+                .map_or(0, |weights| weights.canary.weight),
+        }
+    }
+
+    /// The status that records `state`. `selector` is the Rollout's label selector in string
+    /// form, which the scale subresource (and so an HPA) needs.
+    #[must_use]
+    pub fn from_state(state: &RolloutState, selector: &str) -> Self {
+        let weights = TrafficWeights {
+            canary: WeightDestination {
+                weight: state.weight,
+                pod_template_hash: state.current_pod_hash.clone().unwrap_or_default(),
+                ..WeightDestination::default()
+            },
+            stable: WeightDestination {
+                weight: 100 - state.weight,
+                pod_template_hash: state.stable_hash.clone().unwrap_or_default(),
+                ..WeightDestination::default()
+            },
+            ..TrafficWeights::default()
+        };
+        let canary = CanaryStatus {
+            current_step_analysis_run_status: state.step_analysis.as_ref().map(|run| {
+                RolloutAnalysisRunStatus {
+                    name: run.name.clone(),
+                    status: run.phase,
+                    message: run.message.clone(),
+                }
+            }),
+            weights: Some(weights),
+            ..CanaryStatus::default()
+        };
+        Self {
+            abort: state.abort,
+            pause_conditions: state
+                .pause_conditions
+                .iter()
+                .map(|pause| WirePause {
+                    reason: pause.reason,
+                    start_time: Time(pause.start),
+                })
+                .collect(),
+            controller_pause: state.controller_pause,
+            aborted_at: state.aborted_at.map(Time),
+            current_pod_hash: state.current_pod_hash.clone().unwrap_or_default(),
+            current_step_hash: state.current_step_hash.clone().unwrap_or_default(),
+            replicas: state.counts.replicas,
+            updated_replicas: state.counts.updated,
+            ready_replicas: state.counts.ready,
+            available_replicas: state.counts.available,
+            current_step_index: state
+                .current_step_index
+                .and_then(|index| i32::try_from(index).ok()),
+            observed_generation: state
+                .observed_generation
+                .map(|generation| generation.to_string())
+                .unwrap_or_default(),
+            conditions: state.conditions.iter().map(condition_to_wire).collect(),
+            canary: Some(canary),
+            hpa_replicas: Some(state.counts.available),
+            selector: selector.to_owned(),
+            stable_rs: state.stable_hash.clone().unwrap_or_default(),
+            promote_full: state.promote_full,
+            phase: state.phase,
+            message: state.message.clone(),
+            ..Self::default()
+        }
+    }
+}
+
+fn condition_from_wire(condition: &RolloutCondition) -> Option<Condition> {
+    let kind = match condition.kind.as_str() {
+        "Available" => ConditionKind::Available,
+        "Progressing" => ConditionKind::Progressing,
+        "Paused" => ConditionKind::Paused,
+        "Healthy" => ConditionKind::Healthy,
+        "Completed" => ConditionKind::Completed,
+        "InvalidSpec" => ConditionKind::InvalidSpec,
+        _ => return None,
+    };
+    let status = match condition.status.as_str() {
+        "True" => ConditionStatus::True,
+        "False" => ConditionStatus::False,
+        _ => ConditionStatus::Unknown,
+    };
+    Some(Condition {
+        kind,
+        status,
+        reason: condition.reason.clone(),
+        message: condition.message.clone(),
+        last_update: condition.last_update_time.0,
+        last_transition: condition.last_transition_time.0,
+    })
+}
+
+fn condition_to_wire(condition: &Condition) -> RolloutCondition {
+    RolloutCondition {
+        kind: condition.kind.to_string(),
+        status: condition.status.to_string(),
+        last_update_time: Time(condition.last_update),
+        last_transition_time: Time(condition.last_transition),
+        reason: condition.reason.clone(),
+        message: condition.message.clone(),
+    }
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::model::{AnalysisPhase, PauseReason, Phase};
+
+    fn state() -> RolloutState {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        RolloutState {
+            observed_generation: Some(3),
+            current_pod_hash: Some("6c9f8".into()),
+            current_step_hash: Some("5d7b4".into()),
+            current_step_index: Some(2),
+            stable_hash: Some("7f6b5".into()),
+            abort: false,
+            aborted_at: None,
+            promote_full: false,
+            controller_pause: true,
+            pause_conditions: vec![PauseCondition {
+                reason: PauseReason::CanaryPauseStep,
+                start: now,
+            }],
+            step_analysis: Some(AnalysisRunState {
+                name: "web-6c9f8-2-1".into(),
+                phase: AnalysisPhase::Successful,
+                message: String::new(),
+            }),
+            conditions: vec![Condition {
+                kind: ConditionKind::Progressing,
+                status: ConditionStatus::Unknown,
+                reason: "RolloutPaused".into(),
+                message: "Rollout is paused".into(),
+                last_update: now,
+                last_transition: now,
+            }],
+            phase: Some(Phase::Paused),
+            message: "CanaryPauseStep".into(),
+            counts: PodCounts {
+                replicas: 5,
+                updated: 1,
+                ready: 5,
+                available: 5,
+            },
+            weight: 20,
+        }
+    }
+
+    #[test]
+    fn state_round_trips_through_the_wire_status() {
+        let state = state();
+        let status = RolloutStatus::from_state(&state, "app=web");
+        assert_eq!(status.to_state(), state);
+    }
+
+    #[test]
+    fn wire_status_carries_argo_field_values() {
+        let status = serde_json::to_value(RolloutStatus::from_state(&state(), "app=web")).unwrap();
+        assert_eq!(status["stableRS"], "7f6b5");
+        assert_eq!(status["currentStepIndex"], 2);
+        assert_eq!(status["observedGeneration"], "3");
+        assert_eq!(status["pauseConditions"][0]["reason"], "CanaryPauseStep");
+        assert_eq!(
+            status["pauseConditions"][0]["startTime"],
+            "2027-01-15T08:00:00Z"
+        );
+        assert_eq!(status["conditions"][0]["type"], "Progressing");
+        assert_eq!(status["canary"]["weights"]["canary"]["weight"], 20);
+        assert_eq!(
+            status["canary"]["currentStepAnalysisRunStatus"]["status"],
+            "Successful"
+        );
+        assert_eq!(status["selector"], "app=web");
+        assert_eq!(status["phase"], "Paused");
+    }
+
+    #[test]
+    fn unknown_condition_types_are_dropped() {
+        let mut status = RolloutStatus::from_state(&state(), "app=web");
+        status.conditions[0].kind = "ReplicaFailure".into();
+        assert!(status.to_state().conditions.is_empty());
+    }
+}
