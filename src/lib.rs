@@ -5,6 +5,8 @@
 //! crate is the library behind the `tidegate` binary; see `docs/` for the architecture.
 
 pub mod cli;
+pub mod controller;
 pub mod engine;
+pub mod executor;
 pub mod k8s;
 pub mod model;

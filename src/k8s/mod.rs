@@ -1,21 +1,28 @@
 //! The one facade for Kubernetes types and clients: the rest of tidegate writes
 //! `use crate::k8s;` and then `k8s::ReplicaSet`, `k8s::Client`, never `k8s_openapi::...`.
 //!
-//! In: a kubeconfig (file or in-cluster). Out: a [`Client`] and the API types tidegate uses.
+//! In: a kubeconfig (file or in-cluster). Out: a [`Client`], the API types tidegate uses,
+//! tidegate's own custom resources ([`crd`]) and what is observed around a Rollout.
 
+mod api_error;
 mod client;
 pub mod crd;
+pub mod labels;
+mod observe;
 
+pub use api_error::{already_exists, is_transient};
 pub use client::{ConnectError, connect};
 pub use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 pub use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Namespace, Node, Pod, PodSpec, PodTemplateSpec, ServiceAccount,
+    ConfigMap, Container, Namespace, Node, Pod, PodSpec, PodTemplateSpec, Service, ServiceAccount,
+    ServicePort, ServiceSpec,
 };
 pub use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 pub use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 pub use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 pub use kube::{Api, Client, Config, Resource, ResourceExt};
+pub use observe::{ObserveError, Observed, observe};
 
 /// Field manager for objects applied from Git with server-side apply.
 pub const SYNC_FIELD_MANAGER: &str = "tidegate-sync";

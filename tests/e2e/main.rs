@@ -6,3 +6,4 @@ mod support;
 
 mod cluster;
 mod crds;
+mod rollouts;

@@ -197,7 +197,8 @@ pub async fn wait_for_object<K>(
 where
     K: k8s::Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
-    let waiting = await_condition(api.clone(), name, condition);
+    // Boxed: watch futures of large resources (a Rollout) would make every caller's large.
+    let waiting = Box::pin(await_condition(api.clone(), name, condition));
     match tokio::time::timeout(timeout, waiting).await {
         Ok(Ok(object)) => object,
         Ok(Err(error)) => panic!("watching {name}: {error}"),

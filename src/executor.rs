@@ -1,0 +1,517 @@
+//! Carries out the engine's effects on the cluster: creates and scales ReplicaSets, pins
+//! Service selectors, starts and stops AnalysisRuns, records Events. Every effect is
+//! idempotent (creating what exists is fine, scaling sets an absolute count), so repeating a
+//! reconcile after a crash repeats nothing that matters.
+
+use std::collections::BTreeMap;
+
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::engine::{Effect, Event};
+use crate::k8s::crd::{
+    AnalysisRun, AnalysisRunSpec, AnalysisTemplate, AnalysisTemplateSpec, Argument,
+    ClusterAnalysisTemplate, DryRun, MeasurementRetention, Rollout,
+};
+use crate::k8s::{self, ObjectMeta, ReplicaSet, ReplicaSetSpec, Service, labels};
+use crate::model::{AnalysisPlan, ArgValue};
+
+/// An effect could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    /// The Rollout has no namespace or no template (it was not read from the API).
+    #[error("Rollout {rollout} has no {missing}")]
+    Incomplete {
+        /// The Rollout.
+        rollout: String,
+        /// What is missing.
+        missing: &'static str,
+    },
+    /// Creating a ReplicaSet failed.
+    #[error("create ReplicaSet {name}")]
+    CreateReplicaSet {
+        /// The ReplicaSet.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Scaling a ReplicaSet failed.
+    #[error("scale ReplicaSet {name} to {replicas}")]
+    ScaleReplicaSet {
+        /// The ReplicaSet.
+        name: String,
+        /// The replicas asked for.
+        replicas: i32,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Pinning a Service's selector failed.
+    #[error("point Service {service} at pods {hash}")]
+    SetServiceSelector {
+        /// The Service.
+        service: String,
+        /// The pod-template hash.
+        hash: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Reading an analysis template failed.
+    #[error("get {kind} {name}")]
+    GetTemplate {
+        /// AnalysisTemplate or ClusterAnalysisTemplate.
+        kind: &'static str,
+        /// The template.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Creating or terminating an AnalysisRun failed.
+    #[error("{action} AnalysisRun {name}")]
+    AnalysisRun {
+        /// `create` or `terminate`.
+        action: &'static str,
+        /// The run.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ExecuteError {
+    /// Whether retrying later may succeed (the API was unavailable, or an object changed).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        let source = match self {
+            Self::Incomplete { .. } => return false,
+            Self::CreateReplicaSet { source, .. }
+            | Self::ScaleReplicaSet { source, .. }
+            | Self::SetServiceSelector { source, .. }
+            | Self::GetTemplate { source, .. }
+            | Self::AnalysisRun { source, .. } => source,
+        };
+        k8s::is_transient(source)
+    }
+}
+
+/// Carries out effects for one Rollout.
+pub struct Executor<'a> {
+    client: &'a Client,
+    recorder: &'a Recorder,
+    rollout: &'a Rollout,
+    namespace: String,
+}
+
+impl<'a> Executor<'a> {
+    /// An executor for `rollout`, which must have been read from the API (it has a namespace).
+    pub fn new(
+        client: &'a Client,
+        recorder: &'a Recorder,
+        rollout: &'a Rollout,
+    ) -> Result<Self, ExecuteError> {
+        let namespace = rollout
+            .namespace()
+            .ok_or_else(|| ExecuteError::Incomplete {
+                rollout: rollout.name_any(),
+                missing: "namespace",
+            })?;
+        Ok(Self {
+            client,
+            recorder,
+            rollout,
+            namespace,
+        })
+    }
+
+    /// Carries out `effects` in order, stopping at the first failure.
+    pub async fn execute(&self, effects: &[Effect]) -> Result<(), ExecuteError> {
+        for effect in effects {
+            match effect {
+                Effect::CreateReplicaSet { hash, revision } => {
+                    self.create_replica_set(hash, *revision).await?;
+                }
+                Effect::ScaleReplicaSet { name, replicas } => self.scale(name, *replicas).await?,
+                Effect::SetServiceSelector { service, hash } => self.point(service, hash).await?,
+                Effect::CreateAnalysisRun {
+                    name,
+                    analysis,
+                    step,
+                } => {
+                    self.create_analysis_run(name, analysis, *step).await?;
+                }
+                Effect::TerminateAnalysisRun { name } => self.terminate_analysis_run(name).await?,
+                Effect::Event(event) => self.record(event).await,
+            }
+        }
+        Ok(())
+    }
+
+    fn owner_labels(&self, hash: &str) -> BTreeMap<String, String> {
+        [
+            (labels::ROLLOUT.to_owned(), self.rollout.name_any()),
+            (labels::POD_TEMPLATE_HASH.to_owned(), hash.to_owned()),
+        ]
+        .into()
+    }
+
+    fn owned_metadata(&self, name: String, labels: BTreeMap<String, String>) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(labels),
+            owner_references: self
+                .rollout
+                .controller_owner_ref(&())
+                .map(|owner| vec![owner]),
+            ..ObjectMeta::default()
+        }
+    }
+
+    /// The ReplicaSet of a revision: the Rollout's template and selector, both narrowed to
+    /// the revision by its pod-template hash, at 0 replicas, owned by the Rollout.
+    async fn create_replica_set(&self, hash: &str, revision: u64) -> Result<(), ExecuteError> {
+        let rollout = self.rollout.name_any();
+        let incomplete = |missing| ExecuteError::Incomplete {
+            rollout: rollout.clone(),
+            missing,
+        };
+        let mut template = self
+            .rollout
+            .spec
+            .template
+            .clone()
+            .ok_or_else(|| incomplete("template"))?;
+        let mut selector = self
+            .rollout
+            .spec
+            .selector
+            .clone()
+            .ok_or_else(|| incomplete("selector"))?;
+        let hash_label = (labels::POD_TEMPLATE_HASH.to_owned(), hash.to_owned());
+        let metadata = template.metadata.get_or_insert_with(ObjectMeta::default);
+        metadata
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .extend([hash_label.clone()]);
+        selector
+            .match_labels
+            .get_or_insert_with(BTreeMap::new)
+            .extend([hash_label]);
+
+        let name = format!("{rollout}-{hash}");
+        let mut labels = metadata.labels.clone().unwrap_or_default();
+        labels.extend(self.owner_labels(hash));
+        let mut metadata = self.owned_metadata(name.clone(), labels);
+        metadata.annotations = Some([(labels::REVISION.to_owned(), revision.to_string())].into());
+        let replica_set = ReplicaSet {
+            metadata,
+            spec: ReplicaSetSpec {
+                replicas: Some(0),
+                min_ready_seconds: self.rollout.spec.min_ready_seconds,
+                selector,
+                template: Some(template),
+            },
+            status: None,
+        };
+        let params = PostParams {
+            field_manager: Some(k8s::ROLLOUT_FIELD_MANAGER.to_owned()),
+            ..PostParams::default()
+        };
+        match self.api::<ReplicaSet>().create(&params, &replica_set).await {
+            Ok(_) => Ok(()),
+            Err(error) if k8s::already_exists(&error) => Ok(()),
+            Err(source) => Err(ExecuteError::CreateReplicaSet { name, source }),
+        }
+    }
+
+    async fn scale(&self, name: &str, replicas: i32) -> Result<(), ExecuteError> {
+        let patch = json!({ "spec": { "replicas": replicas } });
+        self.api::<ReplicaSet>()
+            .patch(name, &rollout_patch(), &Patch::Merge(&patch))
+            .await
+            .map(drop)
+            .map_err(|source| ExecuteError::ScaleReplicaSet {
+                name: name.to_owned(),
+                replicas,
+                source,
+            })
+    }
+
+    async fn point(&self, service: &str, hash: &str) -> Result<(), ExecuteError> {
+        let patch = json!({
+            "metadata": { "annotations": { labels::MANAGED_BY: self.rollout.name_any() } },
+            "spec": { "selector": { labels::POD_TEMPLATE_HASH: hash } },
+        });
+        self.api::<Service>()
+            .patch(service, &rollout_patch(), &Patch::Merge(&patch))
+            .await
+            .map(drop)
+            .map_err(|source| ExecuteError::SetServiceSelector {
+                service: service.to_owned(),
+                hash: hash.to_owned(),
+                source,
+            })
+    }
+
+    /// An AnalysisRun with the metrics of the plan's templates and the arguments resolved.
+    async fn create_analysis_run(
+        &self,
+        name: &str,
+        plan: &AnalysisPlan,
+        step: usize,
+    ) -> Result<(), ExecuteError> {
+        let mut spec = AnalysisRunSpec::default();
+        for template in &plan.templates {
+            let AnalysisTemplateSpec {
+                metrics,
+                args,
+                dry_run,
+                measurement_retention,
+            } = self.template(template).await?;
+            spec.metrics.extend(metrics);
+            merge_args(&mut spec.args, args);
+            spec.dry_run.extend(dry_run);
+            spec.measurement_retention.extend(measurement_retention);
+        }
+        let supplied = plan.args.iter().map(|arg| Argument {
+            name: arg.name.clone(),
+            value: Some(self.resolve(&arg.value)),
+            value_from: None,
+        });
+        merge_args(&mut spec.args, supplied.collect());
+        spec.dry_run
+            .extend(plan.dry_run.iter().map(|metric| DryRun {
+                metric_name: metric.clone(),
+            }));
+        spec.measurement_retention
+            .extend(plan.measurement_retention.iter().map(|(metric, limit)| {
+                MeasurementRetention {
+                    metric_name: metric.clone(),
+                    limit: *limit,
+                }
+            }));
+
+        let hash = self
+            .rollout
+            .status
+            .as_ref()
+            .map(|status| status.current_pod_hash.clone())
+            .unwrap_or_default();
+        let mut labels = self.owner_labels(&hash);
+        labels.extend(plan.run_labels.clone());
+        labels.insert(labels::ROLLOUT_TYPE.to_owned(), "Step".to_owned());
+        labels.insert(labels::STEP_INDEX.to_owned(), step.to_string());
+        let mut metadata = self.owned_metadata(name.to_owned(), labels);
+        metadata.annotations = Some(plan.run_annotations.clone());
+        let run = AnalysisRun {
+            metadata,
+            spec,
+            status: None,
+        };
+        match self
+            .api::<AnalysisRun>()
+            .create(&PostParams::default(), &run)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if k8s::already_exists(&error) => Ok(()),
+            Err(source) => Err(ExecuteError::AnalysisRun {
+                action: "create",
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    async fn template(
+        &self,
+        template: &crate::model::TemplateRef,
+    ) -> Result<AnalysisTemplateSpec, ExecuteError> {
+        let name = template.name.clone();
+        if template.cluster_scope {
+            let api = Api::<ClusterAnalysisTemplate>::all(self.client.clone());
+            let found = api.get(&name).await;
+            found
+                .map(|found| found.spec.template)
+                .map_err(|source| ExecuteError::GetTemplate {
+                    kind: "ClusterAnalysisTemplate",
+                    name,
+                    source,
+                })
+        } else {
+            let found = self.api::<AnalysisTemplate>().get(&name).await;
+            found
+                .map(|found| found.spec)
+                .map_err(|source| ExecuteError::GetTemplate {
+                    kind: "AnalysisTemplate",
+                    name,
+                    source,
+                })
+        }
+    }
+
+    /// The value of a Rollout-supplied argument.
+    fn resolve(&self, value: &ArgValue) -> String {
+        let status = self.rollout.status.as_ref();
+        match value {
+            ArgValue::Literal(value) => value.clone(),
+            ArgValue::StableHash => status
+                .map(|status| status.stable_rs.clone())
+                .unwrap_or_default(),
+            ArgValue::LatestHash => status
+                .map(|status| status.current_pod_hash.clone())
+                .unwrap_or_default(),
+            ArgValue::Field(path) => {
+                metadata_field(&self.rollout.metadata, path).unwrap_or_default()
+            }
+        }
+    }
+
+    async fn terminate_analysis_run(&self, name: &str) -> Result<(), ExecuteError> {
+        let patch = json!({ "spec": { "terminate": true } });
+        match self
+            .api::<AnalysisRun>()
+            .patch(name, &rollout_patch(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            Err(source) => Err(ExecuteError::AnalysisRun {
+                action: "terminate",
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Records an Event; a failure is logged, never fatal: Events are best effort.
+    async fn record(&self, event: &Event) {
+        let event = KubeEvent {
+            type_: if event.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: event.reason.to_owned(),
+            note: Some(event.message.clone()),
+            action: event.reason.to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = self
+            .recorder
+            .publish(&event, &self.rollout.object_ref(&()))
+            .await
+        {
+            tracing::warn!(rollout = %self.rollout.name_any(), %error, "could not record an Event");
+        }
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = k8s::NamespaceResourceScope>,
+        <K as Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+}
+
+fn rollout_patch() -> PatchParams {
+    PatchParams {
+        field_manager: Some(k8s::ROLLOUT_FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    }
+}
+
+/// Adds `extra` arguments, a later value for a name replacing an earlier one that had none.
+fn merge_args(args: &mut Vec<Argument>, extra: Vec<Argument>) {
+    for arg in extra {
+        match args.iter_mut().find(|existing| existing.name == arg.name) {
+            Some(existing) if arg.value.is_some() || arg.value_from.is_some() => *existing = arg,
+            Some(_) => {}
+            None => args.push(arg),
+        }
+    }
+}
+
+/// A metadata field by downward-API path: `metadata.name`, `metadata.labels['app']`, ...
+fn metadata_field(metadata: &ObjectMeta, path: &str) -> Option<String> {
+    let keyed = |prefix: &str, map: &Option<BTreeMap<String, String>>| {
+        let key = path
+            .strip_prefix(prefix)?
+            .strip_prefix("['")?
+            .strip_suffix("']")?;
+        map.as_ref()?.get(key).cloned()
+    };
+    match path {
+        "metadata.name" => metadata.name.clone(),
+        "metadata.namespace" => metadata.namespace.clone(),
+        "metadata.uid" => metadata.uid.clone(),
+        _ => keyed("metadata.labels", &metadata.labels)
+            .or_else(|| keyed("metadata.annotations", &metadata.annotations)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_fields_resolve_like_the_downward_api() {
+        let metadata = ObjectMeta {
+            name: Some("web".into()),
+            namespace: Some("shop".into()),
+            labels: Some([("app".to_owned(), "web".to_owned())].into()),
+            annotations: Some([("team/owner".to_owned(), "payments".to_owned())].into()),
+            ..ObjectMeta::default()
+        };
+        assert_eq!(
+            metadata_field(&metadata, "metadata.name").as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            metadata_field(&metadata, "metadata.namespace").as_deref(),
+            Some("shop")
+        );
+        assert_eq!(
+            metadata_field(&metadata, "metadata.labels['app']").as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            metadata_field(&metadata, "metadata.annotations['team/owner']").as_deref(),
+            Some("payments")
+        );
+        assert_eq!(
+            metadata_field(&metadata, "metadata.labels['missing']"),
+            None
+        );
+    }
+
+    #[test]
+    fn supplied_arguments_fill_template_arguments() {
+        let arg = |name: &str, value: Option<&str>| Argument {
+            name: name.into(),
+            value: value.map(Into::into),
+            value_from: None,
+        };
+        let mut args = vec![arg("service", None), arg("threshold", Some("0.95"))];
+        merge_args(
+            &mut args,
+            vec![arg("service", Some("web-canary")), arg("extra", Some("1"))],
+        );
+        merge_args(&mut args, vec![arg("threshold", None)]);
+        assert_eq!(
+            args,
+            [
+                arg("service", Some("web-canary")),
+                arg("threshold", Some("0.95")),
+                arg("extra", Some("1"))
+            ]
+        );
+    }
+}

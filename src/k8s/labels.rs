@@ -1,0 +1,69 @@
+//! Labels and annotations tidegate puts on the objects it manages for a Rollout, with Argo
+//! Rollouts' names where Argo has one, so tools that know Argo read them too.
+
+/// The pod-template hash of a revision, on its ReplicaSet, selector and pods.
+pub const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
+
+/// The Rollout a ReplicaSet or AnalysisRun belongs to.
+pub const ROLLOUT: &str = "tidegate.dev/rollout";
+
+/// The revision number of a ReplicaSet.
+pub const REVISION: &str = "rollout.argoproj.io/revision";
+
+/// Which Rollout manages a Service's selector.
+pub const MANAGED_BY: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
+
+/// How an AnalysisRun was started (`Step`, `Background`, `PrePromotion`, `PostPromotion`).
+pub const ROLLOUT_TYPE: &str = "rollout-type";
+
+/// The canary step that started an AnalysisRun.
+pub const STEP_INDEX: &str = "step-index";
+
+/// A label selector in the string form of `kubectl -l` and of the scale subresource's
+/// `status.selector`: `app=web,tier in (front,back),!canary`.
+#[must_use]
+pub fn selector_string(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+) -> String {
+    let labels = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(key, value)| format!("{key}={value}"));
+    let expressions = selector
+        .match_expressions
+        .iter()
+        .flatten()
+        .map(|expression| {
+            let values = expression.values.as_deref().unwrap_or_default().join(",");
+            match expression.operator.as_str() {
+                "In" => format!("{} in ({values})", expression.key),
+                "NotIn" => format!("{} notin ({values})", expression.key),
+                "DoesNotExist" => format!("!{}", expression.key),
+                _ => expression.key.clone(),
+            }
+        });
+    labels.chain(expressions).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_render_like_kubectl() {
+        let selector = serde_saphyr::from_str(
+            "matchLabels: {app: web}
+matchExpressions:
+- {key: tier, operator: In, values: [front, back]}
+- {key: canary, operator: DoesNotExist}
+- {key: zone, operator: Exists}
+- {key: env, operator: NotIn, values: [dev]}",
+        )
+        .unwrap();
+        assert_eq!(
+            selector_string(&selector),
+            "app=web,tier in (front,back),!canary,zone,env notin (dev)"
+        );
+    }
+}

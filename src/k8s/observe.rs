@@ -1,0 +1,164 @@
+//! Reads what the engine needs to see around a Rollout: its ReplicaSets, the Services it
+//! names, and its AnalysisRuns.
+
+use std::collections::BTreeMap;
+
+use kube::api::ListParams;
+use kube::{Api, Client, ResourceExt};
+
+use super::crd::{AnalysisRun, Rollout};
+use super::{ReplicaSet, Service, labels};
+use crate::model::{AnalysisPhase, AnalysisRunState, ReplicaSetView};
+
+/// Reading the objects around a Rollout failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// Listing the Rollout's ReplicaSets failed.
+    #[error("list ReplicaSets of Rollout {namespace}/{rollout}")]
+    ListReplicaSets {
+        /// Namespace of the Rollout.
+        namespace: String,
+        /// The Rollout.
+        rollout: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Reading a Service the Rollout names failed.
+    #[error("get Service {namespace}/{service}")]
+    GetService {
+        /// Namespace of the Service.
+        namespace: String,
+        /// The Service.
+        service: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Listing the Rollout's AnalysisRuns failed.
+    #[error("list AnalysisRuns of Rollout {namespace}/{rollout}")]
+    ListAnalysisRuns {
+        /// Namespace of the Rollout.
+        namespace: String,
+        /// The Rollout.
+        rollout: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// What was observed around a Rollout, owned (the engine borrows it).
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// ReplicaSets the Rollout owns.
+    pub replica_sets: Vec<ReplicaSetView>,
+    /// Services the Rollout names that exist, with the hash their selector pins.
+    pub services: BTreeMap<String, Option<String>>,
+    /// AnalysisRuns the Rollout started.
+    pub analysis_runs: Vec<AnalysisRunState>,
+}
+
+/// Reads the ReplicaSets and AnalysisRuns of `rollout` and the `services` it names.
+pub async fn observe(
+    client: &Client,
+    rollout: &Rollout,
+    services: &[&str],
+) -> Result<Observed, ObserveError> {
+    let namespace = rollout.namespace().unwrap_or_default();
+    let name = rollout.name_any();
+    let owned = ListParams::default().labels(&format!("{}={name}", labels::ROLLOUT));
+    let uid = rollout.uid();
+    let is_ours = |owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
+        owners
+            .iter()
+            .any(|owner| Some(&owner.uid) == uid.as_ref() && owner.controller == Some(true))
+    };
+
+    let replica_sets = Api::<ReplicaSet>::namespaced(client.clone(), &namespace)
+        .list(&owned)
+        .await
+        .map_err(|source| ObserveError::ListReplicaSets {
+            namespace: namespace.clone(),
+            rollout: name.clone(),
+            source,
+        })?
+        .items
+        .iter()
+        .filter(|rs| is_ours(rs.owner_references()))
+        .filter_map(replica_set_view)
+        .collect();
+
+    let mut observed_services = BTreeMap::new();
+    let service_api = Api::<Service>::namespaced(client.clone(), &namespace);
+    for &service in services {
+        let found =
+            service_api
+                .get_opt(service)
+                .await
+                .map_err(|source| ObserveError::GetService {
+                    namespace: namespace.clone(),
+                    service: service.to_owned(),
+                    source,
+                })?;
+        if let Some(found) = found {
+            let selector = found
+                .spec
+                .and_then(|spec| spec.selector)
+                .unwrap_or_default();
+            observed_services.insert(
+                service.to_owned(),
+                selector.get(labels::POD_TEMPLATE_HASH).cloned(),
+            );
+        }
+    }
+
+    let analysis_runs = Api::<AnalysisRun>::namespaced(client.clone(), &namespace)
+        .list(&owned)
+        .await
+        .map_err(|source| ObserveError::ListAnalysisRuns {
+            namespace,
+            rollout: name,
+            source,
+        })?
+        .items
+        .iter()
+        .filter(|run| is_ours(run.owner_references()))
+        .map(|run| {
+            let status = run.status.as_ref();
+            AnalysisRunState {
+                name: run.name_any(),
+                phase: status.map_or(AnalysisPhase::Pending, |status| status.phase),
+                message: status
+                    .map(|status| status.message.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+
+    Ok(Observed {
+        replica_sets,
+        services: observed_services,
+        analysis_runs,
+    })
+}
+
+/// The engine's view of a ReplicaSet; `None` without a pod-template-hash label.
+fn replica_set_view(rs: &ReplicaSet) -> Option<ReplicaSetView> {
+    let hash = rs.labels().get(labels::POD_TEMPLATE_HASH)?.clone();
+    let revision = rs
+        .annotations()
+        .get(labels::REVISION)
+        .and_then(|revision| revision.parse().ok())
+        .unwrap_or(0);
+    let status = rs.status.clone().unwrap_or_default();
+    Some(ReplicaSetView {
+        name: rs.name_any(),
+        hash,
+        revision,
+        spec: rs.spec.replicas.unwrap_or(1),
+        replicas: status.replicas,
+        ready: status.ready_replicas.unwrap_or(0),
+        available: status.available_replicas.unwrap_or(0),
+    })
+}
