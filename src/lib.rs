@@ -10,3 +10,4 @@ pub mod engine;
 pub mod executor;
 pub mod k8s;
 pub mod model;
+pub mod telemetry;

@@ -3,7 +3,11 @@
 //! Each subcommand lives in its own module and returns `anyhow::Result`; this module only
 //! dispatches and turns errors into a message on stderr and a failing exit code.
 
+mod cluster;
+mod controller;
 mod crd;
+mod render;
+mod rollouts;
 mod version;
 
 use std::process::ExitCode;
@@ -21,8 +25,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the Rollout controller: drive every Rollout through its steps.
+    Controller(controller::Args),
     /// Print the CustomResourceDefinitions of tidegate's kinds (or write them to a directory).
     Crd(crd::Args),
+    /// Show one object in detail.
+    Get(rollouts::GetArgs),
+    /// List objects.
+    List(rollouts::ListArgs),
+    /// Move a Rollout past its current pause or step (`--full`: past all of them).
+    Promote(rollouts::PromoteArgs),
+    /// Abort a Rollout's update: the stable revision takes everything back.
+    Abort(rollouts::TargetArgs),
+    /// Retry an aborted update from its first step.
+    Retry(rollouts::TargetArgs),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -31,18 +47,39 @@ impl Cli {
     /// Runs the selected subcommand.
     #[must_use]
     pub fn run(self) -> ExitCode {
+        let out = &mut std::io::stdout().lock();
         let result = match self.command {
-            Command::Crd(args) => crd::run(&args, &mut std::io::stdout().lock()),
-            Command::Version(args) => version::run(&args, &mut std::io::stdout().lock()),
+            Command::Controller(args) => controller::run(&args),
+            Command::Crd(args) => crd::run(&args, out),
+            Command::Get(args) => rollouts::get(&args, out),
+            Command::List(args) => rollouts::list(&args, out),
+            Command::Promote(args) => rollouts::promote(&args, out),
+            Command::Abort(args) => rollouts::abort(&args, out),
+            Command::Retry(args) => rollouts::retry(&args, out),
+            Command::Version(args) => version::run(&args, out),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("error: {error:#}");
+                eprintln!("error: {}", describe(&error));
                 ExitCode::FAILURE
             }
         }
     }
+}
+
+/// The error and its causes on one line; an API refusal is told by the apiserver's message
+/// rather than the whole status object.
+fn describe(error: &anyhow::Error) -> String {
+    let mut parts = Vec::new();
+    for cause in error.chain() {
+        if let Some(kube::Error::Api(status)) = cause.downcast_ref::<kube::Error>() {
+            parts.push(status.message.clone());
+            break;
+        }
+        parts.push(cause.to_string());
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -54,6 +91,22 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn api_refusals_are_told_by_their_message() {
+        let status = kube::core::Status {
+            code: 404,
+            message: "rollouts.tidegate.dev \"web\" not found".into(),
+            reason: "NotFound".into(),
+            ..kube::core::Status::default()
+        };
+        let error =
+            anyhow::Error::new(kube::Error::Api(Box::new(status))).context("get Rollout shop/web");
+        assert_eq!(
+            describe(&error),
+            "get Rollout shop/web: rollouts.tidegate.dev \"web\" not found"
+        );
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! In: a kubeconfig (file or in-cluster). Out: a [`Client`], the API types tidegate uses,
 //! tidegate's own custom resources ([`crd`]) and what is observed around a Rollout.
 
+mod act;
 mod api_error;
 mod client;
 pub mod crd;
 pub mod labels;
 mod observe;
 
+pub use act::{ActError, act};
 pub use api_error::{already_exists, is_transient};
 pub use client::{ConnectError, connect};
 pub use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};

@@ -113,27 +113,33 @@ async fn wait_for_status(
     status.unwrap_or_else(|| panic!("{what}: no status"))
 }
 
-/// Changes the status the way `tidegate promote` / `abort` do: read, change, write with the
-/// resourceVersion read, again on a conflict.
+/// Runs the `tidegate` binary against the test's namespace; returns its stdout.
+fn tidegate(namespace: &TestNamespace, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
+        .args(args)
+        .args(["--namespace", namespace.name(), "--kubeconfig"])
+        .arg(crate::support::kubeconfig())
+        .output()
+        .expect("run tidegate");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tidegate {args:?} failed: {stderr}{stdout}"
+    );
+    stdout
+}
+
+/// Records a person's action through the library, as `tidegate promote` / `abort` do.
 async fn act(namespace: &TestNamespace, action: impl Fn(&Rollout, &RolloutState) -> RolloutState) {
-    let rollouts = namespace.api::<Rollout>();
-    wait_for("the status change to be recorded", TIMEOUT, || async {
-        let mut rollout = rollouts.get("web").await.expect("get Rollout");
-        let status = rollout.status.clone().unwrap_or_default();
-        let next = action(&rollout, &status.to_state());
-        let mut written = RolloutStatus::from_state(&next, &status.selector);
-        written.collision_count = status.collision_count;
-        rollout.status = Some(written);
-        match rollouts
-            .replace_status("web", &k8s::PostParams::default(), &rollout)
-            .await
-        {
-            Ok(_) => Some(()),
-            Err(kube::Error::Api(status)) if status.is_conflict() => None,
-            Err(error) => panic!("write status: {error}"),
-        }
-    })
-    .await;
+    k8s::act(
+        &namespace.client(),
+        namespace.name(),
+        "web",
+        |rollout, state| Ok(action(rollout, state)),
+    )
+    .await
+    .expect("record the action");
 }
 
 async fn replica_sets(namespace: &TestNamespace) -> Vec<(String, i32, i32)> {
@@ -236,10 +242,30 @@ async fn a_canary_runs_its_steps_to_healthy_with_a_timed_and_a_manual_pause() {
         Some(v1.as_str())
     );
 
-    act(&namespace, |rollout, state| {
-        engine::promote(&rollout.spec.plan().expect("valid plan"), state)
-    })
-    .await;
+    let detail = tidegate(&namespace, &["get", "rollout", "web"]);
+    assert!(
+        detail.contains("Status:    Paused (CanaryPauseStep)"),
+        "{detail}"
+    );
+    assert!(detail.contains("▶ 4. pause (until promoted)"), "{detail}");
+    assert!(
+        detail.contains(&format!("revision 2 {v2} (canary)")),
+        "{detail}"
+    );
+    let table = tidegate(&namespace, &["list", "rollouts"]);
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|row| row.contains("web") && row.contains("Paused")),
+        "{table}"
+    );
+
+    let promoted = tidegate(&namespace, &["promote", "web"]);
+    assert_eq!(
+        promoted,
+        format!("rollout {}/web promoted\n", namespace.name())
+    );
     let done = wait_for_status(&namespace, "promotion", |status| {
         status.phase == Some(Phase::Healthy) && status.stable_rs == v2
     })
