@@ -213,22 +213,19 @@ async fn write_status(
 
 #[allow(clippy::needless_pass_by_value)] // kube-runtime's error-policy signature
 fn error_policy(rollout: Arc<Rollout>, error: &ReconcileError, _: Arc<Context>) -> Action {
+    let name = rollout.name_any();
+    if let ReconcileError::WriteStatus { source, .. } = error
+        && k8s::is_conflict(source)
+    {
+        // The Rollout changed since it was read (a person acted, or the cache lagged).
+        tracing::debug!(rollout = %name, "status changed meanwhile; reconciling again");
+        return Action::requeue(Duration::from_millis(200));
+    }
     let transient = error.is_transient();
-    tracing::warn!(rollout = %rollout.name_any(), transient, error = %error_chain(error), "reconcile failed");
+    tracing::warn!(rollout = %name, transient, error = %k8s::describe_error(error), "reconcile failed");
     Action::requeue(if transient {
         Duration::from_secs(2)
     } else {
         Duration::from_secs(60)
     })
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -49,6 +49,15 @@ pub enum ExecuteError {
         #[source]
         source: kube::Error,
     },
+    /// Deleting an old ReplicaSet failed.
+    #[error("delete ReplicaSet {name}")]
+    DeleteReplicaSet {
+        /// The ReplicaSet.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
     /// Pinning a Service's selector failed.
     #[error("point Service {service} at pods {hash}")]
     SetServiceSelector {
@@ -92,6 +101,7 @@ impl ExecuteError {
             Self::Incomplete { .. } => return false,
             Self::CreateReplicaSet { source, .. }
             | Self::ScaleReplicaSet { source, .. }
+            | Self::DeleteReplicaSet { source, .. }
             | Self::SetServiceSelector { source, .. }
             | Self::GetTemplate { source, .. }
             | Self::AnalysisRun { source, .. } => source,
@@ -137,6 +147,7 @@ impl<'a> Executor<'a> {
                     self.create_replica_set(hash, *revision).await?;
                 }
                 Effect::ScaleReplicaSet { name, replicas } => self.scale(name, *replicas).await?,
+                Effect::DeleteReplicaSet { name } => self.delete_replica_set(name).await?,
                 Effect::SetServiceSelector { service, hash } => self.point(service, hash).await?,
                 Effect::CreateAnalysisRun {
                     name,
@@ -241,6 +252,21 @@ impl<'a> Executor<'a> {
                 replicas,
                 source,
             })
+    }
+
+    async fn delete_replica_set(&self, name: &str) -> Result<(), ExecuteError> {
+        match self
+            .api::<ReplicaSet>()
+            .delete(name, &kube::api::DeleteParams::background())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            Err(source) => Err(ExecuteError::DeleteReplicaSet {
+                name: name.to_owned(),
+                source,
+            }),
+        }
     }
 
     async fn point(&self, service: &str, hash: &str) -> Result<(), ExecuteError> {

@@ -68,18 +68,9 @@ impl Cli {
     }
 }
 
-/// The error and its causes on one line; an API refusal is told by the apiserver's message
-/// rather than the whole status object.
+/// The error and its causes on one line, API refusals by the apiserver's message.
 fn describe(error: &anyhow::Error) -> String {
-    let mut parts = Vec::new();
-    for cause in error.chain() {
-        if let Some(kube::Error::Api(status)) = cause.downcast_ref::<kube::Error>() {
-            parts.push(status.message.clone());
-            break;
-        }
-        parts.push(cause.to_string());
-    }
-    parts.join(": ")
+    crate::k8s::describe_error(error.as_ref())
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ pub(super) fn reconcile(
         pass.progress_steps(&new, targets);
     }
     pass.promote_when_done(&new);
+    pass.trim_history();
     pass.point_services(&new);
     pass.check_deadline(&new);
     pass.finish()
@@ -162,6 +163,7 @@ impl<'a> Pass<'a> {
             self.effects
                 .push(Event::normal("SkipSteps", "Rollback to stable ReplicaSets"));
         }
+        self.next.weight = self.weight();
         self.progressed = true;
         self.requeue_within(Duration::ZERO);
         true
@@ -604,6 +606,24 @@ impl<'a> Pass<'a> {
             format!("Rollout completed update to revision {revision} ({hash}): {reason}"),
         ));
         self.progressed = true;
+    }
+
+    /// Deletes the oldest scaled-down ReplicaSets beyond `revisionHistoryLimit`; the current
+    /// and stable revisions are never candidates.
+    fn trim_history(&mut self) {
+        let mut idle: Vec<_> = self
+            .other_replica_sets()
+            .into_iter()
+            .filter(|rs| rs.spec == 0 && rs.replicas == 0)
+            .collect();
+        let limit = usize::try_from(self.plan.revision_history_limit).unwrap_or(0);
+        idle.sort_by_key(|rs| rs.revision);
+        let excess = idle.len().saturating_sub(limit);
+        for rs in idle.into_iter().take(excess) {
+            self.effects.push(Effect::DeleteReplicaSet {
+                name: rs.name.clone(),
+            });
+        }
     }
 
     /// Pins the stable Service to the stable pods and the canary Service to the new pods

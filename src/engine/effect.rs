@@ -20,6 +20,11 @@ pub enum Effect {
         /// The replicas to set.
         replicas: i32,
     },
+    /// Delete a scaled-down ReplicaSet beyond `revisionHistoryLimit`.
+    DeleteReplicaSet {
+        /// The ReplicaSet.
+        name: String,
+    },
     /// Pin a Service's selector to a revision's pods.
     SetServiceSelector {
         /// The Service.

@@ -18,3 +18,26 @@ pub fn is_transient(error: &kube::Error) -> bool {
         _ => true,
     }
 }
+
+/// An error and its causes on one line; an API refusal is told by the apiserver's message
+/// rather than the whole status object.
+#[must_use]
+pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(kube::Error::Api(status)) = cause.downcast_ref::<kube::Error>() {
+            parts.push(status.message.clone());
+            break;
+        }
+        parts.push(cause.to_string());
+        next = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// The write lost a race with another writer (optimistic concurrency): retry, nothing wrong.
+#[must_use]
+pub fn is_conflict(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.is_conflict())
+}

@@ -12,7 +12,7 @@ pub mod labels;
 mod observe;
 
 pub use act::{ActError, act};
-pub use api_error::{already_exists, is_transient};
+pub use api_error::{already_exists, describe_error, is_conflict, is_transient};
 pub use client::{ConnectError, connect};
 pub use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 pub use k8s_openapi::api::core::v1::{

@@ -1,6 +1,8 @@
 //! The Rollout controller against the real control plane: kwok runs the pods, the controller
 //! drives a canary through its steps, a person promotes or aborts through the status.
 
+use futures::StreamExt;
+use kube::runtime::WatchStreamExt;
 use serde_json::json;
 use tidegate::controller::{self, Scope};
 use tidegate::engine;
@@ -350,4 +352,174 @@ async fn abort_returns_everything_to_the_stable_revision() {
         Some(v1.as_str())
     );
     controller.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_revision_during_a_pause_supersedes_the_canary() {
+    let namespace = TestNamespace::create("supersede").await;
+    install_crds(&namespace.client()).await;
+    create_services(&namespace).await;
+    let controller = RunningController::start(&namespace);
+
+    let steps = json!([{ "setWeight": 34 }, { "pause": {} }, { "setWeight": 67 }, { "pause": {} }]);
+    apply(&namespace, &rollout("registry.invalid/web:1", &steps)).await;
+    let v1 = wait_for_status(&namespace, "initial deploy", |status| {
+        status.phase == Some(Phase::Healthy)
+    })
+    .await
+    .stable_rs;
+    apply(&namespace, &rollout("registry.invalid/web:2", &steps)).await;
+    let v2 = wait_for_status(&namespace, "v2 paused", |status| {
+        status.phase == Some(Phase::Paused)
+    })
+    .await
+    .current_pod_hash;
+
+    apply(&namespace, &rollout("registry.invalid/web:3", &steps)).await;
+    let paused = wait_for_status(&namespace, "v3 paused at its first pause", |status| {
+        status.phase == Some(Phase::Paused)
+            && status.current_pod_hash != v2
+            && status.current_step_index == Some(1)
+    })
+    .await;
+    let v3 = paused.current_pod_hash;
+    assert_eq!(paused.stable_rs, v1, "v1 stays stable");
+    wait_for("v2 to drain and v3 to take 34 %", TIMEOUT, || async {
+        let found = replica_sets(&namespace).await;
+        let spec = |hash: &str| {
+            found
+                .iter()
+                .find(|(h, ..)| h == hash)
+                .map(|(_, spec, _)| *spec)
+        };
+        (spec(&v2) == Some(0) && spec(&v3) == Some(1) && spec(&v1) == Some(2)).then_some(())
+    })
+    .await;
+    controller.stop().await;
+}
+
+/// A controller process of the real binary, for one namespace.
+struct ControllerProcess(std::process::Child);
+
+impl ControllerProcess {
+    fn start(namespace: &TestNamespace) -> Self {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
+            .args([
+                "controller",
+                "--namespace",
+                namespace.name(),
+                "--kubeconfig",
+            ])
+            .arg(crate::support::kubeconfig())
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("start tidegate controller");
+        Self(child)
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    fn kill(mut self) {
+        self.0.kill().expect("kill the controller");
+        self.0.wait().expect("reap the controller");
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs a 4-step canary from v1 to v2 and returns every distinct (step, weight) the status
+/// went through, and the final status. With `kill_at_boundaries`, the controller process is
+/// SIGKILLed and restarted each time a step completes.
+async fn run_four_step_canary(
+    namespace: &TestNamespace,
+    kill_at_boundaries: bool,
+) -> (Vec<(Option<i32>, i32)>, RolloutStatus) {
+    install_crds(&namespace.client()).await;
+    create_services(namespace).await;
+    let mut controller = Some(ControllerProcess::start(namespace));
+    let steps = json!([{ "setWeight": 25 }, { "pause": { "duration": 1 } }, { "setWeight": 75 }, { "pause": { "duration": 1 } }]);
+    apply(namespace, &rollout("registry.invalid/web:1", &steps)).await;
+    wait_for_status(namespace, "initial deploy", |status| {
+        status.phase == Some(Phase::Healthy)
+    })
+    .await;
+    apply(namespace, &rollout("registry.invalid/web:2", &steps)).await;
+
+    // Every status write is a watch event: no intermediate state is missed.
+    let config = kube::runtime::watcher::Config::default().fields("metadata.name=web");
+    let updates = kube::runtime::watcher(namespace.api::<Rollout>(), config).applied_objects();
+    let mut updates = std::pin::pin!(updates);
+    let deadline = tokio::time::Instant::now() + TIMEOUT * 2;
+    let mut seen: Vec<(Option<i32>, i32)> = Vec::new();
+    let final_status = loop {
+        let update = tokio::time::timeout_at(deadline, updates.next())
+            .await
+            .unwrap_or_else(|_| panic!("the canary did not finish; went through {seen:?}"))
+            .expect("the watch goes on")
+            .expect("watch the Rollout");
+        let status = update.status.unwrap_or_default();
+        if status.current_pod_hash.is_empty()
+            || (status.current_pod_hash == status.stable_rs && seen.is_empty())
+        {
+            continue; // the update has not been picked up yet
+        }
+        let weight = status
+            .canary
+            .as_ref()
+            .and_then(|c| c.weights.as_ref())
+            .map_or(0, |w| w.canary.weight);
+        let point = (status.current_step_index, weight);
+        if seen.last() != Some(&point) {
+            let boundary = seen.last().is_some_and(|(index, _)| *index != point.0);
+            seen.push(point);
+            if boundary && kill_at_boundaries {
+                controller.take().expect("a running controller").kill();
+                controller = Some(ControllerProcess::start(namespace));
+            }
+        }
+        if status.phase == Some(Phase::Healthy) && status.stable_rs == status.current_pod_hash {
+            break status;
+        }
+    };
+    (seen, final_status)
+}
+
+#[tokio::test]
+async fn killing_the_controller_at_every_step_boundary_skips_and_repeats_nothing() {
+    let steady = TestNamespace::create("steady").await;
+    let killed = TestNamespace::create("killed").await;
+    let (steady_path, steady_end) = run_four_step_canary(&steady, false).await;
+    let (killed_path, killed_end) = run_four_step_canary(&killed, true).await;
+    println!("uninterrupted: {steady_path:?}\nkilled at each boundary: {killed_path:?}");
+
+    let indices = |path: &[(Option<i32>, i32)]| {
+        let mut indices: Vec<_> = path.iter().map(|(index, _)| *index).collect();
+        indices.dedup();
+        indices
+    };
+    assert_eq!(
+        indices(&killed_path),
+        indices(&steady_path),
+        "steps: {killed_path:?} vs {steady_path:?}"
+    );
+    let weights = |path: &[(Option<i32>, i32)]| {
+        let mut weights: Vec<_> = path.iter().map(|(_, weight)| *weight).collect();
+        weights.dedup();
+        weights
+    };
+    assert_eq!(weights(&killed_path), weights(&steady_path));
+    assert_eq!(
+        indices(&steady_path),
+        [Some(0), Some(1), Some(2), Some(3), Some(4)],
+        "{steady_path:?}"
+    );
+    for end in [&steady_end, &killed_end] {
+        assert_eq!(end.current_step_index, Some(4));
+        assert_eq!(end.available_replicas, 3);
+        assert_eq!(end.phase, Some(Phase::Healthy));
+    }
 }

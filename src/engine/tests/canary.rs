@@ -323,6 +323,27 @@ fn replica_counts_stay_within_the_fenceposts_while_pods_start_slowly() {
     panic!("never became healthy: {:#?}", sim.state);
 }
 
+#[test]
+fn old_revisions_beyond_the_history_limit_are_deleted() {
+    let mut sim = Sim::canary(vec![weight(50)]).deployed();
+    sim.plan.revision_history_limit = 1;
+    for revision in ["v2", "v3", "v4"] {
+        sim.update_to(revision);
+        sim.settle();
+        assert_eq!(sim.phase(), Phase::Healthy, "{revision}");
+    }
+    let left: Vec<_> = sim
+        .replica_sets
+        .iter()
+        .map(|rs| (rs.hash.as_str(), rs.spec))
+        .collect();
+    assert_eq!(
+        left,
+        [("v3", 0), ("v4", 5)],
+        "the stable revision and one old one"
+    );
+}
+
 mod properties {
     use proptest::prelude::*;
 

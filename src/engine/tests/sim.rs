@@ -215,6 +215,7 @@ impl Sim {
                     rs.available = *replicas;
                 }
             }
+            Effect::DeleteReplicaSet { name } => self.replica_sets.retain(|rs| rs.name != *name),
             Effect::SetServiceSelector { service, hash } => {
                 self.services.insert(service.clone(), Some(hash.clone()));
             }
