@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::conditions::{self, Assessment, Trouble};
+use std::ops::{Deref, DerefMut};
+
+use super::conditions;
 use super::effect::{Effect, Event};
+use super::pass::{Pass, add};
 use super::replicas::{BasicCanary, Fenceposts, ReplicaCounts, Targets};
 use super::{Decision, Observation};
 use crate::model::{
-    AnalysisPhase, AnalysisRunState, CanaryPlan, PauseCondition, PauseReason, PodCounts,
-    ReplicaSetView, RolloutPlan, RolloutState, Step, until,
+    AnalysisPhase, AnalysisRunState, CanaryPlan, PauseCondition, PauseReason, ReplicaSetView,
+    RolloutPlan, RolloutState, Step, until,
 };
 
 /// Reconciles a canary once. Pure: the same inputs always give the same decision.
@@ -23,24 +26,17 @@ pub(super) fn reconcile(
     observed: &Observation<'_>,
     now: Timestamp,
 ) -> Decision {
-    let mut pass = Pass::new(plan, canary, state, observed, now);
+    let mut pass = Canary {
+        pass: Pass::new(plan, &canary.steps, state, observed, now),
+        canary,
+    };
     if pass.restart_on_new_revision() {
-        return pass.finish();
+        pass.next.weight = pass.weight();
+        return pass.pass.finish();
     }
     let Some(new) = pass.new_replica_set() else {
-        let revision = next_revision(observed.replica_sets);
-        pass.effects.push(Effect::CreateReplicaSet {
-            hash: observed.pod_hash.to_owned(),
-            revision,
-        });
-        pass.effects.push(Event::normal(
-            "NewReplicaSetCreated",
-            format!(
-                "Created ReplicaSet {}-{} (revision {revision})",
-                observed.name, observed.pod_hash
-            ),
-        ));
-        return pass.finish();
+        pass.create_new_replica_set();
+        return pass.pass.finish();
     };
     pass.promote_initial_deploy();
     pass.handle_retry();
@@ -58,201 +54,31 @@ pub(super) fn reconcile(
     pass.trim_history();
     pass.point_services(&new);
     pass.check_deadline(&new);
-    pass.finish()
+    pass.pass.finish()
 }
 
-/// The working state of one reconcile.
-struct Pass<'a> {
-    plan: &'a RolloutPlan,
+/// A pass over a canary: the shared [`Pass`] and the canary's plan.
+struct Canary<'a> {
+    pass: Pass<'a>,
     canary: &'a CanaryPlan,
-    previous: &'a RolloutState,
-    observed: &'a Observation<'a>,
-    now: Timestamp,
-    next: RolloutState,
-    effects: Vec<Effect>,
-    requeue: Option<Duration>,
-    progressed: bool,
-    retried: bool,
-    deadline_exceeded: bool,
 }
 
-impl<'a> Pass<'a> {
-    fn new(
-        plan: &'a RolloutPlan,
-        canary: &'a CanaryPlan,
-        previous: &'a RolloutState,
-        observed: &'a Observation<'a>,
-        now: Timestamp,
-    ) -> Self {
-        let mut next = previous.clone();
-        next.observed_generation = Some(observed.generation);
-        conditions::clear_invalid_spec(&mut next);
-        Self {
-            plan,
-            canary,
-            previous,
-            observed,
-            now,
-            next,
-            effects: Vec::new(),
-            requeue: None,
-            progressed: false,
-            retried: false,
-            deadline_exceeded: false,
-        }
-    }
+// The canary steps below read as methods of the pass they extend.
+impl<'a> Deref for Canary<'a> {
+    type Target = Pass<'a>;
 
-    fn step_count(&self) -> usize {
-        self.canary.steps.len()
+    fn deref(&self) -> &Pass<'a> {
+        &self.pass
     }
+}
 
-    fn index(&self) -> usize {
-        self.next
-            .current_step_index
-            .unwrap_or(0)
-            .min(self.step_count())
+impl DerefMut for Canary<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.pass
     }
+}
 
-    fn is_stable_current(&self) -> bool {
-        self.next.stable_hash.as_deref() == Some(self.observed.pod_hash)
-    }
-
-    fn revision_of(&self, hash: &str) -> u64 {
-        let known = self.observed.replica_sets.iter().find(|rs| rs.hash == hash);
-        known.map_or_else(
-            || next_revision(self.observed.replica_sets),
-            |rs| rs.revision,
-        )
-    }
-
-    fn requeue_within(&mut self, after: Duration) {
-        self.requeue = Some(self.requeue.map_or(after, |current| current.min(after)));
-    }
-
-    /// A changed template or changed steps restart the steps (ARGO-SEMANTICS §2.3.1). Only the
-    /// status changes in this pass; scaling starts with the next one.
-    fn restart_on_new_revision(&mut self) -> bool {
-        let pod_hash = self.observed.pod_hash;
-        let template_changed = self.previous.current_pod_hash.as_deref() != Some(pod_hash);
-        let steps_changed =
-            self.previous.current_step_hash.as_deref() != Some(self.observed.steps_hash);
-        if !template_changed && !steps_changed {
-            return false;
-        }
-        if let Some(run) = self.next.step_analysis.take() {
-            self.effects
-                .push(Effect::TerminateAnalysisRun { name: run.name });
-        }
-        self.next.pause_conditions.clear();
-        self.next.controller_pause = false;
-        self.next.abort = false;
-        self.next.aborted_at = None;
-        self.next.promote_full = false;
-        self.next.current_step_index = Some(0);
-        self.next.current_pod_hash = Some(pod_hash.to_owned());
-        self.next.current_step_hash = Some(self.observed.steps_hash.to_owned());
-        if template_changed {
-            let revision = self.revision_of(pod_hash);
-            self.effects.push(Event::normal(
-                "RolloutUpdated",
-                format!("Rollout updated to revision {revision}"),
-            ));
-        }
-        if self.is_stable_current() {
-            self.next.current_step_index = Some(self.step_count());
-            self.effects
-                .push(Event::normal("SkipSteps", "Rollback to stable ReplicaSets"));
-        }
-        self.next.weight = self.weight();
-        self.progressed = true;
-        self.requeue_within(Duration::ZERO);
-        true
-    }
-
-    fn new_replica_set(&self) -> Option<ReplicaSetView> {
-        self.observed
-            .replica_sets
-            .iter()
-            .find(|rs| rs.hash == self.observed.pod_hash)
-            .cloned()
-    }
-
-    /// The first revision becomes stable at once: there is nothing to compare it with.
-    fn promote_initial_deploy(&mut self) {
-        if self.next.stable_hash.is_none() {
-            self.promote("Initial deploy");
-        }
-    }
-
-    /// `retry` cleared the abort flag of an aborted update: start the steps again.
-    fn handle_retry(&mut self) {
-        if !self.next.abort && self.next.aborted_at.is_some() {
-            self.next.aborted_at = None;
-            self.next.current_step_index = Some(0);
-            self.next.step_analysis = None;
-            self.retried = true;
-            self.progressed = true;
-        }
-    }
-
-    fn handle_abort(&mut self) {
-        if !self.next.abort {
-            return;
-        }
-        if self.is_stable_current() {
-            // Nothing left to abort: a fully promoted rollout drops the flag.
-            self.next.abort = false;
-            self.next.aborted_at = None;
-            return;
-        }
-        if self.next.aborted_at.is_none() {
-            self.next.aborted_at = Some(self.now);
-            let message = self.abort_message();
-            self.effects.push(Event::warning("RolloutAborted", message));
-            self.progressed = true;
-        }
-        if let Some(run) = &self.next.step_analysis
-            && !run.phase.is_completed()
-        {
-            self.effects.push(Effect::TerminateAnalysisRun {
-                name: run.name.clone(),
-            });
-        }
-        self.next.pause_conditions.clear();
-        self.next.controller_pause = false;
-        let index = if self.is_stable_current() {
-            self.step_count()
-        } else {
-            0
-        };
-        self.next.current_step_index = Some(index);
-    }
-
-    fn abort_message(&self) -> String {
-        let revision = self.revision_of(self.observed.pod_hash);
-        let cause = self
-            .next
-            .step_analysis
-            .as_ref()
-            .filter(|run| run.phase.is_unsuccessful())
-            .map(|run| format!(": Step-based analysis phase {}: {}", run.phase, run.message));
-        format!(
-            "Rollout aborted update to revision {revision}{}",
-            cause.unwrap_or_default()
-        )
-    }
-
-    /// Scaling and steps stop while a person paused the rollout or an inconclusive analysis
-    /// waits for one (ARGO-SEMANTICS §1.8).
-    fn halted(&self) -> bool {
-        self.plan.paused
-            || self
-                .next
-                .pause_conditions
-                .iter()
-                .any(|p| p.reason == PauseReason::InconclusiveAnalysisRun)
-    }
-
+impl Canary<'_> {
     /// The weight the replica counts aim at (ARGO-SEMANTICS §1.2): everything once promoted
     /// or promoting, nothing while aborted, otherwise the last `setWeight` reached.
     fn weight(&self) -> i32 {
@@ -274,31 +100,6 @@ impl<'a> Pass<'a> {
                 _ => None,
             })
             .unwrap_or(0)
-    }
-
-    fn stable_replica_set(&self) -> Option<&'a ReplicaSetView> {
-        let stable = self.next.stable_hash.as_deref()?;
-        (stable != self.observed.pod_hash)
-            .then(|| {
-                self.observed
-                    .replica_sets
-                    .iter()
-                    .find(|rs| rs.hash == stable)
-            })
-            .flatten()
-    }
-
-    /// ReplicaSets of neither the current nor the stable revision, newest first.
-    fn other_replica_sets(&self) -> Vec<&'a ReplicaSetView> {
-        let stable = self.next.stable_hash.as_deref();
-        let mut others: Vec<_> = self
-            .observed
-            .replica_sets
-            .iter()
-            .filter(|rs| rs.hash != self.observed.pod_hash && Some(rs.hash.as_str()) != stable)
-            .collect();
-        others.sort_by_key(|rs| std::cmp::Reverse(rs.revision));
-        others
     }
 
     fn targets(&mut self, new: &ReplicaSetView) -> Targets {
@@ -370,22 +171,6 @@ impl<'a> Pass<'a> {
         false
     }
 
-    fn scale_to(&mut self, rs: &ReplicaSetView, replicas: i32) {
-        let direction = if replicas > rs.spec { "up" } else { "down" };
-        self.effects.push(Effect::ScaleReplicaSet {
-            name: rs.name.clone(),
-            replicas,
-        });
-        self.effects.push(Event::normal(
-            "ScalingReplicaSet",
-            format!(
-                "Scaled {direction} ReplicaSet {} (revision {}) from {} to {replicas}",
-                rs.name, rs.revision, rs.spec
-            ),
-        ));
-        self.progressed = true;
-    }
-
     /// Completes the current step when it is done (ARGO-SEMANTICS §2.1–2.2, §5.6).
     fn progress_steps(&mut self, new: &ReplicaSetView, targets: Targets) {
         if self.next.abort || self.next.promote_full || self.is_stable_current() {
@@ -422,9 +207,10 @@ impl<'a> Pass<'a> {
             .find(|p| p.reason == PauseReason::CanaryPauseStep);
         match (condition, self.next.controller_pause) {
             (None, false) => {
+                let start = self.now;
                 self.next.pause_conditions.push(PauseCondition {
                     reason: PauseReason::CanaryPauseStep,
-                    start: self.now,
+                    start,
                 });
                 self.next.controller_pause = true;
                 self.effects.push(Event::normal(
@@ -444,7 +230,8 @@ impl<'a> Pass<'a> {
                     let end = add(condition.start, duration);
                     let over = self.now >= end;
                     if !over {
-                        self.requeue_within(until(self.now, end));
+                        let wait = until(self.now, end);
+                        self.requeue_within(wait);
                     }
                     over
                 }
@@ -524,9 +311,10 @@ impl<'a> Pass<'a> {
                     .iter()
                     .any(|p| p.reason == PauseReason::InconclusiveAnalysisRun)
                 {
+                    let start = self.now;
                     self.next.pause_conditions.push(PauseCondition {
                         reason: PauseReason::InconclusiveAnalysisRun,
-                        start: self.now,
+                        start,
                     });
                     self.next.controller_pause = true;
                     self.effects.push(Event::normal(
@@ -593,39 +381,6 @@ impl<'a> Pass<'a> {
         self.promote(&reason);
     }
 
-    fn promote(&mut self, reason: &str) {
-        let hash = self.observed.pod_hash.to_owned();
-        let revision = self.revision_of(&hash);
-        self.next.pause_conditions.clear();
-        self.next.abort = false;
-        self.next.promote_full = false;
-        self.next.current_step_index = Some(self.step_count());
-        self.next.stable_hash = Some(hash.clone());
-        self.effects.push(Event::normal(
-            "RolloutCompleted",
-            format!("Rollout completed update to revision {revision} ({hash}): {reason}"),
-        ));
-        self.progressed = true;
-    }
-
-    /// Deletes the oldest scaled-down ReplicaSets beyond `revisionHistoryLimit`; the current
-    /// and stable revisions are never candidates.
-    fn trim_history(&mut self) {
-        let mut idle: Vec<_> = self
-            .other_replica_sets()
-            .into_iter()
-            .filter(|rs| rs.spec == 0 && rs.replicas == 0)
-            .collect();
-        let limit = usize::try_from(self.plan.revision_history_limit).unwrap_or(0);
-        idle.sort_by_key(|rs| rs.revision);
-        let excess = idle.len().saturating_sub(limit);
-        for rs in idle.into_iter().take(excess) {
-            self.effects.push(Effect::DeleteReplicaSet {
-                name: rs.name.clone(),
-            });
-        }
-    }
-
     /// Pins the stable Service to the stable pods and the canary Service to the new pods
     /// (to the stable pods while aborted), once the chosen pods have an available replica.
     fn point_services(&mut self, new: &ReplicaSetView) {
@@ -643,25 +398,6 @@ impl<'a> Pass<'a> {
                 new.hash.clone()
             };
             self.point(service, &hash, target.available);
-        }
-    }
-
-    fn point(&mut self, service: &str, hash: &str, available: i32) {
-        let current = self
-            .observed
-            .services
-            .get(service)
-            .map(|selector| selector.as_deref());
-        let Some(current) = current else { return };
-        if current != Some(hash) && available > 0 {
-            self.effects.push(Effect::SetServiceSelector {
-                service: service.to_owned(),
-                hash: hash.to_owned(),
-            });
-            self.effects.push(Event::normal(
-                "SwitchService",
-                format!("Switched selector for service '{service}' to value '{hash}'"),
-            ));
         }
     }
 
@@ -689,7 +425,8 @@ impl<'a> Pass<'a> {
         };
         let deadline = add(last_progress, self.plan.progress_deadline);
         if self.now < deadline {
-            self.requeue_within(until(self.now, deadline));
+            let wait = until(self.now, deadline);
+            self.requeue_within(wait);
             return;
         }
         self.deadline_exceeded = true;
@@ -701,38 +438,6 @@ impl<'a> Pass<'a> {
             self.handle_abort();
         }
     }
-
-    fn finish(mut self) -> Decision {
-        if self.next.pause_conditions.is_empty() {
-            self.next.controller_pause = false;
-        }
-        self.next.counts = pod_counts(self.observed.replica_sets, self.observed.pod_hash);
-        let new_replica_set = self.new_replica_set().map(|rs| rs.name);
-        let trouble = if self.next.abort {
-            Some(Trouble::Aborted(self.abort_message()))
-        } else if self.deadline_exceeded {
-            Some(Trouble::DeadlineExceeded)
-        } else if self.retried {
-            Some(Trouble::Retried)
-        } else {
-            None
-        };
-        let completed = self.is_stable_current() && self.index() >= self.step_count();
-        let assessment = Assessment {
-            replicas: self.plan.replicas,
-            paused_by_spec: self.plan.paused,
-            new_replica_set,
-            progressed: self.progressed,
-            completed,
-            trouble,
-        };
-        conditions::assess(&mut self.next, &assessment, self.now);
-        Decision {
-            state: self.next,
-            effects: self.effects,
-            requeue_after: self.requeue,
-        }
-    }
 }
 
 fn counts(rs: &ReplicaSetView) -> ReplicaCounts {
@@ -740,29 +445,6 @@ fn counts(rs: &ReplicaSetView) -> ReplicaCounts {
         spec: rs.spec,
         available: rs.available,
     }
-}
-
-fn pod_counts(replica_sets: &[ReplicaSetView], pod_hash: &str) -> PodCounts {
-    let updated = replica_sets
-        .iter()
-        .find(|rs| rs.hash == pod_hash)
-        .map_or(0, |rs| rs.replicas);
-    PodCounts {
-        replicas: replica_sets.iter().map(|rs| rs.replicas).sum(),
-        updated,
-        ready: replica_sets.iter().map(|rs| rs.ready).sum(),
-        available: replica_sets.iter().map(|rs| rs.available).sum(),
-    }
-}
-
-fn next_revision(replica_sets: &[ReplicaSetView]) -> u64 {
-    replica_sets.iter().map(|rs| rs.revision).max().unwrap_or(0) + 1
-}
-
-fn add(time: Timestamp, duration: Duration) -> Timestamp {
-    let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-    Timestamp::from_millisecond(time.as_millisecond().saturating_add(millis))
-        .unwrap_or(Timestamp::MAX)
 }
 
 /// A duration as Go prints it (`1h0m0s`, `30s`), for Argo-identical event messages.

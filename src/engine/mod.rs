@@ -9,6 +9,7 @@ mod actions;
 mod canary;
 mod conditions;
 mod effect;
+mod pass;
 pub mod replicas;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,370 @@
+//! The part of a reconcile that every strategy shares: the working state of one pass, and
+//! what it does the same way for canary and blue-green — detect a new revision, find and
+//! create ReplicaSets, handle abort and retry, promote, trim history, pin Services, and turn
+//! the outcome into conditions, phase and a decision.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::conditions::{self, Assessment, Trouble};
+use super::effect::{Effect, Event};
+use super::{Decision, Observation};
+use crate::model::{PauseReason, PodCounts, ReplicaSetView, RolloutPlan, RolloutState, Step};
+
+/// The working state of one reconcile.
+pub(super) struct Pass<'a> {
+    pub plan: &'a RolloutPlan,
+    /// The canary steps (none for blue-green).
+    pub steps: &'a [Step],
+    pub previous: &'a RolloutState,
+    pub observed: &'a Observation<'a>,
+    pub now: Timestamp,
+    pub next: RolloutState,
+    pub effects: Vec<Effect>,
+    pub requeue: Option<Duration>,
+    pub progressed: bool,
+    pub retried: bool,
+    pub deadline_exceeded: bool,
+}
+
+impl<'a> Pass<'a> {
+    pub(super) fn new(
+        plan: &'a RolloutPlan,
+        steps: &'a [Step],
+        previous: &'a RolloutState,
+        observed: &'a Observation<'a>,
+        now: Timestamp,
+    ) -> Self {
+        let mut next = previous.clone();
+        next.observed_generation = Some(observed.generation);
+        conditions::clear_invalid_spec(&mut next);
+        Self {
+            plan,
+            steps,
+            previous,
+            observed,
+            now,
+            next,
+            effects: Vec::new(),
+            requeue: None,
+            progressed: false,
+            retried: false,
+            deadline_exceeded: false,
+        }
+    }
+
+    pub(super) fn step_count(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub(super) fn index(&self) -> usize {
+        self.next
+            .current_step_index
+            .unwrap_or(0)
+            .min(self.step_count())
+    }
+
+    pub(super) fn is_stable_current(&self) -> bool {
+        self.next.stable_hash.as_deref() == Some(self.observed.pod_hash)
+    }
+
+    pub(super) fn revision_of(&self, hash: &str) -> u64 {
+        let known = self.observed.replica_sets.iter().find(|rs| rs.hash == hash);
+        known.map_or_else(
+            || next_revision(self.observed.replica_sets),
+            |rs| rs.revision,
+        )
+    }
+
+    pub(super) fn requeue_within(&mut self, after: Duration) {
+        self.requeue = Some(self.requeue.map_or(after, |current| current.min(after)));
+    }
+
+    /// A changed template or changed steps restart the steps (ARGO-SEMANTICS §2.3.1). Only the
+    /// status changes in this pass; scaling starts with the next one.
+    pub(super) fn restart_on_new_revision(&mut self) -> bool {
+        let pod_hash = self.observed.pod_hash;
+        let template_changed = self.previous.current_pod_hash.as_deref() != Some(pod_hash);
+        let steps_changed =
+            self.previous.current_step_hash.as_deref() != Some(self.observed.steps_hash);
+        if !template_changed && !steps_changed {
+            return false;
+        }
+        if let Some(run) = self.next.step_analysis.take() {
+            self.effects
+                .push(Effect::TerminateAnalysisRun { name: run.name });
+        }
+        self.next.pause_conditions.clear();
+        self.next.controller_pause = false;
+        self.next.abort = false;
+        self.next.aborted_at = None;
+        self.next.promote_full = false;
+        self.next.current_step_index = Some(0);
+        self.next.current_pod_hash = Some(pod_hash.to_owned());
+        self.next.current_step_hash = Some(self.observed.steps_hash.to_owned());
+        if template_changed {
+            let revision = self.revision_of(pod_hash);
+            self.effects.push(Event::normal(
+                "RolloutUpdated",
+                format!("Rollout updated to revision {revision}"),
+            ));
+        }
+        if self.is_stable_current() {
+            self.next.current_step_index = Some(self.step_count());
+            self.effects
+                .push(Event::normal("SkipSteps", "Rollback to stable ReplicaSets"));
+        }
+        self.progressed = true;
+        self.requeue_within(Duration::ZERO);
+        true
+    }
+
+    pub(super) fn new_replica_set(&self) -> Option<ReplicaSetView> {
+        self.observed
+            .replica_sets
+            .iter()
+            .find(|rs| rs.hash == self.observed.pod_hash)
+            .cloned()
+    }
+
+    /// The first revision becomes stable at once: there is nothing to compare it with.
+    pub(super) fn promote_initial_deploy(&mut self) {
+        if self.next.stable_hash.is_none() {
+            self.promote("Initial deploy");
+        }
+    }
+
+    /// `retry` cleared the abort flag of an aborted update: start the steps again.
+    pub(super) fn handle_retry(&mut self) {
+        if !self.next.abort && self.next.aborted_at.is_some() {
+            self.next.aborted_at = None;
+            self.next.current_step_index = Some(0);
+            self.next.step_analysis = None;
+            self.retried = true;
+            self.progressed = true;
+        }
+    }
+
+    pub(super) fn handle_abort(&mut self) {
+        if !self.next.abort {
+            return;
+        }
+        if self.is_stable_current() {
+            // Nothing left to abort: a fully promoted rollout drops the flag.
+            self.next.abort = false;
+            self.next.aborted_at = None;
+            return;
+        }
+        if self.next.aborted_at.is_none() {
+            self.next.aborted_at = Some(self.now);
+            let message = self.abort_message();
+            self.effects.push(Event::warning("RolloutAborted", message));
+            self.progressed = true;
+        }
+        if let Some(run) = &self.next.step_analysis
+            && !run.phase.is_completed()
+        {
+            self.effects.push(Effect::TerminateAnalysisRun {
+                name: run.name.clone(),
+            });
+        }
+        self.next.pause_conditions.clear();
+        self.next.controller_pause = false;
+        let index = if self.is_stable_current() {
+            self.step_count()
+        } else {
+            0
+        };
+        self.next.current_step_index = Some(index);
+    }
+
+    pub(super) fn abort_message(&self) -> String {
+        let revision = self.revision_of(self.observed.pod_hash);
+        let cause = self
+            .next
+            .step_analysis
+            .as_ref()
+            .filter(|run| run.phase.is_unsuccessful())
+            .map(|run| format!(": Step-based analysis phase {}: {}", run.phase, run.message));
+        format!(
+            "Rollout aborted update to revision {revision}{}",
+            cause.unwrap_or_default()
+        )
+    }
+
+    /// Scaling and steps stop while a person paused the rollout or an inconclusive analysis
+    /// waits for one (ARGO-SEMANTICS §1.8).
+    pub(super) fn halted(&self) -> bool {
+        self.plan.paused
+            || self
+                .next
+                .pause_conditions
+                .iter()
+                .any(|p| p.reason == PauseReason::InconclusiveAnalysisRun)
+    }
+
+    pub(super) fn stable_replica_set(&self) -> Option<&'a ReplicaSetView> {
+        let stable = self.next.stable_hash.as_deref()?;
+        (stable != self.observed.pod_hash)
+            .then(|| {
+                self.observed
+                    .replica_sets
+                    .iter()
+                    .find(|rs| rs.hash == stable)
+            })
+            .flatten()
+    }
+
+    /// ReplicaSets of neither the current nor the stable revision, newest first.
+    pub(super) fn other_replica_sets(&self) -> Vec<&'a ReplicaSetView> {
+        let stable = self.next.stable_hash.as_deref();
+        let mut others: Vec<_> = self
+            .observed
+            .replica_sets
+            .iter()
+            .filter(|rs| rs.hash != self.observed.pod_hash && Some(rs.hash.as_str()) != stable)
+            .collect();
+        others.sort_by_key(|rs| std::cmp::Reverse(rs.revision));
+        others
+    }
+
+    pub(super) fn scale_to(&mut self, rs: &ReplicaSetView, replicas: i32) {
+        let direction = if replicas > rs.spec { "up" } else { "down" };
+        self.effects.push(Effect::ScaleReplicaSet {
+            name: rs.name.clone(),
+            replicas,
+        });
+        self.effects.push(Event::normal(
+            "ScalingReplicaSet",
+            format!(
+                "Scaled {direction} ReplicaSet {} (revision {}) from {} to {replicas}",
+                rs.name, rs.revision, rs.spec
+            ),
+        ));
+        self.progressed = true;
+    }
+
+    pub(super) fn promote(&mut self, reason: &str) {
+        let hash = self.observed.pod_hash.to_owned();
+        let revision = self.revision_of(&hash);
+        self.next.pause_conditions.clear();
+        self.next.abort = false;
+        self.next.promote_full = false;
+        self.next.current_step_index = Some(self.step_count());
+        self.next.stable_hash = Some(hash.clone());
+        self.effects.push(Event::normal(
+            "RolloutCompleted",
+            format!("Rollout completed update to revision {revision} ({hash}): {reason}"),
+        ));
+        self.progressed = true;
+    }
+
+    /// Deletes the oldest scaled-down ReplicaSets beyond `revisionHistoryLimit`; the current
+    /// and stable revisions are never candidates.
+    pub(super) fn trim_history(&mut self) {
+        let mut idle: Vec<_> = self
+            .other_replica_sets()
+            .into_iter()
+            .filter(|rs| rs.spec == 0 && rs.replicas == 0)
+            .collect();
+        let limit = usize::try_from(self.plan.revision_history_limit).unwrap_or(0);
+        idle.sort_by_key(|rs| rs.revision);
+        let excess = idle.len().saturating_sub(limit);
+        for rs in idle.into_iter().take(excess) {
+            self.effects.push(Effect::DeleteReplicaSet {
+                name: rs.name.clone(),
+            });
+        }
+    }
+
+    pub(super) fn point(&mut self, service: &str, hash: &str, available: i32) {
+        let current = self
+            .observed
+            .services
+            .get(service)
+            .map(|selector| selector.as_deref());
+        let Some(current) = current else { return };
+        if current != Some(hash) && available > 0 {
+            self.effects.push(Effect::SetServiceSelector {
+                service: service.to_owned(),
+                hash: hash.to_owned(),
+            });
+            self.effects.push(Event::normal(
+                "SwitchService",
+                format!("Switched selector for service '{service}' to value '{hash}'"),
+            ));
+        }
+    }
+
+    pub(super) fn finish(mut self) -> Decision {
+        if self.next.pause_conditions.is_empty() {
+            self.next.controller_pause = false;
+        }
+        self.next.counts = pod_counts(self.observed.replica_sets, self.observed.pod_hash);
+        let new_replica_set = self.new_replica_set().map(|rs| rs.name);
+        let trouble = if self.next.abort {
+            Some(Trouble::Aborted(self.abort_message()))
+        } else if self.deadline_exceeded {
+            Some(Trouble::DeadlineExceeded)
+        } else if self.retried {
+            Some(Trouble::Retried)
+        } else {
+            None
+        };
+        let completed = self.is_stable_current() && self.index() >= self.step_count();
+        let assessment = Assessment {
+            replicas: self.plan.replicas,
+            paused_by_spec: self.plan.paused,
+            new_replica_set,
+            progressed: self.progressed,
+            completed,
+            trouble,
+        };
+        conditions::assess(&mut self.next, &assessment, self.now);
+        Decision {
+            state: self.next,
+            effects: self.effects,
+            requeue_after: self.requeue,
+        }
+    }
+
+    /// Asks for the current revision's ReplicaSet.
+    pub(super) fn create_new_replica_set(&mut self) {
+        let revision = next_revision(self.observed.replica_sets);
+        let hash = self.observed.pod_hash;
+        self.effects.push(Effect::CreateReplicaSet {
+            hash: hash.to_owned(),
+            revision,
+        });
+        let message = format!(
+            "Created ReplicaSet {}-{hash} (revision {revision})",
+            self.observed.name
+        );
+        self.effects
+            .push(Event::normal("NewReplicaSetCreated", message));
+    }
+}
+
+fn pod_counts(replica_sets: &[ReplicaSetView], pod_hash: &str) -> PodCounts {
+    let updated = replica_sets
+        .iter()
+        .find(|rs| rs.hash == pod_hash)
+        .map_or(0, |rs| rs.replicas);
+    PodCounts {
+        replicas: replica_sets.iter().map(|rs| rs.replicas).sum(),
+        updated,
+        ready: replica_sets.iter().map(|rs| rs.ready).sum(),
+        available: replica_sets.iter().map(|rs| rs.available).sum(),
+    }
+}
+
+pub(super) fn next_revision(replica_sets: &[ReplicaSetView]) -> u64 {
+    replica_sets.iter().map(|rs| rs.revision).max().unwrap_or(0) + 1
+}
+
+pub(super) fn add(time: Timestamp, duration: Duration) -> Timestamp {
+    let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+    Timestamp::from_millisecond(time.as_millisecond().saturating_add(millis))
+        .unwrap_or(Timestamp::MAX)
+}
