@@ -329,6 +329,30 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// Whether a Service the Rollout names does not exist; then nothing may move (traffic
+    /// could not follow), a Warning says which, and the Rollout is looked at again soon.
+    pub(super) fn services_missing<'s>(
+        &mut self,
+        names: impl IntoIterator<Item = &'s String>,
+    ) -> bool {
+        let missing: Vec<&str> = names
+            .into_iter()
+            .filter(|name| !self.observed.services.contains_key(*name))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            return false;
+        }
+        let message = format!(
+            "Service {} named by the Rollout does not exist",
+            missing.join(", ")
+        );
+        self.effects
+            .push(Event::warning("ServiceNotFound", message));
+        self.requeue_within(Duration::from_secs(30));
+        true
+    }
+
     /// Asks for the current revision's ReplicaSet.
     pub(super) fn create_new_replica_set(&mut self) {
         let revision = next_revision(self.observed.replica_sets);

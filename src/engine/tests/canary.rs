@@ -324,6 +324,37 @@ fn replica_counts_stay_within_the_fenceposts_while_pods_start_slowly() {
 }
 
 #[test]
+fn nothing_moves_while_a_named_service_is_missing() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.services.remove("web-stable");
+    sim.update_to("v2");
+    sim.settle();
+    assert_eq!(sim.split("v2", "v1"), (0, 5));
+    let warning = sim.events.iter().rev().find(|event| event.warning).unwrap();
+    assert_eq!(warning.reason, "ServiceNotFound");
+    assert_eq!(
+        warning.message,
+        "Service web-stable named by the Rollout does not exist"
+    );
+    assert_eq!(
+        sim.last
+            .as_ref()
+            .unwrap()
+            .requeue_after
+            .map(|d| d.as_secs()),
+        Some(30)
+    );
+
+    sim.services.insert("web-stable".into(), Some("v1".into()));
+    sim.settle();
+    assert_eq!(
+        sim.split("v2", "v1"),
+        (2, 3),
+        "moves once the Service exists"
+    );
+}
+
+#[test]
 fn old_revisions_beyond_the_history_limit_are_deleted() {
     let mut sim = Sim::canary(vec![weight(50)]).deployed();
     sim.plan.revision_history_limit = 1;

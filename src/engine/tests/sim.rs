@@ -236,13 +236,17 @@ impl Sim {
         }
     }
 
-    /// Reconciles until a pass changes nothing and asks for no immediate requeue.
+    /// Reconciles until a pass changes nothing (Events aside) and asks for no immediate requeue.
     pub fn settle(&mut self) {
         for _ in 0..500 {
             let before = self.state.clone();
             let decision = self.reconcile();
             let immediate = decision.requeue_after == Some(Duration::ZERO);
-            if decision.effects.is_empty() && !immediate && before == self.state {
+            let only_events = decision
+                .effects
+                .iter()
+                .all(|effect| matches!(effect, Effect::Event(_)));
+            if only_events && !immediate && before == self.state {
                 return;
             }
         }
