@@ -52,6 +52,7 @@ fn replica_set(hash: &str, revision: u64, replicas: i32) -> ReplicaSetView {
         replicas,
         ready: replicas,
         available: replicas,
+        scale_down_deadline: None,
     }
 }
 

@@ -10,7 +10,7 @@ use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
-use crate::engine::{Effect, Event};
+use crate::engine::{AnalysisKind, Effect, Event};
 use crate::k8s::crd::{
     AnalysisRun, AnalysisRunSpec, AnalysisTemplate, AnalysisTemplateSpec, Argument,
     ClusterAnalysisTemplate, DryRun, MeasurementRetention, Rollout,
@@ -45,6 +45,15 @@ pub enum ExecuteError {
         name: String,
         /// The replicas asked for.
         replicas: i32,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Recording a ReplicaSet's scale-down deadline failed.
+    #[error("set the scale-down deadline of ReplicaSet {name}")]
+    SetScaleDownDeadline {
+        /// The ReplicaSet.
+        name: String,
         /// Why.
         #[source]
         source: kube::Error,
@@ -102,6 +111,7 @@ impl ExecuteError {
             Self::CreateReplicaSet { source, .. }
             | Self::ScaleReplicaSet { source, .. }
             | Self::DeleteReplicaSet { source, .. }
+            | Self::SetScaleDownDeadline { source, .. }
             | Self::SetServiceSelector { source, .. }
             | Self::GetTemplate { source, .. }
             | Self::AnalysisRun { source, .. } => source,
@@ -148,13 +158,16 @@ impl<'a> Executor<'a> {
                 }
                 Effect::ScaleReplicaSet { name, replicas } => self.scale(name, *replicas).await?,
                 Effect::DeleteReplicaSet { name } => self.delete_replica_set(name).await?,
+                Effect::SetScaleDownDeadline { name, deadline } => {
+                    self.set_scale_down_deadline(name, *deadline).await?;
+                }
                 Effect::SetServiceSelector { service, hash } => self.point(service, hash).await?,
                 Effect::CreateAnalysisRun {
                     name,
                     analysis,
-                    step,
+                    kind,
                 } => {
-                    self.create_analysis_run(name, analysis, *step).await?;
+                    self.create_analysis_run(name, analysis, *kind).await?;
                 }
                 Effect::TerminateAnalysisRun { name } => self.terminate_analysis_run(name).await?,
                 Effect::Event(event) => self.record(event).await,
@@ -243,15 +256,41 @@ impl<'a> Executor<'a> {
 
     async fn scale(&self, name: &str, replicas: i32) -> Result<(), ExecuteError> {
         let patch = json!({ "spec": { "replicas": replicas } });
-        self.api::<ReplicaSet>()
-            .patch(name, &rollout_patch(), &Patch::Merge(&patch))
+        self.patch_replica_set(name, &patch)
             .await
-            .map(drop)
             .map_err(|source| ExecuteError::ScaleReplicaSet {
                 name: name.to_owned(),
                 replicas,
                 source,
             })
+    }
+
+    async fn set_scale_down_deadline(
+        &self,
+        name: &str,
+        deadline: Option<jiff::Timestamp>,
+    ) -> Result<(), ExecuteError> {
+        let value = deadline.map(|deadline| deadline.to_string());
+        let patch =
+            json!({ "metadata": { "annotations": { labels::SCALE_DOWN_DEADLINE: value } } });
+        self.patch_replica_set(name, &patch)
+            .await
+            .map_err(|source| ExecuteError::SetScaleDownDeadline {
+                name: name.to_owned(),
+                source,
+            })
+    }
+
+    /// A merge patch under field manager `tidegate-rollout`.
+    async fn patch_replica_set(
+        &self,
+        name: &str,
+        patch: &serde_json::Value,
+    ) -> Result<(), kube::Error> {
+        self.api::<ReplicaSet>()
+            .patch(name, &rollout_patch(), &Patch::Merge(patch))
+            .await
+            .map(drop)
     }
 
     async fn delete_replica_set(&self, name: &str) -> Result<(), ExecuteError> {
@@ -290,7 +329,7 @@ impl<'a> Executor<'a> {
         &self,
         name: &str,
         plan: &AnalysisPlan,
-        step: usize,
+        kind: AnalysisKind,
     ) -> Result<(), ExecuteError> {
         let mut spec = AnalysisRunSpec::default();
         for template in &plan.templates {
@@ -331,8 +370,10 @@ impl<'a> Executor<'a> {
             .unwrap_or_default();
         let mut labels = self.owner_labels(&hash);
         labels.extend(plan.run_labels.clone());
-        labels.insert(labels::ROLLOUT_TYPE.to_owned(), "Step".to_owned());
-        labels.insert(labels::STEP_INDEX.to_owned(), step.to_string());
+        labels.insert(labels::ROLLOUT_TYPE.to_owned(), kind.label().to_owned());
+        if let AnalysisKind::Step(step) = kind {
+            labels.insert(labels::STEP_INDEX.to_owned(), step.to_string());
+        }
         let mut metadata = self.owned_metadata(name.to_owned(), labels);
         metadata.annotations = Some(plan.run_annotations.clone());
         let run = AnalysisRun {

@@ -30,6 +30,10 @@ pub fn promote(plan: &RolloutPlan, state: &RolloutState) -> RolloutState {
         next.pause_conditions.clear();
         next.controller_pause = false;
         skip(&mut next);
+        if matches!(plan.strategy, Strategy::BlueGreen(_)) {
+            // Blue-green has no step to skip: going on past an analysis is a full promotion.
+            next.promote_full = true;
+        }
     } else if !state.pause_conditions.is_empty() {
         // The engine ends the pause step itself when it sees the condition gone.
         next.pause_conditions.clear();

@@ -9,13 +9,12 @@ use jiff::Timestamp;
 use std::ops::{Deref, DerefMut};
 
 use super::conditions;
-use super::effect::{Effect, Event};
+use super::effect::{AnalysisKind, Event};
 use super::pass::{Pass, add};
 use super::replicas::{BasicCanary, Fenceposts, ReplicaCounts, Targets};
 use super::{Decision, Observation};
 use crate::model::{
-    AnalysisPhase, AnalysisRunState, CanaryPlan, PauseCondition, PauseReason, ReplicaSetView,
-    RolloutPlan, RolloutState, Step, until,
+    CanaryPlan, PauseCondition, PauseReason, ReplicaSetView, RolloutPlan, RolloutState, Step, until,
 };
 
 /// Reconciles a canary once. Pure: the same inputs always give the same decision.
@@ -245,102 +244,12 @@ impl Canary<'_> {
     }
 
     fn analysis_done(&mut self, index: usize) -> bool {
-        let name = self.analysis_run_name(index);
-        let Some(run) = self
-            .observed
-            .analysis_runs
-            .iter()
-            .find(|run| run.name == name)
-        else {
-            if self
-                .next
-                .step_analysis
-                .as_ref()
-                .is_none_or(|run| run.name != name)
-            {
-                let Step::Analysis(analysis) = &self.canary.steps[index] else {
-                    return false;
-                };
-                self.effects.push(Effect::CreateAnalysisRun {
-                    name: name.clone(),
-                    analysis: analysis.clone(),
-                    step: index,
-                });
-                self.next.step_analysis = Some(AnalysisRunState {
-                    name,
-                    phase: AnalysisPhase::Pending,
-                    message: String::new(),
-                });
-                self.progressed = true;
-            }
+        let Step::Analysis(analysis) = &self.canary.steps[index] else {
             return false;
         };
-        let changed = self.next.step_analysis.as_ref() != Some(run);
-        if changed && run.phase.is_completed() {
-            let message = format!(
-                "Step Analysis Run '{}' Status New: '{}' Previous: '{}'",
-                run.name,
-                run.phase,
-                self.next
-                    .step_analysis
-                    .as_ref()
-                    .map_or(AnalysisPhase::Pending, |previous| previous.phase)
-            );
-            let reason = match run.phase {
-                AnalysisPhase::Successful => "AnalysisRunSuccessful",
-                AnalysisPhase::Failed => "AnalysisRunFailed",
-                AnalysisPhase::Error => "AnalysisRunError",
-                _ => "AnalysisRunInconclusive",
-            };
-            let event = if run.phase.is_unsuccessful() && run.phase != AnalysisPhase::Inconclusive {
-                Event::warning(reason, message)
-            } else {
-                Event::normal(reason, message)
-            };
-            self.effects.push(event);
-        }
-        self.next.step_analysis = Some(run.clone());
-        match run.phase {
-            AnalysisPhase::Successful => true,
-            AnalysisPhase::Failed | AnalysisPhase::Error => {
-                // A failed or errored analysis aborts the update; it never promotes.
-                self.next.abort = true;
-                self.handle_abort();
-                false
-            }
-            AnalysisPhase::Inconclusive => {
-                if !self
-                    .next
-                    .pause_conditions
-                    .iter()
-                    .any(|p| p.reason == PauseReason::InconclusiveAnalysisRun)
-                {
-                    let start = self.now;
-                    self.next.pause_conditions.push(PauseCondition {
-                        reason: PauseReason::InconclusiveAnalysisRun,
-                        start,
-                    });
-                    self.next.controller_pause = true;
-                    self.effects.push(Event::normal(
-                        "RolloutPaused",
-                        "Rollout is paused (InconclusiveAnalysisRun)",
-                    ));
-                    self.progressed = true;
-                }
-                false
-            }
-            AnalysisPhase::Pending | AnalysisPhase::Running => false,
-        }
-    }
-
-    /// `<rollout>-<hash>-<revision>-<step>`, as Argo names step analysis runs.
-    fn analysis_run_name(&self, index: usize) -> String {
-        let hash = self.observed.pod_hash;
-        format!(
-            "{}-{hash}-{}-{index}",
-            self.observed.name,
-            self.revision_of(hash)
-        )
+        let name = self.analysis_run_name(&index.to_string());
+        self.pass
+            .analysis_passed(name, analysis, AnalysisKind::Step(index))
     }
 
     fn complete_step(&mut self, index: usize, step: &Step) {

@@ -32,6 +32,8 @@ pub(super) struct Assessment {
     pub completed: bool,
     /// What went wrong, or was retried, if anything.
     pub trouble: Option<Trouble>,
+    /// Blue-green only: whether the active Service selects the current revision.
+    pub active_switched: Option<bool>,
 }
 
 /// What overrides the usual Progressing condition, most important first.
@@ -101,50 +103,7 @@ pub(super) fn assess(state: &mut RolloutState, assessment: &Assessment, now: Tim
             now,
         );
     }
-    let status = if assessment.completed {
-        ConditionStatus::True
-    } else {
-        ConditionStatus::False
-    };
-    let message = "Rollout completed";
-    set(
-        &mut state.conditions,
-        ConditionKind::Completed,
-        status,
-        reason::ROLLOUT_COMPLETED,
-        message,
-        false,
-        now,
-    );
-
-    let counts = state.counts;
-    let healthy = !paused
-        && assessment.completed
-        && [counts.updated, counts.available, counts.replicas]
-            .iter()
-            .all(|n| *n == assessment.replicas);
-    if healthy
-        || state
-            .conditions
-            .iter()
-            .any(|c| c.kind == ConditionKind::Healthy)
-    {
-        let status = if healthy {
-            ConditionStatus::True
-        } else {
-            ConditionStatus::False
-        };
-        let message = "Rollout is healthy";
-        set(
-            &mut state.conditions,
-            ConditionKind::Healthy,
-            status,
-            "RolloutHealthy",
-            message,
-            false,
-            now,
-        );
-    }
+    completion(state, assessment, paused, now);
 
     let (phase, message) = phase(state, assessment);
     state.phase = Some(phase);
@@ -205,6 +164,57 @@ fn progressing(
     })
 }
 
+/// The Completed and Healthy conditions.
+fn completion(state: &mut RolloutState, assessment: &Assessment, paused: bool, now: Timestamp) {
+    let status = if assessment.completed {
+        ConditionStatus::True
+    } else {
+        ConditionStatus::False
+    };
+    let message = "Rollout completed";
+    set(
+        &mut state.conditions,
+        ConditionKind::Completed,
+        status,
+        reason::ROLLOUT_COMPLETED,
+        message,
+        false,
+        now,
+    );
+
+    let counts = state.counts;
+    // A blue-green rollout is healthy while the old revision still waits for its scale-down.
+    let old_pods_gone =
+        assessment.active_switched.is_some() || counts.replicas == assessment.replicas;
+    let healthy = !paused
+        && assessment.completed
+        && counts.updated == assessment.replicas
+        && counts.available >= assessment.replicas
+        && old_pods_gone;
+    if healthy
+        || state
+            .conditions
+            .iter()
+            .any(|c| c.kind == ConditionKind::Healthy)
+    {
+        let status = if healthy {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        };
+        let message = "Rollout is healthy";
+        set(
+            &mut state.conditions,
+            ConditionKind::Healthy,
+            status,
+            "RolloutHealthy",
+            message,
+            false,
+            now,
+        );
+    }
+}
+
 /// The phase, first match wins (ARGO-SEMANTICS §3.1).
 fn phase(state: &RolloutState, assessment: &Assessment) -> (Phase, String) {
     let degraded = state.conditions.iter().find(|c| {
@@ -231,6 +241,14 @@ fn phase(state: &RolloutState, assessment: &Assessment) -> (Phase, String) {
         "more replicas need to be updated"
     } else if counts.available < counts.updated {
         "updated replicas are still becoming available"
+    } else if let Some(switched) = assessment.active_switched {
+        if !switched {
+            "active service cutover pending"
+        } else if !assessment.completed {
+            "waiting for post-promotion verification to complete"
+        } else {
+            return (Phase::Healthy, String::new());
+        }
     } else if counts.replicas > counts.updated {
         "old replicas are pending termination"
     } else if !assessment.completed {

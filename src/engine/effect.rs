@@ -20,6 +20,13 @@ pub enum Effect {
         /// The replicas to set.
         replicas: i32,
     },
+    /// Set (or with `None` remove) the time at which a ReplicaSet is to be scaled down.
+    SetScaleDownDeadline {
+        /// The ReplicaSet.
+        name: String,
+        /// The deadline.
+        deadline: Option<jiff::Timestamp>,
+    },
     /// Delete a scaled-down ReplicaSet beyond `revisionHistoryLimit`.
     DeleteReplicaSet {
         /// The ReplicaSet.
@@ -38,8 +45,8 @@ pub enum Effect {
         name: String,
         /// What to run.
         analysis: AnalysisPlan,
-        /// Index of the canary step it belongs to.
-        step: usize,
+        /// Why it runs.
+        kind: AnalysisKind,
     },
     /// Stop an AnalysisRun that is no longer needed.
     TerminateAnalysisRun {
@@ -48,6 +55,29 @@ pub enum Effect {
     },
     /// Record a Kubernetes Event on the Rollout.
     Event(Event),
+}
+
+/// Why an AnalysisRun runs (its `rollout-type` label, as in Argo).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnalysisKind {
+    /// For the canary step with this index.
+    Step(usize),
+    /// Before a blue-green switch.
+    PrePromotion,
+    /// After a blue-green switch, before the new revision becomes stable.
+    PostPromotion,
+}
+
+impl AnalysisKind {
+    /// The `rollout-type` label value.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Step(_) => "Step",
+            Self::PrePromotion => "PrePromotion",
+            Self::PostPromotion => "PostPromotion",
+        }
+    }
 }
 
 /// A Kubernetes Event about the Rollout, with Argo Rollouts' reasons.

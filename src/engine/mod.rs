@@ -6,6 +6,7 @@
 //! from the status alone: nothing lives in memory between reconciles.
 
 mod actions;
+mod bluegreen;
 mod canary;
 mod conditions;
 mod effect;
@@ -21,7 +22,7 @@ use jiff::Timestamp;
 
 pub use actions::{abort, promote, promote_full, retry};
 pub use conditions::invalid_spec;
-pub use effect::{Effect, Event};
+pub use effect::{AnalysisKind, Effect, Event};
 
 use crate::model::{AnalysisRunState, ReplicaSetView, RolloutPlan, RolloutState, Strategy};
 
@@ -67,14 +68,8 @@ pub fn reconcile(
 ) -> Decision {
     match &plan.strategy {
         Strategy::Canary(canary) => canary::reconcile(plan, canary, state, observed, now),
-        Strategy::BlueGreen(_) => Decision {
-            state: invalid_spec(
-                state,
-                "spec.strategy.blueGreen: is not executed by tidegate yet",
-                now,
-            ),
-            effects: Vec::new(),
-            requeue_after: None,
-        },
+        Strategy::BlueGreen(blue_green) => {
+            bluegreen::reconcile(plan, blue_green, state, observed, now)
+        }
     }
 }

@@ -8,9 +8,12 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::conditions::{self, Assessment, Trouble};
-use super::effect::{Effect, Event};
+use super::effect::{AnalysisKind, Effect, Event};
 use super::{Decision, Observation};
-use crate::model::{PauseReason, PodCounts, ReplicaSetView, RolloutPlan, RolloutState, Step};
+use crate::model::{
+    AnalysisPhase, AnalysisPlan, AnalysisRunState, PauseCondition, PauseReason, PodCounts,
+    ReplicaSetView, RolloutPlan, RolloutState, Step,
+};
 
 /// The working state of one reconcile.
 pub(super) struct Pass<'a> {
@@ -297,7 +300,18 @@ impl<'a> Pass<'a> {
         }
     }
 
-    pub(super) fn finish(mut self) -> Decision {
+    pub(super) fn finish(self) -> Decision {
+        self.finish_as(None)
+    }
+
+    /// Finishes a blue-green pass; `active` is the hash the active Service selects.
+    pub(super) fn finish_with_active(self, active: Option<&str>) -> Decision {
+        let switched = active == Some(self.observed.pod_hash);
+        self.finish_as(Some(switched))
+    }
+
+    /// Records pod counts, conditions and phase; `active_switched` is `Some` for blue-green.
+    fn finish_as(mut self, active_switched: Option<bool>) -> Decision {
         if self.next.pause_conditions.is_empty() {
             self.next.controller_pause = false;
         }
@@ -320,6 +334,7 @@ impl<'a> Pass<'a> {
             progressed: self.progressed,
             completed,
             trouble,
+            active_switched,
         };
         conditions::assess(&mut self.next, &assessment, self.now);
         Decision {
@@ -351,6 +366,111 @@ impl<'a> Pass<'a> {
             .push(Event::warning("ServiceNotFound", message));
         self.requeue_within(Duration::from_secs(30));
         true
+    }
+
+    /// `<rollout>-<hash>-<revision>-<suffix>`, as Argo names analysis runs (the suffix is the
+    /// step index, `pre` or `post`).
+    pub(super) fn analysis_run_name(&self, suffix: &str) -> String {
+        let hash = self.observed.pod_hash;
+        format!(
+            "{}-{hash}-{}-{suffix}",
+            self.observed.name,
+            self.revision_of(hash)
+        )
+    }
+
+    /// Runs analysis `name` (starting it when it does not exist yet) and acts on its verdict:
+    /// Successful passes; Failed and Error abort the update; Inconclusive pauses it for a
+    /// person; anything else waits. Nothing but Successful ever lets the update continue.
+    pub(super) fn analysis_passed(
+        &mut self,
+        name: String,
+        analysis: &AnalysisPlan,
+        kind: AnalysisKind,
+    ) -> bool {
+        let Some(run) = self
+            .observed
+            .analysis_runs
+            .iter()
+            .find(|run| run.name == name)
+        else {
+            if self
+                .next
+                .step_analysis
+                .as_ref()
+                .is_none_or(|run| run.name != name)
+            {
+                self.effects.push(Effect::CreateAnalysisRun {
+                    name: name.clone(),
+                    analysis: analysis.clone(),
+                    kind,
+                });
+                self.next.step_analysis = Some(AnalysisRunState {
+                    name,
+                    phase: AnalysisPhase::Pending,
+                    message: String::new(),
+                });
+                self.progressed = true;
+            }
+            return false;
+        };
+        let previous = self
+            .next
+            .step_analysis
+            .as_ref()
+            .filter(|previous| previous.name == run.name);
+        if previous != Some(run) && run.phase.is_completed() {
+            let message = format!(
+                "{} Analysis Run '{}' Status New: '{}' Previous: '{}'",
+                kind.label(),
+                run.name,
+                run.phase,
+                previous.map_or(AnalysisPhase::Pending, |previous| previous.phase)
+            );
+            let reason = match run.phase {
+                AnalysisPhase::Successful => "AnalysisRunSuccessful",
+                AnalysisPhase::Failed => "AnalysisRunFailed",
+                AnalysisPhase::Error => "AnalysisRunError",
+                _ => "AnalysisRunInconclusive",
+            };
+            let event = if matches!(run.phase, AnalysisPhase::Failed | AnalysisPhase::Error) {
+                Event::warning(reason, message)
+            } else {
+                Event::normal(reason, message)
+            };
+            self.effects.push(event);
+        }
+        self.next.step_analysis = Some(run.clone());
+        match run.phase {
+            AnalysisPhase::Successful => true,
+            AnalysisPhase::Failed | AnalysisPhase::Error => {
+                self.next.abort = true;
+                self.handle_abort();
+                false
+            }
+            AnalysisPhase::Inconclusive => {
+                let reason = PauseReason::InconclusiveAnalysisRun;
+                if !self
+                    .next
+                    .pause_conditions
+                    .iter()
+                    .any(|p| p.reason == reason)
+                {
+                    self.next.pause_conditions.push(PauseCondition {
+                        reason,
+                        start: self.now,
+                    });
+                    self.next.controller_pause = true;
+                    self.effects.push(Event::normal(
+                        "RolloutPaused",
+                        "Rollout is paused (InconclusiveAnalysisRun)",
+                    ));
+                    self.progressed = true;
+                }
+                false
+            }
+            AnalysisPhase::Pending | AnalysisPhase::Running => false,
+        }
     }
 
     /// Asks for the current revision's ReplicaSet.

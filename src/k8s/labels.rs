@@ -10,6 +10,9 @@ pub const ROLLOUT: &str = "tidegate.dev/rollout";
 /// The revision number of a ReplicaSet.
 pub const REVISION: &str = "rollout.argoproj.io/revision";
 
+/// When an old ReplicaSet is to be scaled down (RFC 3339), as Argo writes it.
+pub const SCALE_DOWN_DEADLINE: &str = "scale-down-deadline";
+
 /// Which Rollout manages a Service's selector.
 pub const MANAGED_BY: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
 

@@ -160,5 +160,9 @@ fn replica_set_view(rs: &ReplicaSet) -> Option<ReplicaSetView> {
         replicas: status.replicas,
         ready: status.ready_replicas.unwrap_or(0),
         available: status.available_replicas.unwrap_or(0),
+        scale_down_deadline: rs
+            .annotations()
+            .get(labels::SCALE_DOWN_DEADLINE)
+            .and_then(|deadline| deadline.parse().ok()),
     })
 }

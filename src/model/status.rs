@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// A Rollout's durable state: everything the engine needs to resume after a restart.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[allow(clippy::struct_excessive_bools)] // Argo's independent status flags, one field each
 pub struct RolloutState {
     /// The `metadata.generation` last acted on.
     pub observed_generation: Option<i64>,
@@ -43,6 +44,8 @@ pub struct RolloutState {
     pub counts: PodCounts,
     /// The canary weight the replica counts aim at.
     pub weight: i32,
+    /// Blue-green: the preview passed its analysis and pause and may grow to full size.
+    pub preview_checkpoint: bool,
 }
 
 /// Pod counts reported in the Rollout's status.
@@ -236,6 +239,8 @@ pub struct ReplicaSetView {
     pub ready: i32,
     /// `status.availableReplicas`.
     pub available: i32,
+    /// When an old ReplicaSet is to be scaled down (its `scale-down-deadline` annotation).
+    pub scale_down_deadline: Option<Timestamp>,
 }
 
 /// Time until `deadline`, or zero once it has passed.

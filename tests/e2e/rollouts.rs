@@ -46,9 +46,9 @@ impl RunningController {
     }
 }
 
-async fn create_services(namespace: &TestNamespace) {
+async fn create_services(namespace: &TestNamespace, names: [&str; 2]) {
     let services = namespace.api::<k8s::Service>();
-    for name in ["web-stable", "web-canary"] {
+    for name in names {
         let service = json!({
             "apiVersion": "v1",
             "kind": "Service",
@@ -64,6 +64,15 @@ async fn create_services(namespace: &TestNamespace) {
             .await
             .expect("apply Service");
     }
+}
+
+/// A namespace of its own with the CRDs, two Services and a controller for it.
+async fn start(prefix: &str, services: [&str; 2]) -> (TestNamespace, RunningController) {
+    let namespace = TestNamespace::create(prefix).await;
+    install_crds(&namespace.client()).await;
+    create_services(&namespace, services).await;
+    let controller = RunningController::start(&namespace);
+    (namespace, controller)
 }
 
 fn rollout(image: &str, steps: &serde_json::Value) -> serde_json::Value {
@@ -203,10 +212,7 @@ async fn event_reasons(namespace: &TestNamespace) -> Vec<String> {
 
 #[tokio::test]
 async fn a_canary_runs_its_steps_to_healthy_with_a_timed_and_a_manual_pause() {
-    let namespace = TestNamespace::create("canary").await;
-    install_crds(&namespace.client()).await;
-    create_services(&namespace).await;
-    let controller = RunningController::start(&namespace);
+    let (namespace, controller) = start("canary", ["web-stable", "web-canary"]).await;
 
     let steps = json!([{ "setWeight": 34 }, { "pause": { "duration": 2 } }, { "setWeight": 67 }, { "pause": {} }]);
     apply(&namespace, &rollout("registry.invalid/web:1", &steps)).await;
@@ -304,10 +310,7 @@ async fn a_canary_runs_its_steps_to_healthy_with_a_timed_and_a_manual_pause() {
 
 #[tokio::test]
 async fn abort_returns_everything_to_the_stable_revision() {
-    let namespace = TestNamespace::create("abort").await;
-    install_crds(&namespace.client()).await;
-    create_services(&namespace).await;
-    let controller = RunningController::start(&namespace);
+    let (namespace, controller) = start("abort", ["web-stable", "web-canary"]).await;
 
     let steps = json!([{ "setWeight": 34 }, { "pause": {} }]);
     apply(&namespace, &rollout("registry.invalid/web:1", &steps)).await;
@@ -356,10 +359,7 @@ async fn abort_returns_everything_to_the_stable_revision() {
 
 #[tokio::test]
 async fn a_new_revision_during_a_pause_supersedes_the_canary() {
-    let namespace = TestNamespace::create("supersede").await;
-    install_crds(&namespace.client()).await;
-    create_services(&namespace).await;
-    let controller = RunningController::start(&namespace);
+    let (namespace, controller) = start("supersede", ["web-stable", "web-canary"]).await;
 
     let steps = json!([{ "setWeight": 34 }, { "pause": {} }, { "setWeight": 67 }, { "pause": {} }]);
     apply(&namespace, &rollout("registry.invalid/web:1", &steps)).await;
@@ -439,7 +439,7 @@ async fn run_four_step_canary(
     kill_at_boundaries: bool,
 ) -> (Vec<(Option<i32>, i32)>, RolloutStatus) {
     install_crds(&namespace.client()).await;
-    create_services(namespace).await;
+    create_services(namespace, ["web-stable", "web-canary"]).await;
     let mut controller = Some(ControllerProcess::start(namespace));
     let steps = json!([{ "setWeight": 25 }, { "pause": { "duration": 1 } }, { "setWeight": 75 }, { "pause": { "duration": 1 } }]);
     apply(namespace, &rollout("registry.invalid/web:1", &steps)).await;
@@ -522,4 +522,111 @@ async fn killing_the_controller_at_every_step_boundary_skips_and_repeats_nothing
         assert_eq!(end.available_replicas, 3);
         assert_eq!(end.phase, Some(Phase::Healthy));
     }
+}
+
+fn blue_green(image: &str, strategy: &serde_json::Value) -> serde_json::Value {
+    let mut manifest = rollout(image, &json!([]));
+    manifest["spec"]["strategy"] = json!({ "blueGreen": strategy });
+    manifest
+}
+
+#[tokio::test]
+async fn blue_green_switches_the_active_service_only_after_promotion() {
+    let (namespace, controller) = start("bluegreen", ["web-active", "web-preview"]).await;
+
+    let strategy = json!({
+        "activeService": "web-active",
+        "previewService": "web-preview",
+        "autoPromotionEnabled": false,
+        "previewReplicaCount": 1,
+        "scaleDownDelaySeconds": 2,
+    });
+    apply(&namespace, &blue_green("registry.invalid/web:1", &strategy)).await;
+    let v1 = wait_for_status(&namespace, "initial deploy", |status| {
+        status.phase == Some(Phase::Healthy)
+    })
+    .await
+    .stable_rs;
+    assert_eq!(
+        selector_of(&namespace, "web-active").await.as_deref(),
+        Some(v1.as_str())
+    );
+
+    apply(&namespace, &blue_green("registry.invalid/web:2", &strategy)).await;
+    let paused = wait_for_status(&namespace, "the blue-green pause", |status| {
+        status.phase == Some(Phase::Paused) && status.message == "BlueGreenPause"
+    })
+    .await;
+    let v2 = paused.current_pod_hash;
+    let mut expected = vec![(v1.clone(), 3, 3), (v2.clone(), 1, 1)];
+    expected.sort();
+    wait_for(
+        "the preview at its own size beside the full stable",
+        TIMEOUT,
+        || async { (replica_sets(&namespace).await == expected).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        selector_of(&namespace, "web-preview").await.as_deref(),
+        Some(v2.as_str())
+    );
+    assert_eq!(
+        selector_of(&namespace, "web-active").await.as_deref(),
+        Some(v1.as_str()),
+        "no switch yet"
+    );
+
+    tidegate(&namespace, &["promote", "web"]);
+    wait_for_status(&namespace, "promotion", |status| {
+        status.phase == Some(Phase::Healthy) && status.stable_rs == v2
+    })
+    .await;
+    assert_eq!(
+        selector_of(&namespace, "web-active").await.as_deref(),
+        Some(v2.as_str())
+    );
+    wait_for(
+        "the old revision to scale down after its delay",
+        TIMEOUT,
+        || async {
+            let found = replica_sets(&namespace).await;
+            let old = found
+                .iter()
+                .find(|(hash, ..)| *hash == v1)
+                .map(|(_, spec, _)| *spec);
+            (old == Some(0)).then_some(())
+        },
+    )
+    .await;
+    controller.stop().await;
+}
+
+#[tokio::test]
+async fn blue_green_promotes_itself_after_auto_promotion_seconds() {
+    let (namespace, controller) = start("autopromote", ["web-active", "web-preview"]).await;
+
+    let strategy = json!({
+        "activeService": "web-active",
+        "previewService": "web-preview",
+        "autoPromotionSeconds": 2,
+    });
+    apply(&namespace, &blue_green("registry.invalid/web:1", &strategy)).await;
+    wait_for_status(&namespace, "initial deploy", |status| {
+        status.phase == Some(Phase::Healthy)
+    })
+    .await;
+    apply(&namespace, &blue_green("registry.invalid/web:2", &strategy)).await;
+    wait_for_status(&namespace, "the automatic pause", |status| {
+        status.message == "BlueGreenPause"
+    })
+    .await;
+    let done = wait_for_status(&namespace, "automatic promotion", |status| {
+        status.phase == Some(Phase::Healthy) && status.stable_rs == status.current_pod_hash
+    })
+    .await;
+    assert_eq!(
+        selector_of(&namespace, "web-active").await,
+        Some(done.stable_rs)
+    );
+    controller.stop().await;
 }

@@ -1,4 +1,5 @@
-//! Engine tests: whole canary rollouts against a simulated cluster.
+//! Engine tests: whole canary and blue-green rollouts against a simulated cluster.
 
+mod bluegreen;
 mod canary;
 mod sim;

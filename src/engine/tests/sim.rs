@@ -9,8 +9,8 @@ use jiff::Timestamp;
 
 use crate::engine::{Decision, Effect, Event, Observation, reconcile};
 use crate::model::{
-    Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, CanaryPlan, Phase, ReplicaSetView,
-    RolloutPlan, RolloutState, Step, Strategy, TemplateRef,
+    Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, BlueGreenPlan, CanaryPlan, Phase,
+    ReplicaSetView, RolloutPlan, RolloutState, Step, Strategy, TemplateRef,
 };
 
 pub const NAME: &str = "web";
@@ -32,7 +32,12 @@ pub fn pause_for(seconds: u64) -> Step {
 
 /// An analysis step with one template.
 pub fn analysis() -> Step {
-    Step::Analysis(AnalysisPlan {
+    Step::Analysis(analysis_plan())
+}
+
+/// An analysis of one template.
+pub fn analysis_plan() -> AnalysisPlan {
+    AnalysisPlan {
         templates: vec![TemplateRef {
             name: "success-rate".into(),
             cluster_scope: false,
@@ -42,7 +47,7 @@ pub fn analysis() -> Step {
         measurement_retention: Vec::new(),
         run_labels: BTreeMap::new(),
         run_annotations: BTreeMap::new(),
-    })
+    }
 }
 
 pub struct Sim {
@@ -99,6 +104,37 @@ impl Sim {
             events: Vec::new(),
             last: None,
         }
+    }
+
+    /// A blue-green Rollout of 3 replicas, not yet deployed.
+    pub fn blue_green(configure: impl FnOnce(&mut BlueGreenPlan)) -> Self {
+        let mut blue_green = BlueGreenPlan {
+            active_service: "web-active".into(),
+            preview_service: Some("web-preview".into()),
+            preview_replica_count: None,
+            auto_promotion_enabled: true,
+            auto_promotion_delay: Duration::ZERO,
+            max_unavailable: Amount::Percent(25),
+            scale_down_delay: Duration::from_secs(30),
+            scale_down_delay_revision_limit: None,
+            abort_scale_down_delay: Some(Duration::from_secs(30)),
+            pre_promotion_analysis: None,
+            post_promotion_analysis: None,
+        };
+        configure(&mut blue_green);
+        let mut sim = Self::canary(Vec::new()).replicas(3);
+        sim.plan.strategy = Strategy::BlueGreen(blue_green);
+        sim.services = [
+            ("web-active".to_owned(), None),
+            ("web-preview".to_owned(), None),
+        ]
+        .into();
+        sim
+    }
+
+    /// The hash a Service's selector pins.
+    pub fn selector(&self, service: &str) -> Option<&str> {
+        self.services.get(service).and_then(|hash| hash.as_deref())
     }
 
     pub fn replicas(mut self, replicas: i32) -> Self {
@@ -198,6 +234,7 @@ impl Sim {
                 replicas: 0,
                 ready: 0,
                 available: 0,
+                scale_down_deadline: None,
             }),
             Effect::ScaleReplicaSet { name, replicas } => {
                 let rs = self
@@ -216,6 +253,14 @@ impl Sim {
                 }
             }
             Effect::DeleteReplicaSet { name } => self.replica_sets.retain(|rs| rs.name != *name),
+            Effect::SetScaleDownDeadline { name, deadline } => {
+                let rs = self
+                    .replica_sets
+                    .iter_mut()
+                    .find(|rs| rs.name == *name)
+                    .expect("RS exists");
+                rs.scale_down_deadline = *deadline;
+            }
             Effect::SetServiceSelector { service, hash } => {
                 self.services.insert(service.clone(), Some(hash.clone()));
             }

@@ -5,8 +5,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{
-    CanaryStatus, PauseCondition as WirePause, RolloutAnalysisRunStatus, RolloutCondition,
-    RolloutStatus, TrafficWeights, WeightDestination,
+    BlueGreenStatus, CanaryStatus, PauseCondition as WirePause, RolloutAnalysisRunStatus,
+    RolloutCondition, RolloutStatus, TrafficWeights, WeightDestination,
 };
 use crate::model::{
     AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition, PodCounts,
@@ -61,6 +61,10 @@ impl RolloutStatus {
             weight: canary
                 .and_then(|canary| canary.weights.as_ref())
                 .map_or(0, |weights| weights.canary.weight),
+            preview_checkpoint: self
+                .blue_green
+                .as_ref()
+                .is_some_and(|blue_green| blue_green.scale_up_preview_check_point),
         }
     }
 
@@ -119,6 +123,10 @@ impl RolloutStatus {
                 .unwrap_or_default(),
             conditions: state.conditions.iter().map(condition_to_wire).collect(),
             canary: Some(canary),
+            blue_green: state.preview_checkpoint.then(|| BlueGreenStatus {
+                scale_up_preview_check_point: true,
+                ..BlueGreenStatus::default()
+            }),
             hpa_replicas: Some(state.counts.available),
             selector: selector.to_owned(),
             stable_rs: state.stable_hash.clone().unwrap_or_default(),
@@ -215,6 +223,7 @@ mod tests {
                 available: 5,
             },
             weight: 20,
+            preview_checkpoint: true,
         }
     }
 
