@@ -30,6 +30,7 @@ fn plan(steps: usize) -> RolloutPlan {
         progress_deadline: Duration::from_secs(600),
         progress_deadline_abort: false,
         paused: false,
+        restart_at: None,
         successful_run_history_limit: 5,
         unsuccessful_run_history_limit: 5,
         strategy: Strategy::Canary(CanaryPlan {
@@ -84,6 +85,7 @@ fn main() {
         replica_sets: &replica_sets,
         services: &services,
         analysis_runs: &[],
+        pods: &[],
     };
 
     for _ in 0..10_000 {

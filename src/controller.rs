@@ -158,6 +158,14 @@ async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Actio
         .collect(),
     };
     let observed = k8s::observe(client, &rollout, &services).await?;
+    let restart_pending = plan
+        .restart_at
+        .is_some_and(|at| state.restarted_at != Some(at));
+    let pods = if restart_pending {
+        k8s::observe_pods(client, &rollout, &observed.replica_sets).await?
+    } else {
+        Vec::new()
+    };
     let observation = Observation {
         name: &name,
         generation: rollout.metadata.generation.unwrap_or(0),
@@ -166,6 +174,7 @@ async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Actio
         replica_sets: &observed.replica_sets,
         services: &observed.services,
         analysis_runs: &observed.analysis_runs,
+        pods: &pods,
     };
     let decision = engine::reconcile(&plan, &state, &observation, now);
     Executor::new(client, &context.recorder, &rollout)?

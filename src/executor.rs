@@ -58,6 +58,15 @@ pub enum ExecuteError {
         #[source]
         source: kube::Error,
     },
+    /// Evicting a pod for a restart failed (a PodDisruptionBudget may forbid it for now).
+    #[error("evict pod {name}")]
+    EvictPod {
+        /// The pod.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
     /// Deleting an old ReplicaSet failed.
     #[error("delete ReplicaSet {name}")]
     DeleteReplicaSet {
@@ -112,6 +121,7 @@ impl ExecuteError {
             | Self::ScaleReplicaSet { source, .. }
             | Self::DeleteReplicaSet { source, .. }
             | Self::SetScaleDownDeadline { source, .. }
+            | Self::EvictPod { source, .. }
             | Self::SetServiceSelector { source, .. }
             | Self::GetTemplate { source, .. }
             | Self::AnalysisRun { source, .. } => source,
@@ -158,6 +168,7 @@ impl<'a> Executor<'a> {
                 }
                 Effect::ScaleReplicaSet { name, replicas } => self.scale(name, *replicas).await?,
                 Effect::DeleteReplicaSet { name } => self.delete_replica_set(name).await?,
+                Effect::EvictPod { name } => self.evict(name).await?,
                 Effect::SetScaleDownDeadline { name, deadline } => {
                     self.set_scale_down_deadline(name, *deadline).await?;
                 }
@@ -291,6 +302,22 @@ impl<'a> Executor<'a> {
             .patch(name, &rollout_patch(), &Patch::Merge(patch))
             .await
             .map(drop)
+    }
+
+    /// Evicts a pod through the Eviction API, so PodDisruptionBudgets are respected.
+    async fn evict(&self, name: &str) -> Result<(), ExecuteError> {
+        match self
+            .api::<k8s::Pod>()
+            .evict(name, &kube::api::EvictParams::default())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            Err(source) => Err(ExecuteError::EvictPod {
+                name: name.to_owned(),
+                source,
+            }),
+        }
     }
 
     async fn delete_replica_set(&self, name: &str) -> Result<(), ExecuteError> {

@@ -39,6 +39,8 @@ enum Command {
     Abort(rollouts::TargetArgs),
     /// Retry an aborted update from its first step.
     Retry(rollouts::TargetArgs),
+    /// Replace every pod of a Rollout, as many at a time as availability allows.
+    Restart(rollouts::TargetArgs),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -56,6 +58,7 @@ impl Cli {
             Command::Promote(args) => rollouts::promote(&args, out),
             Command::Abort(args) => rollouts::abort(&args, out),
             Command::Retry(args) => rollouts::retry(&args, out),
+            Command::Restart(args) => rollouts::restart(&args, out),
             Command::Version(args) => version::run(&args, out),
         };
         match result {

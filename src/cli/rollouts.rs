@@ -1,4 +1,5 @@
-//! Commands on Rollouts: `get rollout`, `list rollouts`, `promote`, `abort`, `retry`.
+//! Commands on Rollouts: `get rollout`, `list rollouts`, `promote`, `abort`, `retry`,
+//! `restart`.
 //! Person actions are recorded in the Rollout's status; the controller acts on them.
 
 use std::io::{IsTerminal, Write};
@@ -13,6 +14,9 @@ use super::render;
 use crate::engine;
 use crate::k8s::crd::Rollout;
 use crate::k8s::{self, ListParams, Pod, ReplicaSet, labels};
+
+/// Field manager of what the CLI writes into a spec.
+const CLI_FIELD_MANAGER: &str = "tidegate-cli";
 
 /// `tidegate get ...`.
 #[derive(Debug, clap::Args)]
@@ -195,6 +199,29 @@ pub fn retry(args: &TargetArgs, out: &mut impl Write) -> anyhow::Result<()> {
         } else {
             Err("it is not aborted".to_owned())
         }
+    })
+}
+
+/// Runs `tidegate restart`: sets `spec.restartAt` to now; the controller then replaces every
+/// older pod, as many at a time as availability allows.
+pub fn restart(args: &TargetArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    block_on(async {
+        let (client, namespace) = args.cluster.connect().await?;
+        let name = &args.name;
+        let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())?;
+        let patch = serde_json::json!({ "spec": { "restartAt": now.to_string() } });
+        let params = kube::api::PatchParams {
+            field_manager: Some(CLI_FIELD_MANAGER.to_owned()),
+            ..Default::default()
+        };
+        Api::<Rollout>::namespaced(client, &namespace)
+            .patch(name, &params, &kube::api::Patch::Merge(&patch))
+            .await
+            .with_context(|| format!("set restartAt of Rollout {namespace}/{name}"))?;
+        Ok(writeln!(
+            out,
+            "rollout {namespace}/{name} restarting: pods created before {now} are replaced"
+        )?)
     })
 }
 

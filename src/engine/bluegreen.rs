@@ -45,6 +45,8 @@ pub(super) fn reconcile(
     pass.promote_initial_deploy();
     pass.handle_retry();
     pass.handle_abort();
+    let unavailable = blue_green.max_unavailable.rounded_down(plan.replicas);
+    pass.restart_pods(unavailable);
     if pass.next.promote_full {
         pass.next.pause_conditions.clear();
     }

@@ -44,6 +44,8 @@ pub(super) fn reconcile(
     pass.promote_initial_deploy();
     pass.handle_retry();
     pass.handle_abort();
+    let unavailable = pass.fenceposts().unavailable;
+    pass.restart_pods(unavailable);
     if pass.next.promote_full {
         pass.next.pause_conditions.clear();
         pass.next.current_step_index = Some(canary.steps.len());

@@ -19,6 +19,7 @@ pub(super) mod reason {
 }
 
 /// What the reconcile learned, for the conditions.
+#[allow(clippy::struct_excessive_bools)] // independent facts about one pass
 pub(super) struct Assessment {
     /// Desired replicas.
     pub replicas: i32,
@@ -34,6 +35,8 @@ pub(super) struct Assessment {
     pub trouble: Option<Trouble>,
     /// Blue-green only: whether the active Service selects the current revision.
     pub active_switched: Option<bool>,
+    /// A restart is evicting pods.
+    pub restarting: bool,
 }
 
 /// What overrides the usual Progressing condition, most important first.
@@ -237,7 +240,9 @@ fn phase(state: &RolloutState, assessment: &Assessment) -> (Phase, String) {
         return (Phase::Paused, pause.reason.to_string());
     }
     let counts = state.counts;
-    let message = if counts.updated < assessment.replicas {
+    let message = if assessment.restarting {
+        "rollout is restarting"
+    } else if counts.updated < assessment.replicas {
         "more replicas need to be updated"
     } else if counts.available < counts.updated {
         "updated replicas are still becoming available"

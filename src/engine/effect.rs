@@ -32,6 +32,11 @@ pub enum Effect {
         /// The ReplicaSet.
         name: String,
     },
+    /// Evict a pod (respecting PodDisruptionBudgets) so its ReplicaSet replaces it.
+    EvictPod {
+        /// The pod.
+        name: String,
+    },
     /// Pin a Service's selector to a revision's pods.
     SetServiceSelector {
         /// The Service.

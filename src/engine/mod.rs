@@ -24,7 +24,9 @@ pub use actions::{abort, promote, promote_full, retry};
 pub use conditions::invalid_spec;
 pub use effect::{AnalysisKind, Effect, Event};
 
-use crate::model::{AnalysisRunState, ReplicaSetView, RolloutPlan, RolloutState, Strategy};
+use crate::model::{
+    AnalysisRunState, PodView, ReplicaSetView, RolloutPlan, RolloutState, Strategy,
+};
 
 /// What the executor observed of a Rollout and the objects around it.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +46,8 @@ pub struct Observation<'a> {
     pub services: &'a BTreeMap<String, Option<String>>,
     /// Its AnalysisRuns.
     pub analysis_runs: &'a [AnalysisRunState],
+    /// Its pods (only needed while a restart is pending).
+    pub pods: &'a [PodView],
 }
 
 /// The outcome of a reconcile.

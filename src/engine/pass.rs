@@ -16,6 +16,7 @@ use crate::model::{
 };
 
 /// The working state of one reconcile.
+#[allow(clippy::struct_excessive_bools)] // independent facts about one pass
 pub(super) struct Pass<'a> {
     pub plan: &'a RolloutPlan,
     /// The canary steps (none for blue-green).
@@ -29,6 +30,8 @@ pub(super) struct Pass<'a> {
     pub progressed: bool,
     pub retried: bool,
     pub deadline_exceeded: bool,
+    /// A restart is evicting pods.
+    pub restarting: bool,
 }
 
 impl<'a> Pass<'a> {
@@ -54,6 +57,7 @@ impl<'a> Pass<'a> {
             progressed: false,
             retried: false,
             deadline_exceeded: false,
+            restarting: false,
         }
     }
 
@@ -335,6 +339,7 @@ impl<'a> Pass<'a> {
             completed,
             trouble,
             active_switched,
+            restarting: self.restarting,
         };
         conditions::assess(&mut self.next, &assessment, self.now);
         Decision {
@@ -471,6 +476,64 @@ impl<'a> Pass<'a> {
             }
             AnalysisPhase::Pending | AnalysisPhase::Running => false,
         }
+    }
+
+    /// Restarts the pods created before `restartAt` (ARGO-SEMANTICS §2.10): evicts them —
+    /// stable first, then the current revision, then older ones — as far as keeping
+    /// `replicas - max(maxUnavailable, 1)` pods available allows, and records the restart as
+    /// done once none is left. Evicted pods are replaced by their ReplicaSets.
+    pub(super) fn restart_pods(&mut self, max_unavailable: i32) {
+        let Some(at) = self.plan.restart_at else {
+            return;
+        };
+        if self.next.restarted_at == Some(at) || self.now < at {
+            return;
+        }
+        let stable = self.next.stable_hash.clone();
+        let rank = |hash: &str| {
+            if Some(hash) == stable.as_deref() {
+                0
+            } else if hash == self.observed.pod_hash {
+                1
+            } else {
+                2
+            }
+        };
+        let mut old: Vec<_> = self
+            .observed
+            .pods
+            .iter()
+            .filter(|pod| pod.created < at && !pod.terminating)
+            .collect();
+        if old.is_empty() {
+            self.next.restarted_at = Some(at);
+            self.effects.push(Event::normal(
+                "RolloutRestarted",
+                format!("Restarted every pod created before {at}"),
+            ));
+            self.progressed = true;
+            return;
+        }
+        old.sort_by(|a, b| (rank(&a.hash), &a.name).cmp(&(rank(&b.hash), &b.name)));
+        let replica_sets = self.observed.replica_sets;
+        let available: i32 = replica_sets.iter().map(|rs| rs.available).sum();
+        let desired: i32 = replica_sets
+            .iter()
+            .map(|rs| rs.spec)
+            .sum::<i32>()
+            .max(self.plan.replicas);
+        let budget = available - (desired - max_unavailable.max(1));
+        let evictions: Vec<_> = old
+            .iter()
+            .take(usize::try_from(budget).unwrap_or(0))
+            .map(|pod| pod.name.clone())
+            .collect();
+        for name in evictions {
+            self.effects.push(Effect::EvictPod { name });
+            self.progressed = true;
+        }
+        self.restarting = true;
+        self.requeue_within(Duration::from_secs(30));
     }
 
     /// Asks for the current revision's ReplicaSet.

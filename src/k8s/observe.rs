@@ -7,8 +7,8 @@ use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 
 use super::crd::{AnalysisRun, Rollout};
-use super::{ReplicaSet, Service, labels};
-use crate::model::{AnalysisPhase, AnalysisRunState, ReplicaSetView};
+use super::{Pod, ReplicaSet, Service, labels};
+use crate::model::{AnalysisPhase, AnalysisRunState, PodView, ReplicaSetView};
 
 /// Reading the objects around a Rollout failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,17 @@ pub enum ObserveError {
         namespace: String,
         /// The Service.
         service: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Listing the pods of the Rollout's ReplicaSets failed.
+    #[error("list pods of Rollout {namespace}/{rollout}")]
+    ListPods {
+        /// Namespace of the Rollout.
+        namespace: String,
+        /// The Rollout.
+        rollout: String,
         /// Why.
         #[source]
         source: kube::Error,
@@ -141,6 +152,41 @@ pub async fn observe(
         services: observed_services,
         analysis_runs,
     })
+}
+
+/// The pods of `replica_sets` (by their pod-template hashes); needed only while a restart is
+/// pending.
+pub async fn observe_pods(
+    client: &Client,
+    rollout: &Rollout,
+    replica_sets: &[ReplicaSetView],
+) -> Result<Vec<PodView>, ObserveError> {
+    if replica_sets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let namespace = rollout.namespace().unwrap_or_default();
+    let hashes: Vec<&str> = replica_sets.iter().map(|rs| rs.hash.as_str()).collect();
+    let selector = format!("{} in ({})", labels::POD_TEMPLATE_HASH, hashes.join(","));
+    let pods = Api::<Pod>::namespaced(client.clone(), &namespace)
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| ObserveError::ListPods {
+            namespace,
+            rollout: rollout.name_any(),
+            source,
+        })?;
+    Ok(pods
+        .items
+        .iter()
+        .filter_map(|pod| {
+            Some(PodView {
+                name: pod.name_any(),
+                hash: pod.labels().get(labels::POD_TEMPLATE_HASH)?.clone(),
+                created: pod.metadata.creation_timestamp.as_ref()?.0,
+                terminating: pod.metadata.deletion_timestamp.is_some(),
+            })
+        })
+        .collect())
 }
 
 /// The engine's view of a ReplicaSet; `None` without a pod-template-hash label.

@@ -16,5 +16,5 @@ pub use plan::{
 };
 pub use status::{
     AnalysisPhase, AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition,
-    PauseReason, Phase, PodCounts, ReplicaSetView, RolloutState, until,
+    PauseReason, Phase, PodCounts, PodView, ReplicaSetView, RolloutState, until,
 };

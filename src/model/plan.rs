@@ -23,6 +23,8 @@ pub struct RolloutPlan {
     pub progress_deadline_abort: bool,
     /// A person paused the rollout (`spec.paused`).
     pub paused: bool,
+    /// Restart every pod created before this time.
+    pub restart_at: Option<jiff::Timestamp>,
     /// Successful AnalysisRuns to keep.
     pub successful_run_history_limit: i32,
     /// Failed, errored or inconclusive AnalysisRuns to keep.

@@ -46,6 +46,8 @@ pub struct RolloutState {
     pub weight: i32,
     /// Blue-green: the preview passed its analysis and pause and may grow to full size.
     pub preview_checkpoint: bool,
+    /// The `restartAt` whose restart has finished.
+    pub restarted_at: Option<Timestamp>,
 }
 
 /// Pod counts reported in the Rollout's status.
@@ -241,6 +243,19 @@ pub struct ReplicaSetView {
     pub available: i32,
     /// When an old ReplicaSet is to be scaled down (its `scale-down-deadline` annotation).
     pub scale_down_deadline: Option<Timestamp>,
+}
+
+/// What the engine observes of one pod of the Rollout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodView {
+    /// Its name.
+    pub name: String,
+    /// The pod-template hash of its revision.
+    pub hash: String,
+    /// When it was created.
+    pub created: Timestamp,
+    /// Whether it is being deleted already.
+    pub terminating: bool,
 }
 
 /// Time until `deadline`, or zero once it has passed.

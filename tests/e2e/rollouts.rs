@@ -630,3 +630,74 @@ async fn blue_green_promotes_itself_after_auto_promotion_seconds() {
     );
     controller.stop().await;
 }
+
+async fn pod_names(namespace: &TestNamespace) -> Vec<String> {
+    let pods = namespace
+        .api::<k8s::Pod>()
+        .list(&k8s::ListParams::default().labels("app=web"))
+        .await;
+    let mut names: Vec<_> = pods
+        .expect("list pods")
+        .items
+        .into_iter()
+        .filter_map(|pod| pod.metadata.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn restart_replaces_every_pod() {
+    let (namespace, controller) = start("restart", ["web-stable", "web-canary"]).await;
+    apply(
+        &namespace,
+        &rollout("registry.invalid/web:1", &json!([{ "setWeight": 50 }])),
+    )
+    .await;
+    wait_for_status(&namespace, "initial deploy", |status| {
+        status.phase == Some(Phase::Healthy)
+    })
+    .await;
+    wait_for("three pods", TIMEOUT, || async {
+        (pod_names(&namespace).await.len() == 3).then_some(())
+    })
+    .await;
+    let before = pod_names(&namespace).await;
+
+    // restartAt has second precision: let a second pass so every pod is older.
+    wait_for("a new second", TIMEOUT, || async {
+        let pods = namespace
+            .api::<k8s::Pod>()
+            .list(&k8s::ListParams::default().labels("app=web"))
+            .await;
+        let newest = pods
+            .expect("list pods")
+            .items
+            .iter()
+            .filter_map(|pod| pod.metadata.creation_timestamp.clone())
+            .max();
+        newest
+            .is_some_and(|created| created.0.as_second() < jiff::Timestamp::now().as_second())
+            .then_some(())
+    })
+    .await;
+    let said = tidegate(&namespace, &["restart", "web"]);
+    assert!(
+        said.starts_with(&format!("rollout {}/web restarting", namespace.name())),
+        "{said}"
+    );
+    wait_for_status(&namespace, "the restart", |status| {
+        status.restarted_at.is_some() && status.phase == Some(Phase::Healthy)
+    })
+    .await;
+    let after = wait_for("three new pods", TIMEOUT, || async {
+        let names = pod_names(&namespace).await;
+        (names.len() == 3).then_some(names)
+    })
+    .await;
+    assert!(
+        after.iter().all(|name| !before.contains(name)),
+        "{before:?} -> {after:?}"
+    );
+    controller.stop().await;
+}

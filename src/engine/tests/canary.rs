@@ -355,6 +355,51 @@ fn nothing_moves_while_a_named_service_is_missing() {
 }
 
 #[test]
+fn restart_replaces_every_pod_within_the_availability_budget() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.with_pods();
+    sim.advance(1);
+    let restart_at = sim.now; // every pod is older
+    sim.plan.restart_at = Some(restart_at);
+
+    sim.reconcile();
+    // 5 available, maxUnavailable 25 % of 5 = 1: one pod at a time.
+    assert_eq!(sim.evicted, ["web-v1-0"]);
+    assert_eq!(sim.phase(), Phase::Progressing);
+    assert_eq!(sim.state.message, "rollout is restarting");
+
+    sim.settle();
+    assert_eq!(sim.evicted.len(), 5);
+    assert_eq!(sim.state.restarted_at, Some(restart_at));
+    assert_eq!(sim.phase(), Phase::Healthy);
+    assert!(sim.event_reasons().contains(&"RolloutRestarted"));
+
+    sim.advance(60);
+    sim.settle();
+    assert_eq!(
+        sim.evicted.len(),
+        5,
+        "a finished restart does not run again"
+    );
+}
+
+#[test]
+fn restart_evicts_stable_pods_first() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.with_pods();
+    sim.advance(1);
+    sim.plan.restart_at = Some(sim.now);
+    sim.settle();
+    assert_eq!(
+        sim.evicted,
+        ["web-v1-0", "web-v1-1", "web-v1-2", "web-v2-0", "web-v2-1"]
+    );
+    assert_eq!(sim.phase(), Phase::Paused, "still at the canary's pause");
+}
+
+#[test]
 fn old_revisions_beyond_the_history_limit_are_deleted() {
     let mut sim = Sim::canary(vec![weight(50)]).deployed();
     sim.plan.revision_history_limit = 1;

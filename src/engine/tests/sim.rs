@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use crate::engine::{Decision, Effect, Event, Observation, reconcile};
 use crate::model::{
     Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, BlueGreenPlan, CanaryPlan, Phase,
-    ReplicaSetView, RolloutPlan, RolloutState, Step, Strategy, TemplateRef,
+    PodView, ReplicaSetView, RolloutPlan, RolloutState, Step, Strategy, TemplateRef,
 };
 
 pub const NAME: &str = "web";
@@ -63,6 +63,9 @@ pub struct Sim {
     pub pods_start: bool,
     pub events: Vec<Event>,
     pub last: Option<Decision>,
+    /// Pods, kept only by tests that restart (`with_pods`).
+    pub pods: Vec<PodView>,
+    pub evicted: Vec<String>,
 }
 
 impl Sim {
@@ -75,6 +78,7 @@ impl Sim {
             progress_deadline: Duration::from_secs(600),
             progress_deadline_abort: false,
             paused: false,
+            restart_at: None,
             successful_run_history_limit: 5,
             unsuccessful_run_history_limit: 5,
             strategy: Strategy::Canary(CanaryPlan {
@@ -103,6 +107,8 @@ impl Sim {
             pods_start: true,
             events: Vec::new(),
             last: None,
+            pods: Vec::new(),
+            evicted: Vec::new(),
         }
     }
 
@@ -130,6 +136,22 @@ impl Sim {
         ]
         .into();
         sim
+    }
+
+    /// One pod per replica of every ReplicaSet, created now.
+    pub fn with_pods(&mut self) {
+        self.pods = self
+            .replica_sets
+            .iter()
+            .flat_map(|rs| {
+                (0..rs.spec).map(|index| PodView {
+                    name: format!("{}-{index}", rs.name),
+                    hash: rs.hash.clone(),
+                    created: self.now,
+                    terminating: false,
+                })
+            })
+            .collect();
     }
 
     /// The hash a Service's selector pins.
@@ -214,6 +236,7 @@ impl Sim {
             replica_sets: &self.replica_sets,
             services: &self.services,
             analysis_runs: &self.runs,
+            pods: &self.pods,
         };
         let decision = reconcile(&self.plan, &self.state, &observation, self.now);
         self.state = decision.state.clone();
@@ -276,6 +299,17 @@ impl Sim {
                     run.phase = AnalysisPhase::Successful;
                     run.message = "Run Terminated".into();
                 }
+            }
+            Effect::EvictPod { name } => {
+                // The ReplicaSet replaces the pod at once with a new one.
+                let pod = self
+                    .pods
+                    .iter_mut()
+                    .find(|pod| pod.name == *name)
+                    .expect("evicted pod exists");
+                pod.name = format!("{name}-replaced");
+                pod.created = self.now;
+                self.evicted.push(name.clone());
             }
             Effect::Event(event) => self.events.push(event.clone()),
         }

@@ -103,7 +103,6 @@ fn read_rollout(spec: &RolloutSpec, check: &mut Check) -> Option<RolloutPlan> {
     let replicas = check.non_negative("spec.replicas", spec.replicas, 1);
     check.unsupported("spec.workloadRef", spec.workload_ref.is_some());
     check.unsupported("spec.rollbackWindow", spec.rollback_window.is_some());
-    check.unsupported("spec.restartAt", spec.restart_at.is_some());
     check_selector_and_template(spec, check);
 
     let min_ready_seconds = check.non_negative("spec.minReadySeconds", spec.min_ready_seconds, 0);
@@ -142,6 +141,7 @@ fn read_rollout(spec: &RolloutSpec, check: &mut Check) -> Option<RolloutPlan> {
         progress_deadline,
         progress_deadline_abort: spec.progress_deadline_abort,
         paused: spec.paused,
+        restart_at: spec.restart_at.as_ref().map(|time| time.0),
         successful_run_history_limit,
         unsuccessful_run_history_limit,
         strategy,

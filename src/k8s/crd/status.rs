@@ -61,6 +61,7 @@ impl RolloutStatus {
             weight: canary
                 .and_then(|canary| canary.weights.as_ref())
                 .map_or(0, |weights| weights.canary.weight),
+            restarted_at: self.restarted_at.as_ref().map(|time| time.0),
             preview_checkpoint: self
                 .blue_green
                 .as_ref()
@@ -131,6 +132,7 @@ impl RolloutStatus {
             selector: selector.to_owned(),
             stable_rs: state.stable_hash.clone().unwrap_or_default(),
             promote_full: state.promote_full,
+            restarted_at: state.restarted_at.map(Time),
             phase: state.phase,
             message: state.message.clone(),
             ..Self::default()
@@ -224,6 +226,7 @@ mod tests {
             },
             weight: 20,
             preview_checkpoint: true,
+            restarted_at: Some(now),
         }
     }
 
