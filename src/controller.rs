@@ -1,6 +1,6 @@
-//! The Rollout controller: watches Rollouts and the ReplicaSets and AnalysisRuns they own;
-//! for each Rollout it reads the plan, observes, asks the engine, carries out the effects and
-//! records the new status. Reconciles of one Rollout never overlap (kube-runtime serialises
+//! The Rollout controller: watches Rollouts, the ReplicaSets and AnalysisRuns they own, and
+//! the Services they name; for each Rollout it reads the plan, observes, asks the engine,
+//! carries out the effects and records the new status. Reconciles of one Rollout never overlap (kube-runtime serialises
 //! them), and the status is written with optimistic concurrency, so a change made meanwhile
 //! (by `tidegate promote`, say) is never overwritten: the write fails and the reconcile runs
 //! again with it.
@@ -14,13 +14,14 @@ use jiff::Timestamp;
 use kube::api::PostParams;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, ResourceExt};
 
 use crate::engine::{self, Observation};
 use crate::executor::{ExecuteError, Executor};
 use crate::k8s::crd::{AnalysisRun, Rollout, RolloutStatus};
-use crate::k8s::{self, ObserveError, ReplicaSet, labels};
+use crate::k8s::{self, ObserveError, ReplicaSet, Service, labels};
 use crate::model::{RolloutState, Strategy};
 
 /// How soon to look again when the engine asks for "now": a floor against hot loops (a
@@ -85,13 +86,15 @@ pub async fn run(
     scope: Scope,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (rollouts, replica_sets, runs) = match &scope {
+    let (rollouts, replica_sets, runs, services) = match &scope {
         Scope::Cluster => (
+            Api::all(client.clone()),
             Api::all(client.clone()),
             Api::all(client.clone()),
             Api::all(client.clone()),
         ),
         Scope::Namespace(namespace) => (
+            Api::namespaced(client.clone(), namespace),
             Api::namespaced(client.clone(), namespace),
             Api::namespaced(client.clone(), namespace),
             Api::namespaced(client.clone(), namespace),
@@ -106,9 +109,22 @@ pub async fn run(
         client: client.clone(),
         recorder: Recorder::new(client, reporter),
     });
-    Controller::new(rollouts, watcher::Config::default())
+    let controller = Controller::<Rollout>::new(rollouts, watcher::Config::default());
+    // A Service change (or a missing Service appearing) wakes the Rollouts that name it.
+    let known = controller.store();
+    let naming = move |service: Service| {
+        let (namespace, name) = (service.namespace(), service.name_any());
+        known
+            .state()
+            .into_iter()
+            .filter(|rollout| rollout.namespace() == namespace && names_service(rollout, &name))
+            .map(|rollout| ObjectRef::from_obj(&*rollout))
+            .collect::<Vec<_>>()
+    };
+    controller
         .owns::<ReplicaSet>(replica_sets, owned.clone())
         .owns::<AnalysisRun>(runs, owned)
+        .watches(services, watcher::Config::default(), naming)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -117,6 +133,20 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// Whether `rollout` names Service `service` in its strategy.
+fn names_service(rollout: &Rollout, service: &str) -> bool {
+    let strategy = &rollout.spec.strategy;
+    let canary = strategy
+        .canary
+        .iter()
+        .flat_map(|canary| [&canary.canary_service, &canary.stable_service]);
+    let blue_green = strategy
+        .blue_green
+        .iter()
+        .flat_map(|blue_green| [&blue_green.active_service, &blue_green.preview_service]);
+    canary.chain(blue_green).any(|name| name == service)
 }
 
 async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Action, ReconcileError> {

@@ -701,3 +701,37 @@ async fn restart_replaces_every_pod() {
     );
     controller.stop().await;
 }
+
+#[tokio::test]
+async fn a_missing_service_holds_the_rollout_until_it_appears() {
+    let namespace = TestNamespace::create("noservice").await;
+    install_crds(&namespace.client()).await;
+    let controller = RunningController::start(&namespace);
+    apply(
+        &namespace,
+        &rollout("registry.invalid/web:1", &json!([{ "setWeight": 50 }])),
+    )
+    .await;
+    wait_for("a ServiceNotFound warning", TIMEOUT, || async {
+        event_reasons(&namespace)
+            .await
+            .iter()
+            .any(|reason| reason == "ServiceNotFound")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        replica_sets(&namespace)
+            .await
+            .iter()
+            .all(|(_, spec, _)| *spec == 0),
+        "nothing scaled"
+    );
+
+    create_services(&namespace, ["web-stable", "web-canary"]).await;
+    wait_for_status(&namespace, "the deploy once the Services exist", |status| {
+        status.phase == Some(Phase::Healthy)
+    })
+    .await;
+    controller.stop().await;
+}
