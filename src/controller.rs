@@ -22,7 +22,7 @@ use crate::engine::{self, Observation};
 use crate::executor::{ExecuteError, Executor};
 use crate::k8s::crd::{AnalysisRun, Rollout, RolloutStatus};
 use crate::k8s::{self, ObserveError, ReplicaSet, Service, labels};
-use crate::model::{RolloutState, Strategy};
+use crate::model::RolloutState;
 
 /// How soon to look again when the engine asks for "now": a floor against hot loops (a
 /// status write wakes the watch anyway).
@@ -172,21 +172,7 @@ async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Actio
         .pod_template_hash(status.collision_count)
         .expect("a valid plan has a template");
     let steps_hash = rollout.spec.steps_hash();
-    let services: Vec<&str> = match &plan.strategy {
-        Strategy::Canary(canary) => [&canary.canary_service, &canary.stable_service]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect(),
-        Strategy::BlueGreen(blue_green) => [
-            Some(&blue_green.active_service),
-            blue_green.preview_service.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect(),
-    };
+    let services = plan.services();
     let observed = k8s::observe(client, &rollout, &services).await?;
     let restart_pending = plan
         .restart_at

@@ -35,11 +35,7 @@ pub(super) fn reconcile(
         pass.create_new_replica_set();
         return pass.finish();
     };
-    let services = [
-        Some(&blue_green.active_service),
-        blue_green.preview_service.as_ref(),
-    ];
-    if pass.services_missing(services.into_iter().flatten()) {
+    if pass.services_missing() {
         return pass.finish();
     }
     pass.promote_initial_deploy();

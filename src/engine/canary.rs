@@ -37,8 +37,7 @@ pub(super) fn reconcile(
         pass.create_new_replica_set();
         return pass.pass.finish();
     };
-    let services = [&canary.canary_service, &canary.stable_service];
-    if pass.services_missing(services.into_iter().flatten()) {
+    if pass.services_missing() {
         return pass.pass.finish();
     }
     pass.promote_initial_deploy();

@@ -351,14 +351,12 @@ impl<'a> Pass<'a> {
 
     /// Whether a Service the Rollout names does not exist; then nothing may move (traffic
     /// could not follow), a Warning says which, and the Rollout is looked at again soon.
-    pub(super) fn services_missing<'s>(
-        &mut self,
-        names: impl IntoIterator<Item = &'s String>,
-    ) -> bool {
-        let missing: Vec<&str> = names
+    pub(super) fn services_missing(&mut self) -> bool {
+        let missing: Vec<&str> = self
+            .plan
+            .services()
             .into_iter()
             .filter(|name| !self.observed.services.contains_key(*name))
-            .map(String::as_str)
             .collect();
         if missing.is_empty() {
             return false;

@@ -33,6 +33,24 @@ pub struct RolloutPlan {
     pub strategy: Strategy,
 }
 
+impl RolloutPlan {
+    /// The Services the Rollout names (canary and stable, or active and preview).
+    #[must_use]
+    pub fn services(&self) -> Vec<&str> {
+        let names = match &self.strategy {
+            Strategy::Canary(canary) => [
+                canary.canary_service.as_ref(),
+                canary.stable_service.as_ref(),
+            ],
+            Strategy::BlueGreen(blue_green) => [
+                Some(&blue_green.active_service),
+                blue_green.preview_service.as_ref(),
+            ],
+        };
+        names.into_iter().flatten().map(String::as_str).collect()
+    }
+}
+
 /// The update strategy.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Strategy {
