@@ -200,15 +200,7 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
-
-    fn outcome() -> impl Strategy<Value = AnalysisPhase> {
-        prop_oneof![
-            Just(AnalysisPhase::Successful),
-            Just(AnalysisPhase::Failed),
-            Just(AnalysisPhase::Error),
-            Just(AnalysisPhase::Inconclusive),
-        ]
-    }
+    use crate::engine::tests::sim::{Ended, analysis_outcome};
 
     proptest! {
         /// Whatever the settings and analysis outcomes, with a person promoting every pause,
@@ -219,8 +211,8 @@ mod properties {
             auto in any::<bool>(),
             delay in 0..120u64,
             preview in prop::option::of(0..4i32),
-            pre in prop::option::of(outcome()),
-            post in prop::option::of(outcome()),
+            pre in prop::option::of(analysis_outcome()),
+            post in prop::option::of(analysis_outcome()),
         ) {
             let sim = Sim::blue_green(|bg| {
                 bg.auto_promotion_enabled = auto;
@@ -230,30 +222,11 @@ mod properties {
                 bg.post_promotion_analysis = post.map(|_| analysis_plan());
             });
             let mut sim = updated(sim);
-            let mut outcomes = pre.into_iter().chain(post);
-            let mut decided = 0;
-            for _ in 0..50 {
-                let done = sim.state.stable_hash.as_deref() == Some("v2") && sim.phase() == Phase::Healthy;
-                if done || sim.phase() == Phase::Degraded {
-                    let failed = sim.runs.iter().any(|run| matches!(run.phase, AnalysisPhase::Failed | AnalysisPhase::Error));
-                    prop_assert!(!(done && failed), "promoted despite a failed analysis");
-                    if sim.phase() == Phase::Degraded {
-                        prop_assert_eq!(sim.selector("web-active"), Some("v1"));
-                    }
-                    return Ok(());
-                }
-                if sim.runs.len() > decided {
-                    let outcome = outcomes.next().expect("one outcome per analysis");
-                    sim.set_run_phase(outcome, "decided by the test");
-                    decided += 1;
-                } else if sim.phase() == Phase::Paused {
-                    sim.state = promote(&sim.plan, &sim.state);
-                } else {
-                    sim.advance(600);
-                }
-                sim.settle();
+            let ended = sim.drive_to_end(pre.into_iter().chain(post), |_| Ok(()))?;
+            prop_assert!(!(ended == Ended::Promoted && sim.any_analysis_failed()), "promoted despite a failed analysis");
+            if ended == Ended::Degraded {
+                prop_assert_eq!(sim.selector("web-active"), Some("v1"));
             }
-            prop_assert!(false, "never finished: {:#?}", sim.state);
         }
     }
 }

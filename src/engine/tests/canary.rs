@@ -424,6 +424,7 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::engine::tests::sim::{Ended, analysis_outcome};
     use crate::model::{Amount, Step, Strategy as RolloutStrategy};
 
     /// A step, or an analysis whose run will end in the given phase.
@@ -432,13 +433,7 @@ mod properties {
             (0..=100i32).prop_map(|w| (weight(w), AnalysisPhase::Successful)),
             (0..300u64).prop_map(|s| (pause_for(s), AnalysisPhase::Successful)),
             Just((pause(), AnalysisPhase::Successful)),
-            prop_oneof![
-                Just(AnalysisPhase::Successful),
-                Just(AnalysisPhase::Failed),
-                Just(AnalysisPhase::Error),
-                Just(AnalysisPhase::Inconclusive),
-            ]
-            .prop_map(|outcome| (analysis(), outcome)),
+            analysis_outcome().prop_map(|outcome| (analysis(), outcome)),
         ]
     }
 
@@ -453,7 +448,11 @@ mod properties {
             surge in 0..3i32,
             unavailable in 0..3i32,
         ) {
-            let outcomes: Vec<AnalysisPhase> = steps.iter().filter(|(s, _)| matches!(s, Step::Analysis(_))).map(|(_, o)| *o).collect();
+            let outcomes: Vec<AnalysisPhase> = steps
+                .iter()
+                .filter(|(step, _)| matches!(step, Step::Analysis(_)))
+                .map(|(_, outcome)| *outcome)
+                .collect();
             let mut sim = Sim::canary(steps.into_iter().map(|(step, _)| step).collect()).replicas(replicas);
             if let RolloutStrategy::Canary(canary) = &mut sim.plan.strategy {
                 canary.max_surge = Amount::Count(surge);
@@ -461,28 +460,11 @@ mod properties {
             }
             let mut sim = sim.deployed();
             sim.update_to("v2");
-            let mut outcomes = outcomes.into_iter();
-            let mut decided = 0;
-            for _ in 0..100 {
-                sim.settle();
+            let ended = sim.drive_to_end(outcomes, |sim| {
                 prop_assert!((0..=100).contains(&sim.state.weight));
-                let done = sim.state.stable_hash.as_deref() == Some("v2") && sim.phase() == Phase::Healthy;
-                if done || sim.phase() == Phase::Degraded {
-                    let failed = sim.runs.iter().any(|run| matches!(run.phase, AnalysisPhase::Failed | AnalysisPhase::Error));
-                    prop_assert!(!(done && failed), "promoted despite a failed analysis");
-                    return Ok(());
-                }
-                if sim.runs.len() > decided {
-                    let outcome = outcomes.next().expect("one outcome per analysis step");
-                    sim.set_run_phase(outcome, "decided by the test");
-                    decided += 1;
-                } else if sim.phase() == Phase::Paused {
-                    sim.state = promote(&sim.plan, &sim.state);
-                } else {
-                    sim.advance(600);
-                }
-            }
-            prop_assert!(false, "never finished: {:#?}", sim.state);
+                Ok(())
+            })?;
+            prop_assert!(!(ended == Ended::Promoted && sim.any_analysis_failed()), "promoted despite a failed analysis");
         }
     }
 }

@@ -6,14 +6,36 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use proptest::prelude::{Just, Strategy, prop_oneof};
+use proptest::test_runner::TestCaseError;
 
 use crate::engine::{Decision, Effect, Event, Observation, reconcile};
 use crate::model::{
     Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, BlueGreenPlan, CanaryPlan, Phase,
-    PodView, ReplicaSetView, RolloutPlan, RolloutState, Step, Strategy, TemplateRef,
+    PodView, ReplicaSetView, RolloutPlan, RolloutState, Step, Strategy as RolloutStrategy,
+    TemplateRef,
 };
 
 pub const NAME: &str = "web";
+
+/// How an update driven by [`Sim::drive_to_end`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Healthy, the new revision stable.
+    Promoted,
+    /// Degraded, the old revision still stable.
+    Degraded,
+}
+
+/// An analysis verdict, for property tests.
+pub fn analysis_outcome() -> impl Strategy<Value = AnalysisPhase> {
+    prop_oneof![
+        Just(AnalysisPhase::Successful),
+        Just(AnalysisPhase::Failed),
+        Just(AnalysisPhase::Error),
+        Just(AnalysisPhase::Inconclusive),
+    ]
+}
 
 /// `setWeight: weight`.
 pub fn weight(weight: i32) -> Step {
@@ -81,7 +103,7 @@ impl Sim {
             restart_at: None,
             successful_run_history_limit: 5,
             unsuccessful_run_history_limit: 5,
-            strategy: Strategy::Canary(CanaryPlan {
+            strategy: RolloutStrategy::Canary(CanaryPlan {
                 steps,
                 max_surge: Amount::Percent(25),
                 max_unavailable: Amount::Percent(25),
@@ -129,7 +151,7 @@ impl Sim {
         };
         configure(&mut blue_green);
         let mut sim = Self::canary(Vec::new()).replicas(3);
-        sim.plan.strategy = Strategy::BlueGreen(blue_green);
+        sim.plan.strategy = RolloutStrategy::BlueGreen(blue_green);
         sim.services = [
             ("web-active".to_owned(), None),
             ("web-preview".to_owned(), None),
@@ -313,6 +335,50 @@ impl Sim {
             }
             Effect::Event(event) => self.events.push(event.clone()),
         }
+    }
+
+    /// Whether any analysis run ended Failed or Error.
+    pub fn any_analysis_failed(&self) -> bool {
+        self.runs
+            .iter()
+            .any(|run| matches!(run.phase, AnalysisPhase::Failed | AnalysisPhase::Error))
+    }
+
+    /// Drives an update to its end the way a person would: each new analysis run gets the
+    /// next of `outcomes`, every pause is promoted, otherwise an hour passes. Runs `check`
+    /// after every settle. Returns how the update ended, or an error if it never did.
+    pub fn drive_to_end(
+        &mut self,
+        outcomes: impl IntoIterator<Item = AnalysisPhase>,
+        mut check: impl FnMut(&Sim) -> Result<(), TestCaseError>,
+    ) -> Result<Ended, TestCaseError> {
+        let mut outcomes = outcomes.into_iter();
+        let mut decided = 0;
+        for _ in 0..100 {
+            self.settle();
+            check(self)?;
+            if self.state.stable_hash.as_deref() == Some(self.pod_hash.as_str())
+                && self.phase() == Phase::Healthy
+            {
+                return Ok(Ended::Promoted);
+            }
+            if self.phase() == Phase::Degraded {
+                return Ok(Ended::Degraded);
+            }
+            if self.runs.len() > decided {
+                let outcome = outcomes.next().expect("one outcome per analysis");
+                self.set_run_phase(outcome, "decided by the test");
+                decided += 1;
+            } else if self.phase() == Phase::Paused {
+                self.state = crate::engine::promote(&self.plan, &self.state);
+            } else {
+                self.advance(600);
+            }
+        }
+        Err(TestCaseError::fail(format!(
+            "never finished: {:#?}",
+            self.state
+        )))
     }
 
     /// Reconciles until a pass changes nothing (Events aside) and asks for no immediate requeue.
