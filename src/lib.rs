@@ -5,9 +5,16 @@
 //! crate is the library behind the `tidegate` binary; see `docs/` for the architecture.
 
 pub mod cli;
+pub mod config;
 pub mod controller;
+pub mod daemon;
 pub mod engine;
 pub mod executor;
 pub mod k8s;
+pub mod manifest;
+pub mod metrics;
 pub mod model;
+pub mod server;
+pub mod source;
+pub mod sync;
 pub mod telemetry;

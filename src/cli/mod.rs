@@ -4,10 +4,14 @@
 //! dispatches and turns errors into a message on stderr and a failing exit code.
 
 mod cluster;
+mod config;
 mod controller;
 mod crd;
+mod diff;
+mod lint;
 mod render;
 mod rollouts;
+mod run;
 mod version;
 
 use std::process::ExitCode;
@@ -25,7 +29,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the Rollout controller: drive every Rollout through its steps.
+    /// Run the daemon: sync every Git source, drive Rollouts, serve metrics and webhooks.
+    Run(run::Args),
+    /// Show what syncing the sources now would change (exit 1 when anything differs).
+    Diff(diff::SourcesArgs),
+    /// Show each source's sync status and drift, as recorded in the cluster.
+    Status(diff::SourcesArgs),
+    /// Check manifests offline with the same validation as a sync.
+    Lint(lint::Args),
+    /// Check the configuration file, or print its JSON schema.
+    Config(config::Args),
+    /// Run the Rollout controller only: drive every Rollout through its steps.
     Controller(controller::Args),
     /// Print the CustomResourceDefinitions of tidegate's kinds (or write them to a directory).
     Crd(crd::Args),
@@ -51,6 +65,16 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         let out = &mut std::io::stdout().lock();
         let result = match self.command {
+            Command::Diff(args) => {
+                return diff::diff(&args, out).unwrap_or_else(|error| {
+                    eprintln!("error: {}", describe(&error));
+                    ExitCode::from(2)
+                });
+            }
+            Command::Run(args) => run::run(&args),
+            Command::Status(args) => diff::status(&args, out),
+            Command::Lint(args) => lint::run(&args, out),
+            Command::Config(args) => config::run(&args, out),
             Command::Controller(args) => controller::run(&args),
             Command::Crd(args) => crd::run(&args, out),
             Command::Get(args) => rollouts::get(&args, out),

@@ -1,5 +1,8 @@
-//! Labels and annotations tidegate puts on the objects it manages for a Rollout, with Argo
-//! Rollouts' names where Argo has one, so tools that know Argo read them too.
+//! Labels and annotations tidegate puts on the objects it manages — from Git, and for a
+//! Rollout, with Argo Rollouts' names where Argo has one, so tools that know Argo read them too.
+
+/// The source (in tidegate's configuration) an object was applied from: the inventory.
+pub const SOURCE: &str = "tidegate.dev/source";
 
 /// The pod-template hash of a revision, on its ReplicaSet, selector and pods.
 pub const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";

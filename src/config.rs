@@ -1,0 +1,614 @@
+//! The daemon's configuration file (`tidegate.yaml`): the Git sources to sync, where state and
+//! caches live, the HTTP server and webhook secret, and render limits.
+//!
+//! In: YAML text. Out: a [`Config`] whose every value has been checked, or every problem with
+//! the line and field it is about. Secrets are never in the file: only where to read them
+//! (a file or an environment variable), read when used and redacted from `Debug`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{FieldPath, Limits, Problem, Problems, line_of};
+use crate::model::parse_go_duration;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// The Git sources to sync, each independently.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// Where tidegate keeps its state.
+    #[serde(default)]
+    pub state: StateConfig,
+    /// The HTTP server (metrics, health, webhooks).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Push webhooks from GitHub, Gitea and GitLab.
+    #[serde(default)]
+    pub webhook: WebhookConfig,
+    /// Bounds on what one render of a source may read.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// One Git repository path to keep the cluster in sync with.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Unique name (a DNS label: lower-case letters, digits, `-`); labels the objects it applies.
+    pub name: String,
+    /// The repository: `https://`, `http://`, `file://` or `ssh://` (or `user@host:path`).
+    pub url: String,
+    /// A branch, a tag (`refs/tags/v1` or `v1` when no branch has that name) or a full commit id.
+    #[serde(rename = "ref", default = "default_ref")]
+    pub reference: String,
+    /// The directory inside the repository to render (default: its root).
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// How often to poll (a Go duration such as `1m`, `30s`); webhooks and file watches are
+    /// faster, polling is the safety net.
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    /// Namespace for namespaced objects that do not name one.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Delete objects this source applied earlier and that are no longer in Git.
+    #[serde(default)]
+    pub prune: bool,
+    /// Re-apply when the cluster drifts from Git.
+    #[serde(default)]
+    pub self_heal: bool,
+    /// Credentials for `http(s)` URLs.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+fn default_ref() -> String {
+    "main".to_owned()
+}
+
+fn default_path() -> String {
+    ".".to_owned()
+}
+
+fn default_interval() -> String {
+    "1m".to_owned()
+}
+
+/// HTTP basic credentials (a token is a password; forges accept any user name with it).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthConfig {
+    /// User name (default `git`).
+    #[serde(default = "default_username")]
+    pub username: String,
+    /// Where to read the password or token.
+    pub password: SecretRef,
+}
+
+fn default_username() -> String {
+    "git".to_owned()
+}
+
+/// Where a secret is read from: exactly one of a file or an environment variable.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRef {
+    /// A file holding the secret (trailing newlines are dropped).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// An environment variable holding the secret.
+    #[serde(default)]
+    pub env: Option<String>,
+}
+
+/// A secret value: its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that sends it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A secret could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The file could not be read.
+    #[error("read secret file {path}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The variable is unset or not Unicode.
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+    /// Neither or both places were given (prevented by validation).
+    #[error("a secret needs exactly one of file or env")]
+    Unspecified,
+}
+
+impl SecretRef {
+    /// Reads the secret now (files may be rotated: read on every use).
+    pub fn read(&self) -> Result<Secret, SecretError> {
+        match (&self.file, &self.env) {
+            (Some(path), None) => std::fs::read_to_string(path)
+                .map(|text| Secret(text.trim_end_matches(['\n', '\r']).to_owned()))
+                .map_err(|source| SecretError::ReadFile {
+                    path: path.clone(),
+                    source,
+                }),
+            (None, Some(name)) => std::env::var(name)
+                .map(Secret)
+                .map_err(|_| SecretError::MissingEnv(name.clone())),
+            _ => Err(SecretError::Unspecified),
+        }
+    }
+}
+
+/// Where tidegate keeps its state.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StateConfig {
+    /// Namespace of the ConfigMaps that record each source's sync status and inventory.
+    #[serde(default = "default_state_namespace")]
+    pub namespace: String,
+    /// Directory for the bare Git caches (default: `$XDG_CACHE_HOME/tidegate` or
+    /// `~/.cache/tidegate`; in a container, an `emptyDir`).
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            namespace: default_state_namespace(),
+            cache_dir: None,
+        }
+    }
+}
+
+fn default_state_namespace() -> String {
+    "tidegate-system".to_owned()
+}
+
+impl StateConfig {
+    /// The cache directory, with the default filled in.
+    #[must_use]
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.cache_dir {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("tidegate").join("sources")
+    }
+}
+
+/// The HTTP server.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:8080".to_owned()
+}
+
+/// Push webhooks.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The shared secret: the HMAC key for GitHub and Gitea, the token for GitLab. Without it
+    /// `POST /hooks/git` refuses every request.
+    #[serde(default)]
+    pub secret: Option<SecretRef>,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+fn default_max_body() -> usize {
+    1 << 20
+}
+
+/// A source's URL, by how it is fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// `http://` or `https://`.
+    Http,
+    /// `file://` (a local repository: watched for changes).
+    File(PathBuf),
+    /// `ssh://` or `user@host:path` (keys from the ssh configuration).
+    Ssh,
+}
+
+impl SourceConfig {
+    /// How the URL is fetched, or why it cannot be.
+    pub fn transport(&self) -> Result<Transport, String> {
+        let url = self.url.as_str();
+        if url.starts_with("https://") || url.starts_with("http://") {
+            Ok(Transport::Http)
+        } else if let Some(path) = url.strip_prefix("file://") {
+            if Path::new(path).is_absolute() {
+                Ok(Transport::File(PathBuf::from(path)))
+            } else {
+                Err("a file:// URL needs an absolute path (file:///srv/repo)".to_owned())
+            }
+        } else if url.starts_with("ssh://")
+            || (url.contains('@') && url.contains(':') && !url.contains("://"))
+        {
+            Ok(Transport::Ssh)
+        } else {
+            Err("the URL must start with https://, http://, file:// or ssh:// (or be user@host:path)".to_owned())
+        }
+    }
+
+    /// The polling interval (validated on load).
+    #[must_use]
+    pub fn interval(&self) -> Duration {
+        parse_go_duration(&self.interval).unwrap_or(Duration::from_secs(60))
+    }
+}
+
+/// The configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error("{0}")]
+    Invalid(Problems),
+}
+
+impl Config {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string()).map_err(ConfigError::Invalid)
+    }
+
+    /// Parses and checks `text`; problems name `file`.
+    pub fn parse(text: &str, file: &str) -> Result<Self, Problems> {
+        let problem = |line, field: Option<&FieldPath>, message: String| Problem {
+            file: file.to_owned(),
+            line,
+            field: field.map(ToString::to_string),
+            message,
+        };
+        let config: Self = if text.trim().is_empty() {
+            Self::default()
+        } else {
+            serde_saphyr::from_str(text).map_err(|error| {
+                let line = error
+                    .location()
+                    .and_then(|location| usize::try_from(location.line()).ok());
+                let message = error.to_string();
+                Problems(vec![problem(
+                    line,
+                    None,
+                    message.lines().next().unwrap_or_default().to_owned(),
+                )])
+            })?
+        };
+        let found: Vec<Problem> = config
+            .problems()
+            .into_iter()
+            .map(|(field, message)| {
+                let root_line = text
+                    .lines()
+                    .position(|line| {
+                        !line.trim().is_empty()
+                            && !line.trim_start().starts_with('#')
+                            && line != "---"
+                    })
+                    .map_or(1, |index| index + 1);
+                problem(line_of(text, root_line, &field), Some(&field), message)
+            })
+            .collect();
+        if found.is_empty() {
+            Ok(config)
+        } else {
+            Err(Problems(found))
+        }
+    }
+
+    /// Everything wrong with the values, by field.
+    fn problems(&self) -> Vec<(FieldPath, String)> {
+        let mut problems = Vec::new();
+        let mut names = HashSet::new();
+        for (index, source) in self.sources.iter().enumerate() {
+            let at = FieldPath::default().key("sources").index(index);
+            if !is_dns_label(&source.name) {
+                problems.push((at.key("name"), "must be a DNS label: 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit".to_owned()));
+            }
+            if !names.insert(source.name.as_str()) {
+                problems.push((
+                    at.key("name"),
+                    format!("another source is already named {:?}", source.name),
+                ));
+            }
+            match source.transport() {
+                Err(message) => problems.push((at.key("url"), message)),
+                Ok(Transport::Http) => {}
+                Ok(_) if source.auth.is_some() => problems.push((at.key("auth"), "credentials apply to http(s) URLs only (ssh uses the ssh configuration's keys)".to_owned())),
+                Ok(_) => {}
+            }
+            if source.url.contains('@')
+                && source.url.contains("://")
+                && source.url.split("://").nth(1).is_some_and(|rest| {
+                    rest.split('/')
+                        .next()
+                        .is_some_and(|host| host.contains(':') && host.contains('@'))
+                })
+            {
+                problems.push((
+                    at.key("url"),
+                    "credentials must not be written in the URL: use auth".to_owned(),
+                ));
+            }
+            if source.reference.trim().is_empty() {
+                problems.push((
+                    at.key("ref"),
+                    "must name a branch, a tag or a commit".to_owned(),
+                ));
+            }
+            if Path::new(&source.path).is_absolute()
+                || source.path.split('/').any(|part| part == "..")
+            {
+                problems.push((
+                    at.key("path"),
+                    "must be a relative path inside the repository, without '..'".to_owned(),
+                ));
+            }
+            match parse_go_duration(&source.interval) {
+                Ok(interval) if interval >= Duration::from_secs(1) => {}
+                Ok(_) => problems.push((at.key("interval"), "must be at least 1s".to_owned())),
+                Err(error) => problems.push((at.key("interval"), error.to_string())),
+            }
+            if let Some(namespace) = &source.namespace
+                && !is_dns_label(namespace)
+            {
+                problems.push((
+                    at.key("namespace"),
+                    "must be a namespace name (a DNS label)".to_owned(),
+                ));
+            }
+            if let Some(auth) = &source.auth {
+                secret_problems(
+                    &auth.password,
+                    &at.key("auth").key("password"),
+                    &mut problems,
+                );
+            }
+        }
+        if !is_dns_label(&self.state.namespace) {
+            problems.push((
+                FieldPath::default().key("state").key("namespace"),
+                "must be a namespace name (a DNS label)".to_owned(),
+            ));
+        }
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            problems.push((
+                FieldPath::default().key("server").key("listen"),
+                "must be an address and port such as 0.0.0.0:8080".to_owned(),
+            ));
+        }
+        if let Some(secret) = &self.webhook.secret {
+            secret_problems(
+                secret,
+                &FieldPath::default().key("webhook").key("secret"),
+                &mut problems,
+            );
+        }
+        problems
+    }
+
+    /// The source called `name`.
+    #[must_use]
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|source| source.name == name)
+    }
+
+    /// The JSON schema of the file, for editors and `tidegate config schema`.
+    #[must_use]
+    pub fn json_schema() -> schemars::Schema {
+        schemars::schema_for!(Config)
+    }
+}
+
+fn secret_problems(secret: &SecretRef, at: &FieldPath, problems: &mut Vec<(FieldPath, String)>) {
+    if secret.file.is_some() == secret.env.is_some() {
+        problems.push((at.clone(), "needs exactly one of file or env".to_owned()));
+    }
+}
+
+/// A DNS-1123 label: what Kubernetes accepts as a namespace name and a label value's shape.
+fn is_dns_label(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 63
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        Config::parse(text, "tidegate.yaml")
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_full_config_reads_with_defaults() {
+        let config = Config::parse(
+            "sources:
+- name: shop
+  url: https://git.example.com/org/shop.git
+  path: apps/shop
+  auth:
+    password: {env: SHOP_TOKEN}
+- name: local
+  url: file:///srv/repo
+  ref: refs/tags/v1
+  interval: 10s
+  prune: true
+  selfHeal: true
+  namespace: demo
+",
+            "tidegate.yaml",
+        )
+        .unwrap();
+        let shop = config.source("shop").unwrap();
+        assert_eq!(
+            (shop.reference.as_str(), shop.interval()),
+            ("main", Duration::from_secs(60))
+        );
+        assert_eq!(shop.auth.as_ref().unwrap().username, "git");
+        assert!(!shop.prune && !shop.self_heal);
+        let local = config.source("local").unwrap();
+        assert_eq!(
+            local.transport(),
+            Ok(Transport::File(PathBuf::from("/srv/repo")))
+        );
+        assert_eq!(local.interval(), Duration::from_secs(10));
+        assert_eq!(config.state.namespace, "tidegate-system");
+        assert_eq!(config.limits, Limits::default());
+    }
+
+    #[test]
+    fn unknown_fields_name_their_line() {
+        let found = problems("sources:\n- name: a\n  url: file:///r\n  prun: true\n");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("tidegate.yaml:4"), "{found:?}");
+        assert!(found[0].contains("prun"), "{found:?}");
+    }
+
+    #[test]
+    fn invalid_values_name_their_line_and_field() {
+        let found = problems(
+            "sources:
+- name: Shop
+  url: ftp://example.com/repo
+  path: ../etc
+  interval: soon
+- name: b
+  url: file:///repo
+  auth:
+    password: {file: /run/secret, env: TOKEN}
+- name: b
+  url: https://example.com/b.git
+server:
+  listen: everywhere
+",
+        );
+        assert_eq!(
+            found,
+            [
+                "tidegate.yaml:2: sources[0].name: must be a DNS label: 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit",
+                "tidegate.yaml:3: sources[0].url: the URL must start with https://, http://, file:// or ssh:// (or be user@host:path)",
+                "tidegate.yaml:4: sources[0].path: must be a relative path inside the repository, without '..'",
+                &format!(
+                    "tidegate.yaml:5: sources[0].interval: {}",
+                    parse_go_duration("soon").unwrap_err()
+                ),
+                "tidegate.yaml:8: sources[1].auth: credentials apply to http(s) URLs only (ssh uses the ssh configuration's keys)",
+                "tidegate.yaml:9: sources[1].auth.password: needs exactly one of file or env",
+                "tidegate.yaml:10: sources[2].name: another source is already named \"b\"",
+                "tidegate.yaml:13: server.listen: must be an address and port such as 0.0.0.0:8080",
+            ]
+        );
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused() {
+        let found = problems("sources:\n- name: a\n  url: https://me:hunter2@example.com/a.git\n");
+        assert_eq!(
+            found,
+            [
+                "tidegate.yaml:3: sources[0].url: credentials must not be written in the URL: use auth"
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_are_read_when_used_and_never_shown() {
+        let path = std::env::temp_dir().join(format!("tidegate-secret-{}", std::process::id()));
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let secret = SecretRef {
+            file: Some(path.clone()),
+            env: None,
+        }
+        .read()
+        .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(secret.expose(), "s3cret");
+        assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
+        let missing = SecretRef {
+            file: None,
+            env: Some("TIDEGATE_TEST_UNSET_VARIABLE".into()),
+        };
+        assert_eq!(
+            missing.read().unwrap_err().to_string(),
+            "environment variable TIDEGATE_TEST_UNSET_VARIABLE is not set"
+        );
+    }
+
+    #[test]
+    fn the_schema_names_every_section() {
+        let schema = serde_json::to_value(Config::json_schema()).unwrap();
+        for section in ["sources", "state", "server", "webhook", "limits"] {
+            assert!(schema["properties"][section].is_object(), "{section}");
+        }
+    }
+}

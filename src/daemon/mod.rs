@@ -1,0 +1,147 @@
+//! `tidegate run`: the whole daemon in one process — a loop per Git source, the Rollout
+//! controller, and the HTTP server — stopped together on shutdown.
+//!
+//! In: the configuration and a cluster client. Out: the cluster kept in sync with Git.
+
+mod source_loop;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use kube::runtime::events::{Recorder, Reporter};
+use tokio::sync::{Notify, RwLock, watch};
+
+use crate::config::Config;
+use crate::controller::{self, Scope};
+use crate::k8s::Client;
+use crate::metrics::Metrics;
+use crate::server::{self, AppState};
+use crate::source::GitCache;
+use crate::sync::{Records, Syncer};
+use source_loop::SourceLoop;
+
+/// The daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state namespace could not be created.
+    #[error(transparent)]
+    State(#[from] crate::sync::RecordError),
+    /// The HTTP server could not listen.
+    #[error("listen on {address}")]
+    Listen {
+        /// The address.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs every source, the controller (when `scope` is given) and the server until `shutdown`.
+pub async fn run(
+    config: Config,
+    client: Client,
+    scope: Option<Scope>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    let records = Records::new(client.clone(), &config.state.namespace);
+    records.ensure_namespace(&client).await?;
+    let metrics = Arc::new(Metrics::default());
+    let views = Arc::new(RwLock::new(BTreeMap::new()));
+    let syncer = Arc::new(Syncer::new(client.clone()));
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "tidegate".into(),
+            instance: std::env::var("HOSTNAME").ok(),
+        },
+    );
+    let (stop, stopped) = watch::channel(false);
+    let sources: Vec<_> = config
+        .sources
+        .iter()
+        .map(|source| (source.clone(), Arc::new(Notify::new())))
+        .collect();
+    let looked_once = Arc::new(AtomicUsize::new(0));
+    let ready = Arc::new(AtomicBool::new(config.sources.is_empty()));
+
+    let listen: SocketAddr = config
+        .server
+        .listen
+        .parse()
+        .expect("validated when the configuration was loaded");
+    let state = AppState {
+        metrics: metrics.clone(),
+        sources: Arc::new(sources.clone()),
+        webhook_secret: config.webhook.secret.clone(),
+        views: views.clone(),
+        ready: ready.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            address: config.server.listen.clone(),
+            source,
+        })?;
+    tracing::info!(address = %listener.local_addr().map_or(config.server.listen.clone(), |address| address.to_string()), "HTTP server listening");
+    let mut server_stop = stopped.clone();
+    let server = tokio::spawn(async move {
+        let router = server::router(state, config.webhook.max_body_bytes);
+        let graceful = async move {
+            let _ = server_stop.changed().await;
+        };
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
+            tracing::error!(%error, "HTTP server failed");
+        }
+    });
+
+    let mut tasks = Vec::new();
+    for (source, wake) in sources {
+        let cache = Arc::new(GitCache::new(
+            config.state.cache_dir().join(&source.name),
+            source.url.clone(),
+        ));
+        let source_loop = SourceLoop {
+            config: source,
+            cache,
+            syncer: syncer.clone(),
+            records: records.clone(),
+            metrics: metrics.clone(),
+            views: views.clone(),
+            wake,
+            limits: config.limits.clone(),
+            recorder: recorder.clone(),
+            looked_once: looked_once.clone(),
+        };
+        tasks.push(tokio::spawn(source_loop.run(stopped.clone())));
+    }
+    if let Some(scope) = scope {
+        let mut controller_stop = stopped.clone();
+        tasks.push(tokio::spawn(controller::run(client, scope, async move {
+            let _ = controller_stop.changed().await;
+        })));
+    }
+    let source_count = config.sources.len();
+    let readiness = tokio::spawn(async move {
+        while looked_once.load(Ordering::Acquire) < source_count {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ready.store(true, Ordering::Release);
+    });
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    readiness.abort();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let _ = server.await;
+    Ok(())
+}

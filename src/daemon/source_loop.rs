@@ -1,0 +1,432 @@
+//! One source's loop: wait for a trigger (interval, webhook, file change), fetch, and when the
+//! commit is new render and apply it; then check drift, record everything, and heal if asked.
+//!
+//! In: the source's configuration and wake-ups. Out: the cluster in sync with Git, the
+//! source's status record, drift report, metrics and Events.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use kube::Resource;
+use kube::runtime::events::{Event, EventType, Recorder};
+use tokio::sync::{Notify, RwLock, watch};
+
+use crate::config::{SourceConfig, Transport};
+use crate::manifest::{self, Limits, Manifest, Problems};
+use crate::metrics::{Metrics, SyncLabels};
+use crate::server::SourceView;
+use crate::source::{self, Credentials, GitCache, GitError};
+use crate::sync::{
+    Desired, Records, SourceStatus, SyncFailure, SyncResult, Syncer, next_inventory,
+};
+
+/// Everything one source's loop needs.
+pub struct SourceLoop {
+    /// The source.
+    pub config: SourceConfig,
+    /// Its Git cache.
+    pub cache: Arc<GitCache>,
+    /// Applies and compares objects.
+    pub syncer: Arc<Syncer>,
+    /// Status records.
+    pub records: Records,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// What the HTTP server shows.
+    pub views: Arc<RwLock<std::collections::BTreeMap<String, SourceView>>>,
+    /// Wake-ups from webhooks and file watches.
+    pub wake: Arc<Notify>,
+    /// Render limits.
+    pub limits: Limits,
+    /// Publishes Events on drifted objects.
+    pub recorder: Recorder,
+    /// Counts sources that finished their first look (readiness).
+    pub looked_once: Arc<AtomicUsize>,
+}
+
+/// What the loop remembers between passes (the durable part is in the status record).
+#[derive(Default)]
+struct Memory {
+    status: SourceStatus,
+    /// The commit last attempted by this process.
+    attempted: Option<String>,
+    /// The objects of the applied revision, for drift checks.
+    applied: Option<(String, Vec<Desired>)>,
+    failures: u32,
+    /// The diff last announced by an Event, per object, so Events are not repeated.
+    announced: HashMap<String, String>,
+}
+
+impl SourceLoop {
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let name = self.config.name.clone();
+        let _watch = match self.config.transport() {
+            Ok(Transport::File(dir)) => match source::watch(&dir, self.wake.clone()) {
+                Ok(watch) => Some(watch),
+                Err(error) => {
+                    tracing::warn!(source = %name, %error, dir = %dir.display(), "cannot watch the repository; polling only");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let mut memory = Memory::default();
+        match self.records.status(&name).await {
+            Ok(status) => memory.status = status,
+            Err(error) => {
+                tracing::warn!(source = %name, error = %crate::k8s::describe_error(&error), "cannot read the status record");
+            }
+        }
+        let mut first = true;
+        loop {
+            let wait = self.pass(&mut memory).await;
+            if first {
+                self.looked_once.fetch_add(1, Ordering::AcqRel);
+                first = false;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.wake.notified() => tracing::debug!(source = %name, "woken"),
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+
+    /// One look at the source; returns how long to wait before the next.
+    async fn pass(&self, memory: &mut Memory) -> Duration {
+        let name = self.config.name.as_str();
+        let interval = self.config.interval();
+        let commit = match self.fetch().await {
+            Ok(commit) => {
+                memory.failures = 0;
+                commit
+            }
+            Err(error) => {
+                memory.failures += 1;
+                let message = format!(
+                    "fetch failed; keeping {}: {}",
+                    memory
+                        .status
+                        .applied_revision
+                        .as_deref()
+                        .unwrap_or("nothing applied yet"),
+                    crate::k8s::describe_error(&error)
+                );
+                tracing::warn!(source = name, failures = memory.failures, "{message}");
+                self.metrics
+                    .fetch_errors
+                    .get_or_create(&Metrics::source(name))
+                    .inc();
+                self.finish(memory, SyncResult::FetchFailed, message, None)
+                    .await;
+                return source::next_retry(interval, memory.failures);
+            }
+        };
+        let retry_failed = memory.status.result == SyncResult::Failed
+            && memory.attempted.as_deref() == Some(commit.as_str());
+        if memory.attempted.as_deref() != Some(commit.as_str()) || retry_failed {
+            memory.attempted = Some(commit.clone());
+            self.sync(memory, &commit).await;
+        }
+        if memory.applied.is_none()
+            && let Some(applied) = memory.status.applied_revision.clone()
+        {
+            // Restarted on a refused commit: compare the cluster with the last good one.
+            if let Ok(manifests) = self.render(&applied).await
+                && let Ok(desired) = self.prepare(manifests).await
+            {
+                memory.applied = Some((applied, desired));
+            }
+        }
+        self.check_drift(memory).await;
+        if memory.status.result == SyncResult::Failed {
+            return source::next_retry(interval, 1);
+        }
+        source::next_poll(interval, source::random())
+    }
+
+    async fn fetch(&self) -> Result<String, GitError> {
+        let started = Instant::now();
+        let cache = self.cache.clone();
+        let reference = self.config.reference.clone();
+        let credentials = match &self.config.auth {
+            Some(auth) => Some(Credentials {
+                username: auth.username.clone(),
+                password: auth.password.read().map_err(|error| GitError::Fetch {
+                    url: self.config.url.clone(),
+                    source: Box::new(error),
+                })?,
+            }),
+            None => None,
+        };
+        let fetched =
+            tokio::task::spawn_blocking(move || cache.fetch(&reference, credentials.as_ref()))
+                .await
+                .expect("the fetch task does not panic");
+        self.metrics
+            .fetch_duration
+            .get_or_create(&Metrics::source(&self.config.name))
+            .observe(started.elapsed().as_secs_f64());
+        let fetched = fetched?;
+        if fetched.received_pack {
+            tracing::info!(source = %self.config.name, commit = %fetched.commit, "fetched new objects");
+        }
+        Ok(fetched.commit)
+    }
+
+    async fn render(&self, commit: &str) -> Result<Vec<Manifest>, Problems> {
+        let cache = self.cache.clone();
+        let commit = commit.to_owned();
+        let path = self.config.path.clone();
+        let limits = self.limits.clone();
+        tokio::task::spawn_blocking(move || {
+            let tree = cache.tree(&commit, &path).map_err(|error| {
+                Problems(vec![manifest::Problem {
+                    file: String::new(),
+                    line: None,
+                    field: None,
+                    message: crate::k8s::describe_error(&error),
+                }])
+            })?;
+            manifest::render(&tree, &limits)
+        })
+        .await
+        .expect("the render task does not panic")
+    }
+
+    async fn prepare(&self, manifests: Vec<Manifest>) -> Result<Vec<Desired>, SyncFailure> {
+        let namespace = self.config.namespace.as_deref().unwrap_or("default");
+        self.syncer
+            .prepare(&self.config.name, namespace, manifests)
+            .await
+    }
+
+    /// Renders, applies and prunes `commit`, recording the outcome.
+    async fn sync(&self, memory: &mut Memory, commit: &str) {
+        let name = self.config.name.as_str();
+        let started = Instant::now();
+        tracing::info!(source = name, commit, "syncing");
+        let manifests = match self.render(commit).await {
+            Ok(manifests) => manifests,
+            Err(problems) => {
+                let message =
+                    format!("commit {commit} not applied: invalid manifests:\n{problems}");
+                tracing::error!(source = name, "{message}");
+                self.finish(memory, SyncResult::Invalid, message, Some(commit))
+                    .await;
+                return;
+            }
+        };
+        let mut desired = match self.prepare(manifests).await {
+            Ok(desired) => desired,
+            Err(failure) => return self.refused(memory, commit, failure).await,
+        };
+        if let Err(failure) = self.syncer.apply(&mut desired).await {
+            return self.refused(memory, commit, failure).await;
+        }
+        let previous = memory.status.inventory.clone();
+        let (pruned, prune_errors) = if !self.config.prune {
+            (Vec::new(), Vec::new())
+        } else if desired.is_empty() {
+            tracing::warn!(source = name, "render is empty: nothing pruned");
+            (Vec::new(), Vec::new())
+        } else {
+            self.syncer.prune(name, &previous, &desired).await
+        };
+        self.metrics
+            .pruned_objects
+            .get_or_create(&Metrics::source(name))
+            .inc_by(pruned.len() as u64);
+        memory.status.inventory = next_inventory(&previous, &desired, &pruned);
+        let mut message = format!("applied {} objects from {commit}", desired.len());
+        if !pruned.is_empty() {
+            let _ = write!(message, ", pruned {}", pruned.len());
+        }
+        if desired.is_empty() {
+            message.push_str(" (the render is empty: nothing pruned)");
+        }
+        let result = if prune_errors.is_empty() {
+            SyncResult::Applied
+        } else {
+            let _ = write!(message, "; prune failed:\n{}", prune_errors.join("\n"));
+            SyncResult::Failed
+        };
+        tracing::info!(source = name, "{message}");
+        memory.status.applied_revision = Some(commit.to_owned());
+        memory.status.applied_time = Some(jiff::Timestamp::now().to_string());
+        memory.applied = Some((commit.to_owned(), desired));
+        self.metrics
+            .sync_duration
+            .get_or_create(&Metrics::source(name))
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .last_applied
+            .get_or_create(&Metrics::source(name))
+            .set(jiff::Timestamp::now().as_second());
+        self.finish(memory, result, message, Some(commit)).await;
+    }
+
+    async fn refused(&self, memory: &mut Memory, commit: &str, failure: SyncFailure) {
+        let reason = match failure.result {
+            SyncResult::Rejected => "refused by the apiserver",
+            _ => "failed to apply",
+        };
+        let message = format!("commit {commit} {reason}:\n{}", Problems(failure.problems));
+        tracing::error!(source = %self.config.name, "{message}");
+        self.finish(memory, failure.result, message, Some(commit))
+            .await;
+    }
+
+    /// Records the outcome of a pass in the status, metrics and the server's view.
+    async fn finish(
+        &self,
+        memory: &mut Memory,
+        result: SyncResult,
+        message: String,
+        commit: Option<&str>,
+    ) {
+        let name = self.config.name.as_str();
+        let status = &mut memory.status;
+        name.clone_into(&mut status.source);
+        if let Some(commit) = commit {
+            status.revision = Some(commit.to_owned());
+        }
+        status.result = result;
+        status.message = message;
+        status.time = jiff::Timestamp::now().to_string();
+        self.metrics
+            .syncs
+            .get_or_create(&SyncLabels {
+                source: name.to_owned(),
+                result: result.as_str().to_owned(),
+            })
+            .inc();
+        self.metrics
+            .sync_ok
+            .get_or_create(&Metrics::source(name))
+            .set(i64::from(result == SyncResult::Applied));
+        if let Err(error) = self.records.write_status(status).await {
+            tracing::warn!(source = name, error = %crate::k8s::describe_error(&error), "cannot write the status record");
+        }
+        self.views
+            .write()
+            .await
+            .entry(name.to_owned())
+            .or_default()
+            .status = status.clone();
+    }
+
+    /// Compares the applied revision with the cluster; reports, announces and heals drift.
+    async fn check_drift(&self, memory: &mut Memory) {
+        let name = self.config.name.as_str();
+        let Some((revision, desired)) = &memory.applied else {
+            return;
+        };
+        let mut drift = match self
+            .syncer
+            .drift(name, revision, desired, &memory.status.inventory)
+            .await
+        {
+            Ok(drift) => drift,
+            Err(error) => {
+                tracing::warn!(source = name, error = %crate::k8s::describe_error(&error), "drift check failed");
+                return;
+            }
+        };
+        if self.config.self_heal && !drift.drifted.is_empty() {
+            let problems = self.syncer.heal(&drift.drifted).await;
+            let healed = drift.drifted.len() - problems.len();
+            tracing::info!(
+                source = name,
+                healed,
+                failed = problems.len(),
+                "self-heal re-applied drifted objects"
+            );
+            self.metrics
+                .healed_objects
+                .get_or_create(&Metrics::source(name))
+                .inc_by(healed as u64);
+            for problem in problems {
+                tracing::warn!(source = name, %problem, "self-heal failed");
+            }
+            for object in &drift.drifted {
+                self.announce(object, "DriftHealed", "re-applied from Git (selfHeal)")
+                    .await;
+            }
+            match self
+                .syncer
+                .drift(name, revision, desired, &memory.status.inventory)
+                .await
+            {
+                Ok(after) => drift = after,
+                Err(error) => {
+                    tracing::warn!(source = name, error = %crate::k8s::describe_error(&error), "drift check after self-heal failed");
+                }
+            }
+        } else {
+            let mut current = HashMap::new();
+            for object in &drift.drifted {
+                let key = object.desired.key.to_string();
+                let diff = drift
+                    .report
+                    .objects
+                    .iter()
+                    .find(|entry| entry.object == key)
+                    .map(|entry| format!("{:?}", entry.difference))
+                    .unwrap_or_default();
+                if memory.announced.get(&key) != Some(&diff) {
+                    self.announce(
+                        object,
+                        "DriftDetected",
+                        &format!(
+                            "differs from Git ({} at {})",
+                            self.config.name, object.desired.origin
+                        ),
+                    )
+                    .await;
+                }
+                current.insert(key, diff);
+            }
+            memory.announced = current;
+        }
+        let drifted = drift.report.objects.len();
+        if drifted > 0 {
+            tracing::warn!(source = name, drifted, "the cluster differs from Git");
+        }
+        self.metrics
+            .drifted_objects
+            .get_or_create(&Metrics::source(name))
+            .set(i64::try_from(drifted).unwrap_or(i64::MAX));
+        if let Err(error) = self.records.write_drift(&drift.report).await {
+            tracing::warn!(source = name, error = %crate::k8s::describe_error(&error), "cannot write the drift report");
+        }
+        self.views
+            .write()
+            .await
+            .entry(name.to_owned())
+            .or_default()
+            .drift = Some(drift.report);
+    }
+
+    /// A Warning Event on the drifted object (nothing to attach it to when it is missing).
+    async fn announce(&self, object: &crate::sync::DriftedLive, reason: &str, note: &str) {
+        let (Some(live), Some(kind)) = (&object.live, &object.desired.kind) else {
+            return;
+        };
+        let reference = live.object_ref(&kind.resource);
+        let event = Event {
+            type_: EventType::Warning,
+            reason: reason.to_owned(),
+            note: Some(note.to_owned()),
+            action: "Sync".to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &reference).await {
+            tracing::warn!(object = %object.desired.key, %error, "cannot publish Event");
+        }
+    }
+}

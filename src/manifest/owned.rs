@@ -1,0 +1,248 @@
+//! Strict validation of the kinds tidegate owns (`Rollout`, `AnalysisTemplate`,
+//! `ClusterAnalysisTemplate`, `AnalysisRun`): every field must be one the CRD schema knows,
+//! every value must read into the Rust type, and a Rollout's spec must make a plan.
+//!
+//! In: one document already moved to `tidegate.dev/v1alpha1`. Out: each problem with the path of
+//! its field.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::path::FieldPath;
+use crate::k8s::crd::{self, AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
+
+/// Everything wrong with a document of an owned `kind`, in document order.
+#[must_use]
+pub fn validate(kind: &str, document: &Value) -> Vec<(FieldPath, String)> {
+    let mut problems = Vec::new();
+    if let Some(schema) = schemas().get(kind) {
+        unknown_fields(document, schema, &FieldPath::default(), &mut problems);
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
+    match kind {
+        "Rollout" => {
+            if let Some(rollout) = typed::<Rollout>(document, &mut problems)
+                && let Err(errors) = rollout.spec.plan()
+            {
+                problems.extend(
+                    errors
+                        .0
+                        .into_iter()
+                        .map(|error| (FieldPath::parse(&error.path), error.message)),
+                );
+            }
+        }
+        "AnalysisTemplate" => drop(typed::<AnalysisTemplate>(document, &mut problems)),
+        "ClusterAnalysisTemplate" => {
+            drop(typed::<ClusterAnalysisTemplate>(document, &mut problems));
+        }
+        "AnalysisRun" => drop(typed::<AnalysisRun>(document, &mut problems)),
+        _ => {}
+    }
+    problems
+}
+
+fn typed<T: DeserializeOwned>(
+    document: &Value,
+    problems: &mut Vec<(FieldPath, String)>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(document) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            problems.push((
+                FieldPath::from_serde(error.path()),
+                error.inner().to_string(),
+            ));
+            None
+        }
+    }
+}
+
+/// The `openAPIV3Schema` of each owned kind, from the generated CRDs.
+fn schemas() -> &'static HashMap<String, Value> {
+    static SCHEMAS: OnceLock<HashMap<String, Value>> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        crd::definitions()
+            .into_iter()
+            .filter_map(|definition| {
+                let version = definition.spec.versions.first()?;
+                let schema = version.schema.as_ref()?.open_api_v3_schema.as_ref()?;
+                Some((
+                    definition.spec.names.kind.clone(),
+                    serde_json::to_value(schema).ok()?,
+                ))
+            })
+            .collect()
+    })
+}
+
+/// Reports every key of `value` its structural `schema` does not declare, as the apiserver's
+/// strict field validation would (metadata is the apiserver's own business).
+fn unknown_fields(
+    value: &Value,
+    schema: &Value,
+    path: &FieldPath,
+    problems: &mut Vec<(FieldPath, String)>,
+) {
+    if schema["x-kubernetes-preserve-unknown-fields"] == Value::Bool(true) {
+        return;
+    }
+    match value {
+        Value::Object(fields) => {
+            let properties = schema["properties"].as_object();
+            let additional = &schema["additionalProperties"];
+            for (key, child) in fields {
+                if path.0.is_empty() && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+                    continue;
+                }
+                match properties.and_then(|properties| properties.get(key)) {
+                    Some(child_schema) => {
+                        unknown_fields(child, child_schema, &path.key(key), problems);
+                    }
+                    None if additional.is_object() => {
+                        unknown_fields(child, additional, &path.key(key), problems);
+                    }
+                    None if properties.is_some() => {
+                        let known = properties
+                            .map(|properties| properties.keys().map(String::as_str).collect())
+                            .unwrap_or_default();
+                        problems.push((path.key(key), unknown_message(key, &known)));
+                    }
+                    None => {}
+                }
+            }
+        }
+        Value::Array(items) if schema["items"].is_object() => {
+            for (index, item) in items.iter().enumerate() {
+                unknown_fields(item, &schema["items"], &path.index(index), problems);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// "unknown field", with the closest known name when one is close enough to be a typo.
+fn unknown_message(key: &str, known: &Vec<&str>) -> String {
+    let closest = known
+        .iter()
+        .map(|candidate| (edit_distance(key, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= 2)
+        .min();
+    match closest {
+        Some((_, candidate)) => format!("unknown field (did you mean \"{candidate}\"?)"),
+        None => "unknown field".to_owned(),
+    }
+}
+
+/// Levenshtein distance, for typo hints on short field names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rollout(strategy: &Value) -> Value {
+        json!({
+            "apiVersion": "tidegate.dev/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": "web", "annotations": {"any": "thing"}},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1"}]}
+                },
+                "strategy": strategy
+            }
+        })
+    }
+
+    fn problems(kind: &str, document: &Value) -> Vec<String> {
+        validate(kind, document)
+            .into_iter()
+            .map(|(path, message)| format!("{path}: {message}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_rollout_has_no_problems() {
+        let document = rollout(&json!({"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}}));
+        assert_eq!(problems("Rollout", &document), Vec::<String>::new());
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_a_hint() {
+        let document =
+            rollout(&json!({"canary": {"steps": [{"setWeight": 20}, {"setWeigth": 40}]}}));
+        assert_eq!(
+            problems("Rollout", &document),
+            [
+                "spec.strategy.canary.steps[1].setWeigth: unknown field (did you mean \"setWeight\"?)"
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_named_by_path() {
+        let document = rollout(&json!({"canary": {"steps": [{"setWeight": "twenty"}]}}));
+        let found = problems("Rollout", &document);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].starts_with("spec.strategy.canary.steps[0].setWeight: "),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn invalid_plans_are_named_by_path() {
+        let document = rollout(&json!({"canary": {"steps": [{"setWeight": 120}]}}));
+        let found = problems("Rollout", &document);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("spec.strategy.canary.steps[0].setWeight"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn pod_templates_are_checked_like_the_apiserver_checks_them() {
+        let mut document = rollout(&json!({"canary": {}}));
+        document["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = json!("Always");
+        assert_eq!(problems("Rollout", &document), Vec::<String>::new());
+        document["spec"]["template"]["spec"]["containers"][0]["imagePulPolicy"] = json!("Always");
+        assert_eq!(
+            problems("Rollout", &document),
+            [
+                "spec.template.spec.containers[0].imagePulPolicy: unknown field (did you mean \"imagePullPolicy\"?)"
+            ]
+        );
+    }
+
+    #[test]
+    fn typos_are_hinted_only_when_close() {
+        assert_eq!(edit_distance("setWeigth", "setWeight"), 2);
+        assert_eq!(
+            unknown_message("colour", &vec!["weight", "pause"]),
+            "unknown field"
+        );
+    }
+}
