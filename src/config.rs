@@ -372,6 +372,9 @@ impl Config {
             }
             match source.transport() {
                 Err(message) => problems.push((at.key("url"), message)),
+                Ok(Transport::Http) if source.auth.is_some() && !sends_credentials_safely(&source.url) => {
+                    problems.push((at.key("auth"), "credentials are sent over https only (or http to a loopback address)".to_owned()));
+                }
                 Ok(Transport::Http) => {}
                 Ok(_) if source.auth.is_some() => problems.push((at.key("auth"), "credentials apply to http(s) URLs only (ssh uses the ssh configuration's keys)".to_owned())),
                 Ok(_) => {}
@@ -463,6 +466,20 @@ fn secret_problems(secret: &SecretRef, at: &FieldPath, problems: &mut Vec<(Field
     if secret.file.is_some() == secret.env.is_some() {
         problems.push((at.clone(), "needs exactly one of file or env".to_owned()));
     }
+}
+
+/// Whether credentials for `url` are safe from eavesdroppers: https, or http on loopback.
+fn sends_credentials_safely(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return url.starts_with("https://");
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(host, _)| host);
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A DNS-1123 label: what Kubernetes accepts as a namespace name and a label value's shape.
@@ -566,6 +583,22 @@ server:
                 "tidegate.yaml:9: sources[1].auth.password: needs exactly one of file or env",
                 "tidegate.yaml:10: sources[2].name: another source is already named \"b\"",
                 "tidegate.yaml:13: server.listen: must be an address and port such as 0.0.0.0:8080",
+            ]
+        );
+    }
+
+    #[test]
+    fn credentials_travel_over_https_or_loopback_only() {
+        let with_auth = |url: &str| {
+            format!("sources:\n- name: a\n  url: {url}\n  auth:\n    password: {{env: T}}\n")
+        };
+        assert!(Config::parse(&with_auth("https://example.com/a.git"), "t").is_ok());
+        assert!(Config::parse(&with_auth("http://127.0.0.1:3000/a.git"), "t").is_ok());
+        assert!(Config::parse(&with_auth("http://localhost/a.git"), "t").is_ok());
+        assert_eq!(
+            problems(&with_auth("http://example.com/a.git")),
+            [
+                "tidegate.yaml:4: sources[0].auth: credentials are sent over https only (or http to a loopback address)"
             ]
         );
     }

@@ -168,25 +168,21 @@ impl GitCache {
         let connection = remote
             .connect(Direction::Fetch)
             .map_err(|error| fetch_error(error.into()))?;
-        let connection = match credentials {
-            Some(credentials) => {
-                let account = gix::sec::identity::Account {
-                    username: credentials.username.clone(),
-                    password: credentials.password.expose().to_owned(),
-                    oauth_refresh_token: None,
-                };
-                connection.with_credentials(move |action| match action {
-                    gix::credentials::helper::Action::Get(context) => {
-                        Ok(Some(gix::credentials::protocol::Outcome {
-                            identity: account.clone(),
-                            next: context.into(),
-                        }))
-                    }
-                    _ => Ok(None),
-                })
+        // Always answer credential requests ourselves: gix would otherwise prompt on a tty.
+        let account = credentials.map(|credentials| gix::sec::identity::Account {
+            username: credentials.username.clone(),
+            password: credentials.password.expose().to_owned(),
+            oauth_refresh_token: None,
+        });
+        let connection = connection.with_credentials(move |action| match (action, &account) {
+            (gix::credentials::helper::Action::Get(context), Some(account)) => {
+                Ok(Some(gix::credentials::protocol::Outcome {
+                    identity: account.clone(),
+                    next: context.into(),
+                }))
             }
-            None => connection,
-        };
+            _ => Ok(None),
+        });
         let prepared = connection
             .prepare_fetch(
                 gix::progress::Discard,

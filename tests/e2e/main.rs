@@ -6,4 +6,5 @@ mod support;
 
 mod cluster;
 mod crds;
+mod gitops;
 mod rollouts;

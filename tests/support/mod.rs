@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
+pub mod git;
+
 use std::ffi::OsString;
 use std::fmt::Debug;
 use std::future::Future;
