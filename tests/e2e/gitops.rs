@@ -3,7 +3,6 @@
 //! drift, self-heal, webhooks and credentials.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use aws_lc_rs::hmac;
 use k8s_openapi::api::events::v1::Event;
@@ -539,16 +538,7 @@ async fn bad_input_is_refused_with_every_problem_and_the_daemon_carries_on() {
     let daemon = Daemon::start(&ns, &source("local", &repo.file_url(), &ns, ""), "");
     wait_for_status(&ns, "local", &good, SyncResult::Applied).await;
 
-    let mut bomb = String::from(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\nl0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
-    );
-    for level in 1..=9 {
-        let p = level - 1;
-        let _ = writeln!(
-            bomb,
-            "l{level}: &l{level} [*l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}]"
-        );
-    }
+    let bomb = include_str!("../fixtures/bad-input/bomb.yaml");
     repo.write("bomb.yaml", bomb)
         .write("huge.yaml", vec![b'#'; 100 << 20])
         .symlink("passwd.yaml", "/etc/passwd")
