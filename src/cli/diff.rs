@@ -12,7 +12,7 @@ use crate::manifest;
 use crate::source::{Credentials, GitCache};
 use crate::sync::{DriftReport, Records, Syncer};
 
-use super::cluster::{ClusterArgs, block_on};
+use super::cluster::block_on;
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
@@ -38,8 +38,17 @@ pub struct SourcesArgs {
     /// Output format (for `status`, `markdown` prints the drift reports).
     #[arg(long, short, value_enum, default_value_t)]
     output: Format,
-    #[command(flatten)]
-    cluster: ClusterArgs,
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster account).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+}
+
+impl SourcesArgs {
+    async fn connect(&self) -> anyhow::Result<crate::k8s::Client> {
+        crate::k8s::connect(self.kubeconfig.as_deref())
+            .await
+            .context("connect to the cluster")
+    }
 }
 
 /// Fetches and renders each source's newest commit and compares it with the cluster. Exit
@@ -48,7 +57,7 @@ pub fn diff(args: &SourcesArgs, out: &mut impl Write) -> anyhow::Result<ExitCode
     let config = Config::load(&args.config)?;
     let sources = selected(&config, args.source.as_deref())?;
     block_on(async {
-        let (client, _) = args.cluster.connect().await?;
+        let client = args.connect().await?;
         let records = Records::new(client.clone(), &config.state.namespace);
         let syncer = Syncer::new(client);
         let mut differs = false;
@@ -151,7 +160,7 @@ pub fn status(args: &SourcesArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
     let sources = selected(&config, args.source.as_deref())?;
     block_on(async {
-        let (client, _) = args.cluster.connect().await?;
+        let client = args.connect().await?;
         let records = Records::new(client, &config.state.namespace);
         let mut rows = Vec::new();
         for source in sources {

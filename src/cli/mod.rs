@@ -32,6 +32,9 @@ enum Command {
     /// Run the daemon: sync every Git source, drive Rollouts, serve metrics and webhooks.
     Run(run::Args),
     /// Show what syncing the sources now would change (exit 1 when anything differs).
+    #[command(
+        after_help = "Exit codes: 0 when the cluster matches Git, 1 when anything differs, 2 on errors."
+    )]
     Diff(diff::SourcesArgs),
     /// Show each source's sync status and drift, as recorded in the cluster.
     Status(diff::SourcesArgs),

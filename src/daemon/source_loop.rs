@@ -55,7 +55,9 @@ struct Memory {
     attempted: Option<String>,
     /// The objects of the applied revision, for drift checks.
     applied: Option<(String, Vec<Desired>)>,
-    failures: u32,
+    /// Consecutive failed fetches, and consecutive failed syncs, for backoff.
+    fetch_failures: u32,
+    sync_failures: u32,
     /// The diff last announced by an Event, per object, so Events are not repeated.
     announced: HashMap<String, String>,
 }
@@ -102,11 +104,11 @@ impl SourceLoop {
         let interval = self.config.interval();
         let commit = match self.fetch().await {
             Ok(commit) => {
-                memory.failures = 0;
+                memory.fetch_failures = 0;
                 commit
             }
             Err(error) => {
-                memory.failures += 1;
+                memory.fetch_failures += 1;
                 let message = format!(
                     "fetch failed; keeping {}: {}",
                     memory
@@ -116,19 +118,22 @@ impl SourceLoop {
                         .unwrap_or("nothing applied yet"),
                     crate::k8s::describe_error(&error)
                 );
-                tracing::warn!(source = name, failures = memory.failures, "{message}");
+                tracing::warn!(source = name, failures = memory.fetch_failures, "{message}");
                 self.metrics
                     .fetch_errors
                     .get_or_create(&Metrics::source(name))
                     .inc();
                 self.finish(memory, SyncResult::FetchFailed, message, None)
                     .await;
-                return source::next_retry(interval, memory.failures);
+                return source::next_retry(interval, memory.fetch_failures);
             }
         };
-        let retry_failed = memory.status.result == SyncResult::Failed
-            && memory.attempted.as_deref() == Some(commit.as_str());
-        if memory.attempted.as_deref() != Some(commit.as_str()) || retry_failed {
+        // A failed apply is retried; after a failed fetch the status is told afresh.
+        let retry = matches!(
+            memory.status.result,
+            SyncResult::Failed | SyncResult::FetchFailed
+        );
+        if memory.attempted.as_deref() != Some(commit.as_str()) || retry {
             memory.attempted = Some(commit.clone());
             self.sync(memory, &commit).await;
         }
@@ -144,8 +149,10 @@ impl SourceLoop {
         }
         self.check_drift(memory).await;
         if memory.status.result == SyncResult::Failed {
-            return source::next_retry(interval, 1);
+            memory.sync_failures += 1;
+            return source::next_retry(interval, memory.sync_failures);
         }
+        memory.sync_failures = 0;
         source::next_poll(interval, source::random())
     }
 
@@ -225,10 +232,15 @@ impl SourceLoop {
             Ok(desired) => desired,
             Err(failure) => return self.refused(memory, commit, failure).await,
         };
+        // Recorded before applying: a daemon killed mid-apply still knows what may be live.
+        let previous = memory.status.inventory.clone();
+        memory.status.inventory = next_inventory(&previous, &desired, &[]);
+        if let Err(error) = self.records.write_status(&memory.status).await {
+            tracing::warn!(source = name, error = %crate::k8s::describe_error(&error), "cannot write the status record");
+        }
         if let Err(failure) = self.syncer.apply(&mut desired).await {
             return self.refused(memory, commit, failure).await;
         }
-        let previous = memory.status.inventory.clone();
         let (pruned, prune_errors) = if !self.config.prune {
             (Vec::new(), Vec::new())
         } else if desired.is_empty() {

@@ -233,16 +233,7 @@ impl Syncer {
                 }
             }
             self.wait_for_crds(desired).await;
-            let mut resolver = self.resolver.lock().await;
-            resolver.refresh();
-            for object in desired.iter_mut().filter(|object| object.kind.is_none()) {
-                object.kind = resolver
-                    .resolve(&self.client, &object.api_version, &object.key.kind)
-                    .await
-                    .ok()
-                    .flatten();
-            }
-            drop(resolver);
+            self.resolve_new_kinds(desired).await;
             for object in desired.iter_mut() {
                 object.new_namespace = false;
             }
@@ -318,6 +309,30 @@ impl Syncer {
         cluster::apply(&api, &object.key.name, &object.object, false)
             .await
             .map_err(|error| problem(&object.origin, &object.key, &cluster::refusal(&error)))
+    }
+
+    /// Finds the API of kinds whose CRDs were just applied. Discovery can lag behind a CRD's
+    /// Established condition by a moment, so this asks again for up to half a minute.
+    async fn resolve_new_kinds(&self, desired: &mut [Desired]) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut resolver = self.resolver.lock().await;
+            resolver.refresh();
+            for object in desired.iter_mut().filter(|object| object.kind.is_none()) {
+                object.kind = resolver
+                    .resolve(&self.client, &object.api_version, &object.key.kind)
+                    .await
+                    .ok()
+                    .flatten();
+            }
+            drop(resolver);
+            if desired.iter().all(|object| object.kind.is_some())
+                || tokio::time::Instant::now() > deadline
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 
     /// Waits (up to a minute) until the revision's CRDs are established.

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::report::DriftReport;
 use crate::k8s::{self, Api, Client, ConfigMap};
 
+/// The most a stored drift report takes of the ConfigMap's 1 MiB.
+const MAX_DRIFT_BYTES: usize = 512 * 1024;
+
 /// The field manager of the status records.
 const MANAGER: &str = "tidegate-state";
 
@@ -200,9 +203,14 @@ impl Records {
         self.write(&status.source, "status.json", status).await
     }
 
-    /// Writes the drift report of its source.
+    /// Writes the drift report of its source (cut to fit beside the status).
     pub async fn write_drift(&self, report: &DriftReport) -> Result<(), RecordError> {
-        self.write(&report.source, "drift.json", report).await
+        self.write(
+            &report.source,
+            "drift.json",
+            &report.bounded(MAX_DRIFT_BYTES),
+        )
+        .await
     }
 
     async fn write<T: Serialize>(

@@ -130,6 +130,43 @@ impl DriftReport {
         out
     }
 
+    /// This report within `max_bytes` of JSON (a ConfigMap holds 1 MiB): long diffs are cut
+    /// to their first lines, and if that is not enough, diffs are left out (`tidegate diff`
+    /// shows them in full).
+    #[must_use]
+    pub fn bounded(&self, max_bytes: usize) -> Self {
+        let size =
+            |report: &Self| serde_json::to_string(report).map_or(usize::MAX, |text| text.len());
+        if size(self) <= max_bytes {
+            return self.clone();
+        }
+        let per_diff = max_bytes / (2 * self.objects.len().max(1));
+        let mut bounded = self.clone();
+        for object in &mut bounded.objects {
+            if let Difference::Modified { diff } = &mut object.difference
+                && diff.len() > per_diff
+            {
+                let mut cut = per_diff;
+                while !diff.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let cut = diff[..cut].rfind('\n').map_or(0, |end| end + 1);
+                let omitted = diff.len() - cut;
+                diff.truncate(cut);
+                let _ = writeln!(diff, "... ({omitted} more bytes: run tidegate diff)");
+            }
+        }
+        if size(&bounded) > max_bytes {
+            for object in &mut bounded.objects {
+                if let Difference::Modified { diff } = &mut object.difference {
+                    "(diff left out: the report is too large; run tidegate diff)\n"
+                        .clone_into(diff);
+                }
+            }
+        }
+        bounded
+    }
+
     fn summary(&self) -> String {
         if self.in_sync() {
             format!(
@@ -240,6 +277,33 @@ mod tests {
         assert!(
             markdown.contains("```diff\n--- live/ConfigMap shop/settings"),
             "{markdown}"
+        );
+    }
+
+    #[test]
+    fn large_reports_are_cut_to_fit_a_config_map() {
+        let mut large = report();
+        let live = json!({"data": (0..2000).map(|n| (format!("key{n}"), json!("old"))).collect::<serde_json::Map<_, _>>()});
+        let desired = json!({"data": (0..2000).map(|n| (format!("key{n}"), json!("new"))).collect::<serde_json::Map<_, _>>()});
+        large.objects[0].difference = Difference::Modified {
+            diff: diff_objects("ConfigMap big", &live, &desired).unwrap(),
+        };
+        let full = serde_json::to_string(&large).unwrap().len();
+        let bounded = large.bounded(8 * 1024);
+        let size = serde_json::to_string(&bounded).unwrap().len();
+        assert!(full > 8 * 1024 && size <= 8 * 1024, "{full} -> {size}");
+        let Difference::Modified { diff } = &bounded.objects[0].difference else {
+            panic!()
+        };
+        assert!(diff.starts_with("--- live/ConfigMap big\n"), "{diff}");
+        assert!(diff.ends_with("more bytes: run tidegate diff)\n"), "{diff}");
+        assert_eq!(report().bounded(1 << 20), report());
+        let Difference::Modified { diff } = &large.bounded(1).objects[0].difference else {
+            panic!()
+        };
+        assert_eq!(
+            diff,
+            "(diff left out: the report is too large; run tidegate diff)\n"
         );
     }
 

@@ -124,16 +124,20 @@ async fn wait_for_status(
     result: SyncResult,
 ) -> SourceStatus {
     let records = Records::new(ns.client(), ns.name());
-    wait_for(
-        &format!("{source} at {commit}: {result:?}"),
-        TIMEOUT,
-        || async {
-            let status = records.status(source).await.ok()?;
-            (status.revision.as_deref() == Some(commit) && status.result == result)
-                .then_some(status)
-        },
+    let mut last = None;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(status) = records.status(source).await {
+            if status.revision.as_deref() == Some(commit) && status.result == result {
+                return status;
+            }
+            last = Some(status);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!(
+        "timed out after {TIMEOUT:?} waiting for {source} at {commit}: {result:?}; last status: {last:#?}"
     )
-    .await
 }
 
 fn sign(secret: &[u8], body: &[u8]) -> String {
@@ -664,4 +668,102 @@ async fn a_restarted_daemon_prunes_from_the_inventory_it_recorded() {
         .collect();
     assert_eq!(inventory, ["a"]);
     restarted.stop().await;
+}
+
+#[tokio::test]
+async fn a_revision_may_create_the_namespaces_and_kinds_its_objects_need() {
+    let ns = TestNamespace::create("gitops-new-kinds").await;
+    let (namespace, group) = (
+        format!("{}-apps", ns.name()),
+        format!("{}.example.com", ns.name()),
+    );
+    let repo = Repo::local();
+    repo.write(
+        "namespace.yaml",
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"),
+    )
+    .write(
+        "settings.yaml",
+        config_map("settings", "one").replace(
+            "metadata:\n",
+            &format!("metadata:\n  namespace: {namespace}\n"),
+        ),
+    )
+    .write(
+        "crd.yaml",
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.{group}
+spec:
+  group: {group}
+  names: {{kind: Widget, plural: widgets, singular: widget}}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {{type: integer}}
+"
+        ),
+    )
+    .write(
+        "widget.yaml",
+        format!(
+            "apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: gear\nspec:\n  size: 3\n"
+        ),
+    );
+    let commit = repo.commit("namespace, CRD and their objects together");
+    let daemon = Daemon::start(&ns, &source("local", &repo.file_url(), &ns, ""), "");
+    let status = wait_for_status(&ns, "local", &commit, SyncResult::Applied).await;
+    assert!(
+        status.message.contains("applied 4 objects"),
+        "{}",
+        status.message
+    );
+    let settings: k8s::Api<ConfigMap> = k8s::Api::namespaced(ns.client(), &namespace);
+    assert!(settings.get_opt("settings").await.unwrap().is_some());
+    let widget_kind = kube::discovery::ApiResource {
+        group: group.clone(),
+        version: "v1".into(),
+        api_version: format!("{group}/v1"),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    };
+    let widgets: k8s::Api<kube::api::DynamicObject> =
+        k8s::Api::namespaced_with(ns.client(), ns.name(), &widget_kind);
+    assert_eq!(widgets.get("gear").await.unwrap().data["spec"]["size"], 3);
+
+    repo.write(
+        "widget.yaml",
+        format!(
+            "apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: gear\nspec:\n  size: big\n"
+        ),
+    );
+    let refused = repo.commit("a widget the schema refuses");
+    let status = wait_for_status(&ns, "local", &refused, SyncResult::Rejected).await;
+    assert!(
+        status.message.contains("widget.yaml:1: Widget"),
+        "{}",
+        status.message
+    );
+    daemon.stop().await;
+    let namespaces: k8s::Api<k8s::Namespace> = k8s::Api::all(ns.client());
+    namespaces
+        .delete(&namespace, &k8s::DeleteParams::default())
+        .await
+        .unwrap();
+    let definitions: k8s::Api<k8s::CustomResourceDefinition> = k8s::Api::all(ns.client());
+    definitions
+        .delete(&format!("widgets.{group}"), &k8s::DeleteParams::default())
+        .await
+        .unwrap();
 }
