@@ -36,6 +36,43 @@ pub struct Config {
     /// Bounds on what one render of a source may read.
     #[serde(default)]
     pub limits: Limits,
+    /// Analysis settings.
+    #[serde(default)]
+    pub analysis: AnalysisConfig,
+}
+
+/// Analysis settings.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Hosts Prometheus and web metrics may reach: names, `*.suffix` or IP networks
+    /// (`10.0.0.0/8`). Default: in-cluster Services only (`*.svc`, `*.svc.cluster.local`,
+    /// `*.cluster.local`).
+    #[serde(default = "default_allowed_hosts")]
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: default_allowed_hosts(),
+        }
+    }
+}
+
+fn default_allowed_hosts() -> Vec<String> {
+    crate::analysis::guard::DEFAULT_ALLOWED_HOSTS
+        .iter()
+        .map(|host| (*host).to_owned())
+        .collect()
+}
+
+impl AnalysisConfig {
+    /// The guard these settings describe (validated on load).
+    #[must_use]
+    pub fn guard(&self) -> crate::analysis::guard::HostGuard {
+        crate::analysis::guard::HostGuard::new(&self.allowed_hosts).unwrap_or_default()
+    }
 }
 
 /// One Git repository path to keep the cluster in sync with.
@@ -360,72 +397,7 @@ impl Config {
         let mut problems = Vec::new();
         let mut names = HashSet::new();
         for (index, source) in self.sources.iter().enumerate() {
-            let at = FieldPath::default().key("sources").index(index);
-            if !is_dns_label(&source.name) {
-                problems.push((at.key("name"), "must be a DNS label: 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit".to_owned()));
-            }
-            if !names.insert(source.name.as_str()) {
-                problems.push((
-                    at.key("name"),
-                    format!("another source is already named {:?}", source.name),
-                ));
-            }
-            match source.transport() {
-                Err(message) => problems.push((at.key("url"), message)),
-                Ok(Transport::Http) if source.auth.is_some() && !sends_credentials_safely(&source.url) => {
-                    problems.push((at.key("auth"), "credentials are sent over https only (or http to a loopback address)".to_owned()));
-                }
-                Ok(Transport::Http) => {}
-                Ok(_) if source.auth.is_some() => problems.push((at.key("auth"), "credentials apply to http(s) URLs only (ssh uses the ssh configuration's keys)".to_owned())),
-                Ok(_) => {}
-            }
-            if source.url.contains('@')
-                && source.url.contains("://")
-                && source.url.split("://").nth(1).is_some_and(|rest| {
-                    rest.split('/')
-                        .next()
-                        .is_some_and(|host| host.contains(':') && host.contains('@'))
-                })
-            {
-                problems.push((
-                    at.key("url"),
-                    "credentials must not be written in the URL: use auth".to_owned(),
-                ));
-            }
-            if source.reference.trim().is_empty() {
-                problems.push((
-                    at.key("ref"),
-                    "must name a branch, a tag or a commit".to_owned(),
-                ));
-            }
-            if Path::new(&source.path).is_absolute()
-                || source.path.split('/').any(|part| part == "..")
-            {
-                problems.push((
-                    at.key("path"),
-                    "must be a relative path inside the repository, without '..'".to_owned(),
-                ));
-            }
-            match parse_go_duration(&source.interval) {
-                Ok(interval) if interval >= Duration::from_secs(1) => {}
-                Ok(_) => problems.push((at.key("interval"), "must be at least 1s".to_owned())),
-                Err(error) => problems.push((at.key("interval"), error.to_string())),
-            }
-            if let Some(namespace) = &source.namespace
-                && !is_dns_label(namespace)
-            {
-                problems.push((
-                    at.key("namespace"),
-                    "must be a namespace name (a DNS label)".to_owned(),
-                ));
-            }
-            if let Some(auth) = &source.auth {
-                secret_problems(
-                    &auth.password,
-                    &at.key("auth").key("password"),
-                    &mut problems,
-                );
-            }
+            source_problems(index, source, &mut names, &mut problems);
         }
         if !is_dns_label(&self.state.namespace) {
             problems.push((
@@ -438,6 +410,17 @@ impl Config {
                 FieldPath::default().key("server").key("listen"),
                 "must be an address and port such as 0.0.0.0:8080".to_owned(),
             ));
+        }
+        for (index, pattern) in self.analysis.allowed_hosts.iter().enumerate() {
+            if let Err(problem) = crate::analysis::guard::HostGuard::new(&[pattern]) {
+                problems.push((
+                    FieldPath::default()
+                        .key("analysis")
+                        .key("allowedHosts")
+                        .index(index),
+                    problem,
+                ));
+            }
         }
         if let Some(secret) = &self.webhook.secret {
             secret_problems(
@@ -459,6 +442,82 @@ impl Config {
     #[must_use]
     pub fn json_schema() -> schemars::Schema {
         schemars::schema_for!(Config)
+    }
+}
+
+/// Everything wrong with one source (`names` collects the names seen so far).
+fn source_problems<'a>(
+    index: usize,
+    source: &'a SourceConfig,
+    names: &mut HashSet<&'a str>,
+    problems: &mut Vec<(FieldPath, String)>,
+) {
+    let at = FieldPath::default().key("sources").index(index);
+    if !is_dns_label(&source.name) {
+        problems.push((at.key("name"), "must be a DNS label: 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit".to_owned()));
+    }
+    if !names.insert(source.name.as_str()) {
+        problems.push((
+            at.key("name"),
+            format!("another source is already named {:?}", source.name),
+        ));
+    }
+    match source.transport() {
+        Err(message) => problems.push((at.key("url"), message)),
+        Ok(Transport::Http) if source.auth.is_some() && !sends_credentials_safely(&source.url) => {
+            problems.push((
+                at.key("auth"),
+                "credentials are sent over https only (or http to a loopback address)".to_owned(),
+            ));
+        }
+        Ok(Transport::Http) => {}
+        Ok(_) if source.auth.is_some() => problems.push((
+            at.key("auth"),
+            "credentials apply to http(s) URLs only (ssh uses the ssh configuration's keys)"
+                .to_owned(),
+        )),
+        Ok(_) => {}
+    }
+    if source.url.contains('@')
+        && source.url.contains("://")
+        && source.url.split("://").nth(1).is_some_and(|rest| {
+            rest.split('/')
+                .next()
+                .is_some_and(|host| host.contains(':') && host.contains('@'))
+        })
+    {
+        problems.push((
+            at.key("url"),
+            "credentials must not be written in the URL: use auth".to_owned(),
+        ));
+    }
+    if source.reference.trim().is_empty() {
+        problems.push((
+            at.key("ref"),
+            "must name a branch, a tag or a commit".to_owned(),
+        ));
+    }
+    if Path::new(&source.path).is_absolute() || source.path.split('/').any(|part| part == "..") {
+        problems.push((
+            at.key("path"),
+            "must be a relative path inside the repository, without '..'".to_owned(),
+        ));
+    }
+    match parse_go_duration(&source.interval) {
+        Ok(interval) if interval >= Duration::from_secs(1) => {}
+        Ok(_) => problems.push((at.key("interval"), "must be at least 1s".to_owned())),
+        Err(error) => problems.push((at.key("interval"), error.to_string())),
+    }
+    if let Some(namespace) = &source.namespace
+        && !is_dns_label(namespace)
+    {
+        problems.push((
+            at.key("namespace"),
+            "must be a namespace name (a DNS label)".to_owned(),
+        ));
+    }
+    if let Some(auth) = &source.auth {
+        secret_problems(&auth.password, &at.key("auth").key("password"), problems);
     }
 }
 
@@ -640,7 +699,9 @@ server:
     #[test]
     fn the_schema_names_every_section() {
         let schema = serde_json::to_value(Config::json_schema()).unwrap();
-        for section in ["sources", "state", "server", "webhook", "limits"] {
+        for section in [
+            "sources", "state", "server", "webhook", "limits", "analysis",
+        ] {
             assert!(schema["properties"][section].is_object(), "{section}");
         }
     }

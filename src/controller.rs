@@ -135,6 +135,31 @@ pub async fn run(
         .await;
 }
 
+/// Runs the Rollout controller and the AnalysisRun controller together until `shutdown`.
+pub async fn run_all(
+    client: Client,
+    scope: Scope,
+    analysis: crate::analysis::controller::Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stopped_signal = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = receiver.changed().await;
+    };
+    tokio::join!(
+        run(
+            client.clone(),
+            scope.clone(),
+            stopped_signal(stopped.clone())
+        ),
+        crate::analysis::controller::run(client, scope, analysis, stopped_signal(stopped)),
+        async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        },
+    );
+}
+
 /// Whether `rollout` names Service `service` in its strategy.
 fn names_service(rollout: &Rollout, service: &str) -> bool {
     let strategy = &rollout.spec.strategy;

@@ -4,6 +4,7 @@
 //! cluster through `sync`, and `Rollout`s are driven step by step by the pure `engine`. This
 //! crate is the library behind the `tidegate` binary; see `docs/` for the architecture.
 
+pub mod analysis;
 pub mod cli;
 pub mod config;
 pub mod controller;

@@ -33,6 +33,20 @@ pub struct WebhookLabels {
     pub result: String,
 }
 
+/// Labels of analysis runs.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AnalysisLabels {
+    /// Successful, Failed, Error, Inconclusive.
+    pub phase: String,
+}
+
+/// Labels of measurements.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MeasurementLabels {
+    /// prometheus, web, job.
+    pub provider: String,
+}
+
 type SecondsHistogram = Family<SourceLabels, Histogram, fn() -> Histogram>;
 
 fn seconds_histogram() -> Histogram {
@@ -62,6 +76,10 @@ pub struct Metrics {
     pub healed_objects: Family<SourceLabels, Counter>,
     /// Webhook requests by result.
     pub webhooks: Family<WebhookLabels, Counter>,
+    /// Completed analysis runs by phase.
+    pub analysis_runs: Family<AnalysisLabels, Counter>,
+    /// How long measurements take, by provider.
+    pub measurement_duration: Family<MeasurementLabels, Histogram, fn() -> Histogram>,
 }
 
 impl Default for Metrics {
@@ -123,6 +141,19 @@ impl Default for Metrics {
             "Webhook requests by result",
             webhooks.clone(),
         );
+        let analysis_runs = Family::<AnalysisLabels, Counter>::default();
+        registry.register(
+            "analysis_runs",
+            "Completed analysis runs by phase",
+            analysis_runs.clone(),
+        );
+        let measurement_duration: Family<MeasurementLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(seconds_histogram);
+        registry.register(
+            "analysis_measurement_duration_seconds",
+            "Duration of analysis measurements by provider",
+            measurement_duration.clone(),
+        );
         Self {
             registry,
             syncs,
@@ -135,6 +166,8 @@ impl Default for Metrics {
             pruned_objects,
             healed_objects,
             webhooks,
+            analysis_runs,
+            measurement_duration,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `tidegate controller`: runs the Rollout controller until interrupted (SIGINT or SIGTERM).
+//! `tidegate controller`: runs the Rollout and AnalysisRun controllers until interrupted
+//! (SIGINT or SIGTERM).
 
 use crate::controller::{self, Scope};
 
@@ -10,6 +11,10 @@ pub struct Args {
     /// Without `--namespace`, Rollouts of every namespace are managed.
     #[command(flatten)]
     cluster: ClusterArgs,
+    /// A host analysis may reach (`name`, `*.suffix`, `10.0.0.0/8`); repeatable. Default:
+    /// in-cluster Services only (`*.svc`, `*.svc.cluster.local`, `*.cluster.local`).
+    #[arg(long = "analysis-allowed-host", value_name = "PATTERN")]
+    analysis_allowed_hosts: Vec<String>,
 }
 
 /// Runs the controller.
@@ -22,7 +27,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             None => Scope::Cluster,
         };
         tracing::info!(?scope, "starting the Rollout controller");
-        controller::run(client, scope, shutdown_signal()).await;
+        let guard = if args.analysis_allowed_hosts.is_empty() {
+            crate::analysis::guard::HostGuard::default()
+        } else {
+            crate::analysis::guard::HostGuard::new(&args.analysis_allowed_hosts)
+                .map_err(anyhow::Error::msg)?
+        };
+        let analysis = crate::analysis::controller::Settings {
+            guard,
+            metrics: std::sync::Arc::default(),
+        };
+        controller::run_all(client, scope, analysis, shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(())
     })

@@ -42,7 +42,7 @@ enum Command {
     Lint(lint::Args),
     /// Check the configuration file, or print its JSON schema.
     Config(config::Args),
-    /// Run the Rollout controller only: drive every Rollout through its steps.
+    /// Run the Rollout and AnalysisRun controllers only (no Git sync).
     Controller(controller::Args),
     /// Print the CustomResourceDefinitions of tidegate's kinds (or write them to a directory).
     Crd(crd::Args),

@@ -68,11 +68,6 @@ pub async fn run(
     let looked_once = Arc::new(AtomicUsize::new(0));
     let ready = Arc::new(AtomicBool::new(config.sources.is_empty()));
 
-    let listen: SocketAddr = config
-        .server
-        .listen
-        .parse()
-        .expect("validated when the configuration was loaded");
     let state = AppState {
         metrics: metrics.clone(),
         sources: Arc::new(sources.clone()),
@@ -80,26 +75,7 @@ pub async fn run(
         views: views.clone(),
         ready: ready.clone(),
     };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| DaemonError::Listen {
-            address: config.server.listen.clone(),
-            source,
-        })?;
-    tracing::info!(address = %listener.local_addr().map_or(config.server.listen.clone(), |address| address.to_string()), "HTTP server listening");
-    let mut server_stop = stopped.clone();
-    let server = tokio::spawn(async move {
-        let router = server::router(state, config.webhook.max_body_bytes);
-        let graceful = async move {
-            let _ = server_stop.changed().await;
-        };
-        if let Err(error) = axum::serve(listener, router)
-            .with_graceful_shutdown(graceful)
-            .await
-        {
-            tracing::error!(%error, "HTTP server failed");
-        }
-    });
+    let server = serve(&config, state, stopped.clone()).await?;
 
     let mut tasks = Vec::new();
     for (source, wake) in sources {
@@ -123,9 +99,18 @@ pub async fn run(
     }
     if let Some(scope) = scope {
         let mut controller_stop = stopped.clone();
-        tasks.push(tokio::spawn(controller::run(client, scope, async move {
-            let _ = controller_stop.changed().await;
-        })));
+        let analysis = crate::analysis::controller::Settings {
+            guard: config.analysis.guard(),
+            metrics: metrics.clone(),
+        };
+        tasks.push(tokio::spawn(controller::run_all(
+            client,
+            scope,
+            analysis,
+            async move {
+                let _ = controller_stop.changed().await;
+            },
+        )));
     }
     let source_count = config.sources.len();
     let readiness = tokio::spawn(async move {
@@ -144,4 +129,36 @@ pub async fn run(
     }
     let _ = server.await;
     Ok(())
+}
+
+/// Binds the HTTP server's address (failing now if it cannot) and serves until `stopped`.
+async fn serve(
+    config: &Config,
+    state: AppState,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+    let listen: SocketAddr = config
+        .server
+        .listen
+        .parse()
+        .expect("validated when the configuration was loaded");
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            address: config.server.listen.clone(),
+            source,
+        })?;
+    tracing::info!(address = %listener.local_addr().map_or(config.server.listen.clone(), |address| address.to_string()), "HTTP server listening");
+    let router = server::router(state, config.webhook.max_body_bytes);
+    Ok(tokio::spawn(async move {
+        let graceful = async move {
+            let _ = stopped.changed().await;
+        };
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
+            tracing::error!(%error, "HTTP server failed");
+        }
+    }))
 }

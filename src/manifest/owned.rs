@@ -12,7 +12,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::path::FieldPath;
-use crate::k8s::crd::{self, AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
+use crate::analysis::args::Args;
+use crate::analysis::assess::MetricPlan;
+use crate::analysis::provider;
+use crate::k8s::crd::{
+    self, AnalysisRun, AnalysisTemplate, Argument, ClusterAnalysisTemplate, Metric, Rollout,
+};
 
 /// Everything wrong with a document of an owned `kind`, in document order.
 #[must_use]
@@ -37,14 +42,75 @@ pub fn validate(kind: &str, document: &Value) -> Vec<(FieldPath, String)> {
                 );
             }
         }
-        "AnalysisTemplate" => drop(typed::<AnalysisTemplate>(document, &mut problems)),
-        "ClusterAnalysisTemplate" => {
-            drop(typed::<ClusterAnalysisTemplate>(document, &mut problems));
+        "AnalysisTemplate" => {
+            if let Some(template) = typed::<AnalysisTemplate>(document, &mut problems) {
+                metric_problems(&template.spec.metrics, &template.spec.args, &mut problems);
+            }
         }
-        "AnalysisRun" => drop(typed::<AnalysisRun>(document, &mut problems)),
+        "ClusterAnalysisTemplate" => {
+            if let Some(template) = typed::<ClusterAnalysisTemplate>(document, &mut problems) {
+                metric_problems(
+                    &template.spec.template.metrics,
+                    &template.spec.template.args,
+                    &mut problems,
+                );
+            }
+        }
+        "AnalysisRun" => {
+            if let Some(run) = typed::<AnalysisRun>(document, &mut problems) {
+                metric_problems(&run.spec.metrics, &run.spec.args, &mut problems);
+            }
+        }
         _ => {}
     }
     problems
+}
+
+/// What an AnalysisRun would refuse: bad durations, counts and limits, conditions that do not
+/// compile, no provider or an unsupported one. Arguments without a value here (supplied by the
+/// Rollout or a Secret) are checked as `0`.
+fn metric_problems(
+    metrics: &[Metric],
+    arguments: &[Argument],
+    problems: &mut Vec<(FieldPath, String)>,
+) {
+    let known = arguments.iter().map(|argument| {
+        (
+            argument.name.clone(),
+            argument.value.clone().unwrap_or_else(|| "0".to_owned()),
+        )
+    });
+    let mut args: Vec<(String, String)> = known.collect();
+    for (index, metric) in metrics.iter().enumerate() {
+        let at = FieldPath::default().key("spec").key("metrics").index(index);
+        let text = serde_json::to_string(metric).expect("metrics serialize");
+        for name in argument_names(&text) {
+            if !args.iter().any(|(known, _)| *known == name) {
+                args.push((name, "0".to_owned()));
+            }
+        }
+        let substituted = match Args::from_values(args.clone()).substitute(metric) {
+            Ok(metric) => metric,
+            Err(problem) => {
+                problems.push((at, problem));
+                continue;
+            }
+        };
+        if let Err(found) = MetricPlan::read(&substituted, false, None) {
+            problems.extend(found.into_iter().map(|problem| (at.clone(), problem)));
+        }
+        if let Err(problem) = provider::for_metric(&substituted) {
+            problems.push((at.key("provider"), problem));
+        }
+    }
+}
+
+/// The `name`s of every `{{args.name}}` in `text`.
+fn argument_names(text: &str) -> Vec<String> {
+    text.split("{{args.")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("}}").map(|(name, _)| name.to_owned()))
+        .collect()
 }
 
 fn typed<T: DeserializeOwned>(
@@ -234,6 +300,39 @@ mod tests {
             [
                 "spec.template.spec.containers[0].imagePulPolicy: unknown field (did you mean \"imagePullPolicy\"?)"
             ]
+        );
+    }
+
+    #[test]
+    fn analysis_templates_are_checked_like_runs() {
+        let template = |metric: Value| {
+            json!({
+                "apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "t"},
+                "spec": {"args": [{"name": "service"}], "metrics": [metric]}
+            })
+        };
+        let good = template(
+            json!({"name": "errors", "successCondition": "result[0] < {{args.threshold}}", "interval": "1m", "count": 3,
+                                   "provider": {"prometheus": {"address": "http://prometheus.svc", "query": "q{s=\"{{args.service}}\"}"}}}),
+        );
+        assert_eq!(problems("AnalysisTemplate", &good), Vec::<String>::new());
+        let bad = template(
+            json!({"name": "errors", "successCondition": "result[0] <", "count": 3,
+                                  "provider": {"datadog": {"query": "q"}}}),
+        );
+        let found = problems("AnalysisTemplate", &bad);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(
+            found[0].starts_with("spec.metrics[0]: metric \"errors\": successCondition: "),
+            "{found:?}"
+        );
+        assert_eq!(
+            found[1],
+            "spec.metrics[0]: metric \"errors\": count must be 1 or less when interval is not set"
+        );
+        assert_eq!(
+            found[2],
+            "spec.metrics[0].provider: metric \"errors\": provider \"datadog\" is not supported by tidegate (prometheus, web and job are)"
         );
     }
 

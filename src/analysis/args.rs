@@ -1,0 +1,214 @@
+//! A run's arguments: plain values, values read from Secrets when measuring (never stored),
+//! and `{{args.name}}` substituted into a metric. Secret values are also what [`Args::redact`]
+//! removes from every message before it reaches the status, an Event or a log.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client, ResourceExt};
+
+use crate::k8s::crd::{AnalysisRun, Argument, Metric};
+
+/// Arguments with their values.
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    values: BTreeMap<String, String>,
+    secrets: Vec<String>,
+}
+
+impl Args {
+    /// Arguments from plain values only (tests, and runs without secrets).
+    #[must_use]
+    pub fn from_values(values: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            values: values.into_iter().collect(),
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Resolves `run`'s arguments: values as given, `secretKeyRef` from Secrets in the run's
+    /// namespace, `fieldRef` from the run's own metadata.
+    pub async fn resolve(client: &Client, run: &AnalysisRun) -> Result<Self, String> {
+        let mut args = Self::default();
+        let namespace = run.namespace().unwrap_or_default();
+        for argument in &run.spec.args {
+            let value = resolve_one(client, &namespace, run, argument, &mut args.secrets).await?;
+            args.values.insert(argument.name.clone(), value);
+        }
+        Ok(args)
+    }
+
+    /// `metric` with every `{{args.name}}` replaced, or the first argument it names that has
+    /// no value.
+    pub fn substitute(&self, metric: &Metric) -> Result<Metric, String> {
+        let mut text = serde_json::to_string(metric).expect("metrics serialize");
+        for (name, value) in &self.values {
+            let escaped = serde_json::to_string(value).expect("strings serialize");
+            text = text.replace(
+                &format!("{{{{args.{name}}}}}"),
+                &escaped[1..escaped.len() - 1],
+            );
+        }
+        if let Some(start) = text.find("{{args.") {
+            let rest = &text[start + 7..];
+            let name = rest.split("}}").next().unwrap_or(rest);
+            return Err(format!(
+                "metric {:?} uses argument {name:?}, which the run does not define",
+                metric.name
+            ));
+        }
+        serde_json::from_str(&text).map_err(|error| {
+            format!(
+                "metric {:?} after substituting arguments: {error}",
+                metric.name
+            )
+        })
+    }
+
+    /// `text` with every secret value replaced by `*****`.
+    #[must_use]
+    pub fn redact(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .filter(|secret| !secret.is_empty())
+            .fold(text.to_owned(), |text, secret| {
+                text.replace(secret.as_str(), "*****")
+            })
+    }
+}
+
+async fn resolve_one(
+    client: &Client,
+    namespace: &str,
+    run: &AnalysisRun,
+    argument: &Argument,
+    secrets: &mut Vec<String>,
+) -> Result<String, String> {
+    if let Some(value) = &argument.value {
+        return Ok(value.clone());
+    }
+    let Some(source) = &argument.value_from else {
+        return Err(format!("argument {:?} has no value", argument.name));
+    };
+    if let Some(reference) = &source.secret_key_ref {
+        let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+            .get(&reference.name)
+            .await
+            .map_err(|error| {
+                format!(
+                    "argument {:?}: read Secret {}: {}",
+                    argument.name,
+                    reference.name,
+                    crate::k8s::describe_error(&error)
+                )
+            })?;
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|data| data.get(&reference.key))
+            .map(|bytes| bytes.0.clone())
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|data| data.get(&reference.key))
+                    .map(|text| text.clone().into_bytes())
+            })
+            .ok_or_else(|| {
+                format!(
+                    "argument {:?}: Secret {} has no key {:?}",
+                    argument.name, reference.name, reference.key
+                )
+            })?;
+        let value = String::from_utf8(bytes).map_err(|_| {
+            format!(
+                "argument {:?}: Secret {} key {:?} is not UTF-8",
+                argument.name, reference.name, reference.key
+            )
+        })?;
+        secrets.push(value.clone());
+        return Ok(value);
+    }
+    if let Some(field) = &source.field_ref {
+        return field_value(run, &field.field_path).ok_or_else(|| {
+            format!(
+                "argument {:?}: fieldRef {:?} names no field of the run",
+                argument.name, field.field_path
+            )
+        });
+    }
+    Err(format!("argument {:?} has no value", argument.name))
+}
+
+/// `metadata.name`, `metadata.namespace`, `metadata.labels['k']`, `metadata.annotations['k']`.
+fn field_value(run: &AnalysisRun, path: &str) -> Option<String> {
+    let map_key = |prefix: &str| {
+        path.strip_prefix(prefix)?
+            .strip_prefix("['")?
+            .strip_suffix("']")
+            .map(ToOwned::to_owned)
+    };
+    match path {
+        "metadata.name" => Some(run.name_any()),
+        "metadata.namespace" => run.namespace(),
+        _ => {
+            if let Some(key) = map_key("metadata.labels") {
+                run.labels().get(&key).cloned()
+            } else {
+                map_key("metadata.annotations").and_then(|key| run.annotations().get(&key).cloned())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn metric() -> Metric {
+        serde_json::from_value(json!({
+            "name": "errors",
+            "successCondition": "result[0] < {{args.threshold}}",
+            "provider": {"prometheus": {"address": "http://prometheus.svc", "query": "rate(errors{service=\"{{args.service}}\"}[1m])",
+                                         "headers": [{"key": "Authorization", "value": "Bearer {{args.token}}"}]}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn arguments_are_substituted_with_escaping() {
+        let args = Args::from_values([
+            ("threshold".into(), "0.05".into()),
+            ("service".into(), "we\"b".into()),
+            ("token".into(), "t0k".into()),
+        ]);
+        let metric = args.substitute(&metric()).unwrap();
+        assert_eq!(metric.success_condition, "result[0] < 0.05");
+        let prometheus = metric.provider.prometheus.unwrap();
+        assert_eq!(prometheus.query, r#"rate(errors{service="we"b"}[1m])"#);
+        assert_eq!(prometheus.headers[0].value, "Bearer t0k");
+    }
+
+    #[test]
+    fn a_missing_argument_is_named() {
+        let args = Args::from_values([("threshold".into(), "0.05".into())]);
+        assert_eq!(
+            args.substitute(&metric()).unwrap_err(),
+            "metric \"errors\" uses argument \"service\", which the run does not define"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let args = Args {
+            values: BTreeMap::new(),
+            secrets: vec!["hunter2".into()],
+        };
+        assert_eq!(
+            args.redact("401 for token hunter2 at hunter2"),
+            "401 for token ***** at *****"
+        );
+    }
+}

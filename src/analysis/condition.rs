@@ -1,0 +1,383 @@
+//! Success and failure conditions: Argo Rollouts' expr-lang expressions over a measurement's
+//! `result`, evaluated with Argo's rules (`utils/evaluate/evaluate.go`).
+//!
+//! Pure: expressions and a measured value in, a measurement phase out. `result` is a float
+//! (Prometheus scalar), a list of floats (vector or matrix), a JSON value (web) or nothing;
+//! NaN stays NaN, so comparisons with it are false and only `isNaN(result)` catches it.
+
+use std::fmt::Write;
+
+use expr::{Context, Environment, Program, Value};
+
+use crate::model::AnalysisPhase;
+
+/// What a provider measured.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricValue {
+    /// Nothing (a provider that returned no data).
+    Nil,
+    /// One number (a Prometheus scalar or a one-sample vector keeps the list form).
+    Scalar(f64),
+    /// Numbers (a Prometheus vector or matrix, flattened).
+    Vector(Vec<f64>),
+    /// A JSON value (a web metric's JSONPath match).
+    Json(serde_json::Value),
+    /// Text (a web metric whose body is not JSON).
+    Text(String),
+}
+
+impl MetricValue {
+    /// The value as Argo writes it in `measurement.value`: `10`, `[10,11]`, `NaN`, JSON text.
+    #[must_use]
+    pub fn display(&self) -> String {
+        match self {
+            Self::Nil => String::new(),
+            Self::Scalar(value) => go_float(*value),
+            Self::Vector(values) => {
+                let mut out = String::from("[");
+                for (index, value) in values.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{}", go_float(*value));
+                }
+                out.push(']');
+                out
+            }
+            Self::Json(value) => value.to_string(),
+            Self::Text(text) => text.clone(),
+        }
+    }
+
+    fn is_nil_or_empty(&self) -> bool {
+        match self {
+            Self::Nil => true,
+            Self::Vector(values) => values.is_empty(),
+            Self::Json(value) => value.is_null() || value.as_array().is_some_and(Vec::is_empty),
+            Self::Text(text) => text.is_empty(),
+            Self::Scalar(_) => false,
+        }
+    }
+
+    fn to_expr(&self) -> Value {
+        match self {
+            Self::Nil => Value::Nil,
+            Self::Scalar(value) => Value::Float(*value),
+            Self::Vector(values) => {
+                Value::Array(values.iter().map(|value| Value::Float(*value)).collect())
+            }
+            Self::Json(value) => json_to_expr(value),
+            Self::Text(text) => Value::String(text.clone()),
+        }
+    }
+}
+
+/// Formats like Go's `strconv.FormatFloat(v, 'f', -1, 64)` for the values Argo prints.
+fn go_float(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_owned()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else {
+        format!("{value}")
+    }
+}
+
+fn json_to_expr(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(flag) => Value::Bool(*flag),
+        serde_json::Value::Number(number) => number.as_i64().map_or_else(
+            || Value::Float(number.as_f64().unwrap_or(f64::NAN)),
+            Value::Integer,
+        ),
+        serde_json::Value::String(text) => Value::String(text.clone()),
+        serde_json::Value::Array(items) => Value::Array(items.iter().map(json_to_expr).collect()),
+        serde_json::Value::Object(fields) => Value::Map(
+            fields
+                .iter()
+                .map(|(key, value)| (key.clone(), json_to_expr(value)))
+                .collect(),
+        ),
+    }
+}
+
+/// A compiled condition, with its text for messages.
+#[derive(Clone, Debug)]
+pub struct Condition {
+    text: String,
+    program: Program,
+}
+
+impl Condition {
+    /// Compiles `text`, or says why it does not compile (a validation error at lint and
+    /// sync time, not a runtime surprise).
+    pub fn compile(text: &str) -> Result<Self, String> {
+        expr::compile(text)
+            .map(|program| Self {
+                text: text.to_owned(),
+                program,
+            })
+            .map_err(|error| error.to_string().lines().collect::<Vec<_>>().join(" "))
+    }
+
+    /// Whether the condition holds for `result`.
+    fn holds(&self, result: &MetricValue) -> Result<bool, String> {
+        let mut context = Context::default();
+        context.insert("result".to_owned(), result.to_expr());
+        match environment().run(&self.program, &context) {
+            Ok(Value::Bool(holds)) => Ok(holds),
+            Ok(other) => Err(format!("expected bool, but got {}", type_name(&other))),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Integer(_) => "int",
+        Value::Float(_) => "float64",
+        Value::Nil => "nil",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Map(_) | Value::KeyedMap(_) => "map",
+        _ => "value",
+    }
+}
+
+/// The functions Argo adds to expr: `asInt`, `asFloat`, `isNaN`, `isInf`, `isNil`, `default`.
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.add_function("asInt", |call| match call.args.first() {
+        Some(Value::Integer(value)) => Ok(Value::Integer(*value)),
+        #[allow(clippy::cast_possible_truncation)] // Go's int(float64) truncates as well.
+        Some(Value::Float(value)) if value.is_finite() => Ok(Value::Integer(*value as i64)),
+        Some(Value::String(text)) => text
+            .trim()
+            .parse()
+            .map(Value::Integer)
+            .map_err(|_| expr::Error::ExprError(format!("asInt: {text:?} is not an integer"))),
+        other => Err(expr::Error::ExprError(format!(
+            "asInt: cannot convert {other:?}"
+        ))),
+    });
+    env.add_function("asFloat", |call| match call.args.first() {
+        #[allow(clippy::cast_precision_loss)] // as Go's float64(int)
+        Some(Value::Integer(value)) => Ok(Value::Float(*value as f64)),
+        Some(Value::Float(value)) => Ok(Value::Float(*value)),
+        Some(Value::String(text)) => text
+            .trim()
+            .parse()
+            .map(Value::Float)
+            .map_err(|_| expr::Error::ExprError(format!("asFloat: {text:?} is not a number"))),
+        other => Err(expr::Error::ExprError(format!(
+            "asFloat: cannot convert {other:?}"
+        ))),
+    });
+    env.add_function("isNaN", |call| match call.args.first() {
+        Some(Value::Float(value)) => Ok(Value::Bool(value.is_nan())),
+        Some(Value::Integer(_)) => Ok(Value::Bool(false)),
+        other => Err(expr::Error::ExprError(format!(
+            "isNaN: expected a number, got {other:?}"
+        ))),
+    });
+    env.add_function("isInf", |call| match call.args.first() {
+        Some(Value::Float(value)) => Ok(Value::Bool(value.is_infinite())),
+        Some(Value::Integer(_)) => Ok(Value::Bool(false)),
+        other => Err(expr::Error::ExprError(format!(
+            "isInf: expected a number, got {other:?}"
+        ))),
+    });
+    env.add_function("isNil", |call| {
+        Ok(Value::Bool(call.args.first().is_none_or(Value::is_nil)))
+    });
+    env.add_function("default", |call| {
+        let mut args = call.args.into_iter();
+        let value = args.next().unwrap_or(Value::Nil);
+        let fallback = args.next().unwrap_or(Value::Nil);
+        Ok(if value.is_nil() { fallback } else { value })
+    });
+    env
+}
+
+/// A measurement's phase from its value, by Argo's rules: no condition → Successful; only a
+/// success condition → Failed unless it holds; only a failure condition → Successful unless
+/// it holds; both → Failed if failure holds (it wins), Successful if success holds, else
+/// Inconclusive. An evaluation error is Error, with Argo's message.
+#[must_use]
+pub fn evaluate(
+    success: Option<&Condition>,
+    failure: Option<&Condition>,
+    result: &MetricValue,
+) -> (AnalysisPhase, String) {
+    let check = |condition: Option<&Condition>, which: &str| -> Result<Option<bool>, String> {
+        let Some(condition) = condition else {
+            return Ok(None);
+        };
+        condition.holds(result).map(Some).map_err(|error| {
+            let mut message = format!("could not evaluate {which} \"{}\": {error}", condition.text);
+            if result.is_nil_or_empty() {
+                message.push_str(
+                    ": metric result is nil or empty: no data returned from the metric provider",
+                );
+            }
+            message
+        })
+    };
+    let outcome = check(success, "successCondition")
+        .and_then(|succeeded| Ok((succeeded, check(failure, "failureCondition")?)));
+    match outcome {
+        Err(message) => (AnalysisPhase::Error, message),
+        Ok((None, None)) => (AnalysisPhase::Successful, String::new()),
+        Ok((succeeded, failed)) => {
+            let succeeded = succeeded.unwrap_or_else(|| !failed.unwrap_or(false));
+            let failed = failed.unwrap_or(!succeeded);
+            let phase = if failed {
+                AnalysisPhase::Failed
+            } else if succeeded {
+                AnalysisPhase::Successful
+            } else {
+                AnalysisPhase::Inconclusive
+            };
+            (phase, String::new())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use AnalysisPhase::{Error, Failed, Inconclusive, Successful};
+
+    fn phase(success: &str, failure: &str, result: &MetricValue) -> AnalysisPhase {
+        let compile = |text: &str| (!text.is_empty()).then(|| Condition::compile(text).unwrap());
+        evaluate(compile(success).as_ref(), compile(failure).as_ref(), result).0
+    }
+
+    #[test]
+    fn argo_condition_table() {
+        let good = MetricValue::Vector(vec![0.99]);
+        let bad = MetricValue::Vector(vec![0.5]);
+        let cases = [
+            ("", "", &good, Successful),
+            ("result[0] >= 0.95", "", &good, Successful),
+            ("result[0] >= 0.95", "", &bad, Failed),
+            ("", "result[0] < 0.9", &good, Successful),
+            ("", "result[0] < 0.9", &bad, Failed),
+            ("result[0] >= 0.95", "result[0] < 0.9", &bad, Failed),
+            (
+                "result[0] >= 0.95",
+                "result[0] < 0.9",
+                &MetricValue::Vector(vec![0.92]),
+                Inconclusive,
+            ),
+            (
+                "result[0] > 0.1",
+                "result[0] > 0.2",
+                &MetricValue::Vector(vec![0.5]),
+                Failed,
+            ),
+            (
+                "all(result, {# > 0.9})",
+                "",
+                &MetricValue::Vector(vec![0.95, 0.99]),
+                Successful,
+            ),
+            (
+                "all(result, {# > 0.9})",
+                "",
+                &MetricValue::Vector(vec![0.95, 0.5]),
+                Failed,
+            ),
+        ];
+        for (success, failure, result, expected) in cases {
+            assert_eq!(
+                phase(success, failure, result),
+                expected,
+                "{success:?} / {failure:?} on {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn nan_never_passes_a_comparison() {
+        let nan = MetricValue::Scalar(f64::NAN);
+        assert_eq!(phase("result >= 0.9", "", &nan), Failed);
+        assert_eq!(phase("result >= 0.9", "result < 0.9", &nan), Inconclusive);
+        // Only a failure condition: NaN is not < 0.9, so Argo calls it Successful — the
+        // documented trap; isNaN is the guard.
+        assert_eq!(phase("", "result < 0.9", &nan), Successful);
+        assert_eq!(phase("", "isNaN(result) || result < 0.9", &nan), Failed);
+        assert_eq!(phase("!isNaN(result) && result >= 0.9", "", &nan), Failed);
+    }
+
+    #[test]
+    fn empty_results_error_unless_the_expression_says_so() {
+        let empty = MetricValue::Vector(Vec::new());
+        let (outcome, message) = evaluate(
+            Some(&Condition::compile("result[0] >= 0.95").unwrap()),
+            None,
+            &empty,
+        );
+        assert_eq!(outcome, Error);
+        assert!(
+            message.starts_with("could not evaluate successCondition \"result[0] >= 0.95\": "),
+            "{message}"
+        );
+        assert!(
+            message.ends_with(
+                ": metric result is nil or empty: no data returned from the metric provider"
+            ),
+            "{message}"
+        );
+        assert_eq!(
+            phase("len(result) == 0 || result[0] < 0.01", "", &empty),
+            Successful
+        );
+        assert_eq!(phase("result[0] >= 0.95", "", &MetricValue::Nil), Error);
+    }
+
+    #[test]
+    fn argo_functions_work() {
+        let text = MetricValue::Json(json!({"rate": "0.97", "count": 12, "missing": null}));
+        assert_eq!(phase("asFloat(result.rate) > 0.95", "", &text), Successful);
+        assert_eq!(phase("asInt(result.count) == 12", "", &text), Successful);
+        assert_eq!(
+            phase("default(result.missing, 5) == 5", "", &text),
+            Successful
+        );
+        assert_eq!(phase("isNil(result.missing)", "", &text), Successful);
+        assert_eq!(
+            phase("isInf(result)", "", &MetricValue::Scalar(f64::INFINITY)),
+            Successful
+        );
+        assert_eq!(
+            phase("result == 'ok'", "", &MetricValue::Text("ok".into())),
+            Successful
+        );
+    }
+
+    #[test]
+    fn non_boolean_results_and_bad_syntax_are_errors() {
+        let (outcome, message) = evaluate(
+            Some(&Condition::compile("result[0] + 1").unwrap()),
+            None,
+            &MetricValue::Vector(vec![1.0]),
+        );
+        assert_eq!(outcome, Error);
+        assert!(message.contains("expected bool"), "{message}");
+        assert!(Condition::compile("result[0] >=").is_err());
+        assert!(Condition::compile("result >= 0.9 &&& true").is_err());
+    }
+
+    #[test]
+    fn values_display_as_argo_writes_them() {
+        assert_eq!(MetricValue::Scalar(10.0).display(), "10");
+        assert_eq!(MetricValue::Scalar(f64::NAN).display(), "NaN");
+        assert_eq!(MetricValue::Scalar(f64::INFINITY).display(), "+Inf");
+        assert_eq!(MetricValue::Vector(vec![10.0, 11.5]).display(), "[10,11.5]");
+        assert_eq!(MetricValue::Json(json!({"a": 1})).display(), r#"{"a":1}"#);
+    }
+}

@@ -1,0 +1,15 @@
+//! Analysis: AnalysisRuns measured with Prometheus, web endpoints and Kubernetes Jobs, and
+//! judged with Argo Rollouts' semantics.
+//!
+//! In: AnalysisRun specs. Out: measurements, metric and run phases in the run's status, which
+//! the rollout engine reads.
+
+pub mod args;
+pub mod assess;
+pub mod condition;
+pub mod controller;
+pub mod guard;
+pub mod provider;
+pub mod summary;
+
+pub use condition::{Condition, MetricValue, evaluate};

@@ -1,0 +1,130 @@
+//! Metric providers behind one trait: Prometheus queries, web endpoints and Kubernetes Jobs.
+//!
+//! In: a metric with its arguments substituted. Out: a value to judge with the metric's
+//! conditions (Prometheus, web), or a verdict of its own (a Job). Every call has a timeout;
+//! every URL passes the [`HostGuard`](super::guard::HostGuard) first.
+
+mod job;
+mod prometheus;
+mod web;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+pub use job::JobProvider;
+pub use prometheus::{PrometheusProvider, parse_response};
+pub use web::{WebProvider, extract};
+
+use super::condition::MetricValue;
+use super::guard::HostGuard;
+use crate::k8s::crd::{AnalysisRun, Measurement, Metric};
+use crate::model::AnalysisPhase;
+
+/// What a provider found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// A value for the metric's conditions to judge.
+    Value(MetricValue),
+    /// The provider's own verdict (a Job): Running means look again after `resume_after`.
+    Verdict {
+        /// The measurement's phase.
+        phase: AnalysisPhase,
+        /// Why.
+        message: String,
+        /// What to remember between looks (the Job's name).
+        metadata: BTreeMap<String, String>,
+        /// When to look again, while Running.
+        resume_after: Option<Duration>,
+    },
+}
+
+/// What providers may use.
+pub struct Context<'a> {
+    /// The cluster.
+    pub client: &'a kube::Client,
+    /// The run being measured.
+    pub run: &'a AnalysisRun,
+    /// Which hosts may be reached.
+    pub guard: &'a HostGuard,
+    /// An HTTP client (TLS verification on).
+    pub http: &'a reqwest::Client,
+    /// An HTTP client that skips TLS verification, for metrics that say `insecure: true`.
+    pub insecure_http: &'a reqwest::Client,
+}
+
+/// A metric provider.
+pub trait Provider: Send + Sync {
+    /// The provider's name, for metrics labels.
+    fn name(&self) -> &'static str;
+
+    /// Takes a measurement of `metric` (its `index`th), or continues `in_flight`.
+    fn measure<'a>(
+        &'a self,
+        context: &'a Context<'a>,
+        metric: &'a Metric,
+        index: usize,
+        in_flight: Option<&'a Measurement>,
+    ) -> BoxFuture<'a, Result<Outcome, String>>;
+
+    /// Stops an in-flight measurement (deletes its Job); returns its final form.
+    fn terminate<'a>(
+        &'a self,
+        _context: &'a Context<'a>,
+        _metric: &'a Metric,
+        measurement: &'a Measurement,
+    ) -> BoxFuture<'a, Measurement> {
+        Box::pin(async move { measurement.clone() })
+    }
+}
+
+/// The provider of `metric`, or why it cannot be measured.
+pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
+    let provider = &metric.provider;
+    let set = [
+        ("prometheus", provider.prometheus.is_some()),
+        ("web", provider.web.is_some()),
+        ("job", provider.job.is_some()),
+        ("kayenta", provider.kayenta.is_some()),
+        ("datadog", provider.datadog.is_some()),
+        ("wavefront", provider.wavefront.is_some()),
+        ("newRelic", provider.new_relic.is_some()),
+        ("cloudWatch", provider.cloud_watch.is_some()),
+        ("graphite", provider.graphite.is_some()),
+        ("influxdb", provider.influxdb.is_some()),
+        ("skywalking", provider.skywalking.is_some()),
+        ("plugin", provider.plugin.is_some()),
+    ];
+    let named: Vec<&str> = set
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect();
+    match named.as_slice() {
+        ["prometheus"] => Ok(Box::new(PrometheusProvider)),
+        ["web"] => Ok(Box::new(WebProvider)),
+        ["job"] => Ok(Box::new(JobProvider)),
+        [] => Err(format!("metric {:?} has no provider", metric.name)),
+        [other] => Err(format!(
+            "metric {:?}: provider {other:?} is not supported by tidegate (prometheus, web and job are)",
+            metric.name
+        )),
+        several => Err(format!(
+            "metric {:?} has more than one provider: {}",
+            metric.name,
+            several.join(", ")
+        )),
+    }
+}
+
+/// Runs `future` for at most `timeout`.
+pub async fn with_timeout<T>(
+    timeout: Duration,
+    what: &str,
+    future: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(timeout, future)
+        .await
+        .unwrap_or_else(|_| Err(format!("{what} timed out after {}s", timeout.as_secs())))
+}

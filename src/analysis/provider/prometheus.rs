@@ -1,0 +1,186 @@
+//! The Prometheus provider: an instant query (`GET <address>/api/v1/query`), its result mapped
+//! as Argo maps it — a scalar to a number, a vector to its samples, a matrix to all samples of
+//! all series; anything else is an error.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::{Context, Outcome, Provider, with_timeout};
+use crate::analysis::condition::MetricValue;
+use crate::k8s::crd::{Measurement, Metric};
+
+/// Queries time out after this unless the metric says otherwise (Argo's default).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Measures with PromQL.
+pub struct PrometheusProvider;
+
+impl Provider for PrometheusProvider {
+    fn name(&self) -> &'static str {
+        "prometheus"
+    }
+
+    fn measure<'a>(
+        &'a self,
+        context: &'a Context<'a>,
+        metric: &'a Metric,
+        _index: usize,
+        _in_flight: Option<&'a Measurement>,
+    ) -> BoxFuture<'a, Result<Outcome, String>> {
+        Box::pin(async move {
+            let spec = metric
+                .provider
+                .prometheus
+                .as_ref()
+                .ok_or_else(|| "not a Prometheus metric".to_owned())?;
+            if spec.authentication.is_some() {
+                return Err("prometheus.authentication (SigV4, OAuth2) is not supported: pass a token in a header from a Secret argument".to_owned());
+            }
+            let address = spec.address.trim_end_matches('/');
+            let url = format!("{address}/api/v1/query");
+            context.guard.check(&url)?;
+            let timeout = spec
+                .timeout
+                .and_then(|seconds| u64::try_from(seconds).ok())
+                .filter(|seconds| *seconds > 0)
+                .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
+            let http = if spec.insecure {
+                context.insecure_http
+            } else {
+                context.http
+            };
+            let mut query_url = reqwest::Url::parse(&url)
+                .map_err(|error| format!("invalid address {address:?}: {error}"))?;
+            query_url
+                .query_pairs_mut()
+                .append_pair("query", &spec.query);
+            let mut request = http.get(query_url);
+            for header in &spec.headers {
+                request = request.header(&header.key, &header.value);
+            }
+            let body = with_timeout(timeout, "Prometheus query", async {
+                let response = request.send().await.map_err(|error| {
+                    format!("query {address}: {}", crate::k8s::describe_error(&error))
+                })?;
+                let status = response.status();
+                let body = response
+                    .text()
+                    .await
+                    .map_err(|error| format!("read the response of {address}: {error}"))?;
+                if !status.is_success() && !body.trim_start().starts_with('{') {
+                    return Err(format!("{address} answered {status}"));
+                }
+                Ok(body)
+            })
+            .await?;
+            parse_response(&body).map(Outcome::Value)
+        })
+    }
+}
+
+/// The `result` of a Prometheus query API response.
+pub fn parse_response(body: &str) -> Result<MetricValue, String> {
+    let response: Value = serde_json::from_str(body)
+        .map_err(|error| format!("Prometheus response is not JSON: {error}"))?;
+    if response["status"] != "success" {
+        let kind = response["errorType"].as_str().unwrap_or("error");
+        let message = response["error"].as_str().unwrap_or("no message");
+        return Err(format!("Prometheus query failed: {kind}: {message}"));
+    }
+    let data = &response["data"];
+    let sample = |pair: &Value| -> Result<f64, String> {
+        let text = pair
+            .get(1)
+            .and_then(Value::as_str)
+            .ok_or("sample without a value")?;
+        parse_float(text)
+    };
+    match data["resultType"].as_str() {
+        Some("scalar") => sample(&data["result"]).map(MetricValue::Scalar),
+        Some("vector") => data["result"]
+            .as_array()
+            .ok_or("vector without a result list")?
+            .iter()
+            .map(|series| sample(&series["value"]))
+            .collect::<Result<_, _>>()
+            .map(MetricValue::Vector),
+        Some("matrix") => {
+            let mut values = Vec::new();
+            for series in data["result"]
+                .as_array()
+                .ok_or("matrix without a result list")?
+            {
+                for pair in series["values"]
+                    .as_array()
+                    .ok_or("matrix series without values")?
+                {
+                    values.push(sample(pair)?);
+                }
+            }
+            Ok(MetricValue::Vector(values))
+        }
+        other => Err(format!(
+            "unsupported Prometheus result type {}",
+            other.unwrap_or("(none)")
+        )),
+    }
+}
+
+/// Prometheus writes samples as Go formats floats: `NaN`, `+Inf`, `-Inf`, decimals.
+fn parse_float(text: &str) -> Result<f64, String> {
+    match text {
+        "NaN" => Ok(f64::NAN),
+        "+Inf" | "Inf" => Ok(f64::INFINITY),
+        "-Inf" => Ok(f64::NEG_INFINITY),
+        _ => text
+            .parse()
+            .map_err(|_| format!("sample value {text:?} is not a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_are_mapped_as_argo_maps_them() {
+        let scalar =
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000.1,"10"]}}"#;
+        assert_eq!(parse_response(scalar), Ok(MetricValue::Scalar(10.0)));
+        let vector = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1,"10"]},{"metric":{},"value":[1,"11"]}]}}"#;
+        assert_eq!(
+            parse_response(vector),
+            Ok(MetricValue::Vector(vec![10.0, 11.0]))
+        );
+        let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"],[2,"2"]]},{"metric":{},"values":[[1,"3"]]}]}}"#;
+        assert_eq!(
+            parse_response(matrix),
+            Ok(MetricValue::Vector(vec![1.0, 2.0, 3.0]))
+        );
+        let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert_eq!(parse_response(empty), Ok(MetricValue::Vector(Vec::new())));
+        let nan = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}}"#;
+        let Ok(MetricValue::Vector(values)) = parse_response(nan) else {
+            panic!()
+        };
+        assert!(values[0].is_nan());
+    }
+
+    #[test]
+    fn failures_are_errors() {
+        let failed = r#"{"status":"error","errorType":"bad_data","error":"parse error at char 5"}"#;
+        assert_eq!(
+            parse_response(failed),
+            Err("Prometheus query failed: bad_data: parse error at char 5".into())
+        );
+        assert!(
+            parse_response(
+                r#"{"status":"success","data":{"resultType":"string","result":[1,"x"]}}"#
+            )
+            .is_err()
+        );
+        assert!(parse_response("<html>").is_err());
+    }
+}
