@@ -7,6 +7,8 @@
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
 pub mod git;
+pub mod http;
+pub mod prometheus;
 
 use std::ffi::OsString;
 use std::fmt::Debug;

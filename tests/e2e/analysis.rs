@@ -1,0 +1,520 @@
+//! Analysis against real components: Debian's Prometheus scraping an endpoint the test
+//! controls, a local web server, Jobs on the testenv (kwok completes their pods), and a
+//! canary Rollout gated by Prometheus that promotes on a good error rate and aborts on a bad
+//! one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tidegate::analysis::controller::Settings;
+use tidegate::analysis::guard::HostGuard;
+use tidegate::controller::{self, Scope};
+use tidegate::k8s::crd::{AnalysisRun, AnalysisRunStatus, AnalysisTemplate, Phase, Rollout};
+use tidegate::k8s::{self, labels};
+use tidegate::metrics::Metrics;
+use tidegate::model::AnalysisPhase;
+use tokio::sync::oneshot;
+
+use crate::support::http::{HttpServer, Response};
+use crate::support::prometheus::Prometheus;
+use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for, wait_for_object};
+
+/// The Rollout and AnalysisRun controllers for one namespace, allowed to reach loopback.
+struct Controllers {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    metrics: Arc<Metrics>,
+}
+
+impl Controllers {
+    fn start(namespace: &TestNamespace) -> Self {
+        let (stop, stopped) = oneshot::channel();
+        let metrics = Arc::new(Metrics::default());
+        let settings = Settings {
+            guard: HostGuard::new(&["127.0.0.1/32"]).unwrap_or_default(),
+            metrics: metrics.clone(),
+        };
+        let scope = Scope::Namespace(namespace.name().to_owned());
+        let task = tokio::spawn(controller::run_all(
+            namespace.client(),
+            scope,
+            settings,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            stop: Some(stop),
+            task,
+            metrics,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().expect("stopped once").send(());
+        tokio::time::timeout(TIMEOUT, &mut self.task)
+            .await
+            .expect("controllers stop")
+            .expect("controller task");
+    }
+}
+
+impl Drop for Controllers {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn setup(prefix: &str) -> (TestNamespace, Controllers) {
+    let namespace = TestNamespace::create(prefix).await;
+    install_crds(&namespace.client()).await;
+    let controllers = Controllers::start(&namespace);
+    (namespace, controllers)
+}
+
+/// Creates AnalysisRun `name` with `metrics` (and `extra` spec fields) and waits for it to end.
+async fn run_to_completion(
+    namespace: &TestNamespace,
+    name: &str,
+    metrics: serde_json::Value,
+    extra: serde_json::Value,
+) -> AnalysisRunStatus {
+    let spec = merged(json!({"metrics": metrics}), extra);
+    let run: AnalysisRun = serde_json::from_value(json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisRun", "metadata": {"name": name}, "spec": spec}))
+        .expect("a valid AnalysisRun");
+    let runs = namespace.api::<AnalysisRun>();
+    runs.create(&k8s::PostParams::default(), &run)
+        .await
+        .expect("create AnalysisRun");
+    let done = wait_for_object(&runs, name, TIMEOUT, |run: Option<&AnalysisRun>| {
+        run.and_then(|run| run.status.as_ref())
+            .is_some_and(|status| status.phase.is_completed())
+    })
+    .await;
+    done.and_then(|run| run.status)
+        .expect("a completed run has a status")
+}
+
+/// A scrape target whose `demo_error_rate` the test sets.
+async fn error_rate_endpoint(rate: Arc<AtomicU64>) -> HttpServer {
+    HttpServer::start(move |_| {
+        Response::ok(format!(
+            "# TYPE demo_error_rate gauge\ndemo_error_rate {}\n",
+            f64::from_bits(rate.load(Ordering::SeqCst))
+        ))
+    })
+    .await
+}
+
+/// `base` with the fields of `extra` (an object) added or replaced.
+fn merged(mut base: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    if let (Some(fields), serde_json::Value::Object(more)) = (base.as_object_mut(), extra) {
+        fields.extend(more);
+    }
+    base
+}
+
+fn prometheus_metric(address: &str, extra: serde_json::Value) -> serde_json::Value {
+    merged(
+        json!({
+            "name": "error-rate",
+            "successCondition": "len(result) > 0 && result[0] < 0.05",
+            "failureCondition": "len(result) > 0 && result[0] >= 0.05",
+            "provider": {"prometheus": {"address": address, "query": "demo_error_rate{job=\"demo\"}"}}
+        }),
+        extra,
+    )
+}
+
+#[tokio::test]
+async fn prometheus_results_decide_runs_and_an_outage_is_never_success() {
+    let (namespace, controllers) = setup("analysis-prometheus").await;
+    let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
+    let endpoint = error_rate_endpoint(rate.clone()).await;
+    let mut prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
+    prometheus
+        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.01)
+        .await;
+    let address = prometheus.url("");
+
+    let good = run_to_completion(
+        &namespace,
+        "good",
+        json!([prometheus_metric(
+            &address,
+            json!({"interval": "1s", "count": 2})
+        )]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(good.phase, AnalysisPhase::Successful, "{good:#?}");
+    assert_eq!(good.metric_results[0].measurements[0].value, "[0.01]");
+    assert_eq!(good.metric_results[0].successful, 2);
+
+    rate.store(0.5_f64.to_bits(), Ordering::SeqCst);
+    prometheus
+        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.5)
+        .await;
+    let bad = run_to_completion(
+        &namespace,
+        "bad",
+        json!([prometheus_metric(&address, json!({}))]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(bad.phase, AnalysisPhase::Failed, "{bad:#?}");
+    assert_eq!(
+        bad.message,
+        "Metric \"error-rate\" assessed Failed due to failed (1) > failureLimit (0)"
+    );
+
+    let empty = run_to_completion(
+        &namespace,
+        "empty",
+        json!([prometheus_metric(&address, json!({"successCondition": "result[0] < 0.05", "failureCondition": "", "provider": {"prometheus": {"address": address, "query": "no_such_metric"}}, "consecutiveErrorLimit": 0}))]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(empty.phase, AnalysisPhase::Error, "{empty:#?}");
+    assert!(
+        empty.metric_results[0].measurements[0]
+            .message
+            .contains("no data returned from the metric provider"),
+        "{empty:#?}"
+    );
+
+    // Prometheus goes away in the middle of a run: errors are counted, never success.
+    rate.store(0.01_f64.to_bits(), Ordering::SeqCst);
+    prometheus
+        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.01)
+        .await;
+    let runs = namespace.api::<AnalysisRun>();
+    let outage = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisRun", "metadata": {"name": "outage"},
+        "spec": {"metrics": [prometheus_metric(&address, json!({"interval": "1s", "count": 30, "consecutiveErrorLimit": 1}))]}});
+    runs.create(
+        &k8s::PostParams::default(),
+        &serde_json::from_value(outage).unwrap(),
+    )
+    .await
+    .unwrap();
+    wait_for_object(&runs, "outage", TIMEOUT, |run: Option<&AnalysisRun>| {
+        run.and_then(|run| run.status.as_ref())
+            .is_some_and(|status| {
+                status
+                    .metric_results
+                    .first()
+                    .is_some_and(|result| result.successful >= 1)
+            })
+    })
+    .await;
+    prometheus.stop();
+    let stopped = wait_for_object(&runs, "outage", TIMEOUT, |run: Option<&AnalysisRun>| {
+        run.and_then(|run| run.status.as_ref())
+            .is_some_and(|status| status.phase.is_completed())
+    })
+    .await
+    .and_then(|run| run.status)
+    .unwrap();
+    assert_eq!(stopped.phase, AnalysisPhase::Error, "{stopped:#?}");
+    assert_eq!(stopped.metric_results[0].consecutive_error, 2);
+    assert!(
+        stopped
+            .message
+            .contains("consecutiveErrors (2) > consecutiveErrorLimit (1)"),
+        "{}",
+        stopped.message
+    );
+    wait_for("two Error runs counted", TIMEOUT, || async {
+        controllers
+            .metrics
+            .encode()
+            .contains("tidegate_analysis_runs_total{phase=\"Error\"} 2")
+            .then_some(())
+    })
+    .await;
+    controllers.stop().await;
+}
+
+#[tokio::test]
+async fn web_metrics_read_json_paths_and_treat_failures_as_errors() {
+    let (namespace, controllers) = setup("analysis-web").await;
+    let seen_token = Arc::new(Mutex::new(None::<String>));
+    let seen = seen_token.clone();
+    let server = HttpServer::start(move |request| {
+        *seen.lock().unwrap() = request.header("authorization").map(ToOwned::to_owned);
+        match request.path.as_str() {
+            "/health" => Response::ok(r#"{"data": {"ok": true, "latency": 0.12}}"#),
+            "/broken" => Response::status(500, "boom"),
+            "/slow" => Response {
+                delay: Duration::from_secs(5),
+                ..Response::ok("{}")
+            },
+            _ => Response::status(404, "no"),
+        }
+    })
+    .await;
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "health-token"}, "stringData": {"token": "s3cr3t-t0ken"}});
+    namespace
+        .api::<k8s_openapi::api::core::v1::Secret>()
+        .create(
+            &k8s::PostParams::default(),
+            &serde_json::from_value(secret).unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let web = |name: &str, path: &str, extra: serde_json::Value| {
+        let mut metric = json!({"name": name, "consecutiveErrorLimit": 0, "provider": {"web": {"url": server.url(path)}}});
+        metric["provider"]["web"] = merged(metric["provider"]["web"].take(), extra);
+        metric
+    };
+    let mut healthy = web(
+        "healthy",
+        "/health",
+        json!({"jsonPath": "{$.data.ok}", "headers": [{"key": "Authorization", "value": "Bearer {{args.token}}"}]}),
+    );
+    healthy["successCondition"] = json!("result == true");
+    let status = run_to_completion(
+        &namespace,
+        "healthy",
+        json!([healthy]),
+        json!({"args": [{"name": "token", "valueFrom": {"secretKeyRef": {"name": "health-token", "key": "token"}}}]}),
+    )
+    .await;
+    assert_eq!(status.phase, AnalysisPhase::Successful, "{status:#?}");
+    assert_eq!(status.metric_results[0].measurements[0].value, "true");
+    assert_eq!(
+        seen_token.lock().unwrap().as_deref(),
+        Some("Bearer s3cr3t-t0ken")
+    );
+    let stored =
+        serde_json::to_string(&namespace.api::<AnalysisRun>().get("healthy").await.unwrap())
+            .unwrap();
+    assert!(
+        !stored.contains("s3cr3t-t0ken"),
+        "the secret reached the run: {stored}"
+    );
+
+    let broken = run_to_completion(
+        &namespace,
+        "broken",
+        json!([web("broken", "/broken", json!({}))]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(broken.phase, AnalysisPhase::Error);
+    assert!(
+        broken.metric_results[0].measurements[0]
+            .message
+            .contains("500"),
+        "{broken:#?}"
+    );
+
+    let slow = run_to_completion(
+        &namespace,
+        "slow",
+        json!([web("slow", "/slow", json!({"timeoutSeconds": 1}))]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(slow.phase, AnalysisPhase::Error);
+    assert_eq!(
+        slow.metric_results[0].measurements[0].message,
+        "web request timed out after 1s"
+    );
+    controllers.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_runs_say_why_and_measure_nothing() {
+    let (namespace, controllers) = setup("analysis-invalid").await;
+    let ssrf = run_to_completion(&namespace, "ssrf", json!([{"name": "metadata", "provider": {"web": {"url": "http://169.254.169.254/latest/meta-data"}}}]), json!({})).await;
+    assert_eq!(ssrf.phase, AnalysisPhase::Error);
+    assert!(ssrf.message.starts_with("Analysis spec invalid: metric \"metadata\": host \"169.254.169.254\" is not in the analysis allow-list"), "{}", ssrf.message);
+    assert!(ssrf.metric_results.is_empty());
+    let unknown = run_to_completion(
+        &namespace,
+        "unknown",
+        json!([{"name": "dd", "provider": {"datadog": {"query": "q"}}}]),
+        json!({}),
+    )
+    .await;
+    assert!(
+        unknown
+            .message
+            .contains("provider \"datadog\" is not supported by tidegate"),
+        "{}",
+        unknown.message
+    );
+    let expression = run_to_completion(&namespace, "expression", json!([{"name": "x", "successCondition": "result >=", "provider": {"web": {"url": "http://127.0.0.1:1/"}}}]), json!({})).await;
+    assert!(
+        expression.message.contains("successCondition"),
+        "{}",
+        expression.message
+    );
+    controllers.stop().await;
+}
+
+#[tokio::test]
+async fn job_metrics_succeed_and_fail_with_their_jobs() {
+    let (namespace, controllers) = setup("analysis-job").await;
+    let job =
+        |spec: serde_json::Value| json!({"name": "smoke", "provider": {"job": {"spec": spec}}});
+    let completes = job(
+        json!({"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "smoke", "image": "smoke:1"}]}}}),
+    );
+    let passed = run_to_completion(&namespace, "passes", json!([completes]), json!({})).await;
+    assert_eq!(passed.phase, AnalysisPhase::Successful, "{passed:#?}");
+    let jobs = namespace.api::<k8s_openapi::api::batch::v1::Job>();
+    let job_name = passed.metric_results[0].measurements[0].metadata["job-name"].clone();
+    let created = jobs
+        .get(&job_name)
+        .await
+        .expect("the Job is kept until the run goes");
+    assert_eq!(created.metadata.owner_references.unwrap()[0].name, "passes");
+
+    // Its pod can never be scheduled; the deadline fails the Job.
+    let stuck = job(
+        json!({"backoffLimit": 0, "activeDeadlineSeconds": 2, "template": {"spec": {"restartPolicy": "Never", "nodeSelector": {"no-such": "node"}, "containers": [{"name": "smoke", "image": "smoke:1"}]}}}),
+    );
+    let failed = run_to_completion(&namespace, "fails", json!([stuck]), json!({})).await;
+    assert_eq!(failed.phase, AnalysisPhase::Failed, "{failed:#?}");
+    assert!(
+        failed.metric_results[0].measurements[0]
+            .message
+            .contains("failed"),
+        "{failed:#?}"
+    );
+
+    namespace
+        .api::<AnalysisRun>()
+        .delete("passes", &k8s::DeleteParams::background())
+        .await
+        .unwrap();
+    wait_for("the Job to go with its run", TIMEOUT, || async {
+        jobs.get_opt(&job_name).await.ok()?.is_none().then_some(())
+    })
+    .await;
+    controllers.stop().await;
+}
+
+/// The canary's Services and its error-rate AnalysisTemplate (Prometheus address as argument).
+async fn gate(namespace: &TestNamespace) {
+    for name in ["web-canary", "web-stable"] {
+        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
+        let params = k8s::PatchParams::apply(k8s::SYNC_FIELD_MANAGER);
+        namespace
+            .api::<k8s::Service>()
+            .patch(name, &params, &k8s::Patch::Apply(&service))
+            .await
+            .expect("apply a Service");
+    }
+    let template = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "error-rate"},
+        "spec": {"args": [{"name": "address"}], "metrics": [prometheus_metric("{{args.address}}", json!({"interval": "1s", "count": 2}))]}});
+    let template = serde_json::from_value(template).expect("a valid AnalysisTemplate");
+    namespace
+        .api::<AnalysisTemplate>()
+        .create(&k8s::PostParams::default(), &template)
+        .await
+        .expect("create the AnalysisTemplate");
+}
+
+/// A canary: 50%, then the error-rate analysis against `prometheus`, then 100%.
+fn gated_canary(image: &str, prometheus: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "tidegate.dev/v1alpha1", "kind": "Rollout", "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": image}]}},
+                 "strategy": {"canary": {"canaryService": "web-canary", "stableService": "web-stable", "steps": [
+                     {"setWeight": 50},
+                     {"analysis": {"templates": [{"templateName": "error-rate"}], "args": [{"name": "address", "value": prometheus}]}},
+                 ]}}}
+    })
+}
+
+/// Healthy with the stable ReplicaSet at the hash of `image`'s template (a status written
+/// before the new spec was seen does not count).
+fn healthy_on(image: &'static str) -> impl Fn(Option<&Rollout>) -> bool {
+    move |rollout: Option<&Rollout>| {
+        rollout.is_some_and(|rollout| {
+            let image_now = rollout
+                .spec
+                .template
+                .as_ref()
+                .and_then(|template| template.spec.as_ref())
+                .is_some_and(|spec| spec.containers[0].image.as_deref() == Some(image));
+            rollout.status.as_ref().is_some_and(|status| {
+                image_now
+                    && status.phase == Some(Phase::Healthy)
+                    && !status.abort
+                    && rollout
+                        .spec
+                        .pod_template_hash(status.collision_count)
+                        .as_deref()
+                        == Some(status.stable_rs.as_str())
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_canary_is_promoted_on_a_good_error_rate_and_aborted_on_a_bad_one() {
+    let (namespace, controllers) = setup("analysis-canary").await;
+    let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
+    let endpoint = error_rate_endpoint(rate.clone()).await;
+    let prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
+    prometheus
+        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.01)
+        .await;
+    gate(&namespace).await;
+    let rollouts = namespace.api::<Rollout>();
+    let apply = |image: &str| {
+        let (rollouts, manifest) = (rollouts.clone(), gated_canary(image, &prometheus.url("")));
+        async move {
+            let params = k8s::PatchParams::apply(k8s::SYNC_FIELD_MANAGER);
+            rollouts
+                .patch("web", &params, &k8s::Patch::Apply(&manifest))
+                .await
+                .expect("apply Rollout")
+        }
+    };
+    apply("web:1").await;
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:1")).await;
+
+    apply("web:2").await;
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:2")).await;
+    let runs = namespace
+        .api::<AnalysisRun>()
+        .list(&k8s::ListParams::default().labels(labels::ROLLOUT))
+        .await
+        .expect("list AnalysisRuns");
+    assert!(
+        runs.items.iter().any(|run| run
+            .status
+            .as_ref()
+            .is_some_and(|status| status.phase == AnalysisPhase::Successful)),
+        "a successful analysis promoted web:2"
+    );
+
+    rate.store(0.5_f64.to_bits(), Ordering::SeqCst);
+    prometheus
+        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.5)
+        .await;
+    apply("web:3").await;
+    let aborted = wait_for_object(&rollouts, "web", TIMEOUT, |rollout: Option<&Rollout>| {
+        rollout
+            .and_then(|rollout| rollout.status.as_ref())
+            .is_some_and(|status| status.abort)
+    })
+    .await
+    .expect("the Rollout exists");
+    let status = aborted.status.expect("an aborted Rollout has a status");
+    assert_ne!(
+        status.stable_rs, status.current_pod_hash,
+        "the bad revision never became stable"
+    );
+    assert!(status.message.contains("error-rate"), "{}", status.message);
+    controllers.stop().await;
+}

@@ -1,0 +1,105 @@
+//! Debian's Prometheus (`/usr/bin/prometheus`, installed by `scripts/ensure-tools`) on a free
+//! loopback port, scraping the test's targets every second, with its data in a temporary
+//! directory. Stopped when dropped.
+
+use std::process::{Child, Command, Stdio};
+
+use super::git::TempDir;
+use super::{TIMEOUT, wait_for};
+
+/// A running Prometheus.
+pub struct Prometheus {
+    child: Child,
+    port: u16,
+    _data: TempDir,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `targets` (`127.0.0.1:port`) as job `demo`, and waits until
+    /// it is ready.
+    pub async fn start(targets: &[String]) -> Self {
+        let data = TempDir::new("prometheus");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("address")
+            .port();
+        let targets = targets
+            .iter()
+            .map(|target| format!("'{target}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let config = data.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: demo\n  static_configs:\n  - targets: [{targets}]\n"),
+        )
+        .expect("write the Prometheus configuration");
+        let log =
+            std::fs::File::create(data.path().join("prometheus.log")).expect("create the log");
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                data.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start prometheus (scripts/ensure-tools installs Debian's package)");
+        let prometheus = Self {
+            child,
+            port,
+            _data: data,
+        };
+        let ready = prometheus.url("/-/ready");
+        wait_for("Prometheus ready", TIMEOUT, || async {
+            reqwest::get(&ready)
+                .await
+                .ok()?
+                .status()
+                .is_success()
+                .then_some(())
+        })
+        .await;
+        prometheus
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Waits until `query` returns a single sample equal to `value`.
+    pub async fn wait_for_value(&self, query: &str, value: f64) {
+        let mut url = reqwest::Url::parse(&self.url("/api/v1/query")).expect("a valid URL");
+        url.query_pairs_mut().append_pair("query", query);
+        wait_for(
+            &format!("Prometheus: {query} == {value}"),
+            TIMEOUT,
+            || async {
+                let body = reqwest::get(url.clone()).await.ok()?.text().await.ok()?;
+                let response: serde_json::Value = serde_json::from_str(&body).ok()?;
+                let sample = response["data"]["result"][0]["value"][1]
+                    .as_str()?
+                    .parse::<f64>()
+                    .ok()?;
+                ((sample - value).abs() < 1e-9).then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Stops it (to test a Prometheus outage).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
