@@ -181,6 +181,7 @@ impl<'a> Executor<'a> {
                     self.create_analysis_run(name, analysis, *kind).await?;
                 }
                 Effect::TerminateAnalysisRun { name } => self.terminate_analysis_run(name).await?,
+                Effect::DeleteAnalysisRun { name } => self.delete_analysis_run(name).await?,
                 Effect::Event(event) => self.record(event).await,
             }
         }
@@ -478,6 +479,22 @@ impl<'a> Executor<'a> {
             Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
             Err(source) => Err(ExecuteError::AnalysisRun {
                 action: "terminate",
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    async fn delete_analysis_run(&self, name: &str) -> Result<(), ExecuteError> {
+        match self
+            .api::<AnalysisRun>()
+            .delete(name, &k8s::DeleteParams::background())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            Err(source) => Err(ExecuteError::AnalysisRun {
+                action: "delete",
                 name: name.to_owned(),
                 source,
             }),

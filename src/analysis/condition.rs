@@ -200,6 +200,19 @@ fn environment() -> Environment<'static> {
     env
 }
 
+/// The time an expression such as `now() - duration("5m")` gives (a range query's bounds),
+/// as Unix seconds.
+pub fn evaluate_time(text: &str) -> Result<f64, String> {
+    let value = environment()
+        .eval(text, &Context::default())
+        .map_err(|error| format!("{text:?}: {error}"))?;
+    let time = value
+        .as_datetime()
+        .ok_or_else(|| format!("{text:?} does not give a time"))?;
+    #[allow(clippy::cast_precision_loss)] // seconds since 1970 fit a float exactly for ages
+    Ok(time.timestamp() as f64 + f64::from(time.timestamp_subsec_millis()) / 1000.0)
+}
+
 /// A measurement's phase from its value, by Argo's rules: no condition → Successful; only a
 /// success condition → Failed unless it holds; only a failure condition → Successful unless
 /// it holds; both → Failed if failure holds (it wins), Successful if success holds, else
@@ -370,6 +383,16 @@ mod tests {
         assert!(message.contains("expected bool"), "{message}");
         assert!(Condition::compile("result[0] >=").is_err());
         assert!(Condition::compile("result >= 0.9 &&& true").is_err());
+    }
+
+    #[test]
+    fn range_bounds_are_times() {
+        let now = jiff::Timestamp::now().as_second();
+        #[allow(clippy::cast_possible_truncation)]
+        let start = evaluate_time("now() - duration('5m')").unwrap() as i64;
+        assert!((start - (now - 300)).abs() <= 2, "{start} vs {now}");
+        assert!(evaluate_time("1 + 1").is_err());
+        assert!(evaluate_time("now(").is_err());
     }
 
     #[test]

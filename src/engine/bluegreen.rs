@@ -55,6 +55,7 @@ pub(super) fn reconcile(
     pass.switch_active(&new);
     pass.promote_after_switch(&new);
     pass.trim_history();
+    pass.trim_analysis_history();
     pass.finish()
 }
 

@@ -56,6 +56,7 @@ pub(super) fn reconcile(
     }
     pass.promote_when_done(&new);
     pass.trim_history();
+    pass.trim_analysis_history();
     pass.point_services(&new);
     pass.check_deadline(&new);
     pass.pass.finish()

@@ -53,6 +53,11 @@ pub enum Effect {
         /// Why it runs.
         kind: AnalysisKind,
     },
+    /// Delete a finished AnalysisRun of an earlier revision beyond the history limits.
+    DeleteAnalysisRun {
+        /// The run.
+        name: String,
+    },
     /// Stop an AnalysisRun that is no longer needed.
     TerminateAnalysisRun {
         /// Its name.

@@ -285,6 +285,38 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// Deletes the oldest finished AnalysisRuns of earlier revisions beyond
+    /// `successfulRunHistoryLimit` and `unsuccessfulRunHistoryLimit`. Runs of the current
+    /// revision are never candidates: their verdicts may still be read.
+    pub(super) fn trim_analysis_history(&mut self) {
+        let mut finished: Vec<&AnalysisRunState> = self
+            .observed
+            .analysis_runs
+            .iter()
+            .filter(|run| {
+                run.phase.is_completed()
+                    && !run.hash.is_empty()
+                    && run.hash != self.observed.pod_hash
+            })
+            .collect();
+        finished.sort_by_key(|run| std::cmp::Reverse(run.created));
+        let (successful, unsuccessful): (Vec<_>, Vec<_>) = finished
+            .into_iter()
+            .partition(|run| run.phase == AnalysisPhase::Successful);
+        let limits = [
+            (successful, self.plan.successful_run_history_limit),
+            (unsuccessful, self.plan.unsuccessful_run_history_limit),
+        ];
+        for (runs, limit) in limits {
+            let keep = usize::try_from(limit).unwrap_or(0);
+            for run in runs.into_iter().skip(keep) {
+                self.effects.push(Effect::DeleteAnalysisRun {
+                    name: run.name.clone(),
+                });
+            }
+        }
+    }
+
     pub(super) fn point(&mut self, service: &str, hash: &str, available: i32) {
         let current = self
             .observed
@@ -412,6 +444,7 @@ impl<'a> Pass<'a> {
                     name,
                     phase: AnalysisPhase::Pending,
                     message: String::new(),
+                    ..AnalysisRunState::default()
                 });
                 self.progressed = true;
             }

@@ -143,6 +143,12 @@ pub async fn observe(
                 message: status
                     .map(|status| status.message.clone())
                     .unwrap_or_default(),
+                hash: run
+                    .labels()
+                    .get(labels::POD_TEMPLATE_HASH)
+                    .cloned()
+                    .unwrap_or_default(),
+                created: run.creation_timestamp().map(|time| time.0),
             }
         })
         .collect();

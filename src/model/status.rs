@@ -214,7 +214,7 @@ impl AnalysisPhase {
 }
 
 /// An AnalysisRun as the Rollout sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AnalysisRunState {
     /// Its name.
     pub name: String,
@@ -222,6 +222,10 @@ pub struct AnalysisRunState {
     pub phase: AnalysisPhase,
     /// Its message.
     pub message: String,
+    /// The pod-template hash of the revision it analysed (empty when not observed).
+    pub hash: String,
+    /// When it was created (when observed), for history limits.
+    pub created: Option<Timestamp>,
 }
 
 /// What the engine observes of one ReplicaSet of the Rollout.

@@ -153,6 +153,26 @@ async fn prometheus_results_decide_runs_and_an_outage_is_never_success() {
     assert_eq!(good.metric_results[0].measurements[0].value, "[0.01]");
     assert_eq!(good.metric_results[0].successful, 2);
 
+    let range = json!({"successCondition": "len(result) >= 2 && all(result, {# < 0.05})", "failureCondition": "",
+        "provider": {"prometheus": {"address": address, "query": "demo_error_rate{job=\"demo\"}",
+                                    "rangeQuery": {"start": "now() - duration('1m')", "end": "now()", "step": "1s"}}}});
+    let ranged = run_to_completion(
+        &namespace,
+        "range",
+        json!([prometheus_metric(&address, range)]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(ranged.phase, AnalysisPhase::Successful, "{ranged:#?}");
+    assert!(
+        ranged.metric_results[0].measurements[0]
+            .value
+            .matches(',')
+            .count()
+            >= 1,
+        "{ranged:#?}"
+    );
+
     rate.store(0.5_f64.to_bits(), Ordering::SeqCst);
     prometheus
         .wait_for_value("demo_error_rate{job=\"demo\"}", 0.5)

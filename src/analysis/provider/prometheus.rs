@@ -8,8 +8,9 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{Context, Outcome, Provider, with_timeout};
-use crate::analysis::condition::MetricValue;
-use crate::k8s::crd::{Measurement, Metric};
+use crate::analysis::condition::{MetricValue, evaluate_time};
+use crate::k8s::crd::{Measurement, Metric, PrometheusRangeQuery};
+use crate::model::parse_go_duration;
 
 /// Queries time out after this unless the metric says otherwise (Argo's default).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,7 +40,12 @@ impl Provider for PrometheusProvider {
                 return Err("prometheus.authentication (SigV4, OAuth2) is not supported: pass a token in a header from a Secret argument".to_owned());
             }
             let address = spec.address.trim_end_matches('/');
-            let url = format!("{address}/api/v1/query");
+            let endpoint = if spec.range_query.is_some() {
+                "query_range"
+            } else {
+                "query"
+            };
+            let url = format!("{address}/api/v1/{endpoint}");
             context.guard.check(&url)?;
             let timeout = spec
                 .timeout
@@ -56,6 +62,11 @@ impl Provider for PrometheusProvider {
             query_url
                 .query_pairs_mut()
                 .append_pair("query", &spec.query);
+            if let Some(range) = &spec.range_query {
+                for (name, value) in range_parameters(range)? {
+                    query_url.query_pairs_mut().append_pair(name, &value);
+                }
+            }
             let mut request = http.get(query_url);
             for header in &spec.headers {
                 request = request.header(&header.key, &header.value);
@@ -78,6 +89,39 @@ impl Provider for PrometheusProvider {
             parse_response(&body).map(Outcome::Value)
         })
     }
+}
+
+/// `start`, `end` and `step` of a range query, as the query API wants them.
+fn range_parameters(range: &PrometheusRangeQuery) -> Result<[(&'static str, String); 3], String> {
+    let start = evaluate_time(if range.start.is_empty() {
+        "now() - duration('5m')"
+    } else {
+        &range.start
+    })?;
+    let end = evaluate_time(if range.end.is_empty() {
+        "now()"
+    } else {
+        &range.end
+    })?;
+    if end < start {
+        return Err(format!(
+            "rangeQuery ends ({}) before it starts ({})",
+            range.end, range.start
+        ));
+    }
+    let step = if range.step.is_empty() {
+        Duration::from_secs(60)
+    } else {
+        parse_go_duration(&range.step).map_err(|error| format!("rangeQuery.step: {error}"))?
+    };
+    if step.is_zero() {
+        return Err("rangeQuery.step must be more than 0".to_owned());
+    }
+    Ok([
+        ("start", format!("{start:.3}")),
+        ("end", format!("{end:.3}")),
+        ("step", format!("{}", step.as_secs_f64())),
+    ])
 }
 
 /// The `result` of a Prometheus query API response.
@@ -166,6 +210,25 @@ mod tests {
             panic!()
         };
         assert!(values[0].is_nan());
+    }
+
+    #[test]
+    fn range_queries_send_their_bounds() {
+        let range = PrometheusRangeQuery {
+            start: "now() - duration('10m')".into(),
+            end: "now()".into(),
+            step: "30s".into(),
+        };
+        let [start, end, step] = range_parameters(&range).unwrap();
+        let (start, end): (f64, f64) = (start.1.parse().unwrap(), end.1.parse().unwrap());
+        assert!((end - start - 600.0).abs() < 1.0, "{start} {end}");
+        assert_eq!(step, ("step", "30".to_owned()));
+        let backwards = PrometheusRangeQuery {
+            start: "now()".into(),
+            end: "now() - duration('1h')".into(),
+            step: String::new(),
+        };
+        assert!(range_parameters(&backwards).is_err());
     }
 
     #[test]

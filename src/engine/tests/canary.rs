@@ -196,6 +196,24 @@ fn a_successful_analysis_lets_the_canary_continue() {
 }
 
 #[test]
+fn finished_runs_of_earlier_revisions_are_kept_within_the_history_limits() {
+    let mut sim = Sim::canary(vec![weight(20), analysis()]).deployed();
+    sim.plan.successful_run_history_limit = 1;
+    for (revision, hash) in ["v2", "v3", "v4"].into_iter().enumerate() {
+        sim.advance(60);
+        sim.update_to(hash);
+        sim.settle();
+        sim.set_run_phase(AnalysisPhase::Successful, "");
+        sim.settle();
+        assert_eq!(sim.phase(), Phase::Healthy, "revision {}", revision + 2);
+    }
+    sim.settle();
+    let kept: Vec<&str> = sim.runs.iter().map(|run| run.name.as_str()).collect();
+    // v4's run is the current revision's; of the earlier ones only the newest (v3) stays.
+    assert_eq!(kept, ["web-v3-3-1", "web-v4-4-1"]);
+}
+
+#[test]
 fn failed_and_errored_analyses_abort_and_never_promote() {
     for (phase, word) in [
         (AnalysisPhase::Failed, "Failed"),

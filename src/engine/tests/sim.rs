@@ -313,7 +313,10 @@ impl Sim {
                 name: name.clone(),
                 phase: AnalysisPhase::Running,
                 message: String::new(),
+                hash: self.pod_hash.clone(),
+                created: Some(self.now),
             }),
+            Effect::DeleteAnalysisRun { name } => self.runs.retain(|run| run.name != *name),
             Effect::TerminateAnalysisRun { name } => {
                 if let Some(run) = self.runs.iter_mut().find(|run| run.name == *name)
                     && !run.phase.is_completed()

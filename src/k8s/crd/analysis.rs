@@ -197,6 +197,24 @@ pub struct PrometheusMetric {
     /// Extra HTTP headers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<WebMetricHeader>,
+    /// Query a range instead of an instant: every sample in the range becomes `result`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_query: Option<PrometheusRangeQuery>,
+}
+
+/// A Prometheus range query: `start` and `end` are expr-lang expressions giving times
+/// (`now() - duration("5m")`, `now()`), `step` a duration (`30s`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PrometheusRangeQuery {
+    /// When the range starts.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub start: String,
+    /// When the range ends.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub end: String,
+    /// The resolution.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub step: String,
 }
 
 /// An HTTP request whose answer is the measurement.

@@ -23,8 +23,8 @@ pub use analysis::{
     AnalysisTemplate, AnalysisTemplateSpec, Argument, ArgumentSource, ClusterAnalysisTemplate,
     ClusterAnalysisTemplateSpec, DryRun, FieldRef, JobMetric, Measurement, MeasurementRetention,
     Metric, MetricProvider, MetricResult, PodTemplateHashValue, PrometheusMetric,
-    RolloutAnalysisRunStatus, RolloutArgumentSource, RunSummary, SecretKeyRef, WebMetric,
-    WebMetricHeader,
+    PrometheusRangeQuery, RolloutAnalysisRunStatus, RolloutArgumentSource, RunSummary,
+    SecretKeyRef, WebMetric, WebMetricHeader,
 };
 pub use rollout::{
     AnalysisRunStrategy, AntiAffinity, BlueGreenStatus, BlueGreenStrategy, CanaryStatus,

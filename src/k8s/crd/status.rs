@@ -44,6 +44,7 @@ impl RolloutStatus {
                     name: run.name.clone(),
                     phase: run.status,
                     message: run.message.clone(),
+                    ..AnalysisRunState::default()
                 }),
             conditions: self
                 .conditions
@@ -207,6 +208,7 @@ mod tests {
                 name: "web-6c9f8-2-1".into(),
                 phase: AnalysisPhase::Successful,
                 message: String::new(),
+                ..AnalysisRunState::default()
             }),
             conditions: vec![Condition {
                 kind: ConditionKind::Progressing,
