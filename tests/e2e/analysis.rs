@@ -129,11 +129,11 @@ fn prometheus_metric(address: &str, extra: serde_json::Value) -> serde_json::Val
 }
 
 #[tokio::test]
-async fn prometheus_results_decide_runs_and_an_outage_is_never_success() {
+async fn prometheus_results_decide_runs() {
     let (namespace, controllers) = setup("analysis-prometheus").await;
     let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
     let endpoint = error_rate_endpoint(rate.clone()).await;
-    let mut prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
+    let prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
     prometheus
         .wait_for_value("demo_error_rate{job=\"demo\"}", 0.01)
         .await;
@@ -205,11 +205,19 @@ async fn prometheus_results_decide_runs_and_an_outage_is_never_success() {
         "{empty:#?}"
     );
 
-    // Prometheus goes away in the middle of a run: errors are counted, never success.
-    rate.store(0.01_f64.to_bits(), Ordering::SeqCst);
+    controllers.stop().await;
+}
+
+#[tokio::test]
+async fn a_prometheus_outage_mid_run_is_counted_as_errors_never_success() {
+    let (namespace, controllers) = setup("analysis-outage").await;
+    let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
+    let endpoint = error_rate_endpoint(rate).await;
+    let mut prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
     prometheus
         .wait_for_value("demo_error_rate{job=\"demo\"}", 0.01)
         .await;
+    let address = prometheus.url("");
     let runs = namespace.api::<AnalysisRun>();
     let outage = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisRun", "metadata": {"name": "outage"},
         "spec": {"metrics": [prometheus_metric(&address, json!({"interval": "1s", "count": 30, "consecutiveErrorLimit": 1}))]}});
@@ -246,11 +254,11 @@ async fn prometheus_results_decide_runs_and_an_outage_is_never_success() {
         "{}",
         stopped.message
     );
-    wait_for("two Error runs counted", TIMEOUT, || async {
+    wait_for("the Error run counted", TIMEOUT, || async {
         controllers
             .metrics
             .encode()
-            .contains("tidegate_analysis_runs_total{phase=\"Error\"} 2")
+            .contains("tidegate_analysis_runs_total{phase=\"Error\"} 1")
             .then_some(())
     })
     .await;
