@@ -9,6 +9,17 @@ use kube::{Api, Client, ResourceExt};
 
 use crate::k8s::crd::{AnalysisRun, Argument, Metric};
 
+/// An argument could not be resolved.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ArgsError {
+    /// The run is wrong (no value, no such Secret or key): it cannot be measured.
+    #[error("{0}")]
+    Invalid(String),
+    /// The apiserver could not answer now; try again.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// Arguments with their values.
 #[derive(Clone, Debug, Default)]
 pub struct Args {
@@ -28,7 +39,7 @@ impl Args {
 
     /// Resolves `run`'s arguments: values as given, `secretKeyRef` from Secrets in the run's
     /// namespace, `fieldRef` from the run's own metadata.
-    pub async fn resolve(client: &Client, run: &AnalysisRun) -> Result<Self, String> {
+    pub async fn resolve(client: &Client, run: &AnalysisRun) -> Result<Self, ArgsError> {
         let mut args = Self::default();
         let namespace = run.namespace().unwrap_or_default();
         for argument in &run.spec.args {
@@ -83,24 +94,31 @@ async fn resolve_one(
     run: &AnalysisRun,
     argument: &Argument,
     secrets: &mut Vec<String>,
-) -> Result<String, String> {
+) -> Result<String, ArgsError> {
+    let name = &argument.name;
     if let Some(value) = &argument.value {
         return Ok(value.clone());
     }
     let Some(source) = &argument.value_from else {
-        return Err(format!("argument {:?} has no value", argument.name));
+        return Err(ArgsError::Invalid(format!(
+            "argument {name:?} has no value"
+        )));
     };
     if let Some(reference) = &source.secret_key_ref {
         let secret = Api::<Secret>::namespaced(client.clone(), namespace)
             .get(&reference.name)
             .await
             .map_err(|error| {
-                format!(
-                    "argument {:?}: read Secret {}: {}",
-                    argument.name,
+                let message = format!(
+                    "argument {name:?}: read Secret {}: {}",
                     reference.name,
                     crate::k8s::describe_error(&error)
-                )
+                );
+                if crate::k8s::is_transient(&error) {
+                    ArgsError::Unavailable(message)
+                } else {
+                    ArgsError::Invalid(message)
+                }
             })?;
         let bytes = secret
             .data
@@ -115,29 +133,31 @@ async fn resolve_one(
                     .map(|text| text.clone().into_bytes())
             })
             .ok_or_else(|| {
-                format!(
-                    "argument {:?}: Secret {} has no key {:?}",
-                    argument.name, reference.name, reference.key
-                )
+                ArgsError::Invalid(format!(
+                    "argument {name:?}: Secret {} has no key {:?}",
+                    reference.name, reference.key
+                ))
             })?;
         let value = String::from_utf8(bytes).map_err(|_| {
-            format!(
-                "argument {:?}: Secret {} key {:?} is not UTF-8",
-                argument.name, reference.name, reference.key
-            )
+            ArgsError::Invalid(format!(
+                "argument {name:?}: Secret {} key {:?} is not UTF-8",
+                reference.name, reference.key
+            ))
         })?;
         secrets.push(value.clone());
         return Ok(value);
     }
     if let Some(field) = &source.field_ref {
         return field_value(run, &field.field_path).ok_or_else(|| {
-            format!(
-                "argument {:?}: fieldRef {:?} names no field of the run",
-                argument.name, field.field_path
-            )
+            ArgsError::Invalid(format!(
+                "argument {name:?}: fieldRef {:?} names no field of the run",
+                field.field_path
+            ))
         });
     }
-    Err(format!("argument {:?} has no value", argument.name))
+    Err(ArgsError::Invalid(format!(
+        "argument {name:?} has no value"
+    )))
 }
 
 /// `metadata.name`, `metadata.namespace`, `metadata.labels['k']`, `metadata.annotations['k']`.

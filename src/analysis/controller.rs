@@ -21,7 +21,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
-use super::args::Args;
+use super::args::{Args, ArgsError};
 use super::assess::{self, Due, MetricPlan};
 use super::condition::evaluate;
 use super::guard::HostGuard;
@@ -138,7 +138,11 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
     status.started_at = Some(Time(started));
     let (prepared, args) = match prepare(&shared, &run).await {
         Ok(prepared) => prepared,
-        Err(problems) => {
+        Err(ArgsError::Unavailable(message)) => {
+            tracing::warn!(run = %run.name_any(), %message, "cannot resolve the run's arguments now; retrying");
+            return Ok(Action::requeue(Duration::from_secs(5)));
+        }
+        Err(ArgsError::Invalid(problems)) => {
             status.phase = AnalysisPhase::Error;
             status.message = format!("Analysis spec invalid: {problems}");
             write_status(&shared, &run, status.clone()).await?;
@@ -270,7 +274,7 @@ fn is_terminating(run: &AnalysisRun, prepared: &[Prepared], results: &[MetricRes
 
 /// Resolves arguments, substitutes them, reads every metric and checks its provider and
 /// target host; every problem is collected.
-async fn prepare(shared: &Shared, run: &AnalysisRun) -> Result<(Vec<Prepared>, Args), String> {
+async fn prepare(shared: &Shared, run: &AnalysisRun) -> Result<(Vec<Prepared>, Args), ArgsError> {
     let args = Args::resolve(&shared.client, run).await?;
     let dry_runs: HashSet<&str> = run
         .spec
@@ -314,7 +318,7 @@ async fn prepare(shared: &Shared, run: &AnalysisRun) -> Result<(Vec<Prepared>, A
     if problems.is_empty() {
         Ok((prepared, args))
     } else {
-        Err(args.redact(&problems.join("; ")))
+        Err(ArgsError::Invalid(args.redact(&problems.join("; "))))
     }
 }
 
