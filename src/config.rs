@@ -176,6 +176,9 @@ pub enum SecretError {
         #[source]
         source: std::io::Error,
     },
+    /// The secret is empty (an empty key or password would let anyone in).
+    #[error("the secret in {0} is empty")]
+    Empty(String),
     /// The variable is unset or not Unicode.
     #[error("environment variable {0} is not set")]
     MissingEnv(String),
@@ -187,18 +190,28 @@ pub enum SecretError {
 impl SecretRef {
     /// Reads the secret now (files may be rotated: read on every use).
     pub fn read(&self) -> Result<Secret, SecretError> {
-        match (&self.file, &self.env) {
-            (Some(path), None) => std::fs::read_to_string(path)
-                .map(|text| Secret(text.trim_end_matches(['\n', '\r']).to_owned()))
-                .map_err(|source| SecretError::ReadFile {
-                    path: path.clone(),
-                    source,
-                }),
-            (None, Some(name)) => std::env::var(name)
-                .map(Secret)
-                .map_err(|_| SecretError::MissingEnv(name.clone())),
-            _ => Err(SecretError::Unspecified),
+        let (secret, place) = match (&self.file, &self.env) {
+            (Some(path), None) => (
+                std::fs::read_to_string(path)
+                    .map(|text| Secret(text.trim_end_matches(['\n', '\r']).to_owned()))
+                    .map_err(|source| SecretError::ReadFile {
+                        path: path.clone(),
+                        source,
+                    })?,
+                path.display().to_string(),
+            ),
+            (None, Some(name)) => (
+                std::env::var(name)
+                    .map(Secret)
+                    .map_err(|_| SecretError::MissingEnv(name.clone()))?,
+                format!("${name}"),
+            ),
+            _ => return Err(SecretError::Unspecified),
+        };
+        if secret.0.is_empty() {
+            return Err(SecretError::Empty(place));
         }
+        Ok(secret)
     }
 }
 
@@ -478,14 +491,10 @@ fn source_problems<'a>(
         )),
         Ok(_) => {}
     }
-    if source.url.contains('@')
-        && source.url.contains("://")
-        && source.url.split("://").nth(1).is_some_and(|rest| {
-            rest.split('/')
-                .next()
-                .is_some_and(|host| host.contains(':') && host.contains('@'))
-        })
-    {
+    let has_userinfo = (source.url.starts_with("https://") || source.url.starts_with("http://"))
+        && reqwest::Url::parse(&source.url)
+            .is_ok_and(|url| !url.username().is_empty() || url.password().is_some());
+    if has_userinfo {
         problems.push((
             at.key("url"),
             "credentials must not be written in the URL: use auth".to_owned(),
@@ -660,6 +669,20 @@ server:
                 "tidegate.yaml:4: sources[0].auth: credentials are sent over https only (or http to a loopback address)"
             ]
         );
+    }
+
+    #[test]
+    fn empty_secrets_are_refused() {
+        let path =
+            std::env::temp_dir().join(format!("tidegate-empty-secret-{}", std::process::id()));
+        std::fs::write(&path, "\n").unwrap();
+        let read = SecretRef {
+            file: Some(path.clone()),
+            env: None,
+        }
+        .read();
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(read, Err(SecretError::Empty(_))));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! removes from every message before it reaches the status, an Event or a log.
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, ResourceExt};
@@ -52,23 +53,32 @@ impl Args {
     /// `metric` with every `{{args.name}}` replaced, or the first argument it names that has
     /// no value.
     pub fn substitute(&self, metric: &Metric) -> Result<Metric, String> {
-        let mut text = serde_json::to_string(metric).expect("metrics serialize");
-        for (name, value) in &self.values {
+        let text = serde_json::to_string(metric).expect("metrics serialize");
+        // One pass over the original text: a value that itself contains `{{args.x}}` stays
+        // as it is rather than expanding (into a secret, say).
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("{{args.") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + "{{args.".len()..];
+            let Some(end) = after.find("}}") else {
+                out.push_str(&rest[start..]);
+                rest = "";
+                break;
+            };
+            let name = &after[..end];
+            let value = self.values.get(name).ok_or_else(|| {
+                format!(
+                    "metric {:?} uses argument {name:?}, which the run does not define",
+                    metric.name
+                )
+            })?;
             let escaped = serde_json::to_string(value).expect("strings serialize");
-            text = text.replace(
-                &format!("{{{{args.{name}}}}}"),
-                &escaped[1..escaped.len() - 1],
-            );
+            out.push_str(&escaped[1..escaped.len() - 1]);
+            rest = &after[end + 2..];
         }
-        if let Some(start) = text.find("{{args.") {
-            let rest = &text[start + 7..];
-            let name = rest.split("}}").next().unwrap_or(rest);
-            return Err(format!(
-                "metric {:?} uses argument {name:?}, which the run does not define",
-                metric.name
-            ));
-        }
-        serde_json::from_str(&text).map_err(|error| {
+        out.push_str(rest);
+        serde_json::from_str(&out).map_err(|error| {
             format!(
                 "metric {:?} after substituting arguments: {error}",
                 metric.name
@@ -76,16 +86,36 @@ impl Args {
         })
     }
 
-    /// `text` with every secret value replaced by `*****`.
+    /// `text` with every secret value — as is, percent-encoded (in a URL) and JSON-escaped —
+    /// replaced by `*****`.
     #[must_use]
     pub fn redact(&self, text: &str) -> String {
-        self.secrets
-            .iter()
-            .filter(|secret| !secret.is_empty())
-            .fold(text.to_owned(), |text, secret| {
-                text.replace(secret.as_str(), "*****")
-            })
+        let mut text = text.to_owned();
+        for secret in self.secrets.iter().filter(|secret| !secret.is_empty()) {
+            let escaped = serde_json::to_string(secret).expect("strings serialize");
+            for form in [
+                secret.clone(),
+                percent_encoded(secret),
+                escaped[1..escaped.len() - 1].to_owned(),
+            ] {
+                text = text.replace(&form, "*****");
+            }
+        }
+        text
     }
+}
+
+/// `text` as a URL carries it: every byte but the unreserved ones as `%XX`.
+fn percent_encoded(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
 }
 
 async fn resolve_one(
@@ -209,6 +239,17 @@ mod tests {
         let prometheus = metric.provider.prometheus.unwrap();
         assert_eq!(prometheus.query, r#"rate(errors{service="we"b"}[1m])"#);
         assert_eq!(prometheus.headers[0].value, "Bearer t0k");
+    }
+
+    #[test]
+    fn values_are_not_expanded_again() {
+        let args = Args::from_values([
+            ("threshold".into(), "{{args.token}}".into()),
+            ("service".into(), "web".into()),
+            ("token".into(), "t0k".into()),
+        ]);
+        let metric = args.substitute(&metric()).unwrap();
+        assert_eq!(metric.success_condition, "result[0] < {{args.token}}");
     }
 
     #[test]

@@ -81,7 +81,8 @@ impl MetricPlan {
                     .ok(),
             }
         };
-        let count = number("count", metric.count.as_ref());
+        // Argo's EffectiveCount: a count of 0 is no count.
+        let count = number("count", metric.count.as_ref()).filter(|count| *count != 0);
         let failure_limit = number("failureLimit", metric.failure_limit.as_ref()).unwrap_or(0);
         let inconclusive_limit =
             number("inconclusiveLimit", metric.inconclusive_limit.as_ref()).unwrap_or(0);

@@ -24,7 +24,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use super::args::{Args, ArgsError};
 use super::assess::{self, Due, MetricPlan};
 use super::condition::evaluate;
-use super::guard::HostGuard;
+use super::guard::{GuardedResolver, HostGuard};
 use super::provider::{self, Context, Outcome, Provider};
 use super::summary::summarize;
 use crate::controller::Scope;
@@ -91,14 +91,9 @@ pub async fn run(
             },
         ),
         client,
+        http: http_client(&settings.guard, false),
+        insecure_http: http_client(&settings.guard, true),
         settings,
-        http: reqwest::Client::builder()
-            .build()
-            .expect("an HTTP client builds"),
-        insecure_http: reqwest::Client::builder()
-            .tls_danger_accept_invalid_certs(true)
-            .build()
-            .expect("an HTTP client builds"),
     });
     Controller::new(runs, watcher::Config::default())
         .owns(
@@ -113,6 +108,17 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// The providers' HTTP client: names resolved through the guard, redirects never followed
+/// (a redirect could lead past the allow-list), TLS verified unless `insecure`.
+fn http_client(guard: &HostGuard, insecure: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(GuardedResolver::new(guard.clone())))
+        .tls_danger_accept_invalid_certs(insecure)
+        .build()
+        .expect("an HTTP client builds")
 }
 
 #[allow(clippy::needless_pass_by_value)] // the signature kube-runtime's Controller::run wants
@@ -283,6 +289,9 @@ async fn prepare(shared: &Shared, run: &AnalysisRun) -> Result<(Vec<Prepared>, A
         .map(|dry| dry.metric_name.as_str())
         .collect();
     let mut problems = Vec::new();
+    if run.spec.metrics.is_empty() {
+        problems.push("the run has no metrics".to_owned());
+    }
     let mut prepared = Vec::new();
     for metric in &run.spec.metrics {
         let substituted = match args.substitute(metric) {

@@ -2,13 +2,16 @@
 //! template cannot turn tidegate into a proxy to cloud metadata endpoints or internal admin
 //! APIs.
 //!
-//! Pure: an allow-list (`*.svc`, `prometheus.example.com`, `10.0.0.0/8`, `127.0.0.1/32`) and
-//! a URL in, a verdict out. Names match names; IP addresses match CIDRs. A name is not
-//! resolved: allowing a name trusts its DNS.
+//! An allow-list (`*.svc`, `prometheus.example.com`, `10.0.0.0/8`, `127.0.0.1/32`) and a URL
+//! in, a verdict out: names match names, IP addresses match networks. Because a name can
+//! resolve anywhere (an `ExternalName` Service, a hostile DNS record), the HTTP client also
+//! resolves names through [`GuardedResolver`], which refuses loopback, link-local (cloud
+//! metadata), unspecified and multicast addresses unless an allowed network names them.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Hosts allowed when the configuration names none: in-cluster Services only.
 pub const DEFAULT_ALLOWED_HOSTS: [&str; 3] = ["*.svc", "*.svc.cluster.local", "*.cluster.local"];
@@ -42,6 +45,30 @@ impl HostGuard {
         Ok(Self { patterns })
     }
 
+    /// Whether a name may lead to `address`: always when an allowed network contains it,
+    /// otherwise only when it is not loopback, link-local, unspecified or multicast.
+    #[must_use]
+    pub fn address_allowed(&self, address: IpAddr) -> bool {
+        let address = address.to_canonical();
+        let named = self.patterns.iter().any(|pattern| matches!(pattern, Pattern::Network(network, prefix) if in_network(address, *network, *prefix)));
+        named
+            || !match address {
+                IpAddr::V4(v4) => {
+                    v4.is_loopback()
+                        || v4.is_link_local()
+                        || v4.is_unspecified()
+                        || v4.is_multicast()
+                        || v4.is_broadcast()
+                }
+                IpAddr::V6(v6) => {
+                    v6.is_loopback()
+                        || v6.is_unspecified()
+                        || v6.is_multicast()
+                        || (v6.segments()[0] & 0xffc0) == 0xfe80
+                }
+            }
+    }
+
     /// Whether `url` may be requested, or why not.
     pub fn check(&self, url: &str) -> Result<(), String> {
         let parsed = Url::parse(url).map_err(|error| format!("invalid URL {url:?}: {error}"))?;
@@ -53,7 +80,10 @@ impl HostGuard {
             .unwrap_or_default()
             .trim_matches(['[', ']'])
             .to_ascii_lowercase();
-        let address = host.parse::<IpAddr>().ok();
+        let address = host
+            .parse::<IpAddr>()
+            .ok()
+            .map(|address| address.to_canonical());
         let allowed = self
             .patterns
             .iter()
@@ -74,6 +104,40 @@ impl HostGuard {
                 "host {host:?} is not in the analysis allow-list (analysis.allowedHosts in the daemon's configuration)"
             ))
         }
+    }
+}
+
+/// Resolves names for analysis requests, keeping only the addresses the guard allows a name
+/// to lead to.
+#[derive(Clone, Debug)]
+pub struct GuardedResolver {
+    guard: HostGuard,
+}
+
+impl GuardedResolver {
+    /// A resolver for `guard`.
+    #[must_use]
+    pub fn new(guard: HostGuard) -> Self {
+        Self { guard }
+    }
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let guard = self.guard.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|address| guard.address_allowed(address.ip()))
+                .collect();
+            if allowed.is_empty() {
+                return Err(format!("{host} resolves only to addresses analysis may not reach (loopback, link-local or unspecified)").into());
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
     }
 }
 
@@ -178,6 +242,52 @@ mod tests {
         assert!(guard.check("http://11.0.0.1/").is_err());
         assert!(guard.check("https://evil.example.com/").is_err());
         assert!(guard.check("https://internal/").is_err());
+    }
+
+    #[test]
+    fn names_never_lead_to_metadata_or_loopback_unless_a_network_allows_it() {
+        let guard = HostGuard::default();
+        for refused in [
+            "169.254.169.254",
+            "127.0.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+            "224.0.0.1",
+        ] {
+            assert!(
+                !guard.address_allowed(refused.parse().unwrap()),
+                "{refused}"
+            );
+        }
+        assert!(guard.address_allowed("10.96.0.10".parse().unwrap()));
+        let loopback = HostGuard::new(&["127.0.0.1/32"]).unwrap();
+        assert!(loopback.address_allowed("127.0.0.1".parse().unwrap()));
+        assert!(
+            loopback.check("http://[::ffff:127.0.0.1]:9090/").is_ok(),
+            "IPv4-mapped addresses are the IPv4 address"
+        );
+        assert!(
+            HostGuard::new(&["::/0"])
+                .unwrap()
+                .check("http://[::ffff:169.254.169.254]/")
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_resolver_drops_forbidden_addresses() {
+        let resolver = GuardedResolver::new(HostGuard::default());
+        let refused = resolver.resolve("localhost".parse().unwrap()).await;
+        assert!(refused.is_err());
+        let allowed = GuardedResolver::new(HostGuard::new(&["127.0.0.1/32", "::1/128"]).unwrap());
+        let addresses: Vec<SocketAddr> = allowed
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(!addresses.is_empty());
     }
 
     #[test]

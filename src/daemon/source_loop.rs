@@ -55,6 +55,9 @@ struct Memory {
     attempted: Option<String>,
     /// The objects of the applied revision, for drift checks.
     applied: Option<(String, Vec<Desired>)>,
+    /// The result and message a fetch failure replaced, restored when fetching works again
+    /// and the commit has not changed.
+    before_fetch_failure: Option<(SyncResult, String)>,
     /// Consecutive failed fetches, and consecutive failed syncs, for backoff.
     fetch_failures: u32,
     sync_failures: u32,
@@ -77,10 +80,22 @@ impl SourceLoop {
             _ => None,
         };
         let mut memory = Memory::default();
-        match self.records.status(&name).await {
-            Ok(status) => memory.status = status,
-            Err(error) => {
-                tracing::warn!(source = %name, error = %crate::k8s::describe_error(&error), "cannot read the status record");
+        // The record holds the inventory: syncing without it would forget what to prune.
+        let mut failures = 0;
+        loop {
+            match self.records.status(&name).await {
+                Ok(status) => {
+                    memory.status = status;
+                    break;
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(source = %name, error = %crate::k8s::describe_error(&error), "cannot read the status record; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(source::next_retry(Duration::from_secs(60), failures)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
             }
         }
         let mut first = true;
@@ -109,6 +124,10 @@ impl SourceLoop {
             }
             Err(error) => {
                 memory.fetch_failures += 1;
+                if memory.status.result != SyncResult::FetchFailed {
+                    memory.before_fetch_failure =
+                        Some((memory.status.result, memory.status.message.clone()));
+                }
                 let message = format!(
                     "fetch failed; keeping {}: {}",
                     memory
@@ -128,14 +147,15 @@ impl SourceLoop {
                 return source::next_retry(interval, memory.fetch_failures);
             }
         };
-        // A failed apply is retried; after a failed fetch the status is told afresh.
-        let retry = matches!(
-            memory.status.result,
-            SyncResult::Failed | SyncResult::FetchFailed
-        );
-        if memory.attempted.as_deref() != Some(commit.as_str()) || retry {
+        let restored = memory.before_fetch_failure.take();
+        if memory.attempted.as_deref() != Some(commit.as_str())
+            || memory.status.result == SyncResult::Failed
+        {
             memory.attempted = Some(commit.clone());
             self.sync(memory, &commit).await;
+        } else if let Some((result, message)) = restored {
+            // Fetching works again and nothing changed: the last outcome stands.
+            self.finish(memory, result, message, None).await;
         }
         if memory.applied.is_none()
             && let Some(applied) = memory.status.applied_revision.clone()
@@ -349,7 +369,10 @@ impl SourceLoop {
                 return;
             }
         };
-        if self.config.self_heal && !drift.drifted.is_empty() {
+        // While a newer commit is half applied, the applied revision is not what Git wants:
+        // healing back to it would undo the newer commit's objects.
+        let heal = self.config.self_heal && memory.status.result != SyncResult::Failed;
+        if heal && !drift.drifted.is_empty() {
             let problems = self.syncer.heal(&drift.drifted).await;
             let healed = drift.drifted.len() - problems.len();
             tracing::info!(

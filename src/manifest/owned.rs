@@ -81,6 +81,12 @@ fn metric_problems(
         )
     });
     let mut args: Vec<(String, String)> = known.collect();
+    if metrics.is_empty() {
+        problems.push((
+            FieldPath::default().key("spec").key("metrics"),
+            "at least one metric is required".to_owned(),
+        ));
+    }
     for (index, metric) in metrics.iter().enumerate() {
         let at = FieldPath::default().key("spec").key("metrics").index(index);
         let text = serde_json::to_string(metric).expect("metrics serialize");

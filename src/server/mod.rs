@@ -6,7 +6,6 @@
 mod webhook;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -59,19 +58,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/sources/{name}/drift", get(drift))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
-}
-
-/// Serves `router` on `listen` until `shutdown` completes.
-pub async fn serve(
-    listen: SocketAddr,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(address = %listener.local_addr()?, "HTTP server listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

@@ -65,14 +65,6 @@ pub enum GitError {
     },
 }
 
-impl GitError {
-    /// Whether trying again later may help (network trouble), as opposed to a wrong setting.
-    #[must_use]
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Fetch { .. } | Self::OpenCache { .. })
-    }
-}
-
 fn read_error(
     what: impl Into<String>,
 ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> GitError {

@@ -109,8 +109,54 @@ pub async fn delete(api: &Api<DynamicObject>, name: &str) -> Result<(), kube::Er
     }
 }
 
+/// Whether the apiserver refused the object itself (so trying again cannot help), rather than
+/// being busy or unreachable. Server-side apply reports an object that does not fit its
+/// schema as a 500 "failed to create typed patch object": that is a refusal too.
+#[must_use]
+pub fn is_refusal(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) if status.code == 500 => status
+            .message
+            .contains("failed to create typed patch object"),
+        error => !k8s::is_transient(error),
+    }
+}
+
 /// The apiserver's words for a refusal, without the transport's wrapping.
 #[must_use]
 pub fn refusal(error: &kube::Error) -> String {
     k8s::describe_error(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            message: message.into(),
+            ..kube::core::Status::default()
+        }))
+    }
+
+    #[test]
+    fn refusals_are_told_from_trouble() {
+        assert!(is_refusal(&api_error(422, "Service \"bad\" is invalid")));
+        assert!(is_refusal(&api_error(
+            500,
+            "failed to create typed patch object (x): .spec.size: expected numeric"
+        )));
+        assert!(!is_refusal(&api_error(
+            500,
+            "etcdserver: request timed out"
+        )));
+        assert!(!is_refusal(&api_error(429, "too many requests")));
+        let conflict = kube::Error::Api(Box::new(kube::core::Status {
+            code: 409,
+            reason: "Conflict".into(),
+            ..kube::core::Status::default()
+        }));
+        assert!(!is_refusal(&conflict));
+    }
 }

@@ -15,7 +15,7 @@ mod order;
 mod record;
 mod report;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt, TryStreamExt, stream};
@@ -25,11 +25,16 @@ use serde_json::Value;
 pub use cluster::{Kind, Resolver};
 pub use normalize::normalize;
 pub use order::rank;
-pub use record::{InventoryItem, RecordError, Records, SourceStatus, SyncResult, record_name};
+pub use record::{
+    Identity, InventoryItem, RecordError, Records, SourceStatus, SyncResult, record_name,
+};
 pub use report::{Difference, DriftReport, DriftedObject, diff_objects};
 
 use crate::k8s::{Api, Client, CustomResourceDefinition, Namespace, labels};
 use crate::manifest::{Manifest, ObjectKey, Origin, Problem};
+
+/// The annotation that lets prune delete a Namespace or CustomResourceDefinition.
+pub const PRUNE_ANNOTATION: &str = "tidegate.dev/prune";
 
 /// How many apiserver calls a sync keeps in flight.
 const CONCURRENCY: usize = 8;
@@ -166,6 +171,18 @@ impl Syncer {
             });
         }
         drop(resolver);
+        // With namespaces settled, one object may now be written twice (once with the
+        // source's namespace, once without).
+        let mut seen: HashMap<&ObjectKey, &Origin> = HashMap::new();
+        for object in &desired {
+            if let Some(first) = seen.insert(&object.key, &object.origin) {
+                problems.push(problem(
+                    &object.origin,
+                    &object.key,
+                    &format!("also defined at {first}"),
+                ));
+            }
+        }
         if !problems.is_empty() {
             return Err(SyncFailure {
                 result: SyncResult::Rejected,
@@ -212,10 +229,10 @@ impl Syncer {
     /// Applies `desired` (from [`Self::prepare`]) after dry-running all of it.
     pub async fn apply(&self, desired: &mut [Desired]) -> Result<(), SyncFailure> {
         let ready: Vec<&Desired> = desired.iter().filter(|object| !object.deferred()).collect();
-        let checked = self.dry_run(ready).await;
+        let (checked, transient) = self.dry_run(ready).await;
         if !checked.is_empty() {
             return Err(SyncFailure {
-                result: SyncResult::Rejected,
+                result: refused_or_failed(transient),
                 problems: checked,
             });
         }
@@ -254,10 +271,11 @@ impl Syncer {
                 .filter(|(_, done)| !**done)
                 .map(|(object, _)| object)
                 .collect();
-            problems.extend(self.dry_run(rest).await);
+            let (refused, transient) = self.dry_run(rest).await;
+            problems.extend(refused);
             if !problems.is_empty() {
                 return Err(SyncFailure {
-                    result: SyncResult::Rejected,
+                    result: refused_or_failed(transient),
                     problems,
                 });
             }
@@ -278,23 +296,38 @@ impl Syncer {
         }
     }
 
-    async fn dry_run(&self, objects: Vec<&Desired>) -> Vec<Problem> {
+    /// Dry-runs `objects`: every refusal, and whether any failure was transient (the
+    /// apiserver busy or unreachable, rather than refusing the object).
+    async fn dry_run(&self, objects: Vec<&Desired>) -> (Vec<Problem>, bool) {
         let mut checks = Vec::with_capacity(objects.len());
         for object in objects {
             checks.push(self.dry_run_one(object).boxed());
         }
-        let found: Vec<Option<Problem>> =
+        let found: Vec<Option<(Problem, bool)>> =
             stream::iter(checks).buffered(CONCURRENCY).collect().await;
-        found.into_iter().flatten().collect()
+        let transient = found.iter().flatten().any(|(_, transient)| *transient);
+        (
+            found
+                .into_iter()
+                .flatten()
+                .map(|(problem, _)| problem)
+                .collect(),
+            transient,
+        )
     }
 
-    async fn dry_run_one(&self, object: &Desired) -> Option<Problem> {
+    async fn dry_run_one(&self, object: &Desired) -> Option<(Problem, bool)> {
         let kind = object.kind.as_ref()?;
         let api = cluster::api(&self.client, kind, object.key.namespace.as_deref());
         cluster::apply(&api, &object.key.name, &object.object, true)
             .await
             .err()
-            .map(|error| problem(&object.origin, &object.key, &cluster::refusal(&error)))
+            .map(|error| {
+                (
+                    problem(&object.origin, &object.key, &cluster::refusal(&error)),
+                    !cluster::is_refusal(&error),
+                )
+            })
     }
 
     async fn apply_one(&self, object: &Desired) -> Result<DynamicObject, Problem> {
@@ -370,17 +403,21 @@ impl Syncer {
         inventory: &[InventoryItem],
         desired: &[Desired],
     ) -> (Vec<InventoryItem>, Vec<String>) {
-        let keep: HashSet<InventoryItem> = desired.iter().map(Desired::inventory_item).collect();
+        let keep: HashSet<Identity> = desired
+            .iter()
+            .map(|object| object.inventory_item().identity())
+            .collect();
         let mut gone: Vec<&InventoryItem> = inventory
             .iter()
-            .filter(|item| !keep.contains(item))
+            .filter(|item| !keep.contains(&item.identity()))
             .collect();
         gone.sort_by_key(|item| std::cmp::Reverse(item_rank(item)));
         let mut pruned = Vec::new();
         let mut errors = Vec::new();
         for item in gone {
             match self.prune_one(source, item).await {
-                Ok(()) => pruned.push(item.clone()),
+                Ok(true) => pruned.push(item.clone()),
+                Ok(false) => {}
                 Err(error) => {
                     errors.push(format!("prune {} {}: {error}", item.kind, item_name(item)));
                 }
@@ -389,23 +426,39 @@ impl Syncer {
         (pruned, errors)
     }
 
-    async fn prune_one(&self, source: &str, item: &InventoryItem) -> Result<(), String> {
+    /// Whether `item` left the inventory (deleted, gone, or no longer this source's). A
+    /// Namespace or CRD is deleted only when its live object says
+    /// `tidegate.dev/prune: allow`: deleting one deletes everything in it.
+    async fn prune_one(&self, source: &str, item: &InventoryItem) -> Result<bool, String> {
         let Some((api, live)) = self
             .live_item(item)
             .await
             .map_err(|error| cluster::refusal(&error))?
         else {
-            return Ok(());
+            return Ok(true);
         };
         if !labelled_as(&live, source) {
             tracing::info!(source, object = %item_name(item), "not pruned: no longer labelled as this source's");
-            return Ok(());
+            return Ok(true);
+        }
+        let (group, kind, _, _) = item.identity();
+        let cascades = (group.is_empty() && kind == "Namespace")
+            || (group == "apiextensions.k8s.io" && kind == "CustomResourceDefinition");
+        let allowed = live
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(PRUNE_ANNOTATION))
+            .is_some_and(|value| value == "allow");
+        if cascades && !allowed {
+            tracing::warn!(source, kind = %item.kind, object = %item_name(item), "not pruned: deleting a {kind} deletes everything in it; annotate it {PRUNE_ANNOTATION}=allow to let prune delete it");
+            return Ok(false);
         }
         cluster::delete(&api, &item.name)
             .await
             .map_err(|error| cluster::refusal(&error))?;
         tracing::info!(source, kind = %item.kind, object = %item_name(item), "pruned");
-        Ok(())
+        Ok(true)
     }
 
     /// The live object of an inventory item (none when gone or its kind is no longer served).
@@ -476,8 +529,14 @@ impl Syncer {
                 }
             }
         }
-        let wanted: HashSet<InventoryItem> = desired.iter().map(Desired::inventory_item).collect();
-        for item in inventory.iter().filter(|item| !wanted.contains(item)) {
+        let wanted: HashSet<Identity> = desired
+            .iter()
+            .map(|object| object.inventory_item().identity())
+            .collect();
+        for item in inventory
+            .iter()
+            .filter(|item| !wanted.contains(&item.identity()))
+        {
             if self.still_labelled(source, item).await {
                 report.objects.push(DriftedObject {
                     object: format!("{} {}", item.kind, item_name(item)),
@@ -571,14 +630,18 @@ pub fn next_inventory(
     desired: &[Desired],
     pruned: &[InventoryItem],
 ) -> Vec<InventoryItem> {
-    let pruned: HashSet<&InventoryItem> = pruned.iter().collect();
-    let mut items: BTreeSet<InventoryItem> = previous
+    let pruned: HashSet<Identity> = pruned.iter().map(InventoryItem::identity).collect();
+    let mut items: BTreeMap<Identity, InventoryItem> = previous
         .iter()
-        .filter(|item| !pruned.contains(item))
-        .cloned()
+        .filter(|item| !pruned.contains(&item.identity()))
+        .map(|item| (item.identity(), item.clone()))
         .collect();
-    items.extend(desired.iter().map(Desired::inventory_item));
-    items.into_iter().collect()
+    // A desired object replaces an earlier entry of the same identity (a new apiVersion).
+    items.extend(desired.iter().map(|object| {
+        let item = object.inventory_item();
+        (item.identity(), item)
+    }));
+    items.into_values().collect()
 }
 
 /// The (group, kind, namespaced) of every CRD among `manifests`.
@@ -628,6 +691,16 @@ fn set_identity(object: &mut Value, namespace: Option<&str>, source: &str) {
         .as_object_mut()
         .expect("labels were just made an object")
         .insert(labels::SOURCE.to_owned(), Value::String(source.to_owned()));
+}
+
+/// A dry run that failed for a transient reason is retried (Failed); a refusal is final for
+/// the commit (Rejected).
+fn refused_or_failed(transient: bool) -> SyncResult {
+    if transient {
+        SyncResult::Failed
+    } else {
+        SyncResult::Rejected
+    }
 }
 
 fn labelled_as(live: &DynamicObject, source: &str) -> bool {
@@ -729,6 +802,39 @@ mod tests {
         };
         let next = next_inventory(&[item("a"), item("b")], &[desired], &[item("a")]);
         assert_eq!(next, [item("b"), item("c")]);
+    }
+
+    #[test]
+    fn a_new_api_version_is_the_same_object() {
+        let old = InventoryItem {
+            api_version: "policy/v1beta1".into(),
+            kind: "PodDisruptionBudget".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        };
+        let desired = Desired {
+            key: ObjectKey {
+                group: "policy".into(),
+                kind: "PodDisruptionBudget".into(),
+                namespace: Some("shop".into()),
+                name: "web".into(),
+            },
+            origin: Origin {
+                file: "pdb.yaml".into(),
+                line: 1,
+            },
+            api_version: "policy/v1".into(),
+            object: json!({}),
+            kind: None,
+            new_namespace: false,
+        };
+        assert_eq!(old.identity(), desired.inventory_item().identity());
+        let next = next_inventory(
+            std::slice::from_ref(&old),
+            std::slice::from_ref(&desired),
+            &[],
+        );
+        assert_eq!(next, [desired.inventory_item()]);
     }
 
     #[test]

@@ -62,6 +62,27 @@ pub struct InventoryItem {
     pub name: String,
 }
 
+/// What identifies an object whatever API version it was applied with: (group, kind,
+/// namespace, name). Moving a manifest from `policy/v1beta1` to `policy/v1` is the same object.
+pub type Identity = (String, String, Option<String>, String);
+
+impl InventoryItem {
+    /// The object's identity.
+    #[must_use]
+    pub fn identity(&self) -> Identity {
+        let group = self
+            .api_version
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group);
+        (
+            group.to_owned(),
+            self.kind.clone(),
+            self.namespace.clone(),
+            self.name.clone(),
+        )
+    }
+}
+
 /// What is known about one source.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -153,6 +153,9 @@ async fn prometheus_results_decide_runs() {
     assert_eq!(good.metric_results[0].measurements[0].value, "[0.01]");
     assert_eq!(good.metric_results[0].successful, 2);
 
+    prometheus
+        .wait_for_at_least("count_over_time(demo_error_rate{job=\"demo\"}[1m])", 3.0)
+        .await;
     let range = json!({"successCondition": "len(result) >= 2 && all(result, {# < 0.05})", "failureCondition": "",
         "provider": {"prometheus": {"address": address, "query": "demo_error_rate{job=\"demo\"}",
                                     "rangeQuery": {"start": "now() - duration('1m')", "end": "now()", "step": "1s"}}}});

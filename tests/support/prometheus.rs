@@ -73,10 +73,23 @@ impl Prometheus {
 
     /// Waits until `query` returns a single sample equal to `value`.
     pub async fn wait_for_value(&self, query: &str, value: f64) {
+        self.wait_for_sample(query, &format!("== {value}"), |sample| {
+            (sample - value).abs() < 1e-9
+        })
+        .await;
+    }
+
+    /// Waits until `query` returns a single sample of at least `minimum`.
+    pub async fn wait_for_at_least(&self, query: &str, minimum: f64) {
+        self.wait_for_sample(query, &format!(">= {minimum}"), |sample| sample >= minimum)
+            .await;
+    }
+
+    async fn wait_for_sample(&self, query: &str, what: &str, accept: impl Fn(f64) -> bool) {
         let mut url = reqwest::Url::parse(&self.url("/api/v1/query")).expect("a valid URL");
         url.query_pairs_mut().append_pair("query", query);
         wait_for(
-            &format!("Prometheus: {query} == {value}"),
+            &format!("Prometheus: {query} {what}"),
             TIMEOUT,
             || async {
                 let body = reqwest::get(url.clone()).await.ok()?.text().await.ok()?;
@@ -85,7 +98,7 @@ impl Prometheus {
                     .as_str()?
                     .parse::<f64>()
                     .ok()?;
-                ((sample - value).abs() < 1e-9).then_some(())
+                accept(sample).then_some(())
             },
         )
         .await;

@@ -211,6 +211,12 @@ fn consecutive_successes() {
 }
 
 #[test]
+fn a_count_of_zero_is_no_count() {
+    assert_eq!(plan(&json!({"interval": "1s", "count": 0})).count, None);
+    assert_eq!(plan(&json!({"count": 0})).count, Some(1));
+}
+
+#[test]
 fn unbounded_metrics_run_until_terminated() {
     let forever = plan(&json!({"interval": "1s"}));
     assert_eq!(forever.count, None);

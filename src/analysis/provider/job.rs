@@ -164,7 +164,23 @@ async fn create(
     };
     match jobs.create(&PostParams::default(), &job).await {
         Ok(_) => Ok(name),
-        Err(error) if crate::k8s::already_exists(&error) => Ok(name),
+        Err(error) if crate::k8s::already_exists(&error) => {
+            // Ours only if this run owns it (a restarted controller finding its Job).
+            let existing = jobs.get(&name).await.map_err(|error| {
+                format!("read Job {name}: {}", crate::k8s::describe_error(&error))
+            })?;
+            let ours = existing
+                .owner_references()
+                .iter()
+                .any(|owner| Some(&owner.uid) == run.metadata.uid.as_ref());
+            if ours {
+                Ok(name)
+            } else {
+                Err(format!(
+                    "Job {name} already exists and does not belong to this run"
+                ))
+            }
+        }
         Err(error) => Err(format!(
             "create Job {name}: {}",
             crate::k8s::describe_error(&error)

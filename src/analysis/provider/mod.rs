@@ -118,6 +118,27 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
     }
 }
 
+/// Largest response body a provider reads.
+const MAX_BODY_BYTES: usize = 4 << 20;
+
+/// The body of `response` as text, refusing more than [`MAX_BODY_BYTES`].
+pub async fn read_body(mut response: reqwest::Response, host: &str) -> Result<String, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| format!("read the response of {host}: {}", error.without_url()))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(format!(
+                "the response of {host} is larger than {MAX_BODY_BYTES} bytes"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| format!("the response of {host} is not UTF-8"))
+}
+
 /// Runs `future` for at most `timeout`.
 pub async fn with_timeout<T>(
     timeout: Duration,

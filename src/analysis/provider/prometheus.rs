@@ -73,13 +73,13 @@ impl Provider for PrometheusProvider {
             }
             let body = with_timeout(timeout, "Prometheus query", async {
                 let response = request.send().await.map_err(|error| {
-                    format!("query {address}: {}", crate::k8s::describe_error(&error))
+                    format!(
+                        "query {address}: {}",
+                        crate::k8s::describe_error(&error.without_url())
+                    )
                 })?;
                 let status = response.status();
-                let body = response
-                    .text()
-                    .await
-                    .map_err(|error| format!("read the response of {address}: {error}"))?;
+                let body = super::read_body(response, address).await?;
                 if !status.is_success() && !body.trim_start().starts_with('{') {
                     return Err(format!("{address} answered {status}"));
                 }

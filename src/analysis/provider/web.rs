@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use jsonpath_rust::JsonPath;
 use serde_json::Value;
 
-use super::{Context, Outcome, Provider, with_timeout};
+use super::{Context, Outcome, Provider, read_body, with_timeout};
 use crate::analysis::condition::MetricValue;
 use crate::k8s::crd::{Measurement, Metric};
 
@@ -75,16 +75,16 @@ impl Provider for WebProvider {
                 .unwrap_or_default();
             let body = with_timeout(timeout, "web request", async {
                 let response = request.send().await.map_err(|error| {
-                    format!("request to {host}: {}", crate::k8s::describe_error(&error))
+                    format!(
+                        "request to {host}: {}",
+                        crate::k8s::describe_error(&error.without_url())
+                    )
                 })?;
                 let status = response.status();
                 if !status.is_success() {
                     return Err(format!("{host} answered {status}"));
                 }
-                response
-                    .text()
-                    .await
-                    .map_err(|error| format!("read the response of {host}: {error}"))
+                read_body(response, &host).await
             })
             .await?;
             extract(&body, &spec.json_path).map(Outcome::Value)

@@ -32,7 +32,8 @@ pub use crate::model::AnalysisPhase;
 #[kube(derive = "PartialEq")]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisTemplateSpec {
-    /// The metrics to measure.
+    /// The metrics to measure (at least one).
+    #[schemars(length(min = 1))]
     pub metrics: Vec<Metric>,
     /// Arguments the metrics refer to as `{{args.<name>}}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -80,7 +81,8 @@ pub struct ClusterAnalysisTemplateSpec {
 #[kube(derive = "PartialEq")]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisRunSpec {
-    /// The metrics to measure.
+    /// The metrics to measure (at least one).
+    #[schemars(length(min = 1))]
     pub metrics: Vec<Metric>,
     /// The arguments, with their values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
