@@ -88,19 +88,15 @@ impl Prometheus {
     async fn wait_for_sample(&self, query: &str, what: &str, accept: impl Fn(f64) -> bool) {
         let mut url = reqwest::Url::parse(&self.url("/api/v1/query")).expect("a valid URL");
         url.query_pairs_mut().append_pair("query", query);
-        wait_for(
-            &format!("Prometheus: {query} {what}"),
-            TIMEOUT,
-            || async {
-                let body = reqwest::get(url.clone()).await.ok()?.text().await.ok()?;
-                let response: serde_json::Value = serde_json::from_str(&body).ok()?;
-                let sample = response["data"]["result"][0]["value"][1]
-                    .as_str()?
-                    .parse::<f64>()
-                    .ok()?;
-                accept(sample).then_some(())
-            },
-        )
+        wait_for(&format!("Prometheus: {query} {what}"), TIMEOUT, || async {
+            let body = reqwest::get(url.clone()).await.ok()?.text().await.ok()?;
+            let response: serde_json::Value = serde_json::from_str(&body).ok()?;
+            let sample = response["data"]["result"][0]["value"][1]
+                .as_str()?
+                .parse::<f64>()
+                .ok()?;
+            accept(sample).then_some(())
+        })
         .await;
     }
 
