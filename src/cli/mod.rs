@@ -4,11 +4,13 @@
 //! dispatches and turns errors into a message on stderr and a failing exit code.
 
 mod cluster;
+mod completion;
 mod config;
 mod controller;
 mod crd;
 mod diff;
 mod lint;
+mod reference;
 mod render;
 mod rollouts;
 mod run;
@@ -58,8 +60,13 @@ enum Command {
     Retry(rollouts::TargetArgs),
     /// Replace every pod of a Rollout, as many at a time as availability allows.
     Restart(rollouts::TargetArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(completion::Args),
     /// Print version and build information.
     Version(version::Args),
+    /// Print the CLI reference as markdown (docs/cli.md).
+    #[command(hide = true)]
+    Reference(reference::Args),
 }
 
 impl Cli {
@@ -86,7 +93,12 @@ impl Cli {
             Command::Abort(args) => rollouts::abort(&args, out),
             Command::Retry(args) => rollouts::retry(&args, out),
             Command::Restart(args) => rollouts::restart(&args, out),
+            Command::Completion(args) => {
+                completion::run(&args, out);
+                Ok(())
+            }
             Command::Version(args) => version::run(&args, out),
+            Command::Reference(args) => reference::run(&args, out),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! Text views of Rollouts for the terminal: the detail of one (`get rollout`, a tree like
-//! Argo's) and a table of many (`list rollouts`). Pure: objects in, text out.
+//! Argo's, coloured on a terminal) and a table of many (`list rollouts`). Pure: objects in,
+//! text out.
 
 use std::fmt::Write;
 
@@ -8,18 +9,47 @@ use kube::ResourceExt;
 use crate::k8s::crd::{CanaryStep, Rollout, RolloutStatus};
 use crate::k8s::{Pod, ReplicaSet, labels};
 
+/// ANSI colours, or none (not a terminal, or `NO_COLOR` set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Paint(pub bool);
+
+impl Paint {
+    fn paint(self, text: &str, code: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn phase(self, phase: &str) -> String {
+        match phase {
+            "Healthy" => self.paint(phase, "32"),
+            "Degraded" => self.paint(phase, "31"),
+            "Paused" => self.paint(phase, "33"),
+            "Progressing" => self.paint(phase, "36"),
+            _ => phase.to_owned(),
+        }
+    }
+}
+
 /// The detail of one Rollout: status, steps, and its revisions with their ReplicaSets and pods.
 #[must_use]
-pub fn rollout_detail(rollout: &Rollout, replica_sets: &[ReplicaSet], pods: &[Pod]) -> String {
+pub fn rollout_detail(
+    rollout: &Rollout,
+    replica_sets: &[ReplicaSet],
+    pods: &[Pod],
+    paint: Paint,
+) -> String {
     let status = rollout.status.clone().unwrap_or_default();
     let mut out = String::new();
-    header(&mut out, rollout, &status);
-    steps(&mut out, rollout, &status);
+    header(&mut out, rollout, &status, paint);
+    steps(&mut out, rollout, &status, paint);
     revisions(&mut out, &status, replica_sets, pods);
     out
 }
 
-fn header(out: &mut String, rollout: &Rollout, status: &RolloutStatus) {
+fn header(out: &mut String, rollout: &Rollout, status: &RolloutStatus, paint: Paint) {
     let phase = status
         .phase
         .map_or_else(|| "Unknown".to_owned(), |phase| format!("{phase:?}"));
@@ -30,7 +60,7 @@ fn header(out: &mut String, rollout: &Rollout, status: &RolloutStatus) {
     };
     line(out, "Name", &rollout.name_any());
     line(out, "Namespace", &rollout.namespace().unwrap_or_default());
-    line(out, "Status", &format!("{phase}{message}"));
+    line(out, "Status", &format!("{}{message}", paint.phase(&phase)));
     if let Some(canary) = &rollout.spec.strategy.canary {
         line(out, "Strategy", "Canary");
         let index = status
@@ -60,7 +90,7 @@ fn header(out: &mut String, rollout: &Rollout, status: &RolloutStatus) {
     line(out, "Replicas", &replicas);
 }
 
-fn steps(out: &mut String, rollout: &Rollout, status: &RolloutStatus) {
+fn steps(out: &mut String, rollout: &Rollout, status: &RolloutStatus, paint: Paint) {
     let steps = rollout
         .spec
         .strategy
@@ -78,9 +108,9 @@ fn steps(out: &mut String, rollout: &Rollout, status: &RolloutStatus) {
         .unwrap_or(0);
     for (index, step) in steps.iter().enumerate() {
         let marker = match index.cmp(&current) {
-            std::cmp::Ordering::Less => "✔",
-            std::cmp::Ordering::Equal => "▶",
-            std::cmp::Ordering::Greater => "○",
+            std::cmp::Ordering::Less => paint.paint("✔", "32"),
+            std::cmp::Ordering::Equal => paint.paint("▶", "33"),
+            std::cmp::Ordering::Greater => "○".to_owned(),
         };
         let _ = writeln!(out, "  {marker} {}. {}", index + 1, describe(step));
     }
@@ -350,7 +380,17 @@ Revisions:
     ReplicaSet web-v1hash  1/1 available  web:1
       Pod web-v1hash-a  Running, ready
 ";
-        assert_eq!(rollout_detail(&rollout(), &sets, &pods), expected);
+        assert_eq!(
+            rollout_detail(&rollout(), &sets, &pods, Paint(false)),
+            expected
+        );
+        let coloured = rollout_detail(&rollout(), &sets, &pods, Paint(true));
+        assert!(coloured.contains("\x1b[3"), "{coloured}");
+        assert_eq!(
+            strip_ansi(&coloured),
+            expected,
+            "colour changes nothing but colour"
+        );
     }
 
     #[test]
@@ -360,5 +400,22 @@ NAMESPACE  NAME  PHASE   STEP  WEIGHT  DESIRED  AVAILABLE  MESSAGE
 shop       web   Paused  3/4   67      3        3          CanaryPauseStep
 ";
         assert_eq!(rollout_table(&[rollout()]), expected);
+    }
+
+    fn strip_ansi(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 }

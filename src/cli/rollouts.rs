@@ -34,9 +34,63 @@ enum Get {
         /// Print again whenever it changes, until interrupted.
         #[arg(long, short)]
         watch: bool,
+        /// `table`: the tree view; `json`/`yaml`: the Rollout object.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
         #[command(flatten)]
         cluster: ClusterArgs,
     },
+}
+
+/// How read commands print.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// For people (coloured on a terminal unless NO_COLOR is set).
+    #[default]
+    Table,
+    /// The objects as JSON.
+    Json,
+    /// The objects as YAML.
+    Yaml,
+}
+
+/// `value` as JSON or YAML, or `None` for a table (the caller renders those).
+fn structured(value: &impl serde::Serialize, output: Output) -> anyhow::Result<Option<String>> {
+    Ok(match output {
+        Output::Table => None,
+        Output::Json => Some(format!("{}\n", serde_json::to_string_pretty(value)?)),
+        Output::Yaml => Some(serde_saphyr::to_string(value)?),
+    })
+}
+
+/// Colours when stdout is a terminal and `NO_COLOR` is not set.
+fn paint() -> render::Paint {
+    render::Paint(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+}
+
+/// `error`, or — when it says the Rollout does not exist — which Rollouts do, with the
+/// closest name as a hint.
+async fn explain_missing(
+    client: &k8s::Client,
+    namespace: &str,
+    name: &str,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    let missing = error.chain().any(|cause| matches!(cause.downcast_ref::<kube::Error>(), Some(kube::Error::Api(status)) if status.code == 404));
+    if !missing {
+        return error;
+    }
+    let names: Vec<String> = Api::<Rollout>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .map(|list| list.items.iter().map(ResourceExt::name_any).collect())
+        .unwrap_or_default();
+    let hint = match crate::hint::closest(name, names.iter().map(String::as_str)) {
+        Some(close) => format!("; did you mean {close:?}?"),
+        None if names.is_empty() => " (it has none)".to_owned(),
+        None => format!(" (it has {})", names.join(", ")),
+    };
+    anyhow::anyhow!("no Rollout named {name:?} in namespace {namespace:?}{hint}")
 }
 
 /// `tidegate list ...`.
@@ -55,6 +109,9 @@ enum List {
         /// List the Rollouts of every namespace.
         #[arg(long, short = 'A', conflicts_with = "namespace")]
         all_namespaces: bool,
+        /// `table`, or the Rollout objects as `json`/`yaml`.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
     },
 }
 
@@ -84,21 +141,25 @@ pub fn get(args: &GetArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let Get::Rollout {
         name,
         watch,
+        output,
         cluster,
     } = &args.what;
     block_on(async {
         let (client, namespace) = cluster.connect().await?;
+        let first = match show(&client, &namespace, name, *output).await {
+            Ok(text) => text,
+            Err(error) => return Err(explain_missing(&client, &namespace, name, error).await),
+        };
         if !*watch {
-            let text = detail(&client, &namespace, name).await?;
-            return Ok(write!(out, "{text}")?);
+            return Ok(write!(out, "{first}")?);
         }
         let rollouts = Api::<Rollout>::namespaced(client.clone(), &namespace);
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
         let mut changes = std::pin::pin!(watcher(rollouts, config).applied_objects());
-        let clear = std::io::stdout().is_terminal();
+        let clear = *output == Output::Table && std::io::stdout().is_terminal();
         while let Some(change) = changes.next().await {
             change.context("watch the Rollout")?;
-            let text = detail(&client, &namespace, name).await?;
+            let text = show(&client, &namespace, name, *output).await?;
             if clear {
                 write!(out, "\x1b[2J\x1b[H")?;
             }
@@ -107,6 +168,23 @@ pub fn get(args: &GetArgs, out: &mut impl Write) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The Rollout as `output` wants it.
+async fn show(
+    client: &k8s::Client,
+    namespace: &str,
+    name: &str,
+    output: Output,
+) -> anyhow::Result<String> {
+    if output == Output::Table {
+        return detail(client, namespace, name).await;
+    }
+    let rollout = Api::<Rollout>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+        .with_context(|| format!("get Rollout {namespace}/{name}"))?;
+    Ok(structured(&rollout, output)?.unwrap_or_default())
 }
 
 async fn detail(client: &k8s::Client, namespace: &str, name: &str) -> anyhow::Result<String> {
@@ -134,7 +212,12 @@ async fn detail(client: &k8s::Client, namespace: &str, name: &str) -> anyhow::Re
             .context("list pods")?
             .items
     };
-    Ok(render::rollout_detail(&rollout, &replica_sets, &pods))
+    Ok(render::rollout_detail(
+        &rollout,
+        &replica_sets,
+        &pods,
+        paint(),
+    ))
 }
 
 /// Runs `tidegate list`.
@@ -142,6 +225,7 @@ pub fn list(args: &ListArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let List::Rollouts {
         cluster,
         all_namespaces,
+        output,
     } = &args.what;
     block_on(async {
         let (client, namespace) = cluster.connect().await?;
@@ -156,7 +240,9 @@ pub fn list(args: &ListArgs, out: &mut impl Write) -> anyhow::Result<()> {
             .context("list Rollouts")?
             .items;
         rollouts.sort_by_key(|rollout| (rollout.namespace(), rollout.name_any()));
-        Ok(write!(out, "{}", render::rollout_table(&rollouts))?)
+        let text =
+            structured(&rollouts, *output)?.unwrap_or_else(|| render::rollout_table(&rollouts));
+        Ok(write!(out, "{text}")?)
     })
 }
 
@@ -214,10 +300,13 @@ pub fn restart(args: &TargetArgs, out: &mut impl Write) -> anyhow::Result<()> {
             field_manager: Some(CLI_FIELD_MANAGER.to_owned()),
             ..Default::default()
         };
-        Api::<Rollout>::namespaced(client, &namespace)
+        let patched = Api::<Rollout>::namespaced(client.clone(), &namespace)
             .patch(name, &params, &kube::api::Patch::Merge(&patch))
             .await
-            .with_context(|| format!("set restartAt of Rollout {namespace}/{name}"))?;
+            .with_context(|| format!("set restartAt of Rollout {namespace}/{name}"));
+        if let Err(error) = patched {
+            return Err(explain_missing(&client, &namespace, name, error).await);
+        }
         Ok(writeln!(
             out,
             "rollout {namespace}/{name} restarting: pods created before {now} are replaced"
@@ -234,7 +323,9 @@ fn record(
 ) -> anyhow::Result<()> {
     block_on(async {
         let (client, namespace) = cluster.connect().await?;
-        k8s::act(&client, &namespace, name, change).await?;
+        if let Err(error) = k8s::act(&client, &namespace, name, change).await {
+            return Err(explain_missing(&client, &namespace, name, error.into()).await);
+        }
         Ok(writeln!(out, "rollout {namespace}/{name} {done}")?)
     })
 }

@@ -180,7 +180,7 @@ fn unknown_fields(
                         unknown_fields(child, additional, &path.key(key), problems);
                     }
                     None if properties.is_some() => {
-                        let known = properties
+                        let known: Vec<&str> = properties
                             .map(|properties| properties.keys().map(String::as_str).collect())
                             .unwrap_or_default();
                         problems.push((path.key(key), unknown_message(key, &known)));
@@ -199,31 +199,11 @@ fn unknown_fields(
 }
 
 /// "unknown field", with the closest known name when one is close enough to be a typo.
-fn unknown_message(key: &str, known: &Vec<&str>) -> String {
-    let closest = known
-        .iter()
-        .map(|candidate| (edit_distance(key, candidate), *candidate))
-        .filter(|(distance, _)| *distance <= 2)
-        .min();
-    match closest {
-        Some((_, candidate)) => format!("unknown field (did you mean \"{candidate}\"?)"),
+fn unknown_message(key: &str, known: &[&str]) -> String {
+    match crate::hint::closest(key, known.iter().copied()) {
+        Some(candidate) => format!("unknown field (did you mean \"{candidate}\"?)"),
         None => "unknown field".to_owned(),
     }
-}
-
-/// Levenshtein distance, for typo hints on short field names.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -344,10 +324,13 @@ mod tests {
 
     #[test]
     fn typos_are_hinted_only_when_close() {
-        assert_eq!(edit_distance("setWeigth", "setWeight"), 2);
         assert_eq!(
-            unknown_message("colour", &vec!["weight", "pause"]),
+            unknown_message("colour", &["weight", "pause"]),
             "unknown field"
+        );
+        assert_eq!(
+            unknown_message("stepps", &["steps", "pause"]),
+            "unknown field (did you mean \"steps\"?)"
         );
     }
 }

@@ -646,9 +646,9 @@ async fn pod_names(namespace: &TestNamespace) -> Vec<String> {
     names
 }
 
-#[tokio::test]
-async fn restart_replaces_every_pod() {
-    let (namespace, controller) = start("restart", ["web-stable", "web-canary"]).await;
+/// A namespace with a controller and Rollout `web` (one 50 % step) deployed and Healthy.
+async fn deployed(prefix: &str) -> (TestNamespace, RunningController) {
+    let (namespace, controller) = start(prefix, ["web-stable", "web-canary"]).await;
     apply(
         &namespace,
         &rollout("registry.invalid/web:1", &json!([{ "setWeight": 50 }])),
@@ -658,6 +658,12 @@ async fn restart_replaces_every_pod() {
         status.phase == Some(Phase::Healthy)
     })
     .await;
+    (namespace, controller)
+}
+
+#[tokio::test]
+async fn restart_replaces_every_pod() {
+    let (namespace, controller) = deployed("restart").await;
     wait_for("three pods", TIMEOUT, || async {
         (pod_names(&namespace).await.len() == 3).then_some(())
     })
@@ -733,5 +739,42 @@ async fn a_missing_service_holds_the_rollout_until_it_appears() {
         status.phase == Some(Phase::Healthy)
     })
     .await;
+    controller.stop().await;
+}
+
+#[tokio::test]
+async fn read_commands_print_json_and_yaml_and_hint_at_typos() {
+    let (namespace, controller) = deployed("cli").await;
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&tidegate(&namespace, &["list", "rollouts", "-o", "json"]))
+            .expect("JSON");
+    assert_eq!(listed[0]["metadata"]["name"], "web");
+    let yaml = tidegate(&namespace, &["get", "rollout", "web", "--output", "yaml"]);
+    assert!(
+        yaml.contains("kind: Rollout") && yaml.contains("phase: Healthy"),
+        "{yaml}"
+    );
+
+    let typo = std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
+        .args([
+            "promote",
+            "wbe",
+            "--namespace",
+            namespace.name(),
+            "--kubeconfig",
+        ])
+        .arg(crate::support::kubeconfig())
+        .output()
+        .expect("run tidegate");
+    assert_eq!(typo.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "error: no Rollout named \"wbe\" in namespace \"{}\"; did you mean \"web\"?",
+            namespace.name()
+        )
+    );
     controller.stop().await;
 }
