@@ -54,6 +54,27 @@ pub struct Context<'a> {
     pub insecure_http: &'a reqwest::Client,
 }
 
+impl Context<'_> {
+    /// The HTTP client for a metric: certificates verified unless it says `insecure`.
+    #[must_use]
+    pub fn http_client(&self, insecure: bool) -> &reqwest::Client {
+        if insecure {
+            self.insecure_http
+        } else {
+            self.http
+        }
+    }
+}
+
+/// A timeout in seconds from a metric, or `default` when absent or not positive.
+#[must_use]
+pub fn seconds_or(seconds: Option<i64>, default: Duration) -> Duration {
+    seconds
+        .and_then(|seconds| u64::try_from(seconds).ok())
+        .filter(|seconds| *seconds > 0)
+        .map_or(default, Duration::from_secs)
+}
+
 /// A metric provider.
 pub trait Provider: Send + Sync {
     /// The provider's name, for metrics labels.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{Context, Outcome, Provider, with_timeout};
+use super::{Context, Outcome, Provider, seconds_or, with_timeout};
 use crate::analysis::condition::{MetricValue, evaluate_time};
 use crate::k8s::crd::{Measurement, Metric, PrometheusRangeQuery};
 use crate::model::parse_go_duration;
@@ -47,16 +47,8 @@ impl Provider for PrometheusProvider {
             };
             let url = format!("{address}/api/v1/{endpoint}");
             context.guard.check(&url)?;
-            let timeout = spec
-                .timeout
-                .and_then(|seconds| u64::try_from(seconds).ok())
-                .filter(|seconds| *seconds > 0)
-                .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-            let http = if spec.insecure {
-                context.insecure_http
-            } else {
-                context.http
-            };
+            let timeout = seconds_or(spec.timeout, DEFAULT_TIMEOUT);
+            let http = context.http_client(spec.insecure);
             let mut query_url = reqwest::Url::parse(&url)
                 .map_err(|error| format!("invalid address {address:?}: {error}"))?;
             query_url

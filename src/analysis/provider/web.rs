@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use jsonpath_rust::JsonPath;
 use serde_json::Value;
 
-use super::{Context, Outcome, Provider, read_body, with_timeout};
+use super::{Context, Outcome, Provider, read_body, seconds_or, with_timeout};
 use crate::analysis::condition::MetricValue;
 use crate::k8s::crd::{Measurement, Metric};
 
@@ -48,16 +48,8 @@ impl Provider for WebProvider {
             };
             let method = reqwest::Method::from_bytes(method.as_bytes())
                 .map_err(|_| format!("unknown HTTP method {method:?}"))?;
-            let timeout = spec
-                .timeout_seconds
-                .and_then(|seconds| u64::try_from(seconds).ok())
-                .filter(|seconds| *seconds > 0)
-                .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-            let http = if spec.insecure {
-                context.insecure_http
-            } else {
-                context.http
-            };
+            let timeout = seconds_or(spec.timeout_seconds, DEFAULT_TIMEOUT);
+            let http = context.http_client(spec.insecure);
             let mut request = http.request(method, &spec.url);
             for header in &spec.headers {
                 request = request.header(&header.key, &header.value);
