@@ -166,8 +166,12 @@ impl GitCache {
             password: credentials.password.expose().to_owned(),
             oauth_refresh_token: None,
         });
+        // Credentials go to the configured remote only, never to a host it redirects to.
+        let origin = origin_of(&self.url);
         let connection = connection.with_credentials(move |action| match (action, &account) {
-            (gix::credentials::helper::Action::Get(context), Some(account)) => {
+            (gix::credentials::helper::Action::Get(context), Some(account))
+                if origin.is_some() && requested_origin(&context) == origin =>
+            {
                 Ok(Some(gix::credentials::protocol::Outcome {
                     identity: account.clone(),
                     next: context.into(),
@@ -301,6 +305,26 @@ fn list(repo: &gix::Repository, commit: &str, path: &str) -> Result<Listing, Git
     Ok((entries, ids))
 }
 
+/// (scheme, host, port) of an http(s) URL.
+fn origin_of(url: &str) -> Option<(String, String, Option<u16>)> {
+    let url = reqwest::Url::parse(url).ok()?;
+    Some((
+        url.scheme().to_owned(),
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default(),
+    ))
+}
+
+/// The origin a credential request is for.
+fn requested_origin(
+    context: &gix::credentials::protocol::Context,
+) -> Option<(String, String, Option<u16>)> {
+    let mut context = context.clone();
+    context.destructure_url_in_place(false).ok()?;
+    let protocol = context.protocol?;
+    origin_of(&format!("{protocol}://{}/", context.host?))
+}
+
 /// The refspecs that fetch `reference` into the cache's own namespace.
 fn refspecs(reference: &str, is_commit_id: bool) -> Vec<String> {
     if is_commit_id {
@@ -350,6 +374,26 @@ impl Files for GitTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_for_the_configured_origin_only() {
+        let ask = |url: &str| {
+            let context = gix::credentials::protocol::Context {
+                url: Some(url.into()),
+                ..Default::default()
+            };
+            requested_origin(&context)
+        };
+        let origin = origin_of("https://git.example.com/acme/deploy.git");
+        assert_eq!(ask("https://git.example.com/acme/deploy.git"), origin);
+        assert_eq!(ask("https://GIT.example.com:443/other.git"), origin);
+        assert_ne!(ask("https://evil.example.com/acme/deploy.git"), origin);
+        assert_ne!(ask("http://git.example.com/acme/deploy.git"), origin);
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/x.git"),
+            Some(("http".into(), "127.0.0.1".into(), Some(8080)))
+        );
+    }
 
     #[test]
     fn references_fetch_into_tidegates_namespace() {
