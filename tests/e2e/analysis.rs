@@ -97,15 +97,42 @@ async fn run_to_completion(
         .expect("a completed run has a status")
 }
 
-/// A scrape target whose `demo_error_rate` the test sets.
-async fn error_rate_endpoint(rate: Arc<AtomicU64>) -> HttpServer {
-    HttpServer::start(move |_| {
-        Response::ok(format!(
-            "# TYPE demo_error_rate gauge\ndemo_error_rate {}\n",
-            f64::from_bits(rate.load(Ordering::SeqCst))
-        ))
-    })
-    .await
+/// Prometheus scraping an endpoint whose `demo_error_rate` the test sets.
+struct ErrorRate {
+    rate: Arc<AtomicU64>,
+    prometheus: Prometheus,
+    _endpoint: HttpServer,
+}
+
+impl ErrorRate {
+    /// Starts both, with the rate at 1 %, and waits until Prometheus has scraped it.
+    async fn start() -> Self {
+        let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
+        let shared = rate.clone();
+        let endpoint = HttpServer::start(move |_| {
+            Response::ok(format!(
+                "# TYPE demo_error_rate gauge\ndemo_error_rate {}\n",
+                f64::from_bits(shared.load(Ordering::SeqCst))
+            ))
+        })
+        .await;
+        let prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
+        let error_rate = Self {
+            rate,
+            prometheus,
+            _endpoint: endpoint,
+        };
+        error_rate.set(0.01).await;
+        error_rate
+    }
+
+    /// Sets the rate and waits until Prometheus answers it.
+    async fn set(&self, rate: f64) {
+        self.rate.store(rate.to_bits(), Ordering::SeqCst);
+        self.prometheus
+            .wait_for_value("demo_error_rate{job=\"demo\"}", rate)
+            .await;
+    }
 }
 
 /// `base` with the fields of `extra` (an object) added or replaced.
@@ -131,13 +158,8 @@ fn prometheus_metric(address: &str, extra: serde_json::Value) -> serde_json::Val
 #[tokio::test]
 async fn prometheus_results_decide_runs() {
     let (namespace, controllers) = setup("analysis-prometheus").await;
-    let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
-    let endpoint = error_rate_endpoint(rate.clone()).await;
-    let prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
-    prometheus
-        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.01)
-        .await;
-    let address = prometheus.url("");
+    let demo = ErrorRate::start().await;
+    let address = demo.prometheus.url("");
 
     let good = run_to_completion(
         &namespace,
@@ -153,7 +175,7 @@ async fn prometheus_results_decide_runs() {
     assert_eq!(good.metric_results[0].measurements[0].value, "[0.01]");
     assert_eq!(good.metric_results[0].successful, 2);
 
-    prometheus
+    demo.prometheus
         .wait_for_at_least("count_over_time(demo_error_rate{job=\"demo\"}[1m])", 3.0)
         .await;
     let range = json!({"successCondition": "len(result) >= 2 && all(result, {# < 0.05})", "failureCondition": "",
@@ -176,10 +198,7 @@ async fn prometheus_results_decide_runs() {
         "{ranged:#?}"
     );
 
-    rate.store(0.5_f64.to_bits(), Ordering::SeqCst);
-    prometheus
-        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.5)
-        .await;
+    demo.set(0.5).await;
     let bad = run_to_completion(
         &namespace,
         "bad",
@@ -214,13 +233,8 @@ async fn prometheus_results_decide_runs() {
 #[tokio::test]
 async fn a_prometheus_outage_mid_run_is_counted_as_errors_never_success() {
     let (namespace, controllers) = setup("analysis-outage").await;
-    let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
-    let endpoint = error_rate_endpoint(rate).await;
-    let mut prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
-    prometheus
-        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.01)
-        .await;
-    let address = prometheus.url("");
+    let mut demo = ErrorRate::start().await;
+    let address = demo.prometheus.url("");
     let runs = namespace.api::<AnalysisRun>();
     let outage = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisRun", "metadata": {"name": "outage"},
         "spec": {"metrics": [prometheus_metric(&address, json!({"interval": "1s", "count": 30, "consecutiveErrorLimit": 1}))]}});
@@ -240,7 +254,7 @@ async fn a_prometheus_outage_mid_run_is_counted_as_errors_never_success() {
             })
     })
     .await;
-    prometheus.stop();
+    demo.prometheus.stop();
     let stopped = wait_for_object(&runs, "outage", TIMEOUT, |run: Option<&AnalysisRun>| {
         run.and_then(|run| run.status.as_ref())
             .is_some_and(|status| status.phase.is_completed())
@@ -493,16 +507,14 @@ fn healthy_on(image: &'static str) -> impl Fn(Option<&Rollout>) -> bool {
 #[tokio::test]
 async fn a_canary_is_promoted_on_a_good_error_rate_and_aborted_on_a_bad_one() {
     let (namespace, controllers) = setup("analysis-canary").await;
-    let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
-    let endpoint = error_rate_endpoint(rate.clone()).await;
-    let prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
-    prometheus
-        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.01)
-        .await;
+    let demo = ErrorRate::start().await;
     gate(&namespace).await;
     let rollouts = namespace.api::<Rollout>();
     let apply = |image: &str| {
-        let (rollouts, manifest) = (rollouts.clone(), gated_canary(image, &prometheus.url("")));
+        let (rollouts, manifest) = (
+            rollouts.clone(),
+            gated_canary(image, &demo.prometheus.url("")),
+        );
         async move {
             let params = k8s::PatchParams::apply(k8s::SYNC_FIELD_MANAGER);
             rollouts
@@ -529,10 +541,7 @@ async fn a_canary_is_promoted_on_a_good_error_rate_and_aborted_on_a_bad_one() {
         "a successful analysis promoted web:2"
     );
 
-    rate.store(0.5_f64.to_bits(), Ordering::SeqCst);
-    prometheus
-        .wait_for_value("demo_error_rate{job=\"demo\"}", 0.5)
-        .await;
+    demo.set(0.5).await;
     apply("web:3").await;
     let aborted = wait_for_object(&rollouts, "web", TIMEOUT, |rollout: Option<&Rollout>| {
         rollout
