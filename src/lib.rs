@@ -11,6 +11,7 @@ pub mod controller;
 pub mod daemon;
 pub mod engine;
 pub mod executor;
+pub mod forge;
 pub mod hint;
 pub mod k8s;
 pub mod manifest;
