@@ -102,9 +102,103 @@ pub struct SourceConfig {
     /// Re-apply when the cluster drifts from Git.
     #[serde(default)]
     pub self_heal: bool,
-    /// Credentials for `http(s)` URLs.
+    /// Credentials for `http(s)` URLs (also used to push write-backs).
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// Write outcome records of this source's Rollouts to a status branch (absent: off).
+    #[serde(default)]
+    pub write_back: Option<WriteBackConfig>,
+    /// What to do in Git when a Rollout aborts because its analysis failed.
+    #[serde(default)]
+    pub on_abort: OnAbort,
+    /// The forge hosting the repository: commit statuses and pull requests.
+    #[serde(default)]
+    pub forge: Option<ForgeConfig>,
+}
+
+/// Outcome records on a status branch.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteBackConfig {
+    /// The branch the records go to (one file per Rollout; never the tracked branch).
+    #[serde(default = "default_status_branch")]
+    pub branch: String,
+    /// Commit author name.
+    #[serde(default = "default_author_name")]
+    pub author_name: String,
+    /// Commit author e-mail address.
+    #[serde(default = "default_author_email")]
+    pub author_email: String,
+    /// Also commit when a step completes, not only on promotion, abort and supersession.
+    #[serde(default)]
+    pub every_step: bool,
+}
+
+impl Default for WriteBackConfig {
+    fn default() -> Self {
+        Self {
+            branch: default_status_branch(),
+            author_name: default_author_name(),
+            author_email: default_author_email(),
+            every_step: false,
+        }
+    }
+}
+
+fn default_status_branch() -> String {
+    "tidegate/status".to_owned()
+}
+
+fn default_author_name() -> String {
+    "tidegate".to_owned()
+}
+
+fn default_author_email() -> String {
+    "tidegate@localhost".to_owned()
+}
+
+/// What happens in Git when analysis fails and a Rollout aborts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnAbort {
+    /// Nothing: the cluster runs the stable revision, Git still names the failed one.
+    #[default]
+    None,
+    /// Commit a revert of the offending change to the tracked branch.
+    Revert,
+    /// Open a pull request with the revert (needs a forge).
+    RevertPr,
+}
+
+/// The forge hosting a source's repository.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForgeConfig {
+    /// `github`, `gitea` or `gitlab`.
+    #[serde(rename = "type")]
+    pub kind: crate::forge::Kind,
+    /// The forge's web address (`https://github.com`, `https://gitea.example.com`).
+    pub url: String,
+    /// The repository: `owner/name` (a GitLab project's full path).
+    pub repository: String,
+    /// Where to read the API token.
+    pub token: SecretRef,
+    /// Open a "Promote <rollout>" pull request when a Rollout waits for approval; merging it
+    /// releases the pause, closing it aborts.
+    #[serde(default = "default_true")]
+    pub promotion_pull_requests: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl ForgeConfig {
+    /// The client for this forge.
+    #[must_use]
+    pub fn client(&self) -> crate::forge::Forge {
+        crate::forge::Forge::new(self.kind, &self.url, &self.repository, self.token.clone())
+    }
 }
 
 fn default_ref() -> String {
@@ -528,6 +622,64 @@ fn source_problems<'a>(
     if let Some(auth) = &source.auth {
         secret_problems(&auth.password, &at.key("auth").key("password"), problems);
     }
+    write_back_problems(&at, source, problems);
+}
+
+/// Everything wrong with one source's write-back, rollback and forge settings.
+fn write_back_problems(
+    at: &FieldPath,
+    source: &SourceConfig,
+    problems: &mut Vec<(FieldPath, String)>,
+) {
+    if let Some(write_back) = &source.write_back {
+        let branch = write_back.branch.trim_start_matches("refs/heads/");
+        if branch.is_empty() || branch.contains("..") || branch.contains(char::is_whitespace) {
+            problems.push((
+                at.key("writeBack").key("branch"),
+                "must be a branch name".to_owned(),
+            ));
+        } else if branch == source.reference.trim_start_matches("refs/heads/") {
+            problems.push((
+                at.key("writeBack").key("branch"),
+                "must not be the tracked branch (records would trigger syncs)".to_owned(),
+            ));
+        }
+    }
+    let tracks_commit = source.reference.len() == 40
+        && source
+            .reference
+            .bytes()
+            .all(|byte| byte.is_ascii_hexdigit());
+    if source.on_abort != OnAbort::None
+        && (tracks_commit || source.reference.starts_with("refs/tags/"))
+    {
+        problems.push((
+            at.key("onAbort"),
+            "reverts are committed to the tracked branch: ref must name a branch".to_owned(),
+        ));
+    }
+    if source.on_abort == OnAbort::RevertPr && source.forge.is_none() {
+        problems.push((
+            at.key("onAbort"),
+            "revert-pr opens pull requests: configure forge".to_owned(),
+        ));
+    }
+    if let Some(forge) = &source.forge {
+        let at = at.key("forge");
+        if !(forge.url.starts_with("https://") || forge.url.starts_with("http://")) {
+            problems.push((at.key("url"), "must be an http(s) address".to_owned()));
+        } else if !sends_credentials_safely(&forge.url) {
+            problems.push((
+                at.key("url"),
+                "the token is sent over https only (or http to a loopback address)".to_owned(),
+            ));
+        }
+        let parts: Vec<&str> = forge.repository.split('/').collect();
+        if parts.len() < 2 || parts.iter().any(|part| part.is_empty() || *part == "..") {
+            problems.push((at.key("repository"), "must be owner/name".to_owned()));
+        }
+        secret_problems(&forge.token, &at.key("token"), problems);
+    }
 }
 
 fn secret_problems(secret: &SecretRef, at: &FieldPath, problems: &mut Vec<(FieldPath, String)>) {
@@ -727,5 +879,56 @@ server:
         ] {
             assert!(schema["properties"][section].is_object(), "{section}");
         }
+    }
+
+    #[test]
+    fn write_back_rollback_and_forge_settings_are_checked() {
+        let text = "sources:
+- name: shop
+  url: https://git.example.com/shop.git
+  writeBack:
+    branch: main
+  onAbort: revert-pr
+- name: tagged
+  url: https://git.example.com/shop.git
+  ref: refs/tags/v1
+  onAbort: revert
+  forge:
+    type: gitea
+    url: http://gitea.example.com
+    repository: shop
+    token: {}
+";
+        assert_eq!(
+            problems(text),
+            [
+                "tidegate.yaml:5: sources[0].writeBack.branch: must not be the tracked branch (records would trigger syncs)",
+                "tidegate.yaml:6: sources[0].onAbort: revert-pr opens pull requests: configure forge",
+                "tidegate.yaml:10: sources[1].onAbort: reverts are committed to the tracked branch: ref must name a branch",
+                "tidegate.yaml:13: sources[1].forge.url: the token is sent over https only (or http to a loopback address)",
+                "tidegate.yaml:14: sources[1].forge.repository: must be owner/name",
+                "tidegate.yaml:15: sources[1].forge.token: needs exactly one of file or env",
+            ]
+        );
+        let good = "sources:
+- name: shop
+  url: http://127.0.0.1:3000/acme/shop.git
+  writeBack: {}
+  onAbort: revert-pr
+  forge: {type: gitea, url: 'http://127.0.0.1:3000', repository: acme/shop, token: {env: GITEA_TOKEN}}
+";
+        let config = Config::parse(good, "tidegate.yaml").expect("valid");
+        let source = &config.sources[0];
+        assert_eq!(
+            source.write_back.as_ref().map(|w| w.branch.as_str()),
+            Some("tidegate/status")
+        );
+        assert_eq!(source.on_abort, OnAbort::RevertPr);
+        assert!(
+            source
+                .forge
+                .as_ref()
+                .is_some_and(|forge| forge.promotion_pull_requests)
+        );
     }
 }

@@ -21,3 +21,4 @@ pub mod server;
 pub mod source;
 pub mod sync;
 pub mod telemetry;
+pub mod writeback;

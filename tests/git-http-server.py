@@ -4,7 +4,7 @@ minimal HTTP/1.1 front end, optionally with basic auth.
 
 Usage: git-http-server.py ROOT [USER:PASSWORD]
 Serves the repositories under ROOT at http://127.0.0.1:PORT/<name>.git and prints PORT on
-the first line of stdout once listening. Request bodies may be chunked (gix sends them so);
+the first line of stdout once listening (PORT is $GIT_HTTP_PORT when set, else a free one). Request bodies may be chunked (gix sends them so);
 gzip request bodies are left to http-backend, which understands them.
 """
 
@@ -93,7 +93,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    http.server.ThreadingHTTPServer.allow_reuse_address = True
+    port = int(os.environ.get("GIT_HTTP_PORT", "0"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.root = os.path.abspath(sys.argv[1])
     server.credentials = sys.argv[2] if len(sys.argv) > 2 else None
     print(server.server_address[1], flush=True)

@@ -113,7 +113,7 @@ async fn source_diff(
         )
     })?;
     let namespace = source.namespace.as_deref().unwrap_or("default");
-    let desired = syncer
+    let mut desired = syncer
         .prepare(&source.name, namespace, manifests)
         .await
         .map_err(|failure| {
@@ -123,6 +123,7 @@ async fn source_diff(
                 manifest::Problems(failure.problems)
             )
         })?;
+    crate::sync::stamp_origin(&mut desired, &commit, &source.path);
     let inventory = records
         .status(&source.name)
         .await

@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module and returns `anyhow::Result`; this module only
 //! dispatches and turns errors into a message on stderr and a failing exit code.
 
+mod approve;
 mod cluster;
 mod completion;
 mod config;

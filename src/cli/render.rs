@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use kube::ResourceExt;
 
-use crate::k8s::crd::{CanaryStep, Rollout, RolloutStatus};
+use crate::k8s::crd::{Rollout, RolloutStatus};
 use crate::k8s::{Pod, ReplicaSet, labels};
 
 /// ANSI colours, or none (not a terminal, or `NO_COLOR` set).
@@ -91,13 +91,7 @@ fn header(out: &mut String, rollout: &Rollout, status: &RolloutStatus, paint: Pa
 }
 
 fn steps(out: &mut String, rollout: &Rollout, status: &RolloutStatus, paint: Paint) {
-    let steps = rollout
-        .spec
-        .strategy
-        .canary
-        .as_ref()
-        .map(|canary| canary.steps.as_slice())
-        .unwrap_or_default();
+    let steps = rollout.spec.canary_steps();
     if steps.is_empty() {
         return;
     }
@@ -112,7 +106,7 @@ fn steps(out: &mut String, rollout: &Rollout, status: &RolloutStatus, paint: Pai
             std::cmp::Ordering::Equal => paint.paint("▶", "33"),
             std::cmp::Ordering::Greater => "○".to_owned(),
         };
-        let _ = writeln!(out, "  {marker} {}. {}", index + 1, describe(step));
+        let _ = writeln!(out, "  {marker} {}. {}", index + 1, step.summary());
     }
 }
 
@@ -141,19 +135,7 @@ fn revisions(out: &mut String, status: &RolloutStatus, replica_sets: &[ReplicaSe
             .as_ref()
             .and_then(|status| status.available_replicas)
             .unwrap_or(0);
-        let images = rs
-            .spec
-            .template
-            .as_ref()
-            .and_then(|template| template.spec.as_ref())
-            .map(|spec| {
-                spec.containers
-                    .iter()
-                    .filter_map(|c| c.image.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
+        let images = crate::k8s::crd::images(rs.spec.template.as_ref()).join(", ");
         let _ = writeln!(out, "  revision {} {hash}{role}", revision(rs));
         let desired = rs.spec.replicas.unwrap_or(0);
         let _ = writeln!(
@@ -260,32 +242,6 @@ fn revision(rs: &ReplicaSet) -> u64 {
         .get(labels::REVISION)
         .and_then(|revision| revision.parse().ok())
         .unwrap_or(0)
-}
-
-fn describe(step: &CanaryStep) -> String {
-    if let Some(weight) = step.set_weight {
-        return format!("setWeight: {weight}");
-    }
-    if let Some(pause) = &step.pause {
-        return match &pause.duration {
-            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(seconds)) => {
-                format!("pause: {seconds}s")
-            }
-            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(text)) => {
-                format!("pause: {text}")
-            }
-            None => "pause (until promoted)".to_owned(),
-        };
-    }
-    if let Some(analysis) = &step.analysis {
-        let names: Vec<_> = analysis
-            .templates
-            .iter()
-            .map(|t| t.template_name.as_str())
-            .collect();
-        return format!("analysis: {}", names.join(", "));
-    }
-    "(unsupported step)".to_owned()
 }
 
 #[cfg(test)]

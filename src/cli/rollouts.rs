@@ -70,7 +70,7 @@ fn paint() -> render::Paint {
 
 /// `error`, or — when it says the Rollout does not exist — which Rollouts do, with the
 /// closest name as a hint.
-async fn explain_missing(
+pub(super) async fn explain_missing(
     client: &k8s::Client,
     namespace: &str,
     name: &str,
@@ -120,9 +120,19 @@ enum List {
 pub struct PromoteArgs {
     /// The Rollout.
     name: String,
-    /// Skip every remaining step, pause and analysis.
+    /// Patch the cluster instead of committing an approval to Git (break-glass: recorded as
+    /// such in the Rollout and its outcome record).
     #[arg(long)]
+    direct: bool,
+    /// Skip every remaining step, pause and analysis (needs --direct).
+    #[arg(long, requires = "direct")]
     full: bool,
+    /// Who approves (default: $USER).
+    #[arg(long = "as", value_name = "NAME")]
+    approver: Option<String>,
+    /// The configuration file naming the Rollout's source (for approvals through Git).
+    #[arg(long, short, value_name = "FILE", default_value = "tidegate.yaml")]
+    config: std::path::PathBuf,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -246,8 +256,19 @@ pub fn list(args: &ListArgs, out: &mut impl Write) -> anyhow::Result<()> {
     })
 }
 
-/// Runs `tidegate promote`.
+/// Runs `tidegate promote`: an approval committed to Git, or with `--direct` a promotion
+/// recorded in the cluster and marked as break-glass.
 pub fn promote(args: &PromoteArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let by = super::approve::approver(args.approver.as_deref());
+    if !args.direct {
+        return block_on(super::approve::commit_approval(
+            &args.name,
+            &args.cluster,
+            &args.config,
+            &by,
+            out,
+        ));
+    }
     let full = args.full;
     record(
         &args.name,
@@ -267,7 +288,29 @@ pub fn promote(args: &PromoteArgs, out: &mut impl Write) -> anyhow::Result<()> {
                 .map_err(|errors| format!("its spec is invalid: {errors}"))?;
             Ok(engine::promote(&plan, state))
         },
-    )
+    )?;
+    block_on(async {
+        let (client, namespace) = args.cluster.connect().await?;
+        let api = Api::<Rollout>::namespaced(client, &namespace);
+        let rollout = api.get(&args.name).await?;
+        let revision = rollout
+            .status
+            .as_ref()
+            .map(|status| status.current_pod_hash.clone())
+            .unwrap_or_default();
+        let mark = format!("{by} {revision} {}", jiff::Timestamp::now());
+        let patch = serde_json::json!({
+            "metadata": { "annotations": { labels::DIRECT_PROMOTION: mark } }
+        });
+        api.patch(
+            &args.name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .context("mark the Rollout as promoted directly")?;
+        Ok(())
+    })
 }
 
 /// Runs `tidegate abort`.

@@ -3,7 +3,9 @@
 //!
 //! In: the configuration and a cluster client. Out: the cluster kept in sync with Git.
 
+mod reporter;
 mod source_loop;
+mod write_loop;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,13 +16,14 @@ use std::time::Duration;
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::{Notify, RwLock, watch};
 
-use crate::config::Config;
+use crate::config::{Config, OnAbort, SourceConfig};
 use crate::controller::{self, Scope};
 use crate::k8s::Client;
 use crate::metrics::Metrics;
 use crate::server::{self, AppState};
 use crate::source::GitCache;
 use crate::sync::{Records, Syncer};
+use crate::writeback::{Author, GitWriter, Queue};
 use source_loop::SourceLoop;
 
 /// The daemon could not start.
@@ -29,6 +32,15 @@ pub enum DaemonError {
     /// The state namespace could not be created.
     #[error(transparent)]
     State(#[from] crate::sync::RecordError),
+    /// The write-back queue could not be opened.
+    #[error("open the write-back queue in {}", dir.display())]
+    Queue {
+        /// Its directory.
+        dir: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The HTTP server could not listen.
     #[error("listen on {address}")]
     Listen {
@@ -78,11 +90,18 @@ pub async fn run(
     let server = serve(&config, state, stopped.clone()).await?;
 
     let mut tasks = Vec::new();
+    let (done, done_received) = tokio::sync::mpsc::unbounded_channel();
+    let mut outlets = Vec::new();
     for (source, wake) in sources {
         let cache = Arc::new(GitCache::new(
             config.state.cache_dir().join(&source.name),
             source.url.clone(),
         ));
+        if reports(&source) {
+            let outlet = outlet(&config, &source, cache.clone())?;
+            tasks.push(spawn_write_loop(&outlet, done.clone(), stopped.clone()));
+            outlets.push(outlet);
+        }
         let source_loop = SourceLoop {
             config: source,
             cache,
@@ -96,6 +115,15 @@ pub async fn run(
             looked_once: looked_once.clone(),
         };
         tasks.push(tokio::spawn(source_loop.run(stopped.clone())));
+    }
+    if !outlets.is_empty() {
+        let reporter = reporter::Reporter::new(
+            client.clone(),
+            scope.clone().unwrap_or(Scope::Cluster),
+            outlets,
+            recorder.clone(),
+        );
+        tasks.push(tokio::spawn(reporter.run(done_received, stopped.clone())));
     }
     if let Some(scope) = scope {
         let mut controller_stop = stopped.clone();
@@ -129,6 +157,63 @@ pub async fn run(
     }
     let _ = server.await;
     Ok(())
+}
+
+/// Whether `source` reports to Git or a forge.
+fn reports(source: &SourceConfig) -> bool {
+    source.write_back.is_some() || source.forge.is_some() || source.on_abort != OnAbort::None
+}
+
+/// Starts the loop that carries out `outlet`'s queued writes.
+fn spawn_write_loop(
+    outlet: &reporter::Outlet,
+    done: tokio::sync::mpsc::UnboundedSender<write_loop::Done>,
+    stopped: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let write_loop = write_loop::WriteLoop {
+        source: outlet.config.name.clone(),
+        queue: outlet.queue.clone(),
+        writer: outlet.writer.clone(),
+        forge: outlet.forge.clone(),
+        wake: outlet.wake.clone(),
+        done,
+    };
+    tokio::spawn(write_loop.run(stopped))
+}
+
+/// The write-back queue, writer and forge of `source`, kept under the cache directory.
+fn outlet(
+    config: &Config,
+    source: &SourceConfig,
+    source_cache: Arc<GitCache>,
+) -> Result<reporter::Outlet, DaemonError> {
+    let dir = config
+        .state
+        .cache_dir()
+        .join(".writeback")
+        .join(&source.name);
+    let queue = Queue::open(&dir.join("queue")).map_err(|source| DaemonError::Queue {
+        dir: dir.clone(),
+        source,
+    })?;
+    let write_back = source.write_back.clone().unwrap_or_default();
+    let writer = GitWriter::new(
+        &dir.join("git"),
+        &source.url,
+        source.auth.as_ref(),
+        Author {
+            name: write_back.author_name,
+            email: write_back.author_email,
+        },
+    );
+    Ok(reporter::Outlet {
+        config: source.clone(),
+        source_cache,
+        writer: Arc::new(std::sync::Mutex::new(writer)),
+        queue: Arc::new(queue),
+        wake: Arc::new(Notify::new()),
+        forge: source.forge.as_ref().map(|forge| Arc::new(forge.client())),
+    })
 }
 
 /// Binds the HTTP server's address (failing now if it cannot) and serves until `stopped`.

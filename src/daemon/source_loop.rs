@@ -20,7 +20,7 @@ use crate::metrics::{Metrics, SyncLabels};
 use crate::server::SourceView;
 use crate::source::{self, Credentials, GitCache, GitError};
 use crate::sync::{
-    Desired, Records, SourceStatus, SyncFailure, SyncResult, Syncer, next_inventory,
+    self, Desired, Records, SourceStatus, SyncFailure, SyncResult, Syncer, next_inventory,
 };
 
 /// Everything one source's loop needs.
@@ -162,7 +162,7 @@ impl SourceLoop {
         {
             // Restarted on a refused commit: compare the cluster with the last good one.
             if let Ok(manifests) = self.render(&applied).await
-                && let Ok(desired) = self.prepare(manifests).await
+                && let Ok(desired) = self.prepare(manifests, &applied).await
             {
                 memory.applied = Some((applied, desired));
             }
@@ -225,11 +225,18 @@ impl SourceLoop {
         .expect("the render task does not panic")
     }
 
-    async fn prepare(&self, manifests: Vec<Manifest>) -> Result<Vec<Desired>, SyncFailure> {
+    async fn prepare(
+        &self,
+        manifests: Vec<Manifest>,
+        commit: &str,
+    ) -> Result<Vec<Desired>, SyncFailure> {
         let namespace = self.config.namespace.as_deref().unwrap_or("default");
-        self.syncer
+        let mut desired = self
+            .syncer
             .prepare(&self.config.name, namespace, manifests)
-            .await
+            .await?;
+        sync::stamp_origin(&mut desired, commit, &self.config.path);
+        Ok(desired)
     }
 
     /// Renders, applies and prunes `commit`, recording the outcome.
@@ -248,7 +255,7 @@ impl SourceLoop {
                 return;
             }
         };
-        let mut desired = match self.prepare(manifests).await {
+        let mut desired = match self.prepare(manifests, commit).await {
             Ok(desired) => desired,
             Err(failure) => return self.refused(memory, commit, failure).await,
         };

@@ -4,6 +4,16 @@
 /// The source (in tidegate's configuration) an object was applied from: the inventory.
 pub const SOURCE: &str = "tidegate.dev/source";
 
+/// On a Rollout: the commit its spec was last applied from (set by the sync).
+pub const COMMIT: &str = "tidegate.dev/commit";
+
+/// On a Rollout: its file in the repository, from the repository root (set by the sync).
+pub const FILE: &str = "tidegate.dev/file";
+
+/// On a Rollout: a break-glass promotion that bypassed Git (`tidegate promote --direct`):
+/// `<who> <revision> <time>`.
+pub const DIRECT_PROMOTION: &str = "tidegate.dev/direct-promotion";
+
 /// The pod-template hash of a revision, on its ReplicaSet, selector and pods.
 pub const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
 

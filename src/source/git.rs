@@ -110,7 +110,8 @@ impl GitCache {
         &self.dir
     }
 
-    fn open(&self) -> Result<gix::Repository, GitError> {
+    /// The cache's repository (created empty when missing or unreadable).
+    pub fn open(&self) -> Result<gix::Repository, GitError> {
         let open_error = |source: Box<dyn std::error::Error + Send + Sync>| GitError::OpenCache {
             dir: self.dir.clone(),
             source,

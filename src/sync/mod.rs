@@ -663,6 +663,37 @@ fn crd_kinds(manifests: &[Manifest]) -> Vec<(String, String, bool)> {
         .collect()
 }
 
+/// Stamps each Rollout with the commit it is applied from and its file in the repository
+/// (`path` is the source's directory): what write-back needs to report on the right commit
+/// and to find the change to revert.
+pub fn stamp_origin(desired: &mut [Desired], commit: &str, path: &str) {
+    let directory = path.trim_matches('/');
+    for object in desired.iter_mut().filter(|object| {
+        object.key.kind == "Rollout"
+            && matches!(object.key.group.as_str(), "tidegate.dev" | "argoproj.io")
+    }) {
+        let file = if directory.is_empty() || directory == "." {
+            object.origin.file.clone()
+        } else {
+            format!("{directory}/{}", object.origin.file)
+        };
+        let Some(metadata) = object
+            .object
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let annotations = metadata
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations.insert(labels::COMMIT.to_owned(), Value::String(commit.to_owned()));
+            annotations.insert(labels::FILE.to_owned(), Value::String(file));
+        }
+    }
+}
+
 /// Sets the namespace (or removes it for cluster-scoped kinds) and the source label.
 fn set_identity(object: &mut Value, namespace: Option<&str>, source: &str) {
     let metadata = object

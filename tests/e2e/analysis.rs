@@ -11,7 +11,7 @@ use serde_json::json;
 use tidegate::analysis::controller::Settings;
 use tidegate::analysis::guard::HostGuard;
 use tidegate::controller::{self, Scope};
-use tidegate::k8s::crd::{AnalysisRun, AnalysisRunStatus, AnalysisTemplate, Phase, Rollout};
+use tidegate::k8s::crd::{AnalysisRun, AnalysisRunStatus, AnalysisTemplate, Rollout};
 use tidegate::k8s::{self, labels};
 use tidegate::metrics::Metrics;
 use tidegate::model::AnalysisPhase;
@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use crate::support::http::{HttpServer, Response};
 use crate::support::prometheus::Prometheus;
-use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for, wait_for_object};
+use crate::support::{TIMEOUT, TestNamespace, healthy_on, install_crds, wait_for, wait_for_object};
 
 /// The Rollout and AnalysisRun controllers for one namespace, allowed to reach loopback.
 struct Controllers {
@@ -477,31 +477,6 @@ fn gated_canary(image: &str, prometheus: &str) -> serde_json::Value {
                      {"analysis": {"templates": [{"templateName": "error-rate"}], "args": [{"name": "address", "value": prometheus}]}},
                  ]}}}
     })
-}
-
-/// Healthy with the stable ReplicaSet at the hash of `image`'s template (a status written
-/// before the new spec was seen does not count).
-fn healthy_on(image: &'static str) -> impl Fn(Option<&Rollout>) -> bool {
-    move |rollout: Option<&Rollout>| {
-        rollout.is_some_and(|rollout| {
-            let image_now = rollout
-                .spec
-                .template
-                .as_ref()
-                .and_then(|template| template.spec.as_ref())
-                .is_some_and(|spec| spec.containers[0].image.as_deref() == Some(image));
-            rollout.status.as_ref().is_some_and(|status| {
-                image_now
-                    && status.phase == Some(Phase::Healthy)
-                    && !status.abort
-                    && rollout
-                        .spec
-                        .pod_template_hash(status.collision_count)
-                        .as_deref()
-                        == Some(status.stable_rs.as_str())
-            })
-        })
-    }
 }
 
 #[tokio::test]

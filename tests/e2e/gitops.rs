@@ -6,89 +6,12 @@ use std::collections::BTreeMap;
 
 use aws_lc_rs::hmac;
 use k8s_openapi::api::events::v1::Event;
-use tidegate::config::Config;
 use tidegate::k8s::{self, ConfigMap, Service};
 use tidegate::sync::{Records, SourceStatus, SyncResult};
-use tokio::sync::oneshot;
 
+use crate::support::daemon::Daemon;
 use crate::support::git::{GitServer, Repo, TempDir};
 use crate::support::{self, TIMEOUT, TestNamespace, wait_for};
-
-/// A daemon running in this process, stopped when dropped.
-struct Daemon {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-    port: u16,
-    _cache: TempDir,
-}
-
-impl Daemon {
-    /// Starts the daemon with `sources` (YAML list items, indented by two) recording in `ns`.
-    fn start(ns: &TestNamespace, sources: &str, extra: &str) -> Self {
-        let cache = TempDir::new("daemon-cache");
-        let port = free_port();
-        let text = format!(
-            "sources:\n{sources}\nstate:\n  namespace: {}\n  cacheDir: {}\nserver:\n  listen: 127.0.0.1:{port}\n{extra}",
-            ns.name(),
-            cache.path().display()
-        );
-        let config = Config::parse(&text, "tidegate.yaml")
-            .unwrap_or_else(|problems| panic!("{problems}\n{text}"));
-        let (stop, stopped) = oneshot::channel();
-        let client = ns.client();
-        let task = tokio::spawn(async move {
-            tidegate::daemon::run(config, client, None, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("the daemon runs");
-        });
-        Self {
-            stop: Some(stop),
-            task,
-            port,
-            _cache: cache,
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().expect("stopped once").send(());
-        (&mut self.task).await.expect("the daemon stops cleanly");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    async fn metric(&self, line_prefix: &str) -> Option<f64> {
-        let text = reqwest::get(self.url("/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        text.lines().find_map(|line| {
-            line.strip_prefix(line_prefix)?
-                .strip_prefix(' ')?
-                .parse()
-                .ok()
-        })
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
-}
 
 fn source(name: &str, url: &str, ns: &TestNamespace, extra: &str) -> String {
     format!(

@@ -9,3 +9,4 @@ mod cluster;
 mod crds;
 mod gitops;
 mod rollouts;
+mod writeback;

@@ -269,7 +269,7 @@ async fn a_canary_runs_its_steps_to_healthy_with_a_timed_and_a_manual_pause() {
         "{table}"
     );
 
-    let promoted = tidegate(&namespace, &["promote", "web"]);
+    let promoted = tidegate(&namespace, &["promote", "--direct", "web"]);
     assert_eq!(
         promoted,
         format!("rollout {}/web promoted\n", namespace.name())
@@ -576,7 +576,7 @@ async fn blue_green_switches_the_active_service_only_after_promotion() {
         "no switch yet"
     );
 
-    tidegate(&namespace, &["promote", "web"]);
+    tidegate(&namespace, &["promote", "--direct", "web"]);
     wait_for_status(&namespace, "promotion", |status| {
         status.phase == Some(Phase::Healthy) && status.stable_rs == v2
     })

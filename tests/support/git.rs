@@ -37,18 +37,33 @@ impl Drop for TempDir {
 
 /// `git http-backend` serving every bare repository under its root.
 pub struct GitServer {
-    child: Child,
+    child: Option<Child>,
     port: u16,
     root: TempDir,
+    credentials: Option<String>,
 }
 
 impl GitServer {
     /// Starts a server; with `credentials` (`user:password`) every request needs basic auth.
     pub fn start(credentials: Option<&str>) -> Self {
         let root = TempDir::new("git-server");
+        let (child, port) = Self::spawn(root.path(), credentials, 0);
+        Self {
+            child: Some(child),
+            port,
+            root,
+            credentials: credentials.map(str::to_owned),
+        }
+    }
+
+    fn spawn(root: &Path, credentials: Option<&str>, port: u16) -> (Child, u16) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/git-http-server.py");
         let mut command = Command::new("python3");
-        command.arg(script).arg(root.path()).stdout(Stdio::piped());
+        command
+            .arg(script)
+            .arg(root)
+            .env("GIT_HTTP_PORT", port.to_string())
+            .stdout(Stdio::piped());
         if let Some(credentials) = credentials {
             command.arg(credentials);
         }
@@ -61,7 +76,50 @@ impl GitServer {
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("git server printed {line:?}, not a port"));
-        Self { child, port, root }
+        (child, port)
+    }
+
+    /// Stops serving (the repositories stay): the remote is down.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Serves again on the same port.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        let (child, _) = Self::spawn(self.root.path(), self.credentials.as_deref(), self.port);
+        self.child = Some(child);
+    }
+
+    /// `git show BRANCH:PATH` in repository `name` on the server, if it exists.
+    pub fn show(&self, name: &str, branch: &str, path: &str) -> Option<String> {
+        let output = Command::new("git")
+            .arg("--git-dir")
+            .arg(self.root.path().join(format!("{name}.git")))
+            .args(["show", &format!("{branch}:{path}")])
+            .output()
+            .expect("run git");
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// `git log --format=FORMAT BRANCH` in repository `name` on the server, newest first.
+    pub fn log(&self, name: &str, branch: &str, format: &str) -> Vec<String> {
+        let output = Command::new("git")
+            .arg("--git-dir")
+            .arg(self.root.path().join(format!("{name}.git")))
+            .args(["log", &format!("--format={format}"), branch])
+            .output()
+            .expect("run git");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// A new bare repository `name` on the server, and a working copy that pushes to it.
@@ -88,8 +146,7 @@ impl GitServer {
 
 impl Drop for GitServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -100,6 +157,11 @@ pub struct Repo {
 }
 
 impl Repo {
+    /// A working copy pushing to `url` (credentials may be in it: this is the test's git).
+    pub fn pushing_to(url: &str) -> Self {
+        Self::new(Some(PathBuf::from(url)))
+    }
+
     /// A repository without a server (for `file://` sources: its URL is [`Repo::file_url`]).
     pub fn local() -> Self {
         Self::new(None)
@@ -139,6 +201,23 @@ impl Repo {
     /// Removes `path`.
     pub fn remove(&self, path: &str) -> &Self {
         std::fs::remove_file(self.work.path().join(path)).expect("remove a file");
+        self
+    }
+
+    /// Takes the server's `main` (which tidegate may have pushed to) into the working copy.
+    pub fn pull(&self) -> &Self {
+        let bare = self.bare.as_ref().expect("a repository on a server");
+        let dir = self.work.path();
+        git(
+            dir,
+            &[
+                "fetch",
+                "--quiet",
+                bare.to_str().expect("UTF-8 path"),
+                "main",
+            ],
+        );
+        git(dir, &["reset", "--quiet", "--hard", "FETCH_HEAD"]);
         self
     }
 

@@ -6,7 +6,9 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
+pub mod daemon;
 pub mod git;
+pub mod gitea;
 pub mod http;
 pub mod prometheus;
 
@@ -210,6 +212,31 @@ where
             let last = api.get_opt(name).await;
             panic!("timed out after {timeout:?} waiting for {name}; last seen: {last:#?}")
         }
+    }
+}
+
+/// Healthy with the stable ReplicaSet at the hash of `image`'s template (a status written
+/// before the new spec was seen does not count).
+pub fn healthy_on(image: &'static str) -> impl Fn(Option<&tidegate::k8s::crd::Rollout>) -> bool {
+    move |rollout: Option<&tidegate::k8s::crd::Rollout>| {
+        rollout.is_some_and(|rollout| {
+            let image_now = rollout
+                .spec
+                .template
+                .as_ref()
+                .and_then(|template| template.spec.as_ref())
+                .is_some_and(|spec| spec.containers[0].image.as_deref() == Some(image));
+            rollout.status.as_ref().is_some_and(|status| {
+                image_now
+                    && status.phase == Some(tidegate::model::Phase::Healthy)
+                    && !status.abort
+                    && rollout
+                        .spec
+                        .pod_template_hash(status.collision_count)
+                        .as_deref()
+                        == Some(status.stable_rs.as_str())
+            })
+        })
     }
 }
 

@@ -33,6 +33,7 @@ pub use rollout::{
     RequiredAntiAffinity, RollbackWindowSpec, Rollout, RolloutAnalysis, RolloutAnalysisBackground,
     RolloutAnalysisTemplate, RolloutCondition, RolloutPause, RolloutSpec, RolloutStatus,
     RolloutStrategy, RolloutTrafficRouting, SetCanaryScale, TrafficWeights, WeightDestination,
+    images,
 };
 
 /// The API group of tidegate's resources.

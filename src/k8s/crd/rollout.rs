@@ -620,3 +620,59 @@ pub struct BlueGreenStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_promotion_analysis_run_status: Option<RolloutAnalysisRunStatus>,
 }
+
+impl CanaryStep {
+    /// One line describing the step: `setWeight: 20`, `pause: 30s`, `analysis: error-rate`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        if let Some(weight) = self.set_weight {
+            return format!("setWeight: {weight}");
+        }
+        if let Some(pause) = &self.pause {
+            return match &pause.duration {
+                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(seconds)) => {
+                    format!("pause: {seconds}s")
+                }
+                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(text)) => {
+                    format!("pause: {text}")
+                }
+                None => "pause (until promoted)".to_owned(),
+            };
+        }
+        if let Some(analysis) = &self.analysis {
+            let names: Vec<_> = analysis
+                .templates
+                .iter()
+                .map(|t| t.template_name.as_str())
+                .collect();
+            return format!("analysis: {}", names.join(", "));
+        }
+        "(unsupported step)".to_owned()
+    }
+}
+
+impl RolloutSpec {
+    /// The canary steps (none for blue-green).
+    #[must_use]
+    pub fn canary_steps(&self) -> &[CanaryStep] {
+        self.strategy
+            .canary
+            .as_ref()
+            .map(|canary| canary.steps.as_slice())
+            .unwrap_or_default()
+    }
+}
+
+/// The container images of a pod template, in order.
+#[must_use]
+pub fn images(template: Option<&PodTemplateSpec>) -> Vec<String> {
+    template
+        .and_then(|template| template.spec.as_ref())
+        .map(|spec| {
+            spec.containers
+                .iter()
+                .filter_map(|container| container.image.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}

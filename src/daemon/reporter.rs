@@ -1,0 +1,821 @@
+//! The reporter: watches the Rollouts that sources applied and tells Git and the forge what
+//! they do — commit statuses on the source commit, outcome records on the status branch,
+//! reverts after failed analysis, promotion pull requests at approval pauses — and releases
+//! a pause when an approval record for exactly that revision and step is in Git.
+//!
+//! In: Rollout changes (a watch), results of write jobs, a tick for retries and pull-request
+//! polling. Out: jobs on each source's write queue, forge calls, promotions and aborts
+//! recorded in Rollout status. Nothing here blocks a rollout: a forge or Git outage delays
+//! reports, it never stops the controller.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Resource, ResourceExt};
+use tokio::sync::{Notify, mpsc, watch};
+
+use super::write_loop::Done;
+use crate::config::{OnAbort, SourceConfig};
+use crate::controller::Scope;
+use crate::engine;
+use crate::forge::{CommitStatus, Forge, Pull, PullState};
+use crate::k8s::crd::{AnalysisRun, Rollout};
+use crate::k8s::{self, Client, ListParams, labels};
+use crate::source::GitCache;
+use crate::writeback::approval::Approval;
+use crate::writeback::progress::{self, Snapshot};
+use crate::writeback::record::{Approver, Entry, OutcomeRecord, Revision, RolloutRef, SourceRef};
+use crate::writeback::revert::{RevertJob, short};
+use crate::writeback::{FileWrite, GitWriter, Job, Outcome, PromotionJob, Queue};
+
+/// How often failed statuses are retried and open promotion pull requests are polled.
+const TICK: Duration = Duration::from_secs(5);
+
+/// What the reporter can reach for one source.
+pub struct Outlet {
+    /// The source.
+    pub config: SourceConfig,
+    /// The source's own Git cache (approval records are read from the synced commit).
+    pub source_cache: Arc<GitCache>,
+    /// The write-back writer (also reads existing records).
+    pub writer: Arc<Mutex<GitWriter>>,
+    /// The source's write queue.
+    pub queue: Arc<Queue>,
+    /// Rings the write loop.
+    pub wake: Arc<Notify>,
+    /// The forge, when configured.
+    pub forge: Option<Arc<Forge>>,
+}
+
+/// A pull request opened for a Rollout.
+#[derive(Clone, Debug)]
+struct Proposal {
+    /// The revision and step it approves.
+    hash: String,
+    step: usize,
+    /// The pull request, once open.
+    pull: Option<Pull>,
+}
+
+/// What the reporter knows about one Rollout.
+struct Tracked {
+    source: String,
+    rollout: Rollout,
+    snapshot: Option<Snapshot>,
+    record: OutcomeRecord,
+    /// The status last accepted by the forge, and one in flight.
+    status_sent: Option<(String, CommitStatus)>,
+    status_in_flight: bool,
+    revert_queued: bool,
+    promotion: Option<Proposal>,
+    /// Direct promotions already recorded (annotation values).
+    direct_seen: Option<String>,
+}
+
+/// Results of forge calls made in the background.
+enum Reply {
+    StatusSent {
+        key: String,
+        commit: String,
+        status: CommitStatus,
+        ok: bool,
+    },
+    PullPolled {
+        key: String,
+        pull: Pull,
+    },
+}
+
+/// The reporter.
+pub struct Reporter {
+    client: Client,
+    scope: Scope,
+    outlets: HashMap<String, Outlet>,
+    recorder: Recorder,
+    tracked: HashMap<String, Tracked>,
+    replies: (mpsc::UnboundedSender<Reply>, mpsc::UnboundedReceiver<Reply>),
+}
+
+impl Reporter {
+    /// A reporter for the Rollouts of `outlets` within `scope`.
+    #[must_use]
+    pub fn new(client: Client, scope: Scope, outlets: Vec<Outlet>, recorder: Recorder) -> Self {
+        Self {
+            client,
+            scope,
+            outlets: outlets
+                .into_iter()
+                .map(|outlet| (outlet.config.name.clone(), outlet))
+                .collect(),
+            recorder,
+            tracked: HashMap::new(),
+            replies: mpsc::unbounded_channel(),
+        }
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(
+        mut self,
+        mut done: mpsc::UnboundedReceiver<Done>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let api: Api<Rollout> = match &self.scope {
+            Scope::Cluster => Api::all(self.client.clone()),
+            Scope::Namespace(namespace) => Api::namespaced(self.client.clone(), namespace),
+        };
+        let mut rollouts = watcher(api, watcher::Config::default().labels(labels::SOURCE))
+            .default_backoff()
+            .applied_objects()
+            .boxed();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                item = rollouts.next() => match item {
+                    Some(Ok(rollout)) => Box::pin(self.observe(rollout)).await,
+                    Some(Err(error)) => tracing::warn!(%error, "watching Rollouts for reports failed; retrying"),
+                    None => return,
+                },
+                Some(finished) = done.recv() => self.finished(finished).await,
+                Some(reply) = self.replies.1.recv() => self.replied(reply).await,
+                _ = tick.tick() => self.tick(),
+            }
+        }
+    }
+
+    /// A Rollout changed.
+    async fn observe(&mut self, rollout: Rollout) {
+        let Some(source) = rollout.labels().get(labels::SOURCE).cloned() else {
+            return;
+        };
+        if !self.outlets.contains_key(&source) {
+            return;
+        }
+        let Some(snapshot) = progress::snapshot(&rollout) else {
+            return;
+        };
+        let key = key_of(&rollout);
+        if !self.tracked.contains_key(&key) {
+            let record = self.existing_record(&source, &rollout).await;
+            self.tracked.insert(
+                key.clone(),
+                Tracked {
+                    source: source.clone(),
+                    rollout: rollout.clone(),
+                    snapshot: None,
+                    record: record.unwrap_or_default(),
+                    status_sent: None,
+                    status_in_flight: false,
+                    revert_queued: false,
+                    promotion: None,
+                    direct_seen: rollout.annotations().get(labels::DIRECT_PROMOTION).cloned(),
+                },
+            );
+        }
+        self.update(&key, rollout, snapshot).await;
+        self.send_status(&key);
+        self.react(&key).await;
+    }
+
+    /// Brings the record up to date with `snapshot`, queueing record writes.
+    async fn update(&mut self, key: &str, rollout: Rollout, snapshot: Snapshot) {
+        let now = jiff::Timestamp::now().to_string();
+        let commit = rollout
+            .annotations()
+            .get(labels::COMMIT)
+            .cloned()
+            .unwrap_or_default();
+        let tracked = self.tracked.get_mut(key).expect("tracked above");
+        let outlet = &self.outlets[&tracked.source];
+        let previous = tracked.snapshot.clone();
+        let same_revision = tracked.record.revision.pod_template_hash == snapshot.hash;
+        let mut writes = Vec::new();
+        if !same_revision {
+            writes.extend(begin_revision(tracked, &rollout, &snapshot, commit, &now));
+        }
+        let before = tracked.record.outcome();
+        let events = snapshot.events_since(previous.as_ref(), &rollout);
+        // A record read back from the status branch already holds what happened before.
+        let fresh_events: Vec<String> = events
+            .into_iter()
+            .filter(|event| {
+                !(previous.is_none()
+                    && tracked
+                        .record
+                        .timeline
+                        .iter()
+                        .any(|entry| &entry.event == event))
+            })
+            .collect();
+        for event in &fresh_events {
+            tracing::info!(rollout = key, source = %tracked.source, "{event}");
+            tracked.record.timeline.push(Entry {
+                at: now.clone(),
+                event: event.clone(),
+            });
+        }
+        note_direct_promotion(tracked, &rollout, &now);
+        let outcome = snapshot.outcome();
+        tracked.record.outcome = Some(outcome);
+        tracked.record.steps = snapshot.steps;
+        tracked.record.steps_completed = snapshot.step;
+        tracked.record.message = if outcome == Outcome::Aborted {
+            snapshot.message.clone()
+        } else {
+            String::new()
+        };
+        tracked.snapshot = Some(snapshot);
+        tracked.rollout = rollout;
+        let every_step = outlet
+            .config
+            .write_back
+            .as_ref()
+            .is_some_and(|write_back| write_back.every_step);
+        let finished = outcome.is_terminal() && outcome != before;
+        if finished || (every_step && !fresh_events.is_empty()) {
+            if outcome.is_terminal() {
+                let verdicts = self.verdicts(key).await;
+                let tracked = self.tracked.get_mut(key).expect("tracked above");
+                tracked.record.analysis = verdicts;
+            }
+            let tracked = &self.tracked[key];
+            writes.push(tracked.record.clone());
+        }
+        let source = self.tracked[key].source.clone();
+        for record in writes {
+            self.queue_record(&source, &record);
+        }
+    }
+
+    /// Queues `record` on the status branch of `source` (when write-back is on).
+    fn queue_record(&self, source: &str, record: &OutcomeRecord) {
+        let outlet = &self.outlets[source];
+        let Some(write_back) = &outlet.config.write_back else {
+            return;
+        };
+        let job = Job::Files {
+            branch: write_back.branch.clone(),
+            message: record.commit_message(),
+            files: vec![FileWrite {
+                path: record.path(),
+                content: Some(record.to_yaml()),
+            }],
+        };
+        self.queue(source, &job);
+    }
+
+    fn queue(&self, source: &str, job: &Job) {
+        let outlet = &self.outlets[source];
+        match outlet.queue.push(job) {
+            Ok(_) => outlet.wake.notify_one(),
+            Err(error) => {
+                tracing::error!(source, %error, "cannot queue a write-back job; it is lost");
+            }
+        }
+    }
+
+    /// The verdicts of the analysis runs of the tracked revision.
+    async fn verdicts(&self, key: &str) -> Vec<crate::writeback::record::AnalysisVerdict> {
+        let tracked = &self.tracked[key];
+        let namespace = tracked.rollout.namespace().unwrap_or_default();
+        let selector = format!(
+            "{}={},{}={}",
+            labels::ROLLOUT,
+            tracked.rollout.name_any(),
+            labels::POD_TEMPLATE_HASH,
+            tracked.record.revision.pod_template_hash
+        );
+        let api: Api<AnalysisRun> = Api::namespaced(self.client.clone(), &namespace);
+        match api.list(&ListParams::default().labels(&selector)).await {
+            Ok(runs) => progress::verdicts(&runs.items),
+            Err(error) => {
+                tracing::warn!(rollout = key, %error, "cannot read analysis runs for the record");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The record of this Rollout on the status branch, if write-back is on and it has one.
+    async fn existing_record(&self, source: &str, rollout: &Rollout) -> Option<OutcomeRecord> {
+        let outlet = &self.outlets[source];
+        let branch = outlet.config.write_back.as_ref()?.branch.clone();
+        let path = format!(
+            "rollouts/{}/{}.yaml",
+            rollout.namespace().unwrap_or_default(),
+            rollout.name_any()
+        );
+        let writer = outlet.writer.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            writer
+                .lock()
+                .expect("the writer lock is never poisoned")
+                .read(&branch, &path)
+        })
+        .await
+        .expect("the Git task does not panic");
+        match read {
+            Ok(Some(bytes)) => OutcomeRecord::from_yaml(&String::from_utf8_lossy(&bytes)),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(source, error = %k8s::describe_error(&error), "cannot read the status branch; starting a new record");
+                None
+            }
+        }
+    }
+
+    /// Sends the commit status the Rollout's snapshot calls for, unless the forge has it.
+    fn send_status(&mut self, key: &str) {
+        let Some(tracked) = self.tracked.get_mut(key) else {
+            return;
+        };
+        let Some(forge) = self.outlets[&tracked.source].forge.clone() else {
+            return;
+        };
+        let (Some(snapshot), commit) = (&tracked.snapshot, tracked.record.source.commit.clone())
+        else {
+            return;
+        };
+        if commit.is_empty() || tracked.status_in_flight {
+            return;
+        }
+        let mut status = snapshot.commit_status(&progress::status_context(&tracked.rollout));
+        if tracked.record.outcome() == Outcome::Aborted
+            && let Some(revert) = &tracked.record.reverted_by
+        {
+            status.description = format!("{}; reverted in {}", status.description, short(revert));
+        }
+        if tracked.status_sent.as_ref() == Some(&(commit.clone(), status.clone())) {
+            return;
+        }
+        tracked.status_in_flight = true;
+        tracing::debug!(rollout = key, %commit, state = ?status.state, description = %status.description, "setting the commit status");
+        let replies = self.replies.0.clone();
+        let key = key.to_owned();
+        tokio::spawn(async move {
+            let result = forge.set_status(&commit, &status).await;
+            if let Err(error) = &result {
+                tracing::warn!(rollout = %key, %commit, error = %k8s::describe_error(error), "cannot set the commit status; will retry");
+            }
+            let _ = replies.send(Reply::StatusSent {
+                key,
+                commit,
+                status,
+                ok: result.is_ok(),
+            });
+        });
+    }
+
+    /// Acts on the Rollout's state: reverts after failed analysis, approvals at pauses.
+    async fn react(&mut self, key: &str) {
+        let Some(tracked) = self.tracked.get(key) else {
+            return;
+        };
+        let Some(snapshot) = tracked.snapshot.clone() else {
+            return;
+        };
+        let outlet = &self.outlets[&tracked.source];
+        if snapshot.analysis_failed
+            && outlet.config.on_abort != OnAbort::None
+            && !tracked.revert_queued
+            && tracked.record.reverted_by.is_none()
+            && let Some(file) = tracked.rollout.annotations().get(labels::FILE).cloned()
+        {
+            let job = Job::Revert(RevertJob {
+                source: tracked.source.clone(),
+                branch: outlet.config.reference.clone(),
+                path: outlet.config.path.clone(),
+                rollout: key.to_owned(),
+                deployed: tracked.record.source.commit.clone(),
+                file,
+                reason: snapshot.message.clone(),
+                pull_request: outlet.config.on_abort == OnAbort::RevertPr,
+            });
+            let source = tracked.source.clone();
+            self.queue(&source, &job);
+            self.tracked.get_mut(key).expect("tracked").revert_queued = true;
+        }
+        if snapshot.awaiting_approval {
+            self.approval(key, &snapshot).await;
+        }
+    }
+
+    /// At an approval pause: release it when Git holds an approval for this revision and
+    /// step; otherwise propose one as a pull request (once) when a forge is configured.
+    async fn approval(&mut self, key: &str, snapshot: &Snapshot) {
+        let tracked = &self.tracked[key];
+        let outlet = &self.outlets[&tracked.source];
+        let namespace = tracked.rollout.namespace().unwrap_or_default();
+        let name = tracked.rollout.name_any();
+        let synced = tracked
+            .rollout
+            .annotations()
+            .get(labels::COMMIT)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(approval) = read_approval(outlet, &synced, &namespace, &name).await
+            && approval.approves(&namespace, &name, &snapshot.hash, snapshot.step)
+        {
+            self.release(key, snapshot, &approval, &synced).await;
+            return;
+        }
+        let wants_pull = outlet
+            .config
+            .forge
+            .as_ref()
+            .is_some_and(|forge| forge.promotion_pull_requests);
+        let proposed = tracked.promotion.as_ref().is_some_and(|proposal| {
+            proposal.hash == snapshot.hash && proposal.step == snapshot.step
+        });
+        if !wants_pull || proposed {
+            return;
+        }
+        let branch = format!(
+            "tidegate/promote/{namespace}-{name}-{}-{}",
+            snapshot.hash, snapshot.step
+        );
+        let images = snapshot.images.join(", ");
+        let job = Job::Promotion(PromotionJob {
+            rollout: key.to_owned(),
+            branch,
+            base: outlet.config.reference.clone(),
+            approval: Approval {
+                namespace: namespace.clone(),
+                rollout: name.clone(),
+                revision: snapshot.hash.clone(),
+                step: Some(snapshot.step),
+                approved_by: String::new(),
+                reason: String::new(),
+            },
+            title: format!("Promote {namespace}/{name} to {images} ({})", snapshot.hash),
+            body: format!(
+                "Rollout `{namespace}/{name}` is paused at step {}/{} and waits for approval of revision `{}` ({images}).\n\n\
+                 **Merge** this pull request to continue the rollout. **Close** it to abort.\n\n\
+                 The record it adds, `{}`, approves this revision at this step only.",
+                snapshot.step + 1,
+                snapshot.steps.max(1),
+                snapshot.hash,
+                Approval::path(&namespace, &name),
+            ),
+        });
+        let source = tracked.source.clone();
+        self.queue(&source, &job);
+        self.tracked.get_mut(key).expect("tracked").promotion = Some(Proposal {
+            hash: snapshot.hash.clone(),
+            step: snapshot.step,
+            pull: None,
+        });
+    }
+
+    /// Promotes past the pause `approval` releases, and records who approved.
+    async fn release(&mut self, key: &str, snapshot: &Snapshot, approval: &Approval, synced: &str) {
+        let tracked = &self.tracked[key];
+        let namespace = tracked.rollout.namespace().unwrap_or_default();
+        let name = tracked.rollout.name_any();
+        let (hash, step) = (snapshot.hash.clone(), snapshot.step);
+        let promoted = k8s::act(&self.client, &namespace, &name, move |rollout, state| {
+            let now = progress::snapshot(rollout).ok_or("not observed yet")?;
+            if !now.awaiting_approval || now.hash != hash || now.step != step {
+                return Err("no longer waiting at this pause".to_owned());
+            }
+            let plan = rollout
+                .spec
+                .plan()
+                .map_err(|errors| format!("its spec is invalid: {errors}"))?;
+            Ok(engine::promote(&plan, state))
+        })
+        .await;
+        if let Err(error) = promoted {
+            tracing::warn!(rollout = key, error = %k8s::describe_error(&error), "cannot release the approved pause");
+            return;
+        }
+        let outlet = &self.outlets[&tracked.source];
+        let pull = tracked
+            .promotion
+            .as_ref()
+            .and_then(|proposal| proposal.pull.clone());
+        let merged_by = match (&outlet.forge, &pull) {
+            (Some(forge), Some(pull)) => forge
+                .pull(pull.number)
+                .await
+                .ok()
+                .and_then(|pull| pull.merged_by),
+            _ => None,
+        };
+        let (by, via, reference) = match (merged_by, pull) {
+            (Some(by), Some(pull)) => (by, "pull-request", pull.url),
+            _ if !approval.approved_by.is_empty() => {
+                (approval.approved_by.clone(), "commit", synced.to_owned())
+            }
+            _ => ("unknown".to_owned(), "commit", synced.to_owned()),
+        };
+        tracing::info!(rollout = key, approver = %by, via, "approved pause released");
+        let tracked = self.tracked.get_mut(key).expect("tracked");
+        tracked.record.approvals.push(Approver {
+            by: by.clone(),
+            via: via.to_owned(),
+            reference,
+        });
+        tracked.record.timeline.push(Entry {
+            at: jiff::Timestamp::now().to_string(),
+            event: format!("approved by {by} ({via})"),
+        });
+        let event = Event {
+            type_: EventType::Normal,
+            reason: "RolloutApproved".into(),
+            note: Some(format!(
+                "pause at step {} released: approved by {by} ({via})",
+                step + 1
+            )),
+            action: "Promote".into(),
+            secondary: None,
+        };
+        let reference = tracked.rollout.object_ref(&());
+        if let Err(error) = self.recorder.publish(&event, &reference).await {
+            tracing::warn!(rollout = key, %error, "cannot record the approval Event");
+        }
+    }
+
+    /// A write job finished.
+    async fn finished(&mut self, done: Done) {
+        let (key, event, reason, warning) = match done {
+            Done::Reverted { rollout, commit } => {
+                if let Some(tracked) = self.tracked.get_mut(&rollout) {
+                    tracked.record.reverted_by = Some(commit.clone());
+                }
+                (
+                    rollout,
+                    format!("reverted in Git by {}", short(&commit)),
+                    "RolloutReverted",
+                    false,
+                )
+            }
+            Done::RevertProposed { rollout, pull } => (
+                rollout,
+                format!(
+                    "revert proposed in pull request #{} {}",
+                    pull.number, pull.url
+                ),
+                "RevertProposed",
+                false,
+            ),
+            Done::PromotionProposed { rollout, pull } => {
+                let number = pull.number;
+                let url = pull.url.clone();
+                if let Some(proposal) = self
+                    .tracked
+                    .get_mut(&rollout)
+                    .and_then(|tracked| tracked.promotion.as_mut())
+                {
+                    proposal.pull = Some(pull);
+                }
+                (
+                    rollout,
+                    format!("promotion pull request #{number} opened: {url}"),
+                    "PromotionProposed",
+                    false,
+                )
+            }
+            Done::Failed { rollout, reason } => (rollout, reason, "WriteBackFailed", true),
+        };
+        let Some(tracked) = self.tracked.get_mut(&key) else {
+            return;
+        };
+        tracked.record.timeline.push(Entry {
+            at: jiff::Timestamp::now().to_string(),
+            event: event.clone(),
+        });
+        let record = tracked.record.clone();
+        let source = tracked.source.clone();
+        let reference = tracked.rollout.object_ref(&());
+        self.queue_record(&source, &record);
+        let kube_event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.into(),
+            note: Some(event),
+            action: "WriteBack".into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&kube_event, &reference).await {
+            tracing::warn!(rollout = %key, %error, "cannot record a write-back Event");
+        }
+        self.send_status(&key);
+    }
+
+    async fn replied(&mut self, reply: Reply) {
+        match reply {
+            Reply::StatusSent {
+                key,
+                commit,
+                status,
+                ok,
+            } => {
+                if let Some(tracked) = self.tracked.get_mut(&key) {
+                    tracked.status_in_flight = false;
+                    if ok {
+                        tracked.status_sent = Some((commit, status));
+                    }
+                }
+                self.send_status(&key);
+            }
+            Reply::PullPolled { key, pull } => self.polled(&key, pull).await,
+        }
+    }
+
+    /// A promotion pull request's state: closed unmerged means rejected, so abort.
+    async fn polled(&mut self, key: &str, pull: Pull) {
+        let Some(tracked) = self.tracked.get_mut(key) else {
+            return;
+        };
+        let Some(proposal) = tracked.promotion.as_mut() else {
+            return;
+        };
+        proposal.pull = Some(pull.clone());
+        if pull.state != PullState::Closed
+            || !tracked.snapshot.as_ref().is_some_and(|snapshot| {
+                snapshot.awaiting_approval && snapshot.hash == proposal.hash
+            })
+        {
+            return;
+        }
+        let namespace = tracked.rollout.namespace().unwrap_or_default();
+        let name = tracked.rollout.name_any();
+        let hash = proposal.hash.clone();
+        let aborted = k8s::act(&self.client, &namespace, &name, move |_, state| {
+            if state.current_pod_hash.as_deref() != Some(hash.as_str()) {
+                return Err("the revision changed".to_owned());
+            }
+            Ok(engine::abort(state))
+        })
+        .await;
+        match aborted {
+            Ok(_) => {
+                tracing::info!(
+                    rollout = key,
+                    pull = pull.number,
+                    "promotion pull request closed unmerged: aborted"
+                );
+                let tracked = self.tracked.get_mut(key).expect("tracked");
+                tracked.record.approvals.push(Approver {
+                    by: "rejected".to_owned(),
+                    via: "pull-request".to_owned(),
+                    reference: pull.url.clone(),
+                });
+                tracked.record.timeline.push(Entry {
+                    at: jiff::Timestamp::now().to_string(),
+                    event: format!(
+                        "rejected: promotion pull request #{} closed without merging",
+                        pull.number
+                    ),
+                });
+                tracked.promotion = None;
+            }
+            Err(error) => {
+                tracing::warn!(rollout = key, error = %k8s::describe_error(&error), "cannot abort after a rejected promotion");
+            }
+        }
+    }
+
+    /// Retries statuses the forge did not take, and polls open promotion pull requests.
+    fn tick(&mut self) {
+        let keys: Vec<String> = self.tracked.keys().cloned().collect();
+        for key in keys {
+            self.send_status(&key);
+            let tracked = &self.tracked[&key];
+            let Some(forge) = self.outlets[&tracked.source].forge.clone() else {
+                continue;
+            };
+            let Some(number) = tracked
+                .promotion
+                .as_ref()
+                .and_then(|proposal| proposal.pull.as_ref())
+                .filter(|pull| pull.state == PullState::Open)
+                .map(|pull| pull.number)
+            else {
+                continue;
+            };
+            let replies = self.replies.0.clone();
+            tokio::spawn(async move {
+                match forge.pull(number).await {
+                    Ok(pull) => {
+                        let _ = replies.send(Reply::PullPolled { key, pull });
+                    }
+                    Err(error) => {
+                        tracing::debug!(rollout = %key, pull = number, %error, "cannot read the promotion pull request");
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Starts the record of a new revision; returns the previous one if it was superseded.
+fn begin_revision(
+    tracked: &mut Tracked,
+    rollout: &Rollout,
+    snapshot: &Snapshot,
+    commit: String,
+    now: &str,
+) -> Option<OutcomeRecord> {
+    let mut superseded = None;
+    if !tracked.record.revision.pod_template_hash.is_empty()
+        && !tracked.record.outcome().is_terminal()
+    {
+        tracked.record.outcome = Some(Outcome::Superseded);
+        tracked.record.timeline.push(Entry {
+            at: now.to_owned(),
+            event: format!("superseded by revision {}", snapshot.hash),
+        });
+        superseded = Some(tracked.record.clone());
+    }
+    tracked.record = OutcomeRecord {
+        rollout: RolloutRef {
+            namespace: rollout.namespace().unwrap_or_default(),
+            name: rollout.name_any(),
+        },
+        source: SourceRef {
+            name: tracked.source.clone(),
+            commit,
+        },
+        revision: Revision {
+            pod_template_hash: snapshot.hash.clone(),
+            images: snapshot.images.clone(),
+        },
+        steps: snapshot.steps,
+        ..OutcomeRecord::default()
+    };
+    tracked.revert_queued = false;
+    tracked.promotion = None;
+    superseded
+}
+
+/// Records a break-glass promotion (`tidegate promote --direct`) once.
+fn note_direct_promotion(tracked: &mut Tracked, rollout: &Rollout, now: &str) {
+    let Some(direct) = rollout.annotations().get(labels::DIRECT_PROMOTION) else {
+        return;
+    };
+    if tracked.direct_seen.as_deref() == Some(direct) {
+        return;
+    }
+    tracked.direct_seen = Some(direct.clone());
+    let by = direct
+        .split_whitespace()
+        .next()
+        .unwrap_or("unknown")
+        .to_owned();
+    tracked.record.approvals.push(Approver {
+        by: by.clone(),
+        via: "direct".to_owned(),
+        reference: String::new(),
+    });
+    tracked.record.timeline.push(Entry {
+        at: now.to_owned(),
+        event: format!("promoted directly by {by} (break-glass, not through Git)"),
+    });
+}
+
+/// `namespace/name`.
+fn key_of(rollout: &Rollout) -> String {
+    format!(
+        "{}/{}",
+        rollout.namespace().unwrap_or_default(),
+        rollout.name_any()
+    )
+}
+
+/// The approval record of `namespace/name` in the synced commit, if any.
+async fn read_approval(
+    outlet: &Outlet,
+    commit: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<Approval> {
+    if commit.is_empty() {
+        return None;
+    }
+    let cache = outlet.source_cache.clone();
+    let (commit, path) = (commit.to_owned(), Approval::path(namespace, name));
+    let text = tokio::task::spawn_blocking(move || {
+        let repo = cache.open().ok()?;
+        let id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
+        crate::writeback::git::read_at(&repo, id, &path)
+            .ok()
+            .flatten()
+    })
+    .await
+    .ok()
+    .flatten()?;
+    let approval = Approval::from_yaml(&String::from_utf8_lossy(&text));
+    if approval.is_none() {
+        tracing::warn!(%namespace, rollout = %name, "the approval record is not valid YAML of an approval; ignored");
+    }
+    approval
+}

@@ -1,0 +1,312 @@
+//! Rollback to Git: the commit that brought a failed revision, reverted on the tracked branch
+//! (directly or on a branch for a pull request), so Git matches the cluster again.
+//!
+//! In: the deployed commit and the file of the Rollout (both stamped on the Rollout by the
+//! sync), the source's path. Out: the changes of a revert commit on the current tip, or why
+//! there is none. The offending commit is the newest one, up to the deployed commit, that
+//! changed the Rollout's file; the revert touches only the files that commit changed under the
+//! source's path, and only if none of them changed since — otherwise it does not apply cleanly
+//! and nothing is written. A commit carrying the [`TRAILER`] is tidegate's own revert: it is
+//! never reverted again (no loops), and finding one for the offending commit on the tip means
+//! the work is done (no repeats after a crash).
+
+use std::collections::BTreeMap;
+
+use gix::bstr::ByteSlice;
+use serde::{Deserialize, Serialize};
+
+use super::git::{Change, Tip, WriteError};
+
+/// The trailer naming the commit a revert undoes.
+pub const TRAILER: &str = "Tidegate-Revert";
+
+/// How far back the offending commit and an earlier revert are looked for.
+const HISTORY_LIMIT: usize = 1000;
+
+/// A queued revert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevertJob {
+    /// The source (its name: statuses, logs).
+    pub source: String,
+    /// The tracked branch.
+    pub branch: String,
+    /// The source's directory in the repository (`.` for the root).
+    pub path: String,
+    /// `namespace/name` of the Rollout.
+    pub rollout: String,
+    /// The commit the failed revision was applied from.
+    pub deployed: String,
+    /// The Rollout's file, relative to the repository root.
+    pub file: String,
+    /// Why the rollout aborted.
+    pub reason: String,
+    /// Open a pull request instead of committing to the tracked branch.
+    pub pull_request: bool,
+}
+
+/// The revert to make, found before writing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The commit to revert.
+    pub offending: String,
+    /// Its first line.
+    pub subject: String,
+    /// The commit message of the revert.
+    pub message: String,
+}
+
+/// Why there is nothing to revert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// The offending commit is tidegate's own revert.
+    OwnRevert(String),
+    /// The tip already carries the revert of the offending commit.
+    AlreadyReverted(String),
+}
+
+fn objects(
+    what: impl Into<String>,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> WriteError {
+    let what = what.into();
+    move |source| WriteError::Objects { what, source }
+}
+
+fn id(hex: &str) -> Result<gix::ObjectId, WriteError> {
+    gix::ObjectId::from_hex(hex.as_bytes())
+        .map_err(|error| objects(format!("commit id {hex}"))(error.into()))
+}
+
+/// The commit to revert for `job`, found in `repo` (which must hold the deployed commit).
+pub fn plan(repo: &gix::Repository, job: &RevertJob) -> Result<Result<Plan, Skip>, WriteError> {
+    let offending = offending_commit(repo, id(&job.deployed)?, &job.file)?;
+    let commit = repo
+        .find_commit(offending)
+        .map_err(|error| objects(format!("read commit {offending}"))(error.into()))?;
+    let message = commit
+        .message_raw()
+        .map_err(|error| objects(format!("read commit {offending}"))(error.into()))?
+        .to_str_lossy()
+        .into_owned();
+    if reverted_by_trailer(&message).is_some() {
+        return Ok(Err(Skip::OwnRevert(offending.to_string())));
+    }
+    let subject = message.lines().next().unwrap_or_default().trim().to_owned();
+    Ok(Ok(Plan {
+        offending: offending.to_string(),
+        message: format!(
+            "Revert \"{subject}\"\n\n{}: {}\n\nThis reverts commit {offending}.\n\n{TRAILER}: {offending}\n",
+            job.rollout, job.reason
+        ),
+        subject,
+    }))
+}
+
+/// The changes reverting `plan` on `tip`, limited to `path`; or the skip reason when the tip
+/// already holds the revert.
+pub fn changes(
+    tip: &Tip,
+    plan: &Plan,
+    path: &str,
+) -> Result<Result<Vec<Change>, Skip>, WriteError> {
+    let repo = tip.repo;
+    let offending = id(&plan.offending)?;
+    if let Some(tip_commit) = tip.commit
+        && let Some(revert) = find_revert(repo, tip_commit, offending)?
+    {
+        return Ok(Err(Skip::AlreadyReverted(revert)));
+    }
+    let commit = repo
+        .find_commit(offending)
+        .map_err(|error| objects(format!("read commit {offending}"))(error.into()))?;
+    let parent = commit.parent_ids().next().map(gix::Id::detach);
+    let after = files_under(repo, Some(offending), path)?;
+    let before = files_under(repo, parent, path)?;
+    let now = files_under(repo, tip.commit, path)?;
+    let mut changes = Vec::new();
+    let mut moved = Vec::new();
+    let paths: std::collections::BTreeSet<&String> = after.keys().chain(before.keys()).collect();
+    for file in paths {
+        let (was, became) = (before.get(file), after.get(file));
+        if was == became {
+            continue;
+        }
+        if now.get(file) != became {
+            moved.push(file.clone());
+            continue;
+        }
+        let content = match was {
+            Some(blob) => Some(
+                repo.find_object(*blob)
+                    .map_err(|error| objects(format!("read {file}"))(error.into()))?
+                    .detach()
+                    .data,
+            ),
+            None => None,
+        };
+        changes.push(Change {
+            path: file.clone(),
+            content,
+        });
+    }
+    if !moved.is_empty() {
+        return Err(WriteError::Conflict(format!(
+            "the revert of {} does not apply cleanly: {} changed since",
+            short(&plan.offending),
+            moved.join(", ")
+        )));
+    }
+    Ok(Ok(changes))
+}
+
+/// The newest commit, from `start` back along first parents, whose `file` differs from its
+/// parent's.
+fn offending_commit(
+    repo: &gix::Repository,
+    start: gix::ObjectId,
+    file: &str,
+) -> Result<gix::ObjectId, WriteError> {
+    let mut current = start;
+    for _ in 0..HISTORY_LIMIT {
+        let commit = repo
+            .find_commit(current)
+            .map_err(|error| objects(format!("read commit {current}"))(error.into()))?;
+        let parent = commit.parent_ids().next().map(gix::Id::detach);
+        let blob_here = blob_of(repo, Some(current), file)?;
+        if blob_of(repo, parent, file)? != blob_here {
+            return Ok(current);
+        }
+        match parent {
+            Some(parent) => current = parent,
+            None => break,
+        }
+    }
+    Err(WriteError::Conflict(format!(
+        "no commit up to {} changed {file}",
+        short(&start.to_string())
+    )))
+}
+
+/// A commit from `tip` back (first parents) that reverts `offending`, stopping at `offending`.
+fn find_revert(
+    repo: &gix::Repository,
+    tip: gix::ObjectId,
+    offending: gix::ObjectId,
+) -> Result<Option<String>, WriteError> {
+    let mut current = Some(tip);
+    for _ in 0..HISTORY_LIMIT {
+        let Some(id) = current.filter(|id| *id != offending) else {
+            return Ok(None);
+        };
+        let commit = repo
+            .find_commit(id)
+            .map_err(|error| objects(format!("read commit {id}"))(error.into()))?;
+        let message = commit
+            .message_raw()
+            .map_err(|error| objects(format!("read commit {id}"))(error.into()))?;
+        if reverted_by_trailer(&message.to_str_lossy()) == Some(offending.to_string()) {
+            return Ok(Some(id.to_string()));
+        }
+        current = commit.parent_ids().next().map(gix::Id::detach);
+    }
+    Ok(None)
+}
+
+/// The commit a message's [`TRAILER`] names.
+#[must_use]
+pub fn reverted_by_trailer(message: &str) -> Option<String> {
+    message.lines().rev().find_map(|line| {
+        let value = line.strip_prefix(TRAILER)?.strip_prefix(':')?.trim();
+        (value.len() == 40 && value.bytes().all(|byte| byte.is_ascii_hexdigit()))
+            .then(|| value.to_owned())
+    })
+}
+
+fn blob_of(
+    repo: &gix::Repository,
+    commit: Option<gix::ObjectId>,
+    file: &str,
+) -> Result<Option<gix::ObjectId>, WriteError> {
+    let Some(commit) = commit else {
+        return Ok(None);
+    };
+    let tree = repo
+        .find_commit(commit)
+        .map_err(|error| objects(format!("read commit {commit}"))(error.into()))?
+        .tree()
+        .map_err(|error| objects(format!("read the tree of {commit}"))(error.into()))?;
+    Ok(tree
+        .lookup_entry_by_path(file)
+        .map_err(|error| objects(format!("find {file} in {commit}"))(error.into()))?
+        .filter(|entry| entry.mode().is_blob())
+        .map(|entry| entry.object_id()))
+}
+
+/// Every file under `path` in `commit` (paths from the repository root) and its blob.
+fn files_under(
+    repo: &gix::Repository,
+    commit: Option<gix::ObjectId>,
+    path: &str,
+) -> Result<BTreeMap<String, gix::ObjectId>, WriteError> {
+    let mut files = BTreeMap::new();
+    let Some(commit) = commit else {
+        return Ok(files);
+    };
+    let root = repo
+        .find_commit(commit)
+        .map_err(|error| objects(format!("read commit {commit}"))(error.into()))?
+        .tree()
+        .map_err(|error| objects(format!("read the tree of {commit}"))(error.into()))?;
+    let prefix = path.trim_matches('/');
+    let (tree, prefix) = if prefix.is_empty() || prefix == "." {
+        (root, String::new())
+    } else {
+        let Some(entry) = root
+            .lookup_entry_by_path(prefix)
+            .map_err(|error| objects(format!("find {prefix} in {commit}"))(error.into()))?
+            .filter(|entry| entry.mode().is_tree())
+        else {
+            return Ok(files);
+        };
+        let tree = entry
+            .object()
+            .map_err(|error| objects(format!("read {prefix} in {commit}"))(error.into()))?
+            .into_tree();
+        (tree, format!("{prefix}/"))
+    };
+    let mut recorder = gix::traverse::tree::Recorder::default();
+    tree.traverse()
+        .breadthfirst(&mut recorder)
+        .map_err(|error| objects(format!("list {path} in {commit}"))(error.into()))?;
+    for record in recorder.records {
+        if record.mode.is_blob() || record.mode.is_link() {
+            files.insert(
+                format!("{prefix}{}", record.filepath.to_str_lossy()),
+                record.oid,
+            );
+        }
+    }
+    Ok(files)
+}
+
+/// The first seven characters of a commit id.
+#[must_use]
+pub fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trailer_names_a_full_commit_id() {
+        let id = "a".repeat(40);
+        assert_eq!(
+            reverted_by_trailer(&format!("Revert \"x\"\n\nbody\n\n{TRAILER}: {id}\n")),
+            Some(id.clone())
+        );
+        assert_eq!(reverted_by_trailer(&format!("{TRAILER}: abc")), None);
+        assert_eq!(reverted_by_trailer("Revert \"x\""), None);
+    }
+}

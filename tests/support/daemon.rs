@@ -1,0 +1,124 @@
+//! `tidegate run`'s code in this process, on the test's namespace and configuration.
+
+use tidegate::config::Config;
+use tokio::sync::oneshot;
+
+use super::TestNamespace;
+use super::git::TempDir;
+
+/// A daemon running in this process, stopped when dropped.
+pub struct Daemon {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    port: u16,
+    cache: TempDir,
+}
+
+impl Daemon {
+    /// Starts the daemon with `sources` (YAML list items, indented by two) recording in `ns`;
+    /// it syncs only (no Rollout controller).
+    pub fn start(ns: &TestNamespace, sources: &str, extra: &str) -> Self {
+        Self::run(ns, sources, extra, None)
+    }
+
+    /// Like [`Daemon::start`], also running the controllers for `ns`: `tidegate run` whole.
+    pub fn start_controlling(ns: &TestNamespace, sources: &str, extra: &str) -> Self {
+        Self::run(
+            ns,
+            sources,
+            extra,
+            Some(tidegate::controller::Scope::Namespace(ns.name().to_owned())),
+        )
+    }
+
+    fn run(
+        ns: &TestNamespace,
+        sources: &str,
+        extra: &str,
+        scope: Option<tidegate::controller::Scope>,
+    ) -> Self {
+        // TIDEGATE_TEST_LOG=tidegate=debug shows the daemon's logs with the test's output.
+        if let Ok(filter) = std::env::var("TIDEGATE_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+        let cache = TempDir::new("daemon-cache");
+        let port = free_port();
+        let text = format!(
+            "sources:\n{sources}\nstate:\n  namespace: {}\n  cacheDir: {}\nserver:\n  listen: 127.0.0.1:{port}\n{extra}",
+            ns.name(),
+            cache.path().display()
+        );
+        let config = Config::parse(&text, "tidegate.yaml")
+            .unwrap_or_else(|problems| panic!("{problems}\n{text}"));
+        let (stop, stopped) = oneshot::channel();
+        let client = ns.client();
+        let task = tokio::spawn(async move {
+            tidegate::daemon::run(config, client, scope, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("the daemon runs");
+        });
+        Self {
+            stop: Some(stop),
+            task,
+            port,
+            cache,
+        }
+    }
+
+    /// Its cache directory (Git caches, write-back queues).
+    pub fn cache_dir(&self) -> &std::path::Path {
+        self.cache.path()
+    }
+
+    /// Stops the daemon and waits for it to finish.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().expect("stopped once").send(());
+        (&mut self.task).await.expect("the daemon stops cleanly");
+    }
+
+    /// Its HTTP server's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The address of `path` on its HTTP server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The value of the first metric line starting with `line_prefix`.
+    pub async fn metric(&self, line_prefix: &str) -> Option<f64> {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines().find_map(|line| {
+            line.strip_prefix(line_prefix)?
+                .strip_prefix(' ')?
+                .parse()
+                .ok()
+        })
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A port nobody listens on (now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
