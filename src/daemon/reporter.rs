@@ -196,6 +196,18 @@ impl Reporter {
         let same_revision = tracked.record.revision.pod_template_hash == snapshot.hash;
         let mut writes = Vec::new();
         if !same_revision {
+            if tracked.record.outcome() == Outcome::Aborted
+                && tracked.record.reverted_by.is_none()
+                && reverts(&outlet.source_cache, &commit).await.as_deref()
+                    == Some(tracked.record.source.commit.as_str())
+            {
+                tracked.record.reverted_by = Some(commit.clone());
+                tracked.record.timeline.push(Entry {
+                    at: now.clone(),
+                    event: format!("reverted in Git by {}", short(&commit)),
+                });
+                writes.push(tracked.record.clone());
+            }
             writes.extend(begin_revision(tracked, &rollout, &snapshot, commit, &now));
         }
         let before = tracked.record.outcome();
@@ -543,10 +555,21 @@ impl Reporter {
     /// A write job finished.
     async fn finished(&mut self, done: Done) {
         let (key, event, reason, warning) = match done {
-            Done::Reverted { rollout, commit } => {
-                if let Some(tracked) = self.tracked.get_mut(&rollout) {
-                    tracked.record.reverted_by = Some(commit.clone());
-                }
+            Done::Reverted {
+                rollout,
+                deployed,
+                commit,
+            } => {
+                let Some(tracked) = self
+                    .tracked
+                    .get_mut(&rollout)
+                    .filter(|tracked| tracked.record.source.commit == deployed)
+                    .filter(|tracked| tracked.record.reverted_by.is_none())
+                else {
+                    // The sync of the revert got here first and recorded it already.
+                    return;
+                };
+                tracked.record.reverted_by = Some(commit.clone());
                 (
                     rollout,
                     format!("reverted in Git by {}", short(&commit)),
@@ -789,6 +812,21 @@ fn key_of(rollout: &Rollout) -> String {
         rollout.namespace().unwrap_or_default(),
         rollout.name_any()
     )
+}
+
+/// The commit `commit` reverts, when it is one of tidegate's reverts (read from the
+/// source's cache, which holds every synced commit).
+async fn reverts(cache: &Arc<GitCache>, commit: &str) -> Option<String> {
+    let (cache, commit) = (cache.clone(), commit.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let repo = cache.open().ok()?;
+        let id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
+        let message = repo.find_commit(id).ok()?.message_raw().ok()?.to_string();
+        crate::writeback::revert::reverted_by_trailer(&message)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The approval record of `namespace/name` in the synced commit, if any.

@@ -22,6 +22,8 @@ pub enum Done {
     Reverted {
         /// `namespace/name`.
         rollout: String,
+        /// The commit the failed revision was applied from.
+        deployed: String,
         /// The revert commit.
         commit: String,
     },
@@ -223,6 +225,7 @@ impl WriteLoop {
             (_, Some(Skip::AlreadyReverted(commit))) if !job.pull_request => {
                 Ok(Some(Done::Reverted {
                     rollout: job.rollout,
+                    deployed: job.deployed,
                     commit,
                 }))
             }
@@ -230,6 +233,7 @@ impl WriteLoop {
                 tracing::info!(source = %self.source, rollout = %job.rollout, %commit, "reverted the failed change");
                 Ok(Some(Done::Reverted {
                     rollout: job.rollout,
+                    deployed: job.deployed,
                     commit,
                 }))
             }

@@ -188,7 +188,11 @@ impl OutcomeRecord {
             ),
             Outcome::Promoted => format!("{name}: promoted {commit}"),
             Outcome::Aborted => format!(
-                "{name}: aborted {commit}{}",
+                "{name}: aborted {commit}{}{}",
+                self.reverted_by
+                    .as_deref()
+                    .map(|revert| format!(", reverted in {}", short(revert)))
+                    .unwrap_or_default(),
                 if self.message.is_empty() {
                     String::new()
                 } else {

@@ -379,16 +379,28 @@ async fn failed_analysis_reverts_the_change_in_git_and_the_cluster_agrees() {
 /// The status branch holds the aborted record of `bad`, reverted by `revert`, with the
 /// failed analysis and its measured value.
 async fn assert_aborted_record(server: &GitServer, ns: &TestNamespace, bad: &str, revert: &str) {
-    let record = wait_for("the aborted record with its revert", TIMEOUT, || async {
-        let text = server.show(
-            "deploy",
-            "tidegate/status",
-            &format!("rollouts/{}/web.yaml", ns.name()),
-        )?;
-        let record = record_of(&text);
-        record.reverted_by.is_some().then_some(record)
+    // The branch's file moves on to the next revision (the revert's own, promoted at once);
+    // the aborted record is the commit that says so.
+    let subject = format!("web: aborted {}, reverted in {}", &bad[..7], &revert[..7]);
+    let record_commit = wait_for("the aborted record with its revert", TIMEOUT, || async {
+        server
+            .log("deploy", "tidegate/status", "%H %s")
+            .into_iter()
+            .find_map(|line| {
+                let (commit, found) = line.split_once(' ')?;
+                found.starts_with(&subject).then(|| commit.to_owned())
+            })
     })
     .await;
+    let record = record_of(
+        &server
+            .show(
+                "deploy",
+                &record_commit,
+                &format!("rollouts/{}/web.yaml", ns.name()),
+            )
+            .expect("the record file"),
+    );
     assert_eq!(record.source.commit, bad);
     assert_eq!(record.outcome, Some(tidegate::writeback::Outcome::Aborted));
     assert_eq!(record.reverted_by.as_deref(), Some(revert));
