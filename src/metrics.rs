@@ -80,6 +80,10 @@ pub struct Metrics {
     pub analysis_runs: Family<AnalysisLabels, Counter>,
     /// How long measurements take, by provider.
     pub measurement_duration: Family<MeasurementLabels, Histogram, fn() -> Histogram>,
+    /// Write-back jobs waiting to be pushed, by source.
+    pub writeback_queue: Family<SourceLabels, Gauge>,
+    /// Write-back attempts that failed (retried or dropped), by source.
+    pub writeback_errors: Family<SourceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -154,6 +158,18 @@ impl Default for Metrics {
             "Duration of analysis measurements by provider",
             measurement_duration.clone(),
         );
+        let writeback_queue = Family::<SourceLabels, Gauge>::default();
+        registry.register(
+            "writeback_queue_length",
+            "Write-back jobs waiting to be pushed",
+            writeback_queue.clone(),
+        );
+        let writeback_errors = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "writeback_errors",
+            "Failed write-back attempts (retried, or dropped when they cannot succeed)",
+            writeback_errors.clone(),
+        );
         Self {
             registry,
             syncs,
@@ -168,6 +184,8 @@ impl Default for Metrics {
             webhooks,
             analysis_runs,
             measurement_duration,
+            writeback_queue,
+            writeback_errors,
         }
     }
 }

@@ -99,7 +99,12 @@ pub async fn run(
         ));
         if reports(&source) {
             let outlet = outlet(&config, &source, cache.clone())?;
-            tasks.push(spawn_write_loop(&outlet, done.clone(), stopped.clone()));
+            tasks.push(spawn_write_loop(
+                &outlet,
+                done.clone(),
+                metrics.clone(),
+                stopped.clone(),
+            ));
             outlets.push(outlet);
         }
         let source_loop = SourceLoop {
@@ -140,13 +145,7 @@ pub async fn run(
             },
         )));
     }
-    let source_count = config.sources.len();
-    let readiness = tokio::spawn(async move {
-        while looked_once.load(Ordering::Acquire) < source_count {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        ready.store(true, Ordering::Release);
-    });
+    let readiness = spawn_readiness(looked_once, config.sources.len(), ready);
 
     shutdown.await;
     tracing::info!("shutting down");
@@ -159,6 +158,20 @@ pub async fn run(
     Ok(())
 }
 
+/// Marks the daemon ready once each of `sources` sources has looked at its remote once.
+fn spawn_readiness(
+    looked_once: Arc<AtomicUsize>,
+    sources: usize,
+    ready: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while looked_once.load(Ordering::Acquire) < sources {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ready.store(true, Ordering::Release);
+    })
+}
+
 /// Whether `source` reports to Git or a forge.
 fn reports(source: &SourceConfig) -> bool {
     source.write_back.is_some() || source.forge.is_some() || source.on_abort != OnAbort::None
@@ -168,6 +181,7 @@ fn reports(source: &SourceConfig) -> bool {
 fn spawn_write_loop(
     outlet: &reporter::Outlet,
     done: tokio::sync::mpsc::UnboundedSender<write_loop::Done>,
+    metrics: Arc<Metrics>,
     stopped: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let write_loop = write_loop::WriteLoop {
@@ -177,6 +191,7 @@ fn spawn_write_loop(
         forge: outlet.forge.clone(),
         wake: outlet.wake.clone(),
         done,
+        metrics,
     };
     tokio::spawn(write_loop.run(stopped))
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::forge::{Forge, NewPull, Pull};
+use crate::metrics::Metrics;
 use crate::source::next_retry;
 use crate::writeback::revert::{self, RevertJob, Skip};
 use crate::writeback::{Change, Edit, GitWriter, Job, PromotionJob, Queue, WriteError, Written};
@@ -64,6 +65,8 @@ pub struct WriteLoop {
     pub wake: Arc<Notify>,
     /// Where results go.
     pub done: mpsc::UnboundedSender<Done>,
+    /// Queue length and failures.
+    pub metrics: Arc<Metrics>,
 }
 
 impl WriteLoop {
@@ -74,6 +77,10 @@ impl WriteLoop {
             if *shutdown.borrow() {
                 return;
             }
+            self.metrics
+                .writeback_queue
+                .get_or_create(&Metrics::source(&self.source))
+                .set(i64::try_from(self.queue.len()).unwrap_or(i64::MAX));
             let wait = match self.queue.oldest() {
                 Ok(Some((id, job))) => match self.execute(job).await {
                     Ok(done) => {
@@ -85,12 +92,14 @@ impl WriteLoop {
                         continue;
                     }
                     Err((error, _)) if error.is_transient() => {
+                        self.failed();
                         failures += 1;
                         let wait = next_retry(std::time::Duration::from_secs(300), failures);
                         tracing::warn!(source = %self.source, error = %crate::k8s::describe_error(&error), ?wait, "write-back failed; will retry in order");
                         Some(wait)
                     }
                     Err((error, rollout)) => {
+                        self.failed();
                         failures = 0;
                         let reason = crate::k8s::describe_error(&error);
                         tracing::error!(source = %self.source, %reason, "write-back job cannot succeed; dropped");
@@ -114,6 +123,13 @@ impl WriteLoop {
                 _ = shutdown.changed() => {}
             }
         }
+    }
+
+    fn failed(&self) {
+        self.metrics
+            .writeback_errors
+            .get_or_create(&Metrics::source(&self.source))
+            .inc();
     }
 
     fn remove(&self, id: u64) {

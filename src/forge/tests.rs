@@ -82,12 +82,18 @@ impl Recorder {
 
 const TOKEN: &str = "t0ken-for-tests";
 
-/// A token file shared by the tests of this process (same content, so writes may race).
+/// A token file shared by the tests of this process, written once (a rewrite could be read
+/// half-done by another test).
 fn token() -> SecretRef {
-    let path = std::env::temp_dir().join(format!("tidegate-forge-token-{}", std::process::id()));
-    std::fs::write(&path, TOKEN).expect("write the token file");
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let path = PATH.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("tidegate-forge-token-{}", std::process::id()));
+        std::fs::write(&path, TOKEN).expect("write the token file");
+        path
+    });
     SecretRef {
-        file: Some(path),
+        file: Some(path.clone()),
         env: None,
     }
 }
