@@ -289,35 +289,44 @@ pub fn promote(args: &PromoteArgs, out: &mut impl Write) -> anyhow::Result<()> {
             Ok(engine::promote(&plan, state))
         },
     )?;
-    block_on(async {
-        let (client, namespace) = args.cluster.connect().await?;
-        let api = Api::<Rollout>::namespaced(client, &namespace);
-        let rollout = api.get(&args.name).await?;
-        let revision = rollout
-            .status
-            .as_ref()
-            .map(|status| status.current_pod_hash.clone())
-            .unwrap_or_default();
-        let mark = format!("{by} {revision} {}", jiff::Timestamp::now());
-        let patch = serde_json::json!({
-            "metadata": { "annotations": { labels::DIRECT_PROMOTION: mark } }
-        });
-        api.patch(
-            &args.name,
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&patch),
-        )
-        .await
-        .context("mark the Rollout as promoted directly")?;
-        Ok(())
-    })
+    block_on(mark(
+        &args.name,
+        &args.cluster,
+        labels::DIRECT_PROMOTION,
+        &by,
+    ))
 }
 
 /// Runs `tidegate abort`.
 pub fn abort(args: &TargetArgs, out: &mut impl Write) -> anyhow::Result<()> {
     record(&args.name, &args.cluster, out, "aborted", |_, state| {
         Ok(engine::abort(state))
-    })
+    })?;
+    let by = super::approve::approver(None);
+    block_on(mark(&args.name, &args.cluster, labels::ABORTED_BY, &by))
+}
+
+/// Annotates Rollout `name` with who did what to which revision (`<who> <revision> <time>`),
+/// so the outcome record names the person.
+async fn mark(name: &str, cluster: &ClusterArgs, annotation: &str, by: &str) -> anyhow::Result<()> {
+    let (client, namespace) = cluster.connect().await?;
+    let api = Api::<Rollout>::namespaced(client, &namespace);
+    let rollout = api.get(name).await?;
+    let revision = rollout
+        .status
+        .as_ref()
+        .map(|status| status.current_pod_hash.clone())
+        .unwrap_or_default();
+    let value = format!("{by} {revision} {}", jiff::Timestamp::now());
+    let patch = serde_json::json!({ "metadata": { "annotations": { annotation: value } } });
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .with_context(|| format!("annotate Rollout {namespace}/{name} with {annotation}"))?;
+    Ok(())
 }
 
 /// Runs `tidegate retry`.

@@ -72,8 +72,8 @@ struct Tracked {
     status_in_flight: bool,
     revert_queued: bool,
     promotion: Option<Proposal>,
-    /// Direct promotions already recorded (annotation values).
-    direct_seen: Option<String>,
+    /// Person actions already recorded (annotation values), by annotation.
+    actions_seen: HashMap<&'static str, String>,
 }
 
 /// Results of forge calls made in the background.
@@ -173,7 +173,12 @@ impl Reporter {
                     status_in_flight: false,
                     revert_queued: false,
                     promotion: None,
-                    direct_seen: rollout.annotations().get(labels::DIRECT_PROMOTION).cloned(),
+                    actions_seen: PERSON_ACTIONS
+                        .iter()
+                        .filter_map(|(annotation, _)| {
+                            Some((*annotation, rollout.annotations().get(*annotation)?.clone()))
+                        })
+                        .collect(),
                 },
             );
         }
@@ -231,7 +236,7 @@ impl Reporter {
                 event: event.clone(),
             });
         }
-        note_direct_promotion(tracked, &rollout, &now);
+        note_person_actions(tracked, &rollout, &now);
         let outcome = snapshot.outcome();
         tracked.record.outcome = Some(outcome);
         tracked.record.steps = snapshot.steps;
@@ -356,10 +361,13 @@ impl Reporter {
             return;
         }
         let mut status = snapshot.commit_status(&progress::status_context(&tracked.rollout));
-        if tracked.record.outcome() == Outcome::Aborted
-            && let Some(revert) = &tracked.record.reverted_by
-        {
-            status.description = format!("{}; reverted in {}", status.description, short(revert));
+        if tracked.record.outcome() == Outcome::Aborted {
+            if let Some(revert) = &tracked.record.reverted_by {
+                status.description =
+                    format!("{}; reverted in {}", status.description, short(revert));
+            } else if let Some(error) = &tracked.record.revert_error {
+                status.description = format!("aborted; not reverted in Git: {error}");
+            }
         }
         if tracked.status_sent.as_ref() == Some(&(commit.clone(), status.clone())) {
             return;
@@ -536,6 +544,23 @@ impl Reporter {
             at: jiff::Timestamp::now().to_string(),
             event: format!("approved by {by} ({via})"),
         });
+        if let (Some(forge), Some(pull)) = (
+            self.outlets[&tracked.source].forge.clone(),
+            tracked
+                .promotion
+                .as_ref()
+                .and_then(|proposal| proposal.pull.clone()),
+        ) {
+            let note = format!(
+                "tidegate released the pause of `{key}` at step {}: approved by {by}.",
+                step + 1
+            );
+            tokio::spawn(async move {
+                if let Err(error) = forge.comment(pull.number, &note).await {
+                    tracing::debug!(pull = pull.number, %error, "cannot comment on the promotion pull request");
+                }
+            });
+        }
         let event = Event {
             type_: EventType::Normal,
             reason: "RolloutApproved".into(),
@@ -603,7 +628,15 @@ impl Reporter {
                     false,
                 )
             }
-            Done::Failed { rollout, reason } => (rollout, reason, "WriteBackFailed", true),
+            Done::Failed { rollout, reason } => {
+                if let Some(tracked) = self.tracked.get_mut(&rollout)
+                    && tracked.revert_queued
+                    && tracked.record.outcome() == Outcome::Aborted
+                {
+                    tracked.record.revert_error = Some(reason.clone());
+                }
+                (rollout, reason, "WriteBackFailed", true)
+            }
         };
         let Some(tracked) = self.tracked.get_mut(&key) else {
             return;
@@ -780,29 +813,44 @@ fn begin_revision(
     superseded
 }
 
-/// Records a break-glass promotion (`tidegate promote --direct`) once.
-fn note_direct_promotion(tracked: &mut Tracked, rollout: &Rollout, now: &str) {
-    let Some(direct) = rollout.annotations().get(labels::DIRECT_PROMOTION) else {
-        return;
-    };
-    if tracked.direct_seen.as_deref() == Some(direct) {
-        return;
+/// The annotations the CLI leaves for actions that bypass Git, and how the record says so.
+const PERSON_ACTIONS: [(&str, &str); 2] = [
+    (
+        labels::DIRECT_PROMOTION,
+        "promoted directly by {} (break-glass, not through Git)",
+    ),
+    (labels::ABORTED_BY, "aborted by {} (tidegate abort)"),
+];
+
+/// Records each new person action (`tidegate promote --direct`, `tidegate abort`) once.
+fn note_person_actions(tracked: &mut Tracked, rollout: &Rollout, now: &str) {
+    for (annotation, text) in PERSON_ACTIONS {
+        let Some(value) = rollout.annotations().get(annotation) else {
+            continue;
+        };
+        if tracked.actions_seen.get(annotation) == Some(value) {
+            continue;
+        }
+        tracked.actions_seen.insert(annotation, value.clone());
+        let by = value
+            .split_whitespace()
+            .next()
+            .unwrap_or("unknown")
+            .to_owned();
+        tracked.record.approvals.push(Approver {
+            by: by.clone(),
+            via: if annotation == labels::ABORTED_BY {
+                "rejected (tidegate abort)".to_owned()
+            } else {
+                "direct".to_owned()
+            },
+            reference: String::new(),
+        });
+        tracked.record.timeline.push(Entry {
+            at: now.to_owned(),
+            event: text.replace("{}", &by),
+        });
     }
-    tracked.direct_seen = Some(direct.clone());
-    let by = direct
-        .split_whitespace()
-        .next()
-        .unwrap_or("unknown")
-        .to_owned();
-    tracked.record.approvals.push(Approver {
-        by: by.clone(),
-        via: "direct".to_owned(),
-        reference: String::new(),
-    });
-    tracked.record.timeline.push(Entry {
-        at: now.to_owned(),
-        event: format!("promoted directly by {by} (break-glass, not through Git)"),
-    });
 }
 
 /// `namespace/name`.

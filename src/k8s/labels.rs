@@ -14,6 +14,9 @@ pub const FILE: &str = "tidegate.dev/file";
 /// `<who> <revision> <time>`.
 pub const DIRECT_PROMOTION: &str = "tidegate.dev/direct-promotion";
 
+/// On a Rollout: who aborted it with `tidegate abort`: `<who> <revision> <time>`.
+pub const ABORTED_BY: &str = "tidegate.dev/aborted-by";
+
 /// The pod-template hash of a revision, on its ReplicaSet, selector and pods.
 pub const POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
 

@@ -143,6 +143,9 @@ pub struct OutcomeRecord {
     /// The revert commit written after an abort.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverted_by: Option<String>,
+    /// Why the revert asked for could not be written (it does not apply cleanly, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_error: Option<String>,
 }
 
 impl OutcomeRecord {
@@ -261,6 +264,7 @@ mod tests {
                 reference: "http://gitea/shop/pulls/3".into(),
             }],
             reverted_by: None,
+            revert_error: None,
         }
     }
 
