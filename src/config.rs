@@ -39,6 +39,74 @@ pub struct Config {
     /// Analysis settings.
     #[serde(default)]
     pub analysis: AnalysisConfig,
+    /// Leader election between replicas.
+    #[serde(default)]
+    pub leader_election: LeaderElectionConfig,
+}
+
+/// Leader election: one replica writes to the cluster, Git and the forge; the others fetch
+/// and serve reads, and take over when the leader's lease runs out.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LeaderElectionConfig {
+    /// Elect a leader (off: this process always writes; run one replica only).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The Lease, in `state.namespace`.
+    #[serde(default = "default_lease_name")]
+    pub lease_name: String,
+    /// How long a lease lasts after its last renewal; another replica takes over after it.
+    #[serde(default = "default_lease_duration")]
+    pub lease_duration: String,
+    /// The leader stops writing this long after its last renewal unless it renewed again;
+    /// less than `leaseDuration` (the difference covers clock skew between nodes).
+    #[serde(default = "default_renew_deadline")]
+    pub renew_deadline: String,
+    /// How often the leader renews the lease (and every replica reads it to keep the write
+    /// fence current).
+    #[serde(default = "default_retry_period")]
+    pub retry_period: String,
+}
+
+impl Default for LeaderElectionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            lease_name: default_lease_name(),
+            lease_duration: default_lease_duration(),
+            renew_deadline: default_renew_deadline(),
+            retry_period: default_retry_period(),
+        }
+    }
+}
+
+fn default_lease_name() -> String {
+    "tidegate-leader".to_owned()
+}
+
+fn default_lease_duration() -> String {
+    "15s".to_owned()
+}
+
+fn default_renew_deadline() -> String {
+    "10s".to_owned()
+}
+
+fn default_retry_period() -> String {
+    "2s".to_owned()
+}
+
+impl LeaderElectionConfig {
+    /// (lease duration, renew deadline, retry period), validated on load.
+    #[must_use]
+    pub fn durations(&self) -> (Duration, Duration, Duration) {
+        let parse = |text: &str| parse_go_duration(text).unwrap_or(Duration::from_secs(1));
+        (
+            parse(&self.lease_duration),
+            parse(&self.renew_deadline),
+            parse(&self.retry_period),
+        )
+    }
 }
 
 /// Analysis settings.
@@ -506,6 +574,7 @@ impl Config {
         for (index, source) in self.sources.iter().enumerate() {
             source_problems(index, source, &mut names, &mut problems);
         }
+        leader_election_problems(&self.leader_election, &mut problems);
         if !is_dns_label(&self.state.namespace) {
             problems.push((
                 FieldPath::default().key("state").key("namespace"),
@@ -679,6 +748,41 @@ fn write_back_problems(
             problems.push((at.key("repository"), "must be owner/name".to_owned()));
         }
         secret_problems(&forge.token, &at.key("token"), problems);
+    }
+}
+
+fn leader_election_problems(
+    election: &LeaderElectionConfig,
+    problems: &mut Vec<(FieldPath, String)>,
+) {
+    let at = FieldPath::default().key("leaderElection");
+    let mut parsed = Vec::new();
+    for (field, text) in [
+        ("leaseDuration", &election.lease_duration),
+        ("renewDeadline", &election.renew_deadline),
+        ("retryPeriod", &election.retry_period),
+    ] {
+        match parse_go_duration(text) {
+            Ok(value) if value >= Duration::from_secs(1) && value.subsec_nanos() == 0 => {
+                parsed.push(value);
+            }
+            Ok(_) => problems.push((
+                at.key(field),
+                "must be whole seconds, at least 1s".to_owned(),
+            )),
+            Err(error) => problems.push((at.key(field), error.to_string())),
+        }
+    }
+    if let [lease, renew, retry] = parsed[..]
+        && !(retry < renew && renew < lease)
+    {
+        problems.push((
+            at.key("renewDeadline"),
+            "needs retryPeriod < renewDeadline < leaseDuration".to_owned(),
+        ));
+    }
+    if !is_dns_label(&election.lease_name) {
+        problems.push((at.key("leaseName"), "must be a DNS label".to_owned()));
     }
 }
 

@@ -14,6 +14,7 @@ pub mod executor;
 pub mod forge;
 pub mod hint;
 pub mod k8s;
+pub mod leader;
 pub mod manifest;
 pub mod metrics;
 pub mod model;

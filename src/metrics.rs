@@ -8,13 +8,21 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 /// Labels of per-source metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SourceLabels {
     /// The source's name.
     pub source: String,
+}
+
+/// Labels of the daemon's mutating Kubernetes requests: `sent`, or `refused` by the
+/// leader-election fence.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WriteLabels {
+    /// `sent` or `refused`.
+    pub result: &'static str,
 }
 
 /// Labels of sync outcomes.
@@ -84,91 +92,116 @@ pub struct Metrics {
     pub writeback_queue: Family<SourceLabels, Gauge>,
     /// Write-back attempts that failed (retried or dropped), by source.
     pub writeback_errors: Family<SourceLabels, Counter>,
+    /// 1 while this replica is the leader.
+    pub leader: Gauge,
+    /// Mutating Kubernetes requests, sent or refused by the leader fence.
+    pub kube_writes: Family<WriteLabels, Counter>,
 }
 
 impl Default for Metrics {
+    // One registration per family, in one list: splitting it would only scatter the list.
+    #[allow(clippy::too_many_lines)]
     fn default() -> Self {
         let mut registry = Registry::with_prefix("tidegate");
-        let syncs = Family::<SyncLabels, Counter>::default();
-        registry.register("syncs", "Sync attempts by source and result", syncs.clone());
-        let sync_ok = Family::<SourceLabels, Gauge>::default();
-        registry.register(
+        let syncs = registered(
+            &mut registry,
+            "syncs",
+            "Sync attempts by source and result",
+            Family::<SyncLabels, Counter>::default(),
+        );
+        let sync_ok = registered(
+            &mut registry,
             "source_sync_ok",
             "1 when the source's latest sync attempt succeeded",
-            sync_ok.clone(),
+            Family::<SourceLabels, Gauge>::default(),
         );
-        let last_applied = Family::<SourceLabels, Gauge>::default();
-        registry.register(
+        let last_applied = registered(
+            &mut registry,
             "source_last_applied_timestamp_seconds",
             "When the source was last applied completely",
-            last_applied.clone(),
+            Family::<SourceLabels, Gauge>::default(),
         );
         let sync_duration: SecondsHistogram = Family::new_with_constructor(seconds_histogram);
-        registry.register(
+        let sync_duration = registered(
+            &mut registry,
             "sync_duration_seconds",
             "Duration of a sync: render, dry run, apply and prune",
-            sync_duration.clone(),
+            sync_duration,
         );
         let fetch_duration: SecondsHistogram = Family::new_with_constructor(seconds_histogram);
-        registry.register(
+        let fetch_duration = registered(
+            &mut registry,
             "git_fetch_duration_seconds",
             "Duration of a Git fetch",
-            fetch_duration.clone(),
+            fetch_duration,
         );
-        let fetch_errors = Family::<SourceLabels, Counter>::default();
-        registry.register(
+        let fetch_errors = registered(
+            &mut registry,
             "git_fetch_errors",
             "Failed Git fetches",
-            fetch_errors.clone(),
+            Family::<SourceLabels, Counter>::default(),
         );
-        let drifted_objects = Family::<SourceLabels, Gauge>::default();
-        registry.register(
+        let drifted_objects = registered(
+            &mut registry,
             "drifted_objects",
             "Objects that differ from Git at the latest drift check",
-            drifted_objects.clone(),
+            Family::<SourceLabels, Gauge>::default(),
         );
-        let pruned_objects = Family::<SourceLabels, Counter>::default();
-        registry.register(
+        let pruned_objects = registered(
+            &mut registry,
             "pruned_objects",
             "Objects deleted because they left Git",
-            pruned_objects.clone(),
+            Family::<SourceLabels, Counter>::default(),
         );
-        let healed_objects = Family::<SourceLabels, Counter>::default();
-        registry.register(
+        let healed_objects = registered(
+            &mut registry,
             "healed_objects",
             "Objects re-applied by self-heal",
-            healed_objects.clone(),
+            Family::<SourceLabels, Counter>::default(),
         );
-        let webhooks = Family::<WebhookLabels, Counter>::default();
-        registry.register(
+        let webhooks = registered(
+            &mut registry,
             "webhook_requests",
             "Webhook requests by result",
-            webhooks.clone(),
+            Family::<WebhookLabels, Counter>::default(),
         );
-        let analysis_runs = Family::<AnalysisLabels, Counter>::default();
-        registry.register(
+        let analysis_runs = registered(
+            &mut registry,
             "analysis_runs",
             "Completed analysis runs by phase",
-            analysis_runs.clone(),
+            Family::<AnalysisLabels, Counter>::default(),
         );
         let measurement_duration: Family<MeasurementLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(seconds_histogram);
-        registry.register(
+        let measurement_duration = registered(
+            &mut registry,
             "analysis_measurement_duration_seconds",
             "Duration of analysis measurements by provider",
-            measurement_duration.clone(),
+            measurement_duration,
         );
-        let writeback_queue = Family::<SourceLabels, Gauge>::default();
-        registry.register(
+        let writeback_queue = registered(
+            &mut registry,
             "writeback_queue_length",
             "Write-back jobs waiting to be pushed",
-            writeback_queue.clone(),
+            Family::<SourceLabels, Gauge>::default(),
         );
-        let writeback_errors = Family::<SourceLabels, Counter>::default();
-        registry.register(
+        let writeback_errors = registered(
+            &mut registry,
             "writeback_errors",
             "Failed write-back attempts (retried, or dropped when they cannot succeed)",
-            writeback_errors.clone(),
+            Family::<SourceLabels, Counter>::default(),
+        );
+        let leader = registered(
+            &mut registry,
+            "leader",
+            "1 while this replica is the leader (writes to the cluster, Git and forges)",
+            Gauge::default(),
+        );
+        let kube_writes = registered(
+            &mut registry,
+            "kube_write_requests",
+            "Mutating Kubernetes requests: sent, or refused because this replica does not lead",
+            Family::<WriteLabels, Counter>::default(),
         );
         Self {
             registry,
@@ -186,8 +219,16 @@ impl Default for Metrics {
             measurement_duration,
             writeback_queue,
             writeback_errors,
+            leader,
+            kube_writes,
         }
     }
+}
+
+/// `metric`, registered as `name` with `help`.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 impl Metrics {

@@ -19,6 +19,7 @@ use tokio::sync::{Notify, RwLock, watch};
 use crate::config::{Config, OnAbort, SourceConfig};
 use crate::controller::{self, Scope};
 use crate::k8s::Client;
+use crate::leader;
 use crate::metrics::Metrics;
 use crate::server::{self, AppState};
 use crate::source::GitCache;
@@ -53,15 +54,25 @@ pub enum DaemonError {
 }
 
 /// Runs every source, the controller (when `scope` is given) and the server until `shutdown`.
+/// With leader election on, only the leader syncs, runs the controllers and writes back; the
+/// others fetch and serve reads.
 pub async fn run(
     config: Config,
     client: Client,
     scope: Option<Scope>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let records = Records::new(client.clone(), &config.state.namespace);
-    records.ensure_namespace(&client).await?;
+    // Every replica may create the state namespace (it holds the Lease too): the create is
+    // idempotent.
+    Records::new(client.clone(), &config.state.namespace)
+        .ensure_namespace(&client)
+        .await?;
     let metrics = Arc::new(Metrics::default());
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let (fence, leading) = elect(&config, &client, &metrics, &stopped, &mut tasks);
+    let client = leader::fenced(client, fence);
+    let records = Records::new(client.clone(), &config.state.namespace);
     let views = Arc::new(RwLock::new(BTreeMap::new()));
     let syncer = Arc::new(Syncer::new(client.clone()));
     let recorder = Recorder::new(
@@ -71,7 +82,6 @@ pub async fn run(
             instance: std::env::var("HOSTNAME").ok(),
         },
     );
-    let (stop, stopped) = watch::channel(false);
     let sources: Vec<_> = config
         .sources
         .iter()
@@ -89,8 +99,6 @@ pub async fn run(
     };
     let server = serve(&config, state, stopped.clone()).await?;
 
-    let mut tasks = Vec::new();
-    let (done, done_received) = tokio::sync::mpsc::unbounded_channel();
     let mut outlets = Vec::new();
     for (source, wake) in sources {
         let cache = Arc::new(GitCache::new(
@@ -98,14 +106,7 @@ pub async fn run(
             source.url.clone(),
         ));
         if reports(&source) {
-            let outlet = outlet(&config, &source, cache.clone())?;
-            tasks.push(spawn_write_loop(
-                &outlet,
-                done.clone(),
-                metrics.clone(),
-                stopped.clone(),
-            ));
-            outlets.push(outlet);
+            outlets.push(outlet(&config, &source, cache.clone())?);
         }
         let source_loop = SourceLoop {
             config: source,
@@ -118,33 +119,21 @@ pub async fn run(
             limits: config.limits.clone(),
             recorder: recorder.clone(),
             looked_once: looked_once.clone(),
+            leading: leading.clone(),
         };
         tasks.push(tokio::spawn(source_loop.run(stopped.clone())));
     }
-    if !outlets.is_empty() {
-        let reporter = reporter::Reporter::new(
-            client.clone(),
-            scope.clone().unwrap_or(Scope::Cluster),
-            outlets,
-            recorder.clone(),
-        );
-        tasks.push(tokio::spawn(reporter.run(done_received, stopped.clone())));
-    }
-    if let Some(scope) = scope {
-        let mut controller_stop = stopped.clone();
-        let analysis = crate::analysis::controller::Settings {
-            guard: config.analysis.guard(),
-            metrics: metrics.clone(),
-        };
-        tasks.push(tokio::spawn(controller::run_all(
-            client,
-            scope,
-            analysis,
-            async move {
-                let _ = controller_stop.changed().await;
-            },
-        )));
-    }
+    let term = Term {
+        client,
+        scope,
+        outlets,
+        recorder,
+        metrics,
+        analysis: config.analysis.guard(),
+    };
+    tasks.push(tokio::spawn(
+        term.run_while_leading(leading, stopped.clone()),
+    ));
     let readiness = spawn_readiness(looked_once, config.sources.len(), ready);
 
     shutdown.await;
@@ -156,6 +145,130 @@ pub async fn run(
     }
     let _ = server.await;
     Ok(())
+}
+
+/// Starts leader election (when on); returns the write fence and the `leading` signal.
+fn elect(
+    config: &Config,
+    client: &Client,
+    metrics: &Metrics,
+    stopped: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> (Arc<leader::Fence>, watch::Receiver<bool>) {
+    let fence = Arc::new(leader::Fence::new(metrics));
+    if !config.leader_election.enabled {
+        fence.open_for_good();
+        let (always, leading) = watch::channel(true);
+        // Kept for the daemon's lifetime: a dropped sender would end the followers' waits.
+        tasks.push(tokio::spawn(async move {
+            always.closed().await;
+        }));
+        return (fence, leading);
+    }
+    let (sender, leading) = watch::channel(false);
+    let (client, namespace, election, fence_for_election, stopped) = (
+        client.clone(),
+        config.state.namespace.clone(),
+        config.leader_election.clone(),
+        fence.clone(),
+        stopped.clone(),
+    );
+    tasks.push(tokio::spawn(async move {
+        if let Err(error) =
+            leader::run(client, &namespace, &election, fence_for_election, sender, stopped).await
+        {
+            tracing::error!(error = %crate::k8s::describe_error(&error), "leader election failed; this replica never writes");
+        }
+    }));
+    (fence, leading)
+}
+
+/// What runs only while this replica leads: the controllers, the reporter and the write
+/// loops. Started at the beginning of each term, stopped at its end.
+struct Term {
+    client: Client,
+    scope: Option<Scope>,
+    outlets: Vec<reporter::Outlet>,
+    recorder: Recorder,
+    metrics: Arc<Metrics>,
+    analysis: crate::analysis::guard::HostGuard,
+}
+
+impl Term {
+    async fn run_while_leading(
+        self,
+        mut leading: watch::Receiver<bool>,
+        mut stopped: watch::Receiver<bool>,
+    ) {
+        loop {
+            while !*leading.borrow_and_update() {
+                tokio::select! {
+                    changed = leading.changed() => if changed.is_err() { return },
+                    _ = stopped.changed() => return,
+                }
+            }
+            self.metrics.leader.set(1);
+            let (end, ended) = watch::channel(false);
+            let tasks = self.start(&ended);
+            let daemon_stops = loop {
+                tokio::select! {
+                    changed = leading.changed() => {
+                        if changed.is_err() || !*leading.borrow_and_update() {
+                            break false;
+                        }
+                    }
+                    _ = stopped.changed() => break true,
+                }
+            };
+            tracing::info!("leadership ended: stopping the controllers and write-back");
+            let _ = end.send(true);
+            for task in tasks {
+                let _ = task.await;
+            }
+            self.metrics.leader.set(0);
+            if daemon_stops {
+                return;
+            }
+        }
+    }
+
+    fn start(&self, ended: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        if !self.outlets.is_empty() {
+            let (done, done_received) = tokio::sync::mpsc::unbounded_channel();
+            for outlet in &self.outlets {
+                tasks.push(spawn_write_loop(
+                    outlet,
+                    done.clone(),
+                    self.metrics.clone(),
+                    ended.clone(),
+                ));
+            }
+            let reporter = reporter::Reporter::new(
+                self.client.clone(),
+                self.scope.clone().unwrap_or(Scope::Cluster),
+                self.outlets.clone(),
+                self.recorder.clone(),
+            );
+            tasks.push(tokio::spawn(reporter.run(done_received, ended.clone())));
+        }
+        if let Some(scope) = self.scope.clone() {
+            let mut controller_stop = ended.clone();
+            let analysis = crate::analysis::controller::Settings {
+                guard: self.analysis.clone(),
+                metrics: self.metrics.clone(),
+            };
+            tasks.push(tokio::spawn(controller::run_all(
+                self.client.clone(),
+                scope,
+                analysis,
+                async move {
+                    let _ = controller_stop.changed().await;
+                },
+            )));
+        }
+        tasks
+    }
 }
 
 /// Marks the daemon ready once each of `sources` sources has looked at its remote once.

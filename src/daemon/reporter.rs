@@ -36,6 +36,7 @@ use crate::writeback::{FileWrite, GitWriter, Job, Outcome, PromotionJob, Queue};
 const TICK: Duration = Duration::from_secs(5);
 
 /// What the reporter can reach for one source.
+#[derive(Clone)]
 pub struct Outlet {
     /// The source.
     pub config: SourceConfig,

@@ -45,6 +45,9 @@ pub struct SourceLoop {
     pub recorder: Recorder,
     /// Counts sources that finished their first look (readiness).
     pub looked_once: Arc<AtomicUsize>,
+    /// Whether this replica leads: only the leader syncs; a follower fetches (keeping its
+    /// cache warm) and takes over from the recorded status when it becomes the leader.
+    pub leading: watch::Receiver<bool>,
 }
 
 /// What the loop remembers between passes (the durable part is in the status record).
@@ -79,28 +82,34 @@ impl SourceLoop {
             },
             _ => None,
         };
-        let mut memory = Memory::default();
-        // The record holds the inventory: syncing without it would forget what to prune.
-        let mut failures = 0;
+        let mut memory = None;
+        let mut first = true;
+        let mut leading = self.leading.clone();
         loop {
-            match self.records.status(&name).await {
-                Ok(status) => {
-                    memory.status = status;
-                    break;
-                }
-                Err(error) => {
-                    failures += 1;
-                    tracing::warn!(source = %name, error = %crate::k8s::describe_error(&error), "cannot read the status record; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(source::next_retry(Duration::from_secs(60), failures)) => {}
-                        _ = shutdown.changed() => return,
+            let wait = if *leading.borrow_and_update() {
+                // The record holds the inventory: syncing without it would forget what to
+                // prune. Read afresh on each new term: the previous leader wrote it.
+                if memory.is_none() {
+                    match self.records.status(&name).await {
+                        Ok(status) => {
+                            memory = Some(Memory {
+                                status,
+                                ..Memory::default()
+                            });
+                        }
+                        Err(error) => {
+                            tracing::warn!(source = %name, error = %crate::k8s::describe_error(&error), "cannot read the status record; retrying");
+                        }
                     }
                 }
-            }
-        }
-        let mut first = true;
-        loop {
-            let wait = self.pass(&mut memory).await;
+                match memory.as_mut() {
+                    Some(memory) => self.pass(memory).await,
+                    None => source::next_retry(Duration::from_secs(60), 1),
+                }
+            } else {
+                memory = None;
+                self.follow().await
+            };
             if first {
                 self.looked_once.fetch_add(1, Ordering::AcqRel);
                 first = false;
@@ -108,7 +117,20 @@ impl SourceLoop {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.wake.notified() => tracing::debug!(source = %name, "woken"),
+                _ = leading.changed() => {}
                 _ = shutdown.changed() => break,
+            }
+        }
+    }
+
+    /// A follower's look: fetch only, so the cache is warm when this replica takes over.
+    async fn follow(&self) -> Duration {
+        let interval = self.config.interval();
+        match self.fetch().await {
+            Ok(_) => source::next_poll(interval, source::random()),
+            Err(error) => {
+                tracing::debug!(source = %self.config.name, error = %crate::k8s::describe_error(&error), "fetch failed (following)");
+                source::next_retry(interval, 1)
             }
         }
     }
