@@ -8,5 +8,6 @@ mod analysis;
 mod cluster;
 mod crds;
 mod gitops;
+mod ha;
 mod rollouts;
 mod writeback;

@@ -1,0 +1,359 @@
+//! Two `tidegate run` processes against one control plane: exactly one leads; killing it hands
+//! the rollout to the other within the lease; a leader stopped past its lease makes no write
+//! when it wakes; SIGTERM releases the lease and a restarted daemon repeats no step.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::events::v1::Event;
+use serde_json::json;
+use tidegate::k8s::crd::Rollout;
+use tidegate::k8s::{self};
+
+use crate::support::daemon::free_port;
+use crate::support::git::TempDir;
+use crate::support::{TIMEOUT, TestNamespace, healthy_on, install_crds, wait_for, wait_for_object};
+
+/// `tidegate run` as its own process, controlling the test namespace.
+struct Process {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Process {
+    fn start(ns: &TestNamespace, name: &str) -> Self {
+        let dir = TempDir::new(name);
+        let port = free_port();
+        let config = dir.path().join("tidegate.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "state:\n  namespace: {ns}\n  cacheDir: {cache}\nserver:\n  listen: 127.0.0.1:{port}\nleaderElection:\n  leaseDuration: 4s\n  renewDeadline: 3s\n  retryPeriod: 1s\n",
+                ns = ns.name(),
+                cache = dir.path().join("cache").display()
+            ),
+        )
+        .expect("write the configuration");
+        let log = std::fs::File::create(dir.path().join("log")).expect("create the log");
+        let child = Command::new(env!("CARGO_BIN_EXE_tidegate"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .args(["--namespace", ns.name(), "--kubeconfig"])
+            .arg(crate::support::kubeconfig())
+            .env("HOSTNAME", name)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start tidegate run");
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> PathBuf {
+        self._dir.path().join("log")
+    }
+
+    /// The value of metric line `name` (exact, labels included), if the process answers.
+    async fn metric(&self, name: &str) -> Option<f64> {
+        let text = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    async fn leads(&self) -> Option<bool> {
+        self.metric("tidegate_leader")
+            .await
+            .map(|value| value == 1.0)
+    }
+
+    async fn writes_sent(&self) -> Option<f64> {
+        self.metric("tidegate_kube_write_requests_total{result=\"sent\"}")
+            .await
+            .or(Some(0.0))
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until exactly one of `processes` leads; returns its index.
+async fn leader_of(processes: &[&Process]) -> usize {
+    wait_for("exactly one leader", TIMEOUT, || async {
+        let mut leaders = Vec::new();
+        for (index, process) in processes.iter().enumerate() {
+            if process.leads().await? {
+                leaders.push(index);
+            }
+        }
+        (leaders.len() == 1).then(|| leaders[0])
+    })
+    .await
+}
+
+async fn apply(ns: &TestNamespace, image: &str) {
+    let manifest = json!({
+        "apiVersion": "tidegate.dev/v1alpha1", "kind": "Rollout", "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": image}]}},
+                 "strategy": {"canary": {"steps": [
+                     {"setWeight": 25}, {"pause": {"duration": 2}},
+                     {"setWeight": 50}, {"pause": {"duration": 2}},
+                     {"setWeight": 75}, {"pause": {"duration": 2}}]}}}
+    });
+    ns.api::<Rollout>()
+        .patch(
+            "web",
+            &k8s::PatchParams::apply("ha-test"),
+            &k8s::Patch::Apply(&manifest),
+        )
+        .await
+        .expect("apply the Rollout");
+}
+
+async fn step_index(ns: &TestNamespace) -> Option<i32> {
+    ns.api::<Rollout>()
+        .get("web")
+        .await
+        .ok()?
+        .status?
+        .current_step_index
+}
+
+#[tokio::test]
+async fn one_of_two_daemons_leads_and_the_other_takes_over_when_it_dies() {
+    let ns = TestNamespace::create("ha").await;
+    install_crds(&ns.client()).await;
+    let first = Process::start(&ns, "first");
+    let second = Process::start(&ns, "second");
+    let processes = [&first, &second];
+    let leader = leader_of(&processes).await;
+    apply(&ns, "web:1").await;
+    let rollouts = ns.api::<Rollout>();
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:1")).await;
+    assert_eq!(
+        processes[1 - leader].writes_sent().await,
+        Some(0.0),
+        "the follower wrote nothing"
+    );
+
+    apply(&ns, "web:2").await;
+    wait_for("the canary under way", TIMEOUT, || async {
+        (step_index(&ns).await? >= 1).then_some(())
+    })
+    .await;
+    let processes = [first, second];
+    processes[leader].signal("KILL");
+    let survivor = &processes[1 - leader];
+    wait_for("the survivor to lead", Duration::from_secs(20), || async {
+        survivor.leads().await?.then_some(())
+    })
+    .await;
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:2")).await;
+}
+
+#[tokio::test]
+async fn a_leader_stopped_past_its_lease_makes_no_write_when_it_wakes() {
+    let ns = TestNamespace::create("ha-stop").await;
+    install_crds(&ns.client()).await;
+    let first = Process::start(&ns, "first");
+    let second = Process::start(&ns, "second");
+    let leader = leader_of(&[&first, &second]).await;
+    let (old, new) = if leader == 0 {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
+    apply(&ns, "web:1").await;
+    let rollouts = ns.api::<Rollout>();
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:1")).await;
+    // Idle: the count of the leader's writes stands still.
+    let before = wait_for("the leader idle", TIMEOUT, || async {
+        let first = old.writes_sent().await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        (old.writes_sent().await? == first).then_some(first)
+    })
+    .await;
+    assert!(before > 0.0, "the leader wrote the Rollout's status");
+
+    old.signal("STOP");
+    wait_for(
+        "the other replica to lead",
+        Duration::from_secs(30),
+        || async { new.leads().await?.then_some(()) },
+    )
+    .await;
+    // Work for the new leader — and for the old one's stale watches when it wakes.
+    apply(&ns, "web:2").await;
+    wait_for("the new leader to start the canary", TIMEOUT, || async {
+        (step_index(&ns).await? >= 1).then_some(())
+    })
+    .await;
+    old.signal("CONT");
+    wait_for("the old leader to see it lost", TIMEOUT, || async {
+        (!old.leads().await?).then_some(())
+    })
+    .await;
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:2")).await;
+    assert_eq!(
+        old.writes_sent().await,
+        Some(before),
+        "the old leader made no write after losing its lease (log: {})",
+        old.log().display()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_releases_the_lease_and_a_restarted_daemon_repeats_no_step() {
+    let ns = TestNamespace::create("ha-term").await;
+    install_crds(&ns.client()).await;
+    let first = Process::start(&ns, "first");
+    leader_of(&[&first]).await;
+    apply(&ns, "web:1").await;
+    let rollouts = ns.api::<Rollout>();
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:1")).await;
+    apply(&ns, "web:2").await;
+    wait_for("the canary at its second pause", TIMEOUT, || async {
+        (step_index(&ns).await? >= 3).then_some(())
+    })
+    .await;
+    first.signal("TERM");
+    let mut first = first;
+    let exited = wait_for("the daemon to exit", TIMEOUT, || {
+        std::future::ready(
+            first
+                .child
+                .try_wait()
+                .expect("wait")
+                .map(|status| status.success()),
+        )
+    })
+    .await;
+    assert!(exited, "SIGTERM is a clean exit");
+    let lease = ns
+        .api::<Lease>()
+        .get("tidegate-leader")
+        .await
+        .expect("the Lease");
+    let holder = lease
+        .spec
+        .and_then(|spec| spec.holder_identity)
+        .unwrap_or_default();
+    assert!(
+        holder.is_empty(),
+        "the lease was released, not left to expire: {holder}"
+    );
+
+    let second = Process::start(&ns, "second");
+    leader_of(&[&second]).await;
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:2")).await;
+    let events = ns
+        .api::<Event>()
+        .list(&k8s::ListParams::default())
+        .await
+        .expect("list Events");
+    let mut completed: Vec<String> = events
+        .items
+        .iter()
+        .filter(|event| event.reason.as_deref() == Some("RolloutStepCompleted"))
+        .filter_map(|event| event.note.clone())
+        .collect();
+    completed.sort();
+    let unique = {
+        let mut unique = completed.clone();
+        unique.dedup();
+        unique
+    };
+    assert_eq!(completed, unique, "no step completed twice: {completed:#?}");
+}
+
+#[tokio::test]
+async fn the_write_fence_closes_at_the_renew_deadline_before_the_lease_can_be_taken() {
+    let ns = TestNamespace::create("fence").await;
+    let metrics = tidegate::metrics::Metrics::default();
+    let fence = std::sync::Arc::new(tidegate::leader::Fence::new(&metrics));
+    let config: tidegate::config::LeaderElectionConfig =
+        serde_saphyr::from_str("leaseDuration: 8s\nrenewDeadline: 2s\nretryPeriod: 1s\n")
+            .expect("election settings");
+    let (sender, mut leading) = tokio::sync::watch::channel(false);
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let (client, namespace, election_fence) = (ns.client(), ns.name().to_owned(), fence.clone());
+    let election = tokio::spawn(async move {
+        tidegate::leader::run(client, &namespace, &config, election_fence, sender, stopped).await
+    });
+    wait_for("leadership", TIMEOUT, || {
+        std::future::ready((*leading.borrow_and_update()).then_some(()))
+    })
+    .await;
+    let fenced = tidegate::leader::fenced(ns.client(), fence.clone());
+    let maps = k8s::Api::<k8s::ConfigMap>::namespaced(fenced, ns.name());
+    let map = |name: &str| -> k8s::ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name}})).expect("a ConfigMap")
+    };
+    maps.create(&k8s::PostParams::default(), &map("while-leading"))
+        .await
+        .expect("the leader writes");
+
+    let renewed = ns
+        .api::<Lease>()
+        .get("tidegate-leader")
+        .await
+        .expect("the Lease")
+        .spec
+        .and_then(|spec| spec.renew_time)
+        .expect("a renewed lease")
+        .0;
+    // The election stops renewing (it may release the lease or not: the fence must not care).
+    election.abort();
+    wait_for("the fence to close", TIMEOUT, || {
+        std::future::ready((!fence.is_open()).then_some(()))
+    })
+    .await;
+    let closed_at = jiff::Timestamp::now();
+    let refused = maps
+        .create(&k8s::PostParams::default(), &map("after-the-deadline"))
+        .await
+        .expect_err("no write once the renew deadline passed");
+    assert!(
+        k8s::describe_error(&refused).contains("not the leader"),
+        "{refused}"
+    );
+    maps.get("while-leading").await.expect("reads still pass");
+    let expires = renewed + jiff::SignedDuration::from_secs(8);
+    assert!(
+        closed_at < expires,
+        "the fence closed ({closed_at}) before the lease renewed at {renewed} or later could expire ({expires} or later)"
+    );
+    assert!(
+        maps.get_opt("after-the-deadline")
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
