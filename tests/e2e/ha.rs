@@ -20,7 +20,7 @@ use crate::support::{TIMEOUT, TestNamespace, healthy_on, install_crds, wait_for,
 struct Process {
     child: Child,
     port: u16,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Process {
@@ -49,15 +49,11 @@ impl Process {
             .stderr(log)
             .spawn()
             .expect("start tidegate run");
-        Self {
-            child,
-            port,
-            _dir: dir,
-        }
+        Self { child, port, dir }
     }
 
     fn log(&self) -> PathBuf {
-        self._dir.path().join("log")
+        self.dir.path().join("log")
     }
 
     /// The value of metric line `name` (exact, labels included), if the process answers.
