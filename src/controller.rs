@@ -18,10 +18,13 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, ResourceExt};
 
+use tracing::Instrument;
+
 use crate::engine::{self, Observation};
 use crate::executor::{ExecuteError, Executor};
 use crate::k8s::crd::{AnalysisRun, Rollout, RolloutStatus};
 use crate::k8s::{self, ObserveError, ReplicaSet, Service, labels};
+use crate::metrics::{Metrics, ReconcileLabels};
 use crate::model::RolloutState;
 
 /// How soon to look again when the engine asks for "now": a floor against hot loops (a
@@ -78,12 +81,14 @@ impl ReconcileError {
 struct Context {
     client: Client,
     recorder: Recorder,
+    metrics: Arc<Metrics>,
 }
 
 /// Runs the controller until `shutdown` completes.
 pub async fn run(
     client: Client,
     scope: Scope,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let (rollouts, replica_sets, runs, services) = match &scope {
@@ -108,6 +113,7 @@ pub async fn run(
     let context = Arc::new(Context {
         client: client.clone(),
         recorder: Recorder::new(client, reporter),
+        metrics,
     });
     let controller = Controller::<Rollout>::new(rollouts, watcher::Config::default());
     // A Service change (or a missing Service appearing) wakes the Rollouts that name it.
@@ -150,6 +156,7 @@ pub async fn run_all(
         run(
             client.clone(),
             scope.clone(),
+            analysis.metrics.clone(),
             stopped_signal(stopped.clone())
         ),
         crate::analysis::controller::run(client, scope, analysis, stopped_signal(stopped)),
@@ -174,7 +181,35 @@ fn names_service(rollout: &Rollout, service: &str) -> bool {
     canary.chain(blue_green).any(|name| name == service)
 }
 
+/// One reconcile, timed and counted, in a span naming the Rollout (every log line of it
+/// carries the namespace and name).
 async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Action, ReconcileError> {
+    let span = tracing::info_span!(
+        "reconcile",
+        namespace = rollout.namespace().unwrap_or_default(),
+        rollout = rollout.name_any()
+    );
+    let started = std::time::Instant::now();
+    let result = reconcile_rollout(rollout, context.clone())
+        .instrument(span)
+        .await;
+    let labels = ReconcileLabels {
+        controller: "rollout",
+        result: if result.is_ok() { "ok" } else { "error" },
+    };
+    context.metrics.reconciles.get_or_create(&labels).inc();
+    context
+        .metrics
+        .reconcile_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn reconcile_rollout(
+    rollout: Arc<Rollout>,
+    context: Arc<Context>,
+) -> Result<Action, ReconcileError> {
     let name = rollout.name_any();
     let namespace = rollout
         .namespace()
@@ -222,6 +257,9 @@ async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Actio
         .execute(&decision.effects)
         .await?;
     write_status(client, &namespace, &rollout, &status, &decision.state).await?;
+    context
+        .metrics
+        .observe_rollout(&namespace, &name, &decision.state);
     Ok(Action::requeue(
         decision
             .requeue_after

@@ -25,6 +25,35 @@ pub struct WriteLabels {
     pub result: &'static str,
 }
 
+/// Labels of reconciles: which controller, and whether it succeeded.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    /// `rollout` or `analysisrun`.
+    pub controller: &'static str,
+    /// `ok` or `error`.
+    pub result: &'static str,
+}
+
+/// Labels of one Rollout.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RolloutLabels {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub rollout: String,
+}
+
+/// Labels of one Rollout's phase.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RolloutPhaseLabels {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub rollout: String,
+    /// `Healthy`, `Progressing`, `Paused` or `Degraded`.
+    pub phase: &'static str,
+}
+
 /// Labels of sync outcomes.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SyncLabels {
@@ -92,6 +121,16 @@ pub struct Metrics {
     pub writeback_queue: Family<SourceLabels, Gauge>,
     /// Write-back attempts that failed (retried or dropped), by source.
     pub writeback_errors: Family<SourceLabels, Counter>,
+    /// Reconciles by controller and result.
+    pub reconciles: Family<ReconcileLabels, Counter>,
+    /// How long reconciles take, by controller and result.
+    pub reconcile_duration: Family<ReconcileLabels, Histogram, fn() -> Histogram>,
+    /// 1 for each Rollout's current phase (`count by (phase)` gives Rollouts by phase).
+    pub rollout_phase: Family<RolloutPhaseLabels, Gauge>,
+    /// Each Rollout's current canary step index.
+    pub rollout_step: Family<RolloutLabels, Gauge>,
+    /// Each Rollout's canary weight.
+    pub rollout_weight: Family<RolloutLabels, Gauge>,
     /// 1 while this replica is the leader.
     pub leader: Gauge,
     /// Mutating Kubernetes requests, sent or refused by the leader fence.
@@ -191,6 +230,38 @@ impl Default for Metrics {
             "Failed write-back attempts (retried, or dropped when they cannot succeed)",
             Family::<SourceLabels, Counter>::default(),
         );
+        let reconciles = registered(
+            &mut registry,
+            "reconciles",
+            "Reconciles by controller and result",
+            Family::<ReconcileLabels, Counter>::default(),
+        );
+        let reconcile_duration: Family<ReconcileLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(seconds_histogram);
+        let reconcile_duration = registered(
+            &mut registry,
+            "reconcile_duration_seconds",
+            "Duration of reconciles by controller and result",
+            reconcile_duration,
+        );
+        let rollout_phase = registered(
+            &mut registry,
+            "rollout_phase",
+            "1 for each Rollout's current phase",
+            Family::<RolloutPhaseLabels, Gauge>::default(),
+        );
+        let rollout_step = registered(
+            &mut registry,
+            "rollout_step",
+            "Each Rollout's current canary step index",
+            Family::<RolloutLabels, Gauge>::default(),
+        );
+        let rollout_weight = registered(
+            &mut registry,
+            "rollout_canary_weight",
+            "Each Rollout's canary weight (percent)",
+            Family::<RolloutLabels, Gauge>::default(),
+        );
         let leader = registered(
             &mut registry,
             "leader",
@@ -219,6 +290,11 @@ impl Default for Metrics {
             measurement_duration,
             writeback_queue,
             writeback_errors,
+            reconciles,
+            reconcile_duration,
+            rollout_phase,
+            rollout_step,
+            rollout_weight,
             leader,
             kube_writes,
         }
@@ -237,6 +313,44 @@ impl Metrics {
     pub fn source(source: &str) -> SourceLabels {
         SourceLabels {
             source: source.to_owned(),
+        }
+    }
+
+    /// Records a Rollout's phase, step and weight.
+    pub fn observe_rollout(
+        &self,
+        namespace: &str,
+        rollout: &str,
+        state: &crate::model::RolloutState,
+    ) {
+        use crate::model::Phase;
+        let labels = RolloutLabels {
+            namespace: namespace.to_owned(),
+            rollout: rollout.to_owned(),
+        };
+        let step = state.current_step_index.unwrap_or(0);
+        self.rollout_step
+            .get_or_create(&labels)
+            .set(i64::try_from(step).unwrap_or(i64::MAX));
+        self.rollout_weight
+            .get_or_create(&labels)
+            .set(i64::from(state.weight));
+        for (phase, name) in [
+            (Phase::Healthy, "Healthy"),
+            (Phase::Progressing, "Progressing"),
+            (Phase::Paused, "Paused"),
+            (Phase::Degraded, "Degraded"),
+        ] {
+            let labels = RolloutPhaseLabels {
+                namespace: namespace.to_owned(),
+                rollout: rollout.to_owned(),
+                phase: name,
+            };
+            if state.phase == Some(phase) {
+                self.rollout_phase.get_or_create(&labels).set(1);
+            } else {
+                self.rollout_phase.remove(&labels);
+            }
         }
     }
 

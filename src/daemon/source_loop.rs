@@ -129,7 +129,11 @@ impl SourceLoop {
         match self.fetch().await {
             Ok(_) => source::next_poll(interval, source::random()),
             Err(error) => {
-                tracing::debug!(source = %self.config.name, error = %crate::k8s::describe_error(&error), "fetch failed (following)");
+                tracing::warn!(source = %self.config.name, error = %crate::k8s::describe_error(&error), "fetch failed (following)");
+                self.metrics
+                    .fetch_errors
+                    .get_or_create(&Metrics::source(&self.config.name))
+                    .inc();
                 source::next_retry(interval, 1)
             }
         }

@@ -56,9 +56,9 @@ impl Process {
         self.dir.path().join("log")
     }
 
-    /// The value of metric line `name` (exact, labels included), if the process answers.
-    async fn metric(&self, name: &str) -> Option<f64> {
-        let text = reqwest::Client::new()
+    /// The metrics page, if the process answers.
+    async fn metrics(&self) -> Option<String> {
+        reqwest::Client::new()
             .get(format!("http://127.0.0.1:{}/metrics", self.port))
             .timeout(Duration::from_secs(2))
             .send()
@@ -66,21 +66,23 @@ impl Process {
             .ok()?
             .text()
             .await
-            .ok()?;
-        text.lines()
+            .ok()
+    }
+
+    /// The value of metric line `name` (exact, labels included) on a metrics page.
+    fn value<T: std::str::FromStr>(page: &str, name: &str) -> Option<T> {
+        page.lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
     }
 
     async fn leads(&self) -> Option<bool> {
-        self.metric("tidegate_leader")
-            .await
-            .map(|value| value == 1.0)
+        Self::value::<u8>(&self.metrics().await?, "tidegate_leader").map(|value| value == 1)
     }
 
-    async fn writes_sent(&self) -> Option<f64> {
-        self.metric("tidegate_kube_write_requests_total{result=\"sent\"}")
-            .await
-            .or(Some(0.0))
+    /// Mutating requests this process sent (the counter is absent until the first).
+    async fn writes_sent(&self) -> Option<u64> {
+        let page = self.metrics().await?;
+        Some(Self::value(&page, "tidegate_kube_write_requests_total{result=\"sent\"}").unwrap_or(0))
     }
 
     fn signal(&self, signal: &str) {
@@ -155,7 +157,7 @@ async fn one_of_two_daemons_leads_and_the_other_takes_over_when_it_dies() {
     wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:1")).await;
     assert_eq!(
         processes[1 - leader].writes_sent().await,
-        Some(0.0),
+        Some(0),
         "the follower wrote nothing"
     );
 
@@ -196,7 +198,7 @@ async fn a_leader_stopped_past_its_lease_makes_no_write_when_it_wakes() {
         (old.writes_sent().await? == first).then_some(first)
     })
     .await;
-    assert!(before > 0.0, "the leader wrote the Rollout's status");
+    assert!(before > 0, "the leader wrote the Rollout's status");
 
     old.signal("STOP");
     wait_for(
@@ -352,4 +354,97 @@ async fn the_write_fence_closes_at_the_renew_deadline_before_the_lease_can_be_ta
             .expect("read")
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_and_readyz_waits_for_the_first_look() {
+    let ns = TestNamespace::create("observe").await;
+    install_crds(&ns.client()).await;
+    // A remote that takes three seconds to answer (and then answers nonsense): the daemon is
+    // not ready until it has looked once.
+    let slow = crate::support::http::HttpServer::start(|_| crate::support::http::Response {
+        status: 404,
+        body: String::new(),
+        delay: Duration::from_secs(3),
+    })
+    .await;
+    let daemon = crate::support::daemon::Daemon::start_controlling(
+        &ns,
+        &format!(
+            "- name: slow\n  url: {}\n  namespace: {}\n  interval: 1h\n  writeBack: {{}}\n",
+            slow.url("/repo.git"),
+            ns.name()
+        ),
+        "",
+    );
+    let status = |path: &'static str| {
+        let url = daemon.url(path);
+        async move { Some(reqwest::get(url).await.ok()?.status().as_u16()) }
+    };
+    let not_ready = wait_for("the server to answer", TIMEOUT, || status("/healthz")).await;
+    assert_eq!(not_ready, 200, "alive at once");
+    assert_eq!(
+        status("/readyz").await,
+        Some(503),
+        "not ready before the first look"
+    );
+    wait_for("ready after the first look", TIMEOUT, || async {
+        (status("/readyz").await? == 200).then_some(())
+    })
+    .await;
+
+    apply(&ns, "web:1").await;
+    wait_for_object(&ns.api::<Rollout>(), "web", TIMEOUT, healthy_on("web:1")).await;
+    let page = wait_for("the Rollout's metrics", TIMEOUT, || async {
+        let page = reqwest::get(daemon.url("/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        page.contains("tidegate_rollout_phase{").then_some(page)
+    })
+    .await;
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool (Debian's prometheus package)");
+    std::io::Write::write_all(&mut check.stdin.take().expect("stdin"), page.as_bytes())
+        .expect("feed promtool");
+    let checked = check.wait_with_output().expect("promtool ends");
+    // Exit 1 is a parse error; 3 only lint remarks: promtool reads the classic text format,
+    // where OpenMetrics counters (HELP on `x`, samples on `x_total`) look unexplained.
+    assert!(
+        matches!(checked.status.code(), Some(0 | 3)),
+        "promtool could not parse /metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for family in [
+        "tidegate_reconciles_total{controller=\"rollout\",result=\"ok\"}",
+        "tidegate_reconcile_duration_seconds_bucket{",
+        &format!(
+            "tidegate_rollout_phase{{namespace=\"{}\",rollout=\"web\",phase=\"Healthy\"}} 1",
+            ns.name()
+        ),
+        "tidegate_rollout_step{",
+        "tidegate_rollout_canary_weight{",
+        "tidegate_git_fetch_duration_seconds_count{source=\"slow\"} ",
+        "tidegate_git_fetch_errors_total{source=\"slow\"} ",
+        "tidegate_writeback_queue_length{source=\"slow\"} 0",
+        "tidegate_leader 1",
+        "tidegate_kube_write_requests_total{result=\"sent\"} ",
+    ] {
+        assert!(page.contains(family), "{family} missing from:\n{page}");
+    }
+    for unbounded in ["pod=", "revision=", "hash="] {
+        assert!(
+            !page.contains(unbounded),
+            "a per-{unbounded} label in:\n{page}"
+        );
+    }
+    daemon.stop().await;
 }

@@ -26,7 +26,12 @@ impl RunningController {
             let _ = stopped.await;
         };
         let scope = Scope::Namespace(namespace.name().to_owned());
-        let task = tokio::spawn(controller::run(namespace.client(), scope, shutdown));
+        let task = tokio::spawn(controller::run(
+            namespace.client(),
+            scope,
+            std::sync::Arc::new(tidegate::metrics::Metrics::default()),
+            shutdown,
+        ));
         Self {
             stop: Some(stop),
             task: Some(task),
