@@ -42,6 +42,45 @@ pub struct Config {
     /// Leader election between replicas.
     #[serde(default)]
     pub leader_election: LeaderElectionConfig,
+    /// Logs.
+    #[serde(default)]
+    pub logging: LoggingConfig,
+}
+
+/// Logs on stderr.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `text` for people, `json` (one object per line) for log pipelines.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A level (`info`) or a filter (`info,tidegate::sync=debug`); `RUST_LOG` overrides it.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Leader election: one replica writes to the cluster, Git and the forge; the others fetch

@@ -19,7 +19,7 @@ pub struct Args {
 
 /// Runs the controller.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    crate::telemetry::init();
+    crate::telemetry::init(&crate::config::LoggingConfig::default());
     block_on(async {
         let (client, namespace) = args.cluster.connect().await?;
         let scope = match &args.cluster.namespace {

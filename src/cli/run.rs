@@ -28,7 +28,7 @@ pub struct Args {
 /// Runs the daemon.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
-    crate::telemetry::init();
+    crate::telemetry::init(&config.logging);
     block_on(async {
         let (client, namespace) = args.cluster.connect().await?;
         let scope = match (&args.cluster.namespace, args.no_controller) {
