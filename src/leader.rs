@@ -3,10 +3,12 @@
 //!
 //! In: a Lease (kube-lease-manager acquires and renews it). Out: a `leading` signal for the
 //! daemon's writers, and a [`Fence`]: every mutating request of the daemon's Kubernetes client
-//! passes through it, and it is open only until the last renewal seen plus the renew
-//! deadline. A leader that stops renewing — stalled, partitioned, SIGSTOPped — stops writing
-//! at that deadline, before another replica may take the lease (at the lease duration), and
-//! makes no write after waking up: the fence is checked against the clock at each request.
+//! passes through it (and Git pushes and forge writes check it too), and it is open only
+//! until the last renewal seen plus the renew deadline. A leader that stops renewing —
+//! stalled, partitioned, SIGSTOPped — stops writing at that deadline, before another replica
+//! may take the lease (at the lease duration), and makes no write after waking up: the fence
+//! is checked against the clock when each request is handed to the client (the margin between
+//! the two durations covers clock skew and the time a request takes to leave).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -73,6 +75,19 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// Whether this replica may write now: checked right before each Git push and forge write
+/// (the Kubernetes client checks the fence itself).
+pub type WriteGuard = Arc<dyn Fn() -> bool + Send + Sync>;
+
+impl Fence {
+    /// The fence as a [`WriteGuard`] for Git and forge writers.
+    #[must_use]
+    pub fn guard(self: &Arc<Self>) -> WriteGuard {
+        let fence = self.clone();
+        Arc::new(move || fence.is_open())
+    }
+}
+
 /// The request was a write and this process is not (or no longer) the leader.
 #[derive(Debug, thiserror::Error)]
 #[error("not the leader: this replica does not write to the cluster")]
@@ -135,6 +150,9 @@ pub enum ElectionError {
         #[source]
         source: kube_lease_manager::LeaseManagerError,
     },
+    /// The lease manager stopped (it gives up on API errors).
+    #[error("the lease manager stopped")]
+    Stopped,
 }
 
 /// This replica's identity in the Lease: the pod name (`HOSTNAME`) and the process id.
@@ -151,7 +169,7 @@ pub async fn run(
     namespace: &str,
     config: &LeaderElectionConfig,
     fence: Arc<Fence>,
-    leading: watch::Sender<bool>,
+    leading: &watch::Sender<bool>,
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), ElectionError> {
     let (lease_duration, renew_deadline, retry_period) = config.durations();
@@ -174,12 +192,14 @@ pub async fn run(
     let mut tick = tokio::time::interval(retry_period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(%identity, lease = %config.lease_name, "leader election started");
+    let mut outcome = Ok(());
     loop {
         tokio::select! {
             _ = stopped.changed() => break,
             changed = lock.changed() => {
                 if changed.is_err() {
                     tracing::error!("the lease manager stopped; this replica stops writing");
+                    outcome = Err(ElectionError::Stopped);
                     break;
                 }
                 if !*lock.borrow_and_update() {
@@ -188,14 +208,17 @@ pub async fn run(
             }
             _ = tick.tick() => {}
         }
-        refresh(
+        // Bounded: a stuck read must not keep `leading` true past the fence's deadline.
+        let read = refresh(
             &leases,
             &config.lease_name,
             &identity,
             renew_deadline,
             &fence,
-        )
-        .await;
+        );
+        if tokio::time::timeout(retry_period, read).await.is_err() {
+            tracing::warn!("reading the lease timed out");
+        }
         let now_leading = fence.is_open();
         leading.send_if_modified(|was| {
             if *was == now_leading {
@@ -214,7 +237,7 @@ pub async fn run(
     {
         tracing::warn!(%error, "cannot release the lease; another replica takes over when it expires");
     }
-    Ok(())
+    outcome
 }
 
 /// Reads the Lease: while it names this replica, the fence stays open until its renew time

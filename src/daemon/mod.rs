@@ -71,7 +71,7 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     let (fence, leading) = elect(&config, &client, &metrics, &stopped, &mut tasks);
-    let client = leader::fenced(client, fence);
+    let client = leader::fenced(client, fence.clone());
     let records = Records::new(client.clone(), &config.state.namespace);
     let views = Arc::new(RwLock::new(BTreeMap::new()));
     let syncer = Arc::new(Syncer::new(client.clone()));
@@ -106,7 +106,7 @@ pub async fn run(
             source.url.clone(),
         ));
         if reports(&source) {
-            outlets.push(outlet(&config, &source, cache.clone())?);
+            outlets.push(outlet(&config, &source, cache.clone(), &fence.guard())?);
         }
         let source_loop = SourceLoop {
             config: source,
@@ -166,7 +166,7 @@ fn elect(
         return (fence, leading);
     }
     let (sender, leading) = watch::channel(false);
-    let (client, namespace, election, fence_for_election, stopped) = (
+    let (client, namespace, election, fence_for_election, mut stopped) = (
         client.clone(),
         config.state.namespace.clone(),
         config.leader_election.clone(),
@@ -174,10 +174,24 @@ fn elect(
         stopped.clone(),
     );
     tasks.push(tokio::spawn(async move {
-        if let Err(error) =
-            leader::run(client, &namespace, &election, fence_for_election, sender, stopped).await
-        {
-            tracing::error!(error = %crate::k8s::describe_error(&error), "leader election failed; this replica never writes");
+        let mut failures = 0;
+        loop {
+            let term = leader::run(
+                client.clone(),
+                &namespace,
+                &election,
+                fence_for_election.clone(),
+                &sender,
+                stopped.clone(),
+            );
+            let Err(error) = term.await else { return };
+            failures += 1;
+            let wait = crate::source::next_retry(Duration::from_secs(60), failures);
+            tracing::error!(error = %crate::k8s::describe_error(&error), ?wait, "leader election failed; this replica does not write until it leads again");
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stopped.changed() => return,
+            }
         }
     }));
     (fence, leading)
@@ -237,6 +251,15 @@ impl Term {
         if !self.outlets.is_empty() {
             let (done, done_received) = tokio::sync::mpsc::unbounded_channel();
             for outlet in &self.outlets {
+                match outlet.queue.drop_records() {
+                    Ok(0) => {}
+                    Ok(dropped) => {
+                        tracing::info!(source = %outlet.config.name, dropped, "records queued in an earlier term dropped; the reporter writes the current ones");
+                    }
+                    Err(error) => {
+                        tracing::warn!(source = %outlet.config.name, %error, "cannot tidy the write-back queue");
+                    }
+                }
                 tasks.push(spawn_write_loop(
                     outlet,
                     done.clone(),
@@ -314,6 +337,7 @@ fn outlet(
     config: &Config,
     source: &SourceConfig,
     source_cache: Arc<GitCache>,
+    may_write: &leader::WriteGuard,
 ) -> Result<reporter::Outlet, DaemonError> {
     let dir = config
         .state
@@ -333,14 +357,18 @@ fn outlet(
             name: write_back.author_name,
             email: write_back.author_email,
         },
-    );
+    )
+    .with_guard(may_write.clone());
     Ok(reporter::Outlet {
         config: source.clone(),
         source_cache,
         writer: Arc::new(std::sync::Mutex::new(writer)),
         queue: Arc::new(queue),
         wake: Arc::new(Notify::new()),
-        forge: source.forge.as_ref().map(|forge| Arc::new(forge.client())),
+        forge: source
+            .forge
+            .as_ref()
+            .map(|forge| Arc::new(forge.client().with_guard(may_write.clone()))),
     })
 }
 

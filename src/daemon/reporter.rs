@@ -72,6 +72,8 @@ struct Tracked {
     status_sent: Option<(String, CommitStatus)>,
     status_in_flight: bool,
     revert_queued: bool,
+    /// The commit of the revision before this one (the last good one), when known.
+    previous_commit: Option<String>,
     promotion: Option<Proposal>,
     /// Person actions already recorded (annotation values), by annotation.
     actions_seen: HashMap<&'static str, String>,
@@ -173,6 +175,7 @@ impl Reporter {
                     status_sent: None,
                     status_in_flight: false,
                     revert_queued: false,
+                    previous_commit: None,
                     promotion: None,
                     actions_seen: PERSON_ACTIONS
                         .iter()
@@ -412,6 +415,7 @@ impl Reporter {
                 path: outlet.config.path.clone(),
                 rollout: key.to_owned(),
                 deployed: tracked.record.source.commit.clone(),
+                since: tracked.previous_commit.clone(),
                 file,
                 reason: snapshot.message.clone(),
                 pull_request: outlet.config.on_abort == OnAbort::RevertPr,
@@ -612,13 +616,21 @@ impl Reporter {
                 "RevertProposed",
                 false,
             ),
-            Done::PromotionProposed { rollout, pull } => {
+            Done::PromotionProposed {
+                rollout,
+                revision,
+                step,
+                pull,
+            } => {
                 let number = pull.number;
                 let url = pull.url.clone();
+                // Only for the pause it was opened for: a late answer about an earlier pause
+                // must not stand for the current one.
                 if let Some(proposal) = self
                     .tracked
                     .get_mut(&rollout)
                     .and_then(|tracked| tracked.promotion.as_mut())
+                    .filter(|proposal| proposal.hash == revision && Some(proposal.step) == step)
                 {
                     proposal.pull = Some(pull);
                 }
@@ -692,23 +704,33 @@ impl Reporter {
         let Some(tracked) = self.tracked.get_mut(key) else {
             return;
         };
-        let Some(proposal) = tracked.promotion.as_mut() else {
+        let Some(proposal) = tracked.promotion.as_mut().filter(|proposal| {
+            proposal
+                .pull
+                .as_ref()
+                .is_some_and(|open| open.number == pull.number)
+        }) else {
             return;
         };
         proposal.pull = Some(pull.clone());
         if pull.state != PullState::Closed
             || !tracked.snapshot.as_ref().is_some_and(|snapshot| {
-                snapshot.awaiting_approval && snapshot.hash == proposal.hash
+                snapshot.awaiting_approval
+                    && snapshot.hash == proposal.hash
+                    && snapshot.step == proposal.step
             })
         {
             return;
         }
         let namespace = tracked.rollout.namespace().unwrap_or_default();
         let name = tracked.rollout.name_any();
-        let hash = proposal.hash.clone();
-        let aborted = k8s::act(&self.client, &namespace, &name, move |_, state| {
-            if state.current_pod_hash.as_deref() != Some(hash.as_str()) {
-                return Err("the revision changed".to_owned());
+        let (hash, step) = (proposal.hash.clone(), proposal.step);
+        // The same checks against the Rollout as written now: a pause released meanwhile (by
+        // `tidegate promote`, say) is not aborted by a pull request closed as redundant.
+        let aborted = k8s::act(&self.client, &namespace, &name, move |rollout, state| {
+            let now = progress::snapshot(rollout).ok_or("not observed yet")?;
+            if !now.awaiting_approval || now.hash != hash || now.step != step {
+                return Err("no longer waiting at this pause".to_owned());
             }
             Ok(engine::abort(state))
         })
@@ -783,6 +805,9 @@ fn begin_revision(
     now: &str,
 ) -> Option<OutcomeRecord> {
     let mut superseded = None;
+    if tracked.record.outcome() == Outcome::Promoted && !tracked.record.source.commit.is_empty() {
+        tracked.previous_commit = Some(tracked.record.source.commit.clone());
+    }
     if !tracked.record.revision.pod_template_hash.is_empty()
         && !tracked.record.outcome().is_terminal()
     {

@@ -85,6 +85,7 @@ impl SourceLoop {
         let mut memory = None;
         let mut first = true;
         let mut leading = self.leading.clone();
+        let mut election_alive = true;
         loop {
             let wait = if *leading.borrow_and_update() {
                 // The record holds the inventory: syncing without it would forget what to
@@ -117,7 +118,9 @@ impl SourceLoop {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.wake.notified() => tracing::debug!(source = %name, "woken"),
-                _ = leading.changed() => {}
+                changed = leading.changed(), if election_alive => {
+                    election_alive = changed.is_ok();
+                }
                 _ = shutdown.changed() => break,
             }
         }

@@ -39,6 +39,10 @@ pub enum Done {
     PromotionProposed {
         /// `namespace/name`.
         rollout: String,
+        /// The revision and step it approves.
+        revision: String,
+        /// The step.
+        step: Option<usize>,
         /// The pull request.
         pull: Pull,
     },
@@ -316,6 +320,8 @@ impl WriteLoop {
             .map_err(JobError::Forge)?;
         Ok(Done::PromotionProposed {
             rollout: job.rollout,
+            revision: job.approval.revision,
+            step: job.approval.step,
             pull,
         })
     }

@@ -10,6 +10,7 @@ mod gitea;
 mod github;
 mod gitlab;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -180,6 +181,12 @@ pub enum ForgeError {
         /// The start of the answer.
         message: String,
     },
+    /// This replica does not lead: it writes nothing to the forge.
+    #[error("{operation}: not the leader")]
+    NotLeader {
+        /// What was being done.
+        operation: &'static str,
+    },
     /// The answer was not what the API documents.
     #[error("{operation}: unexpected answer: {message}")]
     Decode {
@@ -195,7 +202,8 @@ impl ForgeError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Send { .. } => true,
+            // Network errors pass; the leader does the work and this replica may lead again.
+            Self::Send { .. } | Self::NotLeader { .. } => true,
             Self::Status { status, .. } => retryable(*status),
             Self::Token(_) | Self::Decode { .. } => false,
         }
@@ -234,6 +242,7 @@ pub struct Forge {
     token: SecretRef,
     http: reqwest::Client,
     retry: Retry,
+    may_write: crate::leader::WriteGuard,
 }
 
 impl std::fmt::Debug for Forge {
@@ -267,7 +276,16 @@ impl Forge {
             token,
             http,
             retry: Retry::default(),
+            may_write: Arc::new(|| true),
         }
+    }
+
+    /// The same forge, writing (statuses, pull requests, comments) only while `may_write`
+    /// says so: a replica that lost its leadership stops at once.
+    #[must_use]
+    pub fn with_guard(mut self, may_write: crate::leader::WriteGuard) -> Self {
+        self.may_write = may_write;
+        self
     }
 
     /// The same forge with another retry policy.
@@ -289,10 +307,18 @@ impl Forge {
         if let Some(open) = self.open_pull_from(&pull.head).await? {
             return Ok(open);
         }
-        let answer = self
+        match self
             .send("open pull request", self.dialect.open_pull(pull))
-            .await?;
-        self.pull_from("open pull request", &answer)
+            .await
+        {
+            Ok(answer) => self.pull_from("open pull request", &answer),
+            // A lost answer may hide a created pull request: look before failing (and
+            // before the job is retried, which would open a second one).
+            Err(error) => match self.open_pull_from(&pull.head).await {
+                Ok(Some(open)) => Ok(open),
+                _ => Err(error),
+            },
+        }
     }
 
     /// The open pull request from branch `head`, if any.
@@ -338,6 +364,9 @@ impl Forge {
 
     /// Sends `call`, retrying what may succeed later; returns the JSON answer (`null` if empty).
     async fn send(&self, operation: &'static str, call: Call) -> Result<Value, ForgeError> {
+        if call.method != Method::GET && !(self.may_write)() {
+            return Err(ForgeError::NotLeader { operation });
+        }
         let token = self.token.read().map_err(ForgeError::Token)?;
         let url = format!("{}{}", self.api_base, call.path);
         let mut target = reqwest::Url::parse(&url).map_err(|error| ForgeError::Decode {

@@ -23,7 +23,8 @@ pub struct Approval {
     /// absent: any pause of the revision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
-    /// Who approved (filled from the commit author when absent).
+    /// Who approved (`tidegate promote --as`, default `$USER`); empty in a promotion pull
+    /// request, whose merger is recorded instead.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub approved_by: String,
     /// Why, for the record.

@@ -162,7 +162,6 @@ pub fn read_at(
 }
 
 /// Writes to branches of one repository.
-#[derive(Debug)]
 pub struct GitWriter {
     cache: GitCache,
     url: String,
@@ -171,6 +170,15 @@ pub struct GitWriter {
     author: Author,
     attempts: u32,
     first_wait: Duration,
+    may_write: crate::leader::WriteGuard,
+}
+
+impl std::fmt::Debug for GitWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitWriter")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GitWriter {
@@ -191,7 +199,15 @@ impl GitWriter {
             author,
             attempts: 6,
             first_wait: Duration::from_millis(200),
+            may_write: std::sync::Arc::new(|| true),
         }
+    }
+
+    /// The same writer, pushing only while `may_write` says so (the leader fence).
+    #[must_use]
+    pub fn with_guard(mut self, may_write: crate::leader::WriteGuard) -> Self {
+        self.may_write = may_write;
+        self
     }
 
     /// Commits the edit `edit` computes from the tip of `branch` and pushes. A missing
@@ -364,6 +380,13 @@ impl GitWriter {
         branch: &str,
         credentials: Option<&Credentials>,
     ) -> Result<(), Pushed> {
+        if !(self.may_write)() {
+            return Err(Pushed::Failed(WriteError::Push {
+                url: self.url.clone(),
+                message: "not the leader: this replica does not push".to_owned(),
+                refused: false,
+            }));
+        }
         let mut config = vec![
             ("http.followRedirects".to_owned(), "false".to_owned()),
             ("credential.helper".to_owned(), String::new()),

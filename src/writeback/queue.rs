@@ -123,11 +123,31 @@ impl Queue {
                     let aside = self.dir.join("unreadable");
                     fs::create_dir_all(&aside)?;
                     tracing::error!(job = %path.display(), %error, "unreadable write-back job moved aside");
-                    fs::rename(&path, aside.join(format!("{id:020}.json")))?;
+                    // Named by the time too: job numbers start again in an empty queue.
+                    let stamp = jiff::Timestamp::now().as_nanosecond();
+                    fs::rename(&path, aside.join(format!("{id:020}-{stamp}.json")))?;
                 }
             }
         }
         Ok(None)
+    }
+
+    /// Drops the queued outcome records, keeping reverts and promotions. Called when a term as
+    /// leader begins: records queued in an earlier term may be older than what another leader
+    /// wrote since, and the reporter rewrites the current ones from what it observes.
+    pub fn drop_records(&self) -> io::Result<usize> {
+        let mut dropped = 0;
+        for id in Self::ids(&self.dir)? {
+            let record = fs::read(self.path(id))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Job>(&bytes).ok())
+                .is_some_and(|job| matches!(job, Job::Files { .. }));
+            if record {
+                self.remove(id)?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
     }
 
     /// Removes job `id` (done, or given up).
@@ -193,6 +213,29 @@ mod tests {
     }
 
     #[test]
+    fn a_new_term_drops_old_records_but_keeps_reverts() {
+        let dir = temp_dir("term");
+        let queue = Queue::open(&dir).expect("open");
+        queue.push(&job("old record")).expect("push");
+        let revert = Job::Revert(crate::writeback::revert::RevertJob {
+            source: "apps".into(),
+            branch: "main".into(),
+            path: ".".into(),
+            rollout: "shop/web".into(),
+            deployed: "a".repeat(40),
+            file: "web.yaml".into(),
+            reason: "failed".into(),
+            since: None,
+            pull_request: false,
+        });
+        queue.push(&revert).expect("push");
+        assert_eq!(queue.drop_records().expect("drop"), 1);
+        assert_eq!(queue.oldest().expect("read").expect("a job").1, revert);
+        assert_eq!(queue.len(), 1);
+        fs::remove_dir_all(dir).expect("clean up");
+    }
+
+    #[test]
     fn an_unreadable_job_is_moved_aside() {
         let dir = temp_dir("unreadable");
         fs::create_dir_all(&dir).expect("create");
@@ -200,10 +243,14 @@ mod tests {
         let queue = Queue::open(&dir).expect("open");
         queue.push(&job("good")).expect("push");
         assert_eq!(queue.oldest().expect("read").expect("a job").1, job("good"));
+        let aside: Vec<_> = fs::read_dir(dir.join("unreadable"))
+            .expect("moved aside")
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
         assert!(
-            dir.join("unreadable")
-                .join(format!("{:020}.json", 1))
-                .exists()
+            aside.len() == 1 && aside[0].starts_with(&format!("{:020}-", 1)),
+            "{aside:?}"
         );
         fs::remove_dir_all(dir).expect("clean up");
     }

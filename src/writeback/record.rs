@@ -104,7 +104,7 @@ pub struct AnalysisVerdict {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Approver {
-    /// The person (commit author, pull-request merger, or the CLI user).
+    /// The person: the pull request's merger, or the approval record's `approvedBy`.
     pub by: String,
     /// `commit`, `pull-request` or `direct` (break-glass, not through Git).
     pub via: String,

@@ -39,6 +39,10 @@ pub struct RevertJob {
     pub deployed: String,
     /// The Rollout's file, relative to the repository root.
     pub file: String,
+    /// The commit of the revision before (the last good one), when known: the revert then
+    /// refuses to guess when more than one commit since changed the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
     /// Why the rollout aborted.
     pub reason: String,
     /// Open a pull request instead of committing to the tracked branch.
@@ -79,7 +83,17 @@ fn id(hex: &str) -> Result<gix::ObjectId, WriteError> {
 
 /// The commit to revert for `job`, found in `repo` (which must hold the deployed commit).
 pub fn plan(repo: &gix::Repository, job: &RevertJob) -> Result<Result<Plan, Skip>, WriteError> {
-    let offending = offending_commit(repo, id(&job.deployed)?, &job.file)?;
+    let deployed = id(&job.deployed)?;
+    if repo.find_commit(deployed).is_err() {
+        // Not on the branch any more (rewritten history): nothing tidegate can revert.
+        return Err(WriteError::Conflict(format!(
+            "the deployed commit {} is not on {}",
+            short(&job.deployed),
+            job.branch
+        )));
+    }
+    let since = job.since.as_deref().map(id).transpose()?;
+    let offending = offending_commit(repo, deployed, &job.file, since)?;
     let commit = repo
         .find_commit(offending)
         .map_err(|error| objects(format!("read commit {offending}"))(error.into()))?;
@@ -159,32 +173,54 @@ pub fn changes(
     Ok(Ok(changes))
 }
 
-/// The newest commit, from `start` back along first parents, whose `file` differs from its
-/// parent's.
+/// The commit to revert: from `start` back along first parents, the one whose `file` differs
+/// from its parent's. With `since` (the last good revision's commit), every such commit after
+/// it counts, and more than one is refused — which of them broke the release is not
+/// tidegate's to guess. Without it, the newest such commit.
 fn offending_commit(
     repo: &gix::Repository,
     start: gix::ObjectId,
     file: &str,
+    since: Option<gix::ObjectId>,
 ) -> Result<gix::ObjectId, WriteError> {
+    let mut changed = Vec::new();
     let mut current = start;
     for _ in 0..HISTORY_LIMIT {
+        if Some(current) == since {
+            break;
+        }
         let commit = repo
             .find_commit(current)
             .map_err(|error| objects(format!("read commit {current}"))(error.into()))?;
         let parent = commit.parent_ids().next().map(gix::Id::detach);
         let blob_here = blob_of(repo, Some(current), file)?;
         if blob_of(repo, parent, file)? != blob_here {
-            return Ok(current);
+            changed.push(current);
+            if since.is_none() {
+                break;
+            }
         }
         match parent {
             Some(parent) => current = parent,
             None => break,
         }
     }
-    Err(WriteError::Conflict(format!(
-        "no commit up to {} changed {file}",
-        short(&start.to_string())
-    )))
+    match changed[..] {
+        [one] => Ok(one),
+        [] => Err(WriteError::Conflict(format!(
+            "no commit up to {} changed {file}",
+            short(&start.to_string())
+        ))),
+        _ => Err(WriteError::Conflict(format!(
+            "{} commits changed {file} since the last good revision ({}): revert by hand",
+            changed.len(),
+            changed
+                .iter()
+                .map(|commit| short(&commit.to_string()).to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// A commit from `tip` back (first parents) that reverts `offending`, stopping at `offending`.
@@ -298,6 +334,70 @@ pub fn short(commit: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A repository where `web.yaml` changes in each of `changes` commits after a first one;
+    /// returns it and the commit ids, oldest first.
+    fn history(name: &str, changes: &[&str]) -> (std::path::PathBuf, Vec<gix::ObjectId>) {
+        let dir =
+            std::env::temp_dir().join(format!("tidegate-revert-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create");
+        let git = |args: &[&str]| {
+            let output = std::process::Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .expect("run git");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        };
+        git(&["init", "--quiet", "--initial-branch=main"]);
+        let mut commits = Vec::new();
+        for (index, content) in std::iter::once(&"image: web:1").chain(changes).enumerate() {
+            std::fs::write(dir.join("web.yaml"), content).expect("write");
+            std::fs::write(dir.join("README.md"), format!("{index}")).expect("write");
+            git(&["add", "--all"]);
+            git(&["commit", "--quiet", "-m", &format!("commit {index}")]);
+            commits
+                .push(gix::ObjectId::from_hex(git(&["rev-parse", "HEAD"]).as_bytes()).expect("id"));
+        }
+        (dir, commits)
+    }
+
+    #[test]
+    fn the_offending_commit_is_the_one_that_changed_the_file_since_the_last_good_one() {
+        let (dir, commits) = history("one", &["image: web:2", "image: web:2"]);
+        let repo = gix::open(&dir).expect("open");
+        // The last commit changed only the README: the file's change is the one before it.
+        assert_eq!(
+            offending_commit(&repo, commits[2], "web.yaml", Some(commits[0])).expect("found"),
+            commits[1]
+        );
+        assert_eq!(
+            offending_commit(&repo, commits[2], "web.yaml", None).expect("found"),
+            commits[1]
+        );
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
+
+    #[test]
+    fn two_changes_since_the_last_good_revision_are_not_guessed_between() {
+        let (dir, commits) = history("two", &["image: web:2", "image: web:2\nreplicas: 3"]);
+        let repo = gix::open(&dir).expect("open");
+        let refused = offending_commit(&repo, commits[2], "web.yaml", Some(commits[0]))
+            .expect_err("two candidates");
+        assert!(
+            refused.to_string().contains("2 commits changed web.yaml"),
+            "{refused}"
+        );
+        assert!(!refused.is_transient());
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
 
     #[test]
     fn the_trailer_names_a_full_commit_id() {

@@ -303,7 +303,15 @@ async fn the_write_fence_closes_at_the_renew_deadline_before_the_lease_can_be_ta
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let (client, namespace, election_fence) = (ns.client(), ns.name().to_owned(), fence.clone());
     let election = tokio::spawn(async move {
-        tidegate::leader::run(client, &namespace, &config, election_fence, sender, stopped).await
+        tidegate::leader::run(
+            client,
+            &namespace,
+            &config,
+            election_fence,
+            &sender,
+            stopped,
+        )
+        .await
     });
     wait_for("leadership", TIMEOUT, || {
         std::future::ready((*leading.borrow_and_update()).then_some(()))
