@@ -35,6 +35,10 @@ use crate::writeback::{FileWrite, GitWriter, Job, Outcome, PromotionJob, Queue};
 /// How often failed statuses are retried and open promotion pull requests are polled.
 const TICK: Duration = Duration::from_secs(5);
 
+/// The longest the reporter's loop waits on Git or the forge for something it could do
+/// without (an earlier record, the name of a merger): an outage must not hold up the others.
+const PATIENCE: Duration = Duration::from_secs(10);
+
 /// What the reporter can reach for one source.
 #[derive(Clone)]
 pub struct Outlet {
@@ -336,14 +340,20 @@ impl Reporter {
                 .lock()
                 .expect("the writer lock is never poisoned")
                 .read(&branch, &path)
-        })
-        .await
-        .expect("the Git task does not panic");
-        match read {
-            Ok(Some(bytes)) => OutcomeRecord::from_yaml(&String::from_utf8_lossy(&bytes)),
-            Ok(None) => None,
-            Err(error) => {
+        });
+        match tokio::time::timeout(PATIENCE, read).await {
+            Ok(Ok(Ok(Some(bytes)))) => OutcomeRecord::from_yaml(&String::from_utf8_lossy(&bytes)),
+            Ok(Ok(Ok(None))) => None,
+            Ok(Ok(Err(error))) => {
                 tracing::warn!(source, error = %k8s::describe_error(&error), "cannot read the status branch; starting a new record");
+                None
+            }
+            Ok(Err(panicked)) => std::panic::resume_unwind(panicked.into_panic()),
+            Err(_) => {
+                tracing::warn!(
+                    source,
+                    "reading the status branch is slow; starting a new record"
+                );
                 None
             }
         }
@@ -524,10 +534,10 @@ impl Reporter {
             .as_ref()
             .and_then(|proposal| proposal.pull.clone());
         let merged_by = match (&outlet.forge, &pull) {
-            (Some(forge), Some(pull)) => forge
-                .pull(pull.number)
+            (Some(forge), Some(pull)) => tokio::time::timeout(PATIENCE, forge.pull(pull.number))
                 .await
                 .ok()
+                .and_then(Result::ok)
                 .and_then(|pull| pull.merged_by),
             _ => None,
         };
