@@ -28,7 +28,7 @@ use crate::k8s::{self, Client, ListParams, labels};
 use crate::source::GitCache;
 use crate::writeback::approval::Approval;
 use crate::writeback::progress::{self, Snapshot};
-use crate::writeback::record::{Approver, Entry, OutcomeRecord, Revision, RolloutRef, SourceRef};
+use crate::writeback::record::{Approver, OutcomeRecord, Revision, RolloutRef, SourceRef};
 use crate::writeback::revert::{RevertJob, short};
 use crate::writeback::{FileWrite, GitWriter, Job, Outcome, PromotionJob, Queue};
 
@@ -215,10 +215,9 @@ impl Reporter {
                     == Some(tracked.record.source.commit.as_str())
             {
                 tracked.record.reverted_by = Some(commit.clone());
-                tracked.record.timeline.push(Entry {
-                    at: now.clone(),
-                    event: format!("reverted in Git by {}", short(&commit)),
-                });
+                tracked
+                    .record
+                    .note(&now, format!("reverted in Git by {}", short(&commit)));
                 writes.push(tracked.record.clone());
             }
             writes.extend(begin_revision(tracked, &rollout, &snapshot, commit, &now));
@@ -239,10 +238,7 @@ impl Reporter {
             .collect();
         for event in &fresh_events {
             tracing::info!(rollout = key, source = %tracked.source, "{event}");
-            tracked.record.timeline.push(Entry {
-                at: now.clone(),
-                event: event.clone(),
-            });
+            tracked.record.note(&now, event.clone());
         }
         note_person_actions(tracked, &rollout, &now);
         let outcome = snapshot.outcome();
@@ -555,10 +551,10 @@ impl Reporter {
             via: via.to_owned(),
             reference,
         });
-        tracked.record.timeline.push(Entry {
-            at: jiff::Timestamp::now().to_string(),
-            event: format!("approved by {by} ({via})"),
-        });
+        tracked.record.note(
+            &jiff::Timestamp::now().to_string(),
+            format!("approved by {by} ({via})"),
+        );
         if let (Some(forge), Some(pull)) = (
             self.outlets[&tracked.source].forge.clone(),
             tracked
@@ -664,10 +660,9 @@ impl Reporter {
         let Some(tracked) = self.tracked.get_mut(&key) else {
             return;
         };
-        tracked.record.timeline.push(Entry {
-            at: jiff::Timestamp::now().to_string(),
-            event: event.clone(),
-        });
+        tracked
+            .record
+            .note(&jiff::Timestamp::now().to_string(), event.clone());
         let record = tracked.record.clone();
         let source = tracked.source.clone();
         let reference = tracked.rollout.object_ref(&());
@@ -758,13 +753,13 @@ impl Reporter {
                     via: "pull-request".to_owned(),
                     reference: pull.url.clone(),
                 });
-                tracked.record.timeline.push(Entry {
-                    at: jiff::Timestamp::now().to_string(),
-                    event: format!(
+                tracked.record.note(
+                    &jiff::Timestamp::now().to_string(),
+                    format!(
                         "rejected: promotion pull request #{} closed without merging",
                         pull.number
                     ),
-                });
+                );
                 tracked.promotion = None;
             }
             Err(error) => {
@@ -822,10 +817,9 @@ fn begin_revision(
         && !tracked.record.outcome().is_terminal()
     {
         tracked.record.outcome = Some(Outcome::Superseded);
-        tracked.record.timeline.push(Entry {
-            at: now.to_owned(),
-            event: format!("superseded by revision {}", snapshot.hash),
-        });
+        tracked
+            .record
+            .note(now, format!("superseded by revision {}", snapshot.hash));
         superseded = Some(tracked.record.clone());
     }
     tracked.record = OutcomeRecord {
@@ -882,10 +876,7 @@ fn note_person_actions(tracked: &mut Tracked, rollout: &Rollout, now: &str) {
             },
             reference: String::new(),
         });
-        tracked.record.timeline.push(Entry {
-            at: now.to_owned(),
-            event: text.replace("{}", &by),
-        });
+        tracked.record.note(now, text.replace("{}", &by));
     }
 }
 

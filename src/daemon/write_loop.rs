@@ -191,11 +191,7 @@ impl WriteLoop {
 
     async fn revert(&self, job: RevertJob) -> Result<Option<Done>, JobError> {
         let branch = if job.pull_request {
-            format!(
-                "tidegate/revert/{}-{}",
-                job.rollout.replace('/', "-"),
-                revert::short(&job.deployed)
-            )
+            job.pull_request_branch()
         } else {
             job.branch.clone()
         };
@@ -267,11 +263,7 @@ impl WriteLoop {
                 let pull = forge
                     .open_pull(&NewPull {
                         title: format!("Revert \"{subject}\""),
-                        head: format!(
-                            "tidegate/revert/{}-{}",
-                            job.rollout.replace('/', "-"),
-                            revert::short(&job.deployed)
-                        ),
+                        head: job.pull_request_branch(),
                         base: job.branch.clone(),
                         body: format!(
                             "Rollout `{}` aborted: {}\n\nMerging this reverts the change so Git matches the cluster again.",

@@ -378,6 +378,16 @@ impl Forge {
                 .query_pairs_mut()
                 .extend_pairs(call.query.iter().map(|(k, v)| (*k, v.as_str())));
         }
+        let unsent = |source| {
+            (
+                ForgeError::Send {
+                    operation,
+                    url: url.clone(),
+                    source,
+                },
+                None,
+            )
+        };
         let mut attempt = 1;
         loop {
             let mut request = self.http.request(call.method.clone(), target.clone());
@@ -405,24 +415,10 @@ impl Forge {
                             },
                             wait,
                         ),
-                        Err(source) => (
-                            ForgeError::Send {
-                                operation,
-                                url: url.clone(),
-                                source,
-                            },
-                            None,
-                        ),
+                        Err(source) => unsent(source),
                     }
                 }
-                Err(source) => (
-                    ForgeError::Send {
-                        operation,
-                        url: url.clone(),
-                        source,
-                    },
-                    None,
-                ),
+                Err(source) => unsent(source),
             };
             let rate_limited = asked.is_some();
             if attempt >= self.retry.attempts || !(error.is_transient() || rate_limited) {

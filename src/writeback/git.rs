@@ -110,7 +110,8 @@ impl WriteError {
     }
 }
 
-fn objects(
+/// Maps an object-database error to [`WriteError::Objects`] saying what was being done.
+pub(super) fn objects(
     what: impl Into<String>,
 ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> WriteError {
     let what = what.into();

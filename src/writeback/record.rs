@@ -158,6 +158,14 @@ impl OutcomeRecord {
         )
     }
 
+    /// Adds `event` at `at` (RFC 3339) to the timeline.
+    pub fn note(&mut self, at: &str, event: impl Into<String>) {
+        self.timeline.push(Entry {
+            at: at.to_owned(),
+            event: event.into(),
+        });
+    }
+
     /// The outcome, `progressing` when unset.
     #[must_use]
     pub fn outcome(&self) -> Outcome {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use gix::bstr::ByteSlice;
 use serde::{Deserialize, Serialize};
 
-use super::git::{Change, Tip, WriteError};
+use super::git::{Change, Tip, WriteError, objects};
 
 /// The trailer naming the commit a revert undoes.
 pub const TRAILER: &str = "Tidegate-Revert";
@@ -49,6 +49,18 @@ pub struct RevertJob {
     pub pull_request: bool,
 }
 
+impl RevertJob {
+    /// The branch a `revert-pr` revert goes to.
+    #[must_use]
+    pub fn pull_request_branch(&self) -> String {
+        format!(
+            "tidegate/revert/{}-{}",
+            self.rollout.replace('/', "-"),
+            short(&self.deployed)
+        )
+    }
+}
+
 /// The revert to make, found before writing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
@@ -67,13 +79,6 @@ pub enum Skip {
     OwnRevert(String),
     /// The tip already carries the revert of the offending commit.
     AlreadyReverted(String),
-}
-
-fn objects(
-    what: impl Into<String>,
-) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> WriteError {
-    let what = what.into();
-    move |source| WriteError::Objects { what, source }
 }
 
 fn id(hex: &str) -> Result<gix::ObjectId, WriteError> {
