@@ -85,6 +85,8 @@ fn main() {
         replica_sets: &replica_sets,
         services: &services,
         analysis_runs: &[],
+        foreign_runs: &[],
+        replica_set_name_taken: false,
         pods: &[],
     };
 

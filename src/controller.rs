@@ -1,10 +1,18 @@
 //! The Rollout controller: watches Rollouts, the ReplicaSets and AnalysisRuns they own, and
 //! the Services they name; for each Rollout it reads the plan, observes, asks the engine,
-//! carries out the effects and records the new status. Reconciles of one Rollout never overlap (kube-runtime serialises
-//! them), and the status is written with optimistic concurrency, so a change made meanwhile
-//! (by `tidegate promote`, say) is never overwritten: the write fails and the reconcile runs
-//! again with it.
+//! records the decision in the status and then carries it out. Reconciles of one Rollout
+//! never overlap (kube-runtime serialises them).
+//!
+//! The decision is recorded before anything is done about it: the status write carries the
+//! resourceVersion that was read, so a change made meanwhile (`tidegate abort`, say) makes it
+//! fail, and then nothing is done — no Service switches, no scaling — and the Rollout is
+//! reconciled again with the change. Only once the write succeeded are the effects carried
+//! out, on the Rollout as written; every effect is derived from the status and what is
+//! observed, so a daemon stopped between the write and the effects repeats them on resume.
+//! The decision's Events are recorded with it in the status and published after the
+//! effects, each under a name of its own, so none is lost or doubled by a restart.
 
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,17 +21,17 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::PostParams;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 
 use tracing::Instrument;
 
-use crate::engine::{self, Observation};
+use crate::engine::{self, Effect, Observation};
 use crate::executor::{ExecuteError, Executor};
-use crate::k8s::crd::{AnalysisRun, Rollout, RolloutStatus};
-use crate::k8s::{self, ObserveError, ReplicaSet, Service, labels};
+use crate::k8s::crd::{AnalysisRun, PendingEvent, Rollout};
+use crate::k8s::events::{Note, Publisher};
+use crate::k8s::{self, Lookups, ObserveError, ReplicaSet, Service, labels};
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::model::RolloutState;
 
@@ -80,7 +88,11 @@ impl ReconcileError {
 
 struct Context {
     client: Client,
-    recorder: Recorder,
+    events: Publisher,
+    /// Sequence numbers of the pending Events known to be published, by Rollout uid: saves
+    /// publishing them again on every reconcile. Only an optimisation — after a restart they
+    /// are published again, and the apiserver says they exist.
+    published: std::sync::Mutex<HashMap<String, BTreeSet<u64>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -106,13 +118,10 @@ pub async fn run(
         ),
     };
     let owned = watcher::Config::default().labels(labels::ROLLOUT);
-    let reporter = Reporter {
-        controller: "tidegate".to_owned(),
-        instance: None,
-    };
     let context = Arc::new(Context {
         client: client.clone(),
-        recorder: Recorder::new(client, reporter),
+        events: Publisher::new(client, "tidegate"),
+        published: std::sync::Mutex::default(),
         metrics,
     });
     let controller = Controller::<Rollout>::new(rollouts, watcher::Config::default());
@@ -190,9 +199,8 @@ async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Actio
         rollout = rollout.name_any()
     );
     let started = std::time::Instant::now();
-    let result = reconcile_rollout(rollout, context.clone())
-        .instrument(span)
-        .await;
+    // Boxed: a reconcile's future is large (observation, decision, effects).
+    let result = Box::pin(reconcile_rollout(rollout, context.clone()).instrument(span)).await;
     let labels = ReconcileLabels {
         controller: "rollout",
         result: if result.is_ok() { "ok" } else { "error" },
@@ -214,34 +222,23 @@ async fn reconcile_rollout(
     let namespace = rollout
         .namespace()
         .ok_or_else(|| ReconcileError::NoNamespace(name.clone()))?;
-    let client = &context.client;
-    let status = rollout.status.clone().unwrap_or_default();
-    let state = status.to_state();
+    let state = rollout.status.clone().unwrap_or_default().to_state();
     let now = Timestamp::now();
 
     let plan = match rollout.spec.plan() {
         Ok(plan) => plan,
         Err(errors) => {
             let next = engine::invalid_spec(&state, &errors.to_string(), now);
-            write_status(client, &namespace, &rollout, &status, &next).await?;
+            record(&context, &namespace, &rollout, &next, &[], false).await?;
             return Ok(Action::await_change());
         }
     };
     let pod_hash = rollout
         .spec
-        .pod_template_hash(status.collision_count)
+        .pod_template_hash(state.collision_count)
         .expect("a valid plan has a template");
     let steps_hash = rollout.spec.steps_hash();
-    let services = plan.services();
-    let observed = k8s::observe(client, &rollout, &services).await?;
-    let restart_pending = plan
-        .restart_at
-        .is_some_and(|at| state.restarted_at != Some(at));
-    let pods = if restart_pending {
-        k8s::observe_pods(client, &rollout, &observed.replica_sets).await?
-    } else {
-        Vec::new()
-    };
+    let (observed, pods) = observe(&context.client, &rollout, &plan, &state, &pod_hash).await?;
     let observation = Observation {
         name: &name,
         generation: rollout.metadata.generation.unwrap_or(0),
@@ -250,13 +247,12 @@ async fn reconcile_rollout(
         replica_sets: &observed.replica_sets,
         services: &observed.services,
         analysis_runs: &observed.analysis_runs,
+        foreign_runs: &observed.foreign_runs,
+        replica_set_name_taken: observed.replica_set_name_taken,
         pods: &pods,
     };
     let decision = engine::reconcile(&plan, &state, &observation, now);
-    Executor::new(client, &context.recorder, &rollout)?
-        .execute(&decision.effects)
-        .await?;
-    write_status(client, &namespace, &rollout, &status, &decision.state).await?;
+    carry_out(&context, &namespace, &rollout, &state, &decision).await?;
     context
         .metrics
         .observe_rollout(&namespace, &name, &decision.state);
@@ -267,36 +263,201 @@ async fn reconcile_rollout(
     ))
 }
 
-/// Records `state` as the Rollout's status unless nothing changed. The write carries the
-/// resourceVersion that was read, so it fails if the Rollout changed meanwhile.
-async fn write_status(
+/// What the engine needs to see around the Rollout: its objects, who holds the names it
+/// needs, and its pods while a restart is pending.
+async fn observe(
     client: &Client,
+    rollout: &Rollout,
+    plan: &crate::model::RolloutPlan,
+    state: &RolloutState,
+    pod_hash: &str,
+) -> Result<(k8s::Observed, Vec<crate::model::PodView>), ReconcileError> {
+    let services = plan.services();
+    let recorded_runs: Vec<&str> = [
+        &state.step_analysis,
+        &state.background_analysis,
+        &state.pre_promotion_analysis,
+        &state.post_promotion_analysis,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|run| run.name.as_str())
+    .collect();
+    let lookups = Lookups {
+        services: &services,
+        recorded_runs: &recorded_runs,
+        pod_hash,
+    };
+    let observed = k8s::observe(client, rollout, &lookups).await?;
+    let restart_pending = plan
+        .restart_at
+        .is_some_and(|at| state.restarted_at != Some(at));
+    let pods = if restart_pending {
+        k8s::observe_pods(client, rollout, &observed.replica_sets).await?
+    } else {
+        Vec::new()
+    };
+    Ok((observed, pods))
+}
+
+/// Records the decision, then — only if that succeeded — carries out its effects on the
+/// Rollout as written, then publishes its Events. An effect that failed is also announced
+/// (a Warning `ReconciliationError`), so a stuck Rollout says why.
+async fn carry_out(
+    context: &Context,
     namespace: &str,
     rollout: &Rollout,
-    current: &RolloutStatus,
     state: &RolloutState,
+    decision: &engine::Decision,
 ) -> Result<(), ReconcileError> {
+    let (events, actions): (Vec<&Effect>, Vec<&Effect>) = decision
+        .effects
+        .iter()
+        .partition(|effect| matches!(effect, Effect::Event(_)));
+    let events: Vec<&engine::Event> = events
+        .into_iter()
+        .filter_map(|effect| match effect {
+            Effect::Event(event) => Some(event),
+            _ => None,
+        })
+        .collect();
+    let acting = !actions.is_empty();
+    let written = record(
+        context,
+        namespace,
+        rollout,
+        &decision.state,
+        &events,
+        acting,
+    )
+    .await?;
+    #[cfg(feature = "failpoints")]
+    crate::failpoints::boundary_written(&rollout.name_any(), state, &decision.state);
+    #[cfg(not(feature = "failpoints"))]
+    let _ = state;
+    let executed = match Executor::new(&context.client, &written) {
+        Ok(executor) => executor.execute(&actions).await,
+        Err(error) => Err(error),
+    };
+    publish_pending(context, &written).await;
+    if let Err(error) = &executed {
+        let message = k8s::describe_error(error);
+        let note = Note {
+            warning: true,
+            reason: "ReconciliationError",
+            message: &message,
+            action: "Reconcile",
+        };
+        if let Err(error) = context
+            .events
+            .publish(&written.object_ref(&()), &note)
+            .await
+        {
+            tracing::debug!(%error, "cannot publish the error as an Event");
+        }
+    }
+    Ok(executed?)
+}
+
+/// Records `state` and `events` as the Rollout's status, with the resourceVersion that was
+/// read, so the write fails if the Rollout changed meanwhile; returns the Rollout as written.
+/// Nothing is written when nothing changed, unless the pass is about to act (`acting`): then
+/// the write — even of an unchanged status — proves that the view acted on is current.
+async fn record(
+    context: &Context,
+    namespace: &str,
+    rollout: &Rollout,
+    state: &RolloutState,
+    events: &[&engine::Event],
+    acting: bool,
+) -> Result<Rollout, ReconcileError> {
+    let current = rollout.status.clone().unwrap_or_default();
     let selector = rollout
         .spec
         .selector
         .as_ref()
         .map(labels::selector_string)
         .unwrap_or_default();
-    let mut next = RolloutStatus::from_state(state, &selector);
-    next.collision_count = current.collision_count;
-    if rollout.status.as_ref() == Some(&next) {
-        return Ok(());
+    let mut next = current.with_state(state, &selector);
+    let published = context.published_of(&rollout.uid().unwrap_or_default());
+    next.pending_events
+        .retain(|event| !published.contains(&event.sequence));
+    for event in events {
+        next.event_sequence += 1;
+        next.pending_events.push(PendingEvent {
+            sequence: next.event_sequence,
+            warning: event.warning,
+            reason: event.reason.to_owned(),
+            message: event.message.clone(),
+        });
+    }
+    let changed = rollout.status.as_ref() != Some(&next);
+    if !changed && !acting {
+        return Ok(rollout.clone());
     }
     let mut updated = rollout.clone();
     updated.status = Some(next);
-    let api = Api::<Rollout>::namespaced(client.clone(), namespace);
+    let api = Api::<Rollout>::namespaced(context.client.clone(), namespace);
     api.replace_status(&rollout.name_any(), &PostParams::default(), &updated)
         .await
-        .map(drop)
         .map_err(|source| ReconcileError::WriteStatus {
             rollout: rollout.name_any(),
             source,
         })
+}
+
+/// Publishes the Events the status records as pending (this pass's, and any an interrupted
+/// pass left), each under a name made of the Rollout's uid and its sequence number.
+async fn publish_pending(context: &Context, rollout: &Rollout) {
+    let uid = rollout.uid().unwrap_or_default();
+    let pending = rollout
+        .status
+        .as_ref()
+        .map(|status| status.pending_events.as_slice())
+        .unwrap_or_default();
+    let known = context.published_of(&uid);
+    let reference = rollout.object_ref(&());
+    let mut published = BTreeSet::new();
+    for event in pending {
+        if known.contains(&event.sequence) {
+            published.insert(event.sequence);
+            continue;
+        }
+        let note = Note {
+            warning: event.warning,
+            reason: &event.reason,
+            message: &event.message,
+            action: "Reconcile",
+        };
+        match context
+            .events
+            .publish_keyed(&reference, &event.sequence.to_string(), &note)
+            .await
+        {
+            Ok(()) => {
+                published.insert(event.sequence);
+            }
+            Err(error) => {
+                tracing::warn!(rollout = %rollout.name_any(), %error, "could not publish an Event; it stays pending");
+            }
+        }
+    }
+    context
+        .published
+        .lock()
+        .expect("the published-events lock is never poisoned")
+        .insert(uid, published);
+}
+
+impl Context {
+    fn published_of(&self, uid: &str) -> BTreeSet<u64> {
+        self.published
+            .lock()
+            .expect("the published-events lock is never poisoned")
+            .get(uid)
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 #[allow(clippy::needless_pass_by_value)] // kube-runtime's error-policy signature

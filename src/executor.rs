@@ -1,16 +1,17 @@
 //! Carries out the engine's effects on the cluster: creates and scales ReplicaSets, pins
-//! Service selectors, starts and stops AnalysisRuns, records Events. Every effect is
-//! idempotent (creating what exists is fine, scaling sets an absolute count), so repeating a
-//! reconcile after a crash repeats nothing that matters.
+//! Service selectors, starts and stops AnalysisRuns. Every effect is idempotent (creating
+//! what the Rollout already owns is fine, scaling sets an absolute count), so repeating a
+//! reconcile after a crash repeats nothing that matters. A name held by an object that is not
+//! the Rollout's is an error, never taken for the Rollout's own; the next observation tells
+//! the engine, which picks another name. (Events are published by the controller.)
 
 use std::collections::BTreeMap;
 
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
-use crate::engine::{AnalysisKind, Effect, Event};
+use crate::engine::{AnalysisKind, Effect};
 use crate::k8s::crd::{
     AnalysisRun, AnalysisRunSpec, AnalysisTemplate, AnalysisTemplateSpec, Argument,
     ClusterAnalysisTemplate, DryRun, MeasurementRetention, Rollout,
@@ -98,6 +99,16 @@ pub enum ExecuteError {
         #[source]
         source: kube::Error,
     },
+    /// The name of an object to create is held by one that is not the Rollout's.
+    #[error("{kind} {name} exists but does not belong to Rollout {rollout}")]
+    NameTaken {
+        /// ReplicaSet or AnalysisRun.
+        kind: &'static str,
+        /// The name.
+        name: String,
+        /// The Rollout.
+        rollout: String,
+    },
     /// Creating or terminating an AnalysisRun failed.
     #[error("{action} AnalysisRun {name}")]
     AnalysisRun {
@@ -117,6 +128,8 @@ impl ExecuteError {
     pub fn is_transient(&self) -> bool {
         let source = match self {
             Self::Incomplete { .. } => return false,
+            // The next observation shows the engine, which picks another name: soon.
+            Self::NameTaken { .. } => return true,
             Self::CreateReplicaSet { source, .. }
             | Self::ScaleReplicaSet { source, .. }
             | Self::DeleteReplicaSet { source, .. }
@@ -133,18 +146,14 @@ impl ExecuteError {
 /// Carries out effects for one Rollout.
 pub struct Executor<'a> {
     client: &'a Client,
-    recorder: &'a Recorder,
     rollout: &'a Rollout,
     namespace: String,
 }
 
 impl<'a> Executor<'a> {
-    /// An executor for `rollout`, which must have been read from the API (it has a namespace).
-    pub fn new(
-        client: &'a Client,
-        recorder: &'a Recorder,
-        rollout: &'a Rollout,
-    ) -> Result<Self, ExecuteError> {
+    /// An executor for `rollout` as its status was last written, which must have been read
+    /// from the API (it has a namespace).
+    pub fn new(client: &'a Client, rollout: &'a Rollout) -> Result<Self, ExecuteError> {
         let namespace = rollout
             .namespace()
             .ok_or_else(|| ExecuteError::Incomplete {
@@ -153,15 +162,15 @@ impl<'a> Executor<'a> {
             })?;
         Ok(Self {
             client,
-            recorder,
             rollout,
             namespace,
         })
     }
 
-    /// Carries out `effects` in order, stopping at the first failure.
-    pub async fn execute(&self, effects: &[Effect]) -> Result<(), ExecuteError> {
-        for effect in effects {
+    /// Carries out `effects` in order, stopping at the first failure. Events are not
+    /// effects here: the controller publishes them.
+    pub async fn execute(&self, effects: &[&Effect]) -> Result<(), ExecuteError> {
+        for (done, effect) in effects.iter().enumerate() {
             match effect {
                 Effect::CreateReplicaSet { hash, revision } => {
                     self.create_replica_set(hash, *revision).await?;
@@ -175,17 +184,34 @@ impl<'a> Executor<'a> {
                 Effect::SetServiceSelector { service, hash } => self.point(service, hash).await?,
                 Effect::CreateAnalysisRun {
                     name,
+                    hash,
                     analysis,
                     kind,
                 } => {
-                    self.create_analysis_run(name, analysis, *kind).await?;
+                    self.create_analysis_run(name, hash, analysis, *kind)
+                        .await?;
                 }
                 Effect::TerminateAnalysisRun { name } => self.terminate_analysis_run(name).await?,
                 Effect::DeleteAnalysisRun { name } => self.delete_analysis_run(name).await?,
-                Effect::Event(event) => self.record(event).await,
+                Effect::Event(_) => {}
             }
+            #[cfg(feature = "failpoints")]
+            crate::failpoints::between_effects(&self.rollout.name_any(), done + 1, effects.len());
+            #[cfg(not(feature = "failpoints"))]
+            let _ = done;
         }
         Ok(())
+    }
+
+    /// Whether `owners` name this Rollout as their controller.
+    fn owns(
+        &self,
+        owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
+    ) -> bool {
+        let uid = self.rollout.uid();
+        owners
+            .iter()
+            .any(|owner| Some(&owner.uid) == uid.as_ref() && owner.controller == Some(true))
     }
 
     fn owner_labels(&self, hash: &str) -> BTreeMap<String, String> {
@@ -259,9 +285,28 @@ impl<'a> Executor<'a> {
             field_manager: Some(k8s::ROLLOUT_FIELD_MANAGER.to_owned()),
             ..PostParams::default()
         };
-        match self.api::<ReplicaSet>().create(&params, &replica_set).await {
+        let api = self.api::<ReplicaSet>();
+        match api.create(&params, &replica_set).await {
             Ok(_) => Ok(()),
-            Err(error) if k8s::already_exists(&error) => Ok(()),
+            Err(error) if k8s::already_exists(&error) => {
+                let existing =
+                    api.get_opt(&name)
+                        .await
+                        .map_err(|source| ExecuteError::CreateReplicaSet {
+                            name: name.clone(),
+                            source,
+                        })?;
+                match existing {
+                    Some(existing) if !self.owns(existing.owner_references()) => {
+                        Err(ExecuteError::NameTaken {
+                            kind: "ReplicaSet",
+                            name,
+                            rollout,
+                        })
+                    }
+                    _ => Ok(()),
+                }
+            }
             Err(source) => Err(ExecuteError::CreateReplicaSet { name, source }),
         }
     }
@@ -356,6 +401,7 @@ impl<'a> Executor<'a> {
     async fn create_analysis_run(
         &self,
         name: &str,
+        hash: &str,
         plan: &AnalysisPlan,
         kind: AnalysisKind,
     ) -> Result<(), ExecuteError> {
@@ -390,13 +436,7 @@ impl<'a> Executor<'a> {
                 }
             }));
 
-        let hash = self
-            .rollout
-            .status
-            .as_ref()
-            .map(|status| status.current_pod_hash.clone())
-            .unwrap_or_default();
-        let mut labels = self.owner_labels(&hash);
+        let mut labels = self.owner_labels(hash);
         labels.extend(plan.run_labels.clone());
         labels.insert(labels::ROLLOUT_TYPE.to_owned(), kind.label().to_owned());
         if let AnalysisKind::Step(step) = kind {
@@ -409,18 +449,26 @@ impl<'a> Executor<'a> {
             spec,
             status: None,
         };
-        match self
-            .api::<AnalysisRun>()
-            .create(&PostParams::default(), &run)
-            .await
-        {
+        let api = self.api::<AnalysisRun>();
+        let failed = |source| ExecuteError::AnalysisRun {
+            action: "create",
+            name: name.to_owned(),
+            source,
+        };
+        match api.create(&PostParams::default(), &run).await {
             Ok(_) => Ok(()),
-            Err(error) if k8s::already_exists(&error) => Ok(()),
-            Err(source) => Err(ExecuteError::AnalysisRun {
-                action: "create",
-                name: name.to_owned(),
-                source,
-            }),
+            Err(error) if k8s::already_exists(&error) => match api.get_opt(name).await {
+                Ok(Some(existing)) if !self.owns(existing.owner_references()) => {
+                    Err(ExecuteError::NameTaken {
+                        kind: "AnalysisRun",
+                        name: name.to_owned(),
+                        rollout: self.rollout.name_any(),
+                    })
+                }
+                Ok(_) => Ok(()),
+                Err(source) => Err(failed(source)),
+            },
+            Err(source) => Err(failed(source)),
         }
     }
 
@@ -498,28 +546,6 @@ impl<'a> Executor<'a> {
                 name: name.to_owned(),
                 source,
             }),
-        }
-    }
-
-    /// Records an Event; a failure is logged, never fatal: Events are best effort.
-    async fn record(&self, event: &Event) {
-        let event = KubeEvent {
-            type_: if event.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: event.reason.to_owned(),
-            note: Some(event.message.clone()),
-            action: event.reason.to_owned(),
-            secondary: None,
-        };
-        if let Err(error) = self
-            .recorder
-            .publish(&event, &self.rollout.object_ref(&()))
-            .await
-        {
-            tracing::warn!(rollout = %self.rollout.name_any(), %error, "could not record an Event");
         }
     }
 

@@ -11,6 +11,8 @@ pub mod controller;
 pub mod daemon;
 pub mod engine;
 pub mod executor;
+#[cfg(feature = "failpoints")]
+pub mod failpoints;
 pub mod forge;
 pub mod hint;
 pub mod k8s;

@@ -5,5 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    #[cfg(feature = "failpoints")]
+    let _failpoints = tidegate::failpoints::setup();
     tidegate::cli::Cli::parse().run()
 }

@@ -14,7 +14,7 @@ use crate::k8s::crd::{Measurement, Metric, MetricResult};
 use crate::model::{AnalysisPhase, parse_go_duration};
 
 /// How long to wait after a measurement errored before the next one.
-pub const ERROR_RETRY: Duration = Duration::from_secs(10);
+pub const ERROR_RETRY: Duration = crate::k8s::crd::MEASUREMENT_ERROR_RETRY;
 /// Measurements kept per metric unless `measurementRetention` says otherwise.
 pub const DEFAULT_RETENTION: usize = 10;
 /// Consecutive errors tolerated by default.

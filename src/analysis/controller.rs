@@ -17,7 +17,6 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::PostParams;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
@@ -48,7 +47,7 @@ pub struct Settings {
 
 struct Shared {
     client: Client,
-    recorder: Recorder,
+    recorder: crate::k8s::events::Publisher,
     settings: Settings,
     http: reqwest::Client,
     insecure_http: reqwest::Client,
@@ -83,13 +82,7 @@ pub async fn run(
         ),
     };
     let shared = Arc::new(Shared {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "tidegate-analysis".to_owned(),
-                instance: None,
-            },
-        ),
+        recorder: crate::k8s::events::Publisher::new(client.clone(), "tidegate-analysis"),
         client,
         http: http_client(&settings.guard, false),
         insecure_http: http_client(&settings.guard, true),
@@ -538,18 +531,13 @@ async fn publish(
     note: &str,
     phase: AnalysisPhase,
 ) {
-    let event = Event {
-        type_: if phase == AnalysisPhase::Successful {
-            EventType::Normal
-        } else {
-            EventType::Warning
-        },
-        reason: reason.to_owned(),
-        note: Some(note.to_owned()),
-        action: "Analysis".to_owned(),
-        secondary: None,
+    let event = crate::k8s::events::Note {
+        warning: phase != AnalysisPhase::Successful,
+        reason,
+        message: note,
+        action: "Analysis",
     };
-    if let Err(error) = shared.recorder.publish(&event, &run.object_ref(&())).await {
+    if let Err(error) = shared.recorder.publish(&run.object_ref(&()), &event).await {
         tracing::debug!(%error, "cannot publish Event");
     }
 }

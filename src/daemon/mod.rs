@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::{Notify, RwLock, watch};
 
 use crate::config::{Config, OnAbort, SourceConfig};
@@ -75,13 +74,7 @@ pub async fn run(
     let records = Records::new(client.clone(), &config.state.namespace);
     let views = Arc::new(RwLock::new(BTreeMap::new()));
     let syncer = Arc::new(Syncer::new(client.clone()));
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "tidegate".into(),
-            instance: std::env::var("HOSTNAME").ok(),
-        },
-    );
+    let recorder = crate::k8s::events::Publisher::new(client.clone(), "tidegate");
     let sources: Vec<_> = config
         .sources
         .iter()
@@ -203,7 +196,7 @@ struct Term {
     client: Client,
     scope: Option<Scope>,
     outlets: Vec<reporter::Outlet>,
-    recorder: Recorder,
+    recorder: crate::k8s::events::Publisher,
     metrics: Arc<Metrics>,
     analysis: crate::analysis::guard::HostGuard,
 }

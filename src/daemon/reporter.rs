@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::k8s::events::{Note, Publisher};
 use futures::StreamExt;
-use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tokio::sync::{Notify, mpsc, watch};
@@ -102,7 +102,7 @@ pub struct Reporter {
     client: Client,
     scope: Scope,
     outlets: HashMap<String, Outlet>,
-    recorder: Recorder,
+    recorder: Publisher,
     tracked: HashMap<String, Tracked>,
     replies: (mpsc::UnboundedSender<Reply>, mpsc::UnboundedReceiver<Reply>),
 }
@@ -110,7 +110,7 @@ pub struct Reporter {
 impl Reporter {
     /// A reporter for the Rollouts of `outlets` within `scope`.
     #[must_use]
-    pub fn new(client: Client, scope: Scope, outlets: Vec<Outlet>, recorder: Recorder) -> Self {
+    pub fn new(client: Client, scope: Scope, outlets: Vec<Outlet>, recorder: Publisher) -> Self {
         Self {
             client,
             scope,
@@ -572,18 +572,18 @@ impl Reporter {
                 }
             });
         }
-        let event = Event {
-            type_: EventType::Normal,
-            reason: "RolloutApproved".into(),
-            note: Some(format!(
-                "pause at step {} released: approved by {by} ({via})",
-                step + 1
-            )),
-            action: "Promote".into(),
-            secondary: None,
+        let message = format!(
+            "pause at step {} released: approved by {by} ({via})",
+            step + 1
+        );
+        let event = Note {
+            warning: false,
+            reason: "RolloutApproved",
+            message: &message,
+            action: "Promote",
         };
         let reference = tracked.rollout.object_ref(&());
-        if let Err(error) = self.recorder.publish(&event, &reference).await {
+        if let Err(error) = self.recorder.publish(&reference, &event).await {
             tracing::warn!(rollout = key, %error, "cannot record the approval Event");
         }
     }
@@ -667,18 +667,13 @@ impl Reporter {
         let source = tracked.source.clone();
         let reference = tracked.rollout.object_ref(&());
         self.queue_record(&source, &record);
-        let kube_event = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: reason.into(),
-            note: Some(event),
-            action: "WriteBack".into(),
-            secondary: None,
+        let kube_event = Note {
+            warning,
+            reason,
+            message: &event,
+            action: "WriteBack",
         };
-        if let Err(error) = self.recorder.publish(&kube_event, &reference).await {
+        if let Err(error) = self.recorder.publish(&reference, &kube_event).await {
             tracing::warn!(rollout = %key, %error, "cannot record a write-back Event");
         }
         self.send_status(&key);

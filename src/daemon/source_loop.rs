@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kube::Resource;
-use kube::runtime::events::{Event, EventType, Recorder};
 use tokio::sync::{Notify, RwLock, watch};
 
 use crate::config::{SourceConfig, Transport};
@@ -42,7 +41,7 @@ pub struct SourceLoop {
     /// Render limits.
     pub limits: Limits,
     /// Publishes Events on drifted objects.
-    pub recorder: Recorder,
+    pub recorder: crate::k8s::events::Publisher,
     /// Counts sources that finished their first look (readiness).
     pub looked_once: Arc<AtomicUsize>,
     /// Whether this replica leads: only the leader syncs; a follower fetches (keeping its
@@ -489,14 +488,13 @@ impl SourceLoop {
             return;
         };
         let reference = live.object_ref(&kind.resource);
-        let event = Event {
-            type_: EventType::Warning,
-            reason: reason.to_owned(),
-            note: Some(note.to_owned()),
-            action: "Sync".to_owned(),
-            secondary: None,
+        let event = crate::k8s::events::Note {
+            warning: true,
+            reason,
+            message: note,
+            action: "Sync",
         };
-        if let Err(error) = self.recorder.publish(&event, &reference).await {
+        if let Err(error) = self.recorder.publish(&reference, &event).await {
             tracing::warn!(object = %object.desired.key, %error, "cannot publish Event");
         }
     }

@@ -18,10 +18,17 @@ pub fn promote(plan: &RolloutPlan, state: &RolloutState) -> RolloutState {
         next.current_step_index = Some((index + 1).min(steps));
         next.step_analysis = None;
     };
-    let inconclusive = state
-        .step_analysis
-        .as_ref()
-        .is_some_and(|run| run.phase == AnalysisPhase::Inconclusive)
+    let gate_runs = match &plan.strategy {
+        Strategy::Canary(_) => [state.step_analysis.as_ref(), None],
+        Strategy::BlueGreen(_) => [
+            state.pre_promotion_analysis.as_ref(),
+            state.post_promotion_analysis.as_ref(),
+        ],
+    };
+    let inconclusive = gate_runs
+        .into_iter()
+        .flatten()
+        .any(|run| run.phase == AnalysisPhase::Inconclusive)
         && state
             .pause_conditions
             .iter()
@@ -44,21 +51,24 @@ pub fn promote(plan: &RolloutPlan, state: &RolloutState) -> RolloutState {
 }
 
 /// Skips every remaining step, pause and analysis; the new revision is promoted once available.
+/// An aborted update stays aborted: abort always wins, and only [`retry`] undoes it.
 #[must_use]
 pub fn promote_full(state: &RolloutState) -> RolloutState {
     let mut next = state.clone();
-    if state.stable_hash != state.current_pod_hash {
+    if !state.abort && state.stable_hash != state.current_pod_hash {
         next.promote_full = true;
     }
     next
 }
 
 /// Aborts the update: the stable revision takes back all traffic and replicas. The aborted
-/// revision stays aborted until its template changes or [`retry`].
+/// revision stays aborted until its template changes or [`retry`]. A pending full promotion
+/// is dropped: abort always wins.
 #[must_use]
 pub fn abort(state: &RolloutState) -> RolloutState {
     let mut next = state.clone();
     next.abort = true;
+    next.promote_full = false;
     next
 }
 

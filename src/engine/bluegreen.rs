@@ -9,7 +9,7 @@ use std::ops::{Deref, DerefMut};
 use jiff::Timestamp;
 
 use super::effect::{AnalysisKind, Effect, Event};
-use super::pass::{Pass, add};
+use super::pass::{Pass, Waiting, add};
 use super::{Decision, Observation};
 use crate::model::{
     BlueGreenPlan, PauseCondition, PauseReason, ReplicaSetView, RolloutPlan, RolloutState, until,
@@ -32,7 +32,7 @@ pub(super) fn reconcile(
         return pass.finish();
     }
     let Some(new) = pass.new_replica_set() else {
-        pass.create_new_replica_set();
+        pass.create_or_rename_replica_set();
         return pass.finish();
     };
     if pass.services_missing() {
@@ -56,6 +56,9 @@ pub(super) fn reconcile(
     pass.promote_after_switch(&new);
     pass.trim_history();
     pass.trim_analysis_history();
+    let completed = pass.is_stable_current() && new.available >= plan.replicas;
+    let waiting = pass.waiting(&new);
+    pass.check_deadline(&new, completed, waiting);
     pass.finish()
 }
 
@@ -94,10 +97,15 @@ impl BlueGreen<'_> {
             .and_then(|hash| hash.as_deref())
     }
 
-    /// The new revision goes live without a pause or analysis: nothing is live yet (the
-    /// active Service pins no revision), it already is live, or a person asked for it.
+    /// The new revision goes live without a pause or analysis: it is the first revision (the
+    /// status records no other as stable), it already is live, or a person asked for it.
+    /// Whether a revision was ever promoted comes from the status alone: an active Service
+    /// that pins nothing (its selector replaced by hand or by a tool) is repaired, never
+    /// taken as a first deploy.
     fn fast_tracked(&self, new: &ReplicaSetView) -> bool {
-        self.next.promote_full || self.active_hash().is_none_or(|active| active == new.hash)
+        self.next.promote_full
+            || self.is_stable_current()
+            || self.active_hash() == Some(new.hash.as_str())
     }
 
     /// Replicas for the new revision: the preview size until it is promoted or cleared to grow.
@@ -135,14 +143,45 @@ impl BlueGreen<'_> {
             self.scale_to(new, desired);
             return;
         }
+        self.scale_down_old();
+    }
+
+    /// Old revisions keep their pods for `scaleDownDelaySeconds` after they stop being live,
+    /// then go to zero; at most `scaleDownDelayRevisionLimit` of them wait at once, newest
+    /// first, and the rest go to zero at once (ARGO-SEMANTICS §4).
+    fn scale_down_old(&mut self) {
         let delay = self.blue_green.scale_down_delay;
+        let limit = self
+            .blue_green
+            .scale_down_delay_revision_limit
+            .map_or(usize::MAX, |limit| usize::try_from(limit).unwrap_or(0));
         let old: Vec<_> = self
             .other_replica_sets()
             .into_iter()
             .filter(|rs| rs.spec > 0)
             .collect();
+        let mut waiting = 0;
         for rs in old {
-            if self.scale_down_after(rs, Some(delay)) {
+            let acted = match rs.scale_down_deadline {
+                None if waiting < limit => {
+                    waiting += 1;
+                    self.scale_down_after(rs, Some(delay))
+                }
+                None => {
+                    self.scale_to(rs, 0);
+                    true
+                }
+                Some(_) => {
+                    waiting += 1;
+                    if waiting > limit {
+                        self.scale_to(rs, 0);
+                        true
+                    } else {
+                        self.scale_down_after(rs, Some(delay))
+                    }
+                }
+            };
+            if acted {
                 return;
             }
         }
@@ -204,6 +243,11 @@ impl BlueGreen<'_> {
         let replicas = self.plan.replicas;
         let saturated = new.spec == replicas && new.available == replicas;
         if !self.fast_tracked(new) && !self.cleared_for_switch(new) {
+            // Not cleared: the active Service serves the stable revision, and nothing else.
+            if let Some(stable) = self.stable_replica_set() {
+                let (hash, available) = (stable.hash.clone(), stable.available);
+                self.point(&service, &hash, available);
+            }
             return;
         }
         if saturated {
@@ -222,14 +266,12 @@ impl BlueGreen<'_> {
             return false;
         }
         let blue_green = self.blue_green;
-        if let Some(analysis) = &blue_green.pre_promotion_analysis {
-            let name = self.analysis_run_name("pre");
-            if !self
+        if let Some(analysis) = &blue_green.pre_promotion_analysis
+            && !self
                 .pass
-                .analysis_passed(name, analysis, AnalysisKind::PrePromotion)
-            {
-                return false;
-            }
+                .analysis_gate(analysis, AnalysisKind::PrePromotion)
+        {
+            return false;
         }
         if !self.pause_over() {
             return false;
@@ -300,14 +342,11 @@ impl BlueGreen<'_> {
         let blue_green = self.blue_green;
         if let Some(analysis) = &blue_green.post_promotion_analysis
             && !self.next.promote_full
-        {
-            let name = self.analysis_run_name("post");
-            if !self
+            && !self
                 .pass
-                .analysis_passed(name, analysis, AnalysisKind::PostPromotion)
-            {
-                return;
-            }
+                .analysis_gate(analysis, AnalysisKind::PostPromotion)
+        {
+            return;
         }
         let reason = if self.next.promote_full {
             "Full promotion requested"
@@ -316,5 +355,30 @@ impl BlueGreen<'_> {
         };
         self.promote(reason);
         self.next.preview_checkpoint = false;
+    }
+
+    /// What the update waits for, for the progress deadline: the pre-promotion analysis
+    /// while the preview is ready and not yet cleared, the post-promotion analysis once the
+    /// active Service switched, pods otherwise. (The blue-green pause holds the deadline
+    /// through its pause condition.)
+    fn waiting(&self, new: &ReplicaSetView) -> Waiting {
+        let switched = self.active_hash() == Some(new.hash.as_str());
+        let analysis = if switched {
+            self.blue_green
+                .post_promotion_analysis
+                .as_ref()
+                .map(|_| AnalysisKind::PostPromotion)
+        } else if !self.next.preview_checkpoint {
+            self.blue_green
+                .pre_promotion_analysis
+                .as_ref()
+                .map(|_| AnalysisKind::PrePromotion)
+        } else {
+            None
+        };
+        match analysis {
+            Some(kind) if self.slot(kind).is_some() => Waiting::Analysis(kind),
+            _ => Waiting::Pods,
+        }
     }
 }

@@ -8,9 +8,8 @@ use jiff::Timestamp;
 
 use std::ops::{Deref, DerefMut};
 
-use super::conditions;
 use super::effect::{AnalysisKind, Event};
-use super::pass::{Pass, add};
+use super::pass::{Pass, Waiting, add};
 use super::replicas::{BasicCanary, Fenceposts, ReplicaCounts, Targets};
 use super::{Decision, Observation};
 use crate::model::{
@@ -34,7 +33,7 @@ pub(super) fn reconcile(
         return pass.pass.finish();
     }
     let Some(new) = pass.new_replica_set() else {
-        pass.create_new_replica_set();
+        pass.create_or_rename_replica_set();
         return pass.pass.finish();
     };
     if pass.services_missing() {
@@ -43,6 +42,7 @@ pub(super) fn reconcile(
     pass.promote_initial_deploy();
     pass.handle_retry();
     pass.handle_abort();
+    pass.background_analysis();
     let unavailable = pass.fenceposts().unavailable;
     pass.restart_pods(unavailable);
     if pass.next.promote_full {
@@ -58,7 +58,9 @@ pub(super) fn reconcile(
     pass.trim_history();
     pass.trim_analysis_history();
     pass.point_services(&new);
-    pass.check_deadline(&new);
+    let completed = pass.is_stable_current() && new.available >= plan.replicas;
+    let waiting = pass.waiting();
+    pass.check_deadline(&new, completed, waiting);
     pass.pass.finish()
 }
 
@@ -87,11 +89,15 @@ impl Canary<'_> {
     /// The weight the replica counts aim at (ARGO-SEMANTICS §1.2): everything once promoted
     /// or promoting, nothing while aborted, otherwise the last `setWeight` reached.
     fn weight(&self) -> i32 {
-        if self.next.promote_full || self.is_stable_current() {
+        if self.is_stable_current() {
             return 100;
         }
+        // Abort wins over everything, a pending full promotion included.
         if self.next.abort {
             return 0;
+        }
+        if self.next.promote_full {
+            return 100;
         }
         let index = self.index();
         if index >= self.step_count() {
@@ -249,9 +255,34 @@ impl Canary<'_> {
         let Step::Analysis(analysis) = &self.canary.steps[index] else {
             return false;
         };
-        let name = self.analysis_run_name(&index.to_string());
+        self.pass.analysis_gate(analysis, AnalysisKind::Step(index))
+    }
+
+    /// Runs the background analysis (ARGO-SEMANTICS §5.6): one run per attempt at the
+    /// revision, from `startingStep` until the revision is promoted (then it is stopped);
+    /// none for the first revision. Failed or Error aborts, Inconclusive pauses.
+    fn background_analysis(&mut self) {
+        let Some(background) = &self.canary.background_analysis else {
+            return;
+        };
+        if self.next.stable_hash.is_none() || self.is_stable_current() {
+            self.next.background_analysis = None;
+            return;
+        }
+        if self.next.abort || self.next.promote_full || self.index() < background.starting_step {
+            return;
+        }
         self.pass
-            .analysis_passed(name, analysis, AnalysisKind::Step(index))
+            .analysis_gate(&background.analysis, AnalysisKind::Background);
+    }
+
+    /// What the current step waits for, for the progress deadline.
+    fn waiting(&self) -> Waiting {
+        match self.canary.steps.get(self.index()) {
+            Some(Step::Pause(_)) => Waiting::Pause,
+            Some(Step::Analysis(_)) => Waiting::Analysis(AnalysisKind::Step(self.index())),
+            Some(Step::SetWeight(_)) | None => Waiting::Pods,
+        }
     }
 
     fn complete_step(&mut self, index: usize, step: &Step) {
@@ -313,44 +344,6 @@ impl Canary<'_> {
                 new.hash.clone()
             };
             self.point(service, &hash, target.available);
-        }
-    }
-
-    /// Marks the rollout as failed when it made no progress for `progressDeadlineSeconds`,
-    /// and aborts it with `progressDeadlineAbort` (ARGO-SEMANTICS §3.4).
-    fn check_deadline(&mut self, new: &ReplicaSetView) {
-        let waiting_step = matches!(
-            self.canary.steps.get(self.index()),
-            Some(Step::Pause(_) | Step::Analysis(_))
-        );
-        let completed = self.is_stable_current() && new.available >= self.plan.replicas;
-        // Once exceeded, the condition stays until progress replaces it.
-        if self.progressed
-            || conditions::deadline_exceeded(&self.next)
-            || completed
-            || waiting_step
-            || self.plan.paused
-            || !self.next.pause_conditions.is_empty()
-            || conditions::deadline_suspended(&self.next)
-        {
-            return;
-        }
-        let Some(last_progress) = conditions::last_progress(&self.next) else {
-            return;
-        };
-        let deadline = add(last_progress, self.plan.progress_deadline);
-        if self.now < deadline {
-            let wait = until(self.now, deadline);
-            self.requeue_within(wait);
-            return;
-        }
-        self.deadline_exceeded = true;
-        let message = format!("ReplicaSet {:?} has timed out progressing.", new.name);
-        self.effects
-            .push(Event::warning("RolloutTimedOut", message));
-        if self.plan.progress_deadline_abort && !self.next.abort {
-            self.next.abort = true;
-            self.handle_abort();
         }
     }
 }

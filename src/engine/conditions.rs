@@ -43,8 +43,8 @@ pub(super) struct Assessment {
 pub(super) enum Trouble {
     /// The update was aborted, with this message.
     Aborted(String),
-    /// The progress deadline passed without progress.
-    DeadlineExceeded,
+    /// The progress deadline passed without progress; what was stuck.
+    DeadlineExceeded(String),
     /// A retry after an abort happened this pass.
     Retried,
 }
@@ -129,12 +129,11 @@ fn progressing(
                 message.clone(),
             ));
         }
-        Some(Trouble::DeadlineExceeded) => {
-            let message = format!("ReplicaSet {rs:?} has timed out progressing.");
+        Some(Trouble::DeadlineExceeded(message)) => {
             return Some((
                 ConditionStatus::False,
                 reason::PROGRESS_DEADLINE_EXCEEDED,
-                message,
+                message.clone(),
             ));
         }
         Some(Trouble::Retried) => {

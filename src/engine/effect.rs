@@ -48,6 +48,8 @@ pub enum Effect {
     CreateAnalysisRun {
         /// Its name.
         name: String,
+        /// The pod-template hash of the revision it analyses.
+        hash: String,
         /// What to run.
         analysis: AnalysisPlan,
         /// Why it runs.
@@ -72,6 +74,8 @@ pub enum Effect {
 pub enum AnalysisKind {
     /// For the canary step with this index.
     Step(usize),
+    /// Beside a canary's steps, from its starting step until promotion.
+    Background,
     /// Before a blue-green switch.
     PrePromotion,
     /// After a blue-green switch, before the new revision becomes stable.
@@ -79,11 +83,35 @@ pub enum AnalysisKind {
 }
 
 impl AnalysisKind {
+    /// How the kind is named in messages: `Step-based analysis phase Failed: ...`.
+    #[must_use]
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Step(_) => "Step-based",
+            Self::Background => "Background",
+            Self::PrePromotion => "Pre-promotion",
+            Self::PostPromotion => "Post-promotion",
+        }
+    }
+
+    /// The suffix of its runs' names (`<rollout>-<hash>-<revision>[-<suffix>]`, as Argo names
+    /// them): the step index, `pre` or `post`; background runs have none.
+    #[must_use]
+    pub fn name_suffix(self) -> Option<String> {
+        match self {
+            Self::Step(index) => Some(index.to_string()),
+            Self::Background => None,
+            Self::PrePromotion => Some("pre".to_owned()),
+            Self::PostPromotion => Some("post".to_owned()),
+        }
+    }
+
     /// The `rollout-type` label value.
     #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             Self::Step(_) => "Step",
+            Self::Background => "Background",
             Self::PrePromotion => "PrePromotion",
             Self::PostPromotion => "PostPromotion",
         }

@@ -10,6 +10,7 @@ mod bluegreen;
 mod canary;
 mod conditions;
 mod effect;
+mod gate;
 mod pass;
 pub mod replicas;
 #[cfg(test)]
@@ -46,6 +47,11 @@ pub struct Observation<'a> {
     pub services: &'a BTreeMap<String, Option<String>>,
     /// Its AnalysisRuns.
     pub analysis_runs: &'a [AnalysisRunState],
+    /// Names the status records for AnalysisRuns that exist but belong to someone else.
+    pub foreign_runs: &'a [String],
+    /// The name the current revision's ReplicaSet would have is taken by a ReplicaSet that
+    /// is not the Rollout's.
+    pub replica_set_name_taken: bool,
     /// Its pods (only needed while a restart is pending).
     pub pods: &'a [PodView],
 }

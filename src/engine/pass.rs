@@ -11,8 +11,8 @@ use super::conditions::{self, Assessment, Trouble};
 use super::effect::{AnalysisKind, Effect, Event};
 use super::{Decision, Observation};
 use crate::model::{
-    AnalysisPhase, AnalysisPlan, AnalysisRunState, PauseCondition, PauseReason, PodCounts,
-    ReplicaSetView, RolloutPlan, RolloutState, Step,
+    AnalysisPhase, AnalysisRunState, PauseReason, PodCounts, ReplicaSetView, RolloutPlan,
+    RolloutState, Step, until,
 };
 
 /// The working state of one reconcile.
@@ -29,9 +29,21 @@ pub(super) struct Pass<'a> {
     pub requeue: Option<Duration>,
     pub progressed: bool,
     pub retried: bool,
-    pub deadline_exceeded: bool,
+    /// The progress deadline passed this pass: what was stuck.
+    pub deadline_exceeded: Option<String>,
     /// A restart is evicting pods.
     pub restarting: bool,
+}
+
+/// What an update waits for, for the progress deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Waiting {
+    /// Pods to scale and become available.
+    Pods,
+    /// A person or a timer (a pause): no deadline.
+    Pause,
+    /// The run of an analysis gate.
+    Analysis(AnalysisKind),
 }
 
 impl<'a> Pass<'a> {
@@ -56,7 +68,7 @@ impl<'a> Pass<'a> {
             requeue: None,
             progressed: false,
             retried: false,
-            deadline_exceeded: false,
+            deadline_exceeded: None,
             restarting: false,
         }
     }
@@ -98,10 +110,8 @@ impl<'a> Pass<'a> {
         if !template_changed && !steps_changed {
             return false;
         }
-        if let Some(run) = self.next.step_analysis.take() {
-            self.effects
-                .push(Effect::TerminateAnalysisRun { name: run.name });
-        }
+        self.clear_analysis();
+        self.next.preview_checkpoint = false;
         self.next.pause_conditions.clear();
         self.next.controller_pause = false;
         self.next.abort = false;
@@ -147,7 +157,9 @@ impl<'a> Pass<'a> {
         if !self.next.abort && self.next.aborted_at.is_some() {
             self.next.aborted_at = None;
             self.next.current_step_index = Some(0);
-            self.next.step_analysis = None;
+            // A new attempt: every gate measures again, from the start.
+            self.clear_analysis();
+            self.next.preview_checkpoint = false;
             self.retried = true;
             self.progressed = true;
         }
@@ -169,13 +181,10 @@ impl<'a> Pass<'a> {
             self.effects.push(Event::warning("RolloutAborted", message));
             self.progressed = true;
         }
-        if let Some(run) = &self.next.step_analysis
-            && !run.phase.is_completed()
-        {
-            self.effects.push(Effect::TerminateAnalysisRun {
-                name: run.name.clone(),
-            });
-        }
+        // Abort always wins: a pending full promotion is dropped, and a blue-green preview
+        // cleared to grow must be cleared again after a retry.
+        self.next.promote_full = false;
+        self.next.preview_checkpoint = false;
         self.next.pause_conditions.clear();
         self.next.controller_pause = false;
         let index = if self.is_stable_current() {
@@ -188,16 +197,11 @@ impl<'a> Pass<'a> {
 
     pub(super) fn abort_message(&self) -> String {
         let revision = self.revision_of(self.observed.pod_hash);
-        let cause = self
-            .next
-            .step_analysis
-            .as_ref()
-            .filter(|run| run.phase.is_unsuccessful())
-            .map(|run| format!(": Step-based analysis phase {}: {}", run.phase, run.message));
-        format!(
-            "Rollout aborted update to revision {revision}{}",
-            cause.unwrap_or_default()
-        )
+        let cause = self.analysis_abort_cause();
+        match cause {
+            Some(cause) => format!("Rollout aborted update to revision {revision}: {cause}"),
+            None => format!("Rollout aborted update to revision {revision}"),
+        }
     }
 
     /// Scaling and steps stop while a person paused the rollout or an inconclusive analysis
@@ -348,6 +352,7 @@ impl<'a> Pass<'a> {
 
     /// Records pod counts, conditions and phase; `active_switched` is `Some` for blue-green.
     fn finish_as(mut self, active_switched: Option<bool>) -> Decision {
+        self.terminate_idle_runs();
         if self.next.pause_conditions.is_empty() {
             self.next.controller_pause = false;
         }
@@ -355,8 +360,8 @@ impl<'a> Pass<'a> {
         let new_replica_set = self.new_replica_set().map(|rs| rs.name);
         let trouble = if self.next.abort {
             Some(Trouble::Aborted(self.abort_message()))
-        } else if self.deadline_exceeded {
-            Some(Trouble::DeadlineExceeded)
+        } else if let Some(stuck) = self.deadline_exceeded.clone() {
+            Some(Trouble::DeadlineExceeded(stuck))
         } else if self.retried {
             Some(Trouble::Retried)
         } else {
@@ -401,112 +406,6 @@ impl<'a> Pass<'a> {
             .push(Event::warning("ServiceNotFound", message));
         self.requeue_within(Duration::from_secs(30));
         true
-    }
-
-    /// `<rollout>-<hash>-<revision>-<suffix>`, as Argo names analysis runs (the suffix is the
-    /// step index, `pre` or `post`).
-    pub(super) fn analysis_run_name(&self, suffix: &str) -> String {
-        let hash = self.observed.pod_hash;
-        format!(
-            "{}-{hash}-{}-{suffix}",
-            self.observed.name,
-            self.revision_of(hash)
-        )
-    }
-
-    /// Runs analysis `name` (starting it when it does not exist yet) and acts on its verdict:
-    /// Successful passes; Failed and Error abort the update; Inconclusive pauses it for a
-    /// person; anything else waits. Nothing but Successful ever lets the update continue.
-    pub(super) fn analysis_passed(
-        &mut self,
-        name: String,
-        analysis: &AnalysisPlan,
-        kind: AnalysisKind,
-    ) -> bool {
-        let Some(run) = self
-            .observed
-            .analysis_runs
-            .iter()
-            .find(|run| run.name == name)
-        else {
-            if self
-                .next
-                .step_analysis
-                .as_ref()
-                .is_none_or(|run| run.name != name)
-            {
-                self.effects.push(Effect::CreateAnalysisRun {
-                    name: name.clone(),
-                    analysis: analysis.clone(),
-                    kind,
-                });
-                self.next.step_analysis = Some(AnalysisRunState {
-                    name,
-                    phase: AnalysisPhase::Pending,
-                    message: String::new(),
-                    ..AnalysisRunState::default()
-                });
-                self.progressed = true;
-            }
-            return false;
-        };
-        let previous = self
-            .next
-            .step_analysis
-            .as_ref()
-            .filter(|previous| previous.name == run.name);
-        if previous != Some(run) && run.phase.is_completed() {
-            let message = format!(
-                "{} Analysis Run '{}' Status New: '{}' Previous: '{}'",
-                kind.label(),
-                run.name,
-                run.phase,
-                previous.map_or(AnalysisPhase::Pending, |previous| previous.phase)
-            );
-            let reason = match run.phase {
-                AnalysisPhase::Successful => "AnalysisRunSuccessful",
-                AnalysisPhase::Failed => "AnalysisRunFailed",
-                AnalysisPhase::Error => "AnalysisRunError",
-                _ => "AnalysisRunInconclusive",
-            };
-            let event = if matches!(run.phase, AnalysisPhase::Failed | AnalysisPhase::Error) {
-                Event::warning(reason, message)
-            } else {
-                Event::normal(reason, message)
-            };
-            self.effects.push(event);
-        }
-        self.next.step_analysis = Some(run.clone());
-        match run.phase {
-            AnalysisPhase::Successful => true,
-            AnalysisPhase::Failed | AnalysisPhase::Error => {
-                self.next.abort = true;
-                self.handle_abort();
-                false
-            }
-            AnalysisPhase::Inconclusive => {
-                let reason = PauseReason::InconclusiveAnalysisRun;
-                if !self
-                    .next
-                    .pause_conditions
-                    .iter()
-                    .any(|p| p.reason == reason)
-                {
-                    self.next.pause_conditions.push(PauseCondition {
-                        reason,
-                        start: self.now,
-                    });
-                    self.next.controller_pause = true;
-                    self.effects.push(Event::normal(
-                        "RolloutPaused",
-                        "Rollout is paused (InconclusiveAnalysisRun)",
-                    ));
-                    self.progressed = true;
-                }
-                false
-            }
-            AnalysisPhase::Pending | AnalysisPhase::Running => false,
-        }
     }
 
     /// Restarts the pods created before `restartAt` (ARGO-SEMANTICS §2.10): evicts them —
@@ -567,8 +466,98 @@ impl<'a> Pass<'a> {
         self.requeue_within(Duration::from_secs(30));
     }
 
-    /// Asks for the current revision's ReplicaSet.
-    pub(super) fn create_new_replica_set(&mut self) {
+    /// Marks the rollout as failed when it made no progress for `progressDeadlineSeconds`,
+    /// and aborts it with `progressDeadlineAbort` (ARGO-SEMANTICS §3.4). No deadline applies
+    /// while a person or a timer holds the update, once it completed, or while it is
+    /// aborted; an analysis gate is held to it from when its run was next due to show
+    /// progress, so a run that stopped measuring (or never started) cannot stall it forever.
+    pub(super) fn check_deadline(
+        &mut self,
+        new: &ReplicaSetView,
+        completed: bool,
+        waiting: Waiting,
+    ) {
+        // Once exceeded, the condition stays until progress replaces it.
+        if self.progressed
+            || conditions::deadline_exceeded(&self.next)
+            || completed
+            || waiting == Waiting::Pause
+            || self.plan.paused
+            || !self.next.pause_conditions.is_empty()
+            || conditions::deadline_suspended(&self.next)
+        {
+            return;
+        }
+        let Some(last_progress) = conditions::last_progress(&self.next) else {
+            return;
+        };
+        let (from, stuck) = match waiting {
+            Waiting::Analysis(kind) => {
+                let Some(recorded) = self.slot(kind) else {
+                    return;
+                };
+                let run = self
+                    .observed
+                    .analysis_runs
+                    .iter()
+                    .find(|run| run.name == recorded.name);
+                if let Some(run) = run {
+                    // Completed, or its next measurement cannot be told: nothing is overdue.
+                    let Some(due) = run.expected_by else { return };
+                    let message = format!(
+                        "AnalysisRun {:?} has made no progress since its measurement was due at {due}.",
+                        run.name
+                    );
+                    (last_progress.max(due), message)
+                } else {
+                    let message = format!(
+                        "AnalysisRun {:?} could not be started: it does not exist.",
+                        recorded.name
+                    );
+                    (last_progress, message)
+                }
+            }
+            Waiting::Pods | Waiting::Pause => (
+                last_progress,
+                format!("ReplicaSet {:?} has timed out progressing.", new.name),
+            ),
+        };
+        let deadline = add(from, self.plan.progress_deadline);
+        if self.now < deadline {
+            let wait = until(self.now, deadline);
+            self.requeue_within(wait);
+            return;
+        }
+        self.effects
+            .push(Event::warning("RolloutTimedOut", stuck.clone()));
+        self.deadline_exceeded = Some(stuck);
+        if self.plan.progress_deadline_abort && !self.next.abort {
+            self.next.abort = true;
+            self.handle_abort();
+        }
+    }
+
+    /// Asks for the current revision's ReplicaSet — or, when its name is taken by a
+    /// ReplicaSet that is not the Rollout's, counts a collision: the collision count is part
+    /// of the pod-template hash, so the next pass looks for a ReplicaSet of another name
+    /// (ARGO-SEMANTICS §6).
+    pub(super) fn create_or_rename_replica_set(&mut self) {
+        if !self.observed.replica_set_name_taken {
+            self.create_new_replica_set();
+            return;
+        }
+        let count = self.next.collision_count.unwrap_or(0).saturating_add(1);
+        self.next.collision_count = Some(count);
+        let message = format!(
+            "ReplicaSet {}-{} exists but does not belong to Rollout {}; collision count is now {count}",
+            self.observed.name, self.observed.pod_hash, self.observed.name
+        );
+        self.effects
+            .push(Event::warning("ReplicaSetNameTaken", message));
+        self.requeue_within(Duration::ZERO);
+    }
+
+    fn create_new_replica_set(&mut self) {
         let revision = next_revision(self.observed.replica_sets);
         let hash = self.observed.pod_hash;
         self.effects.push(Effect::CreateReplicaSet {

@@ -4,7 +4,7 @@
 use kube::api::PostParams;
 use kube::{Api, Client};
 
-use super::crd::{Rollout, RolloutStatus};
+use super::crd::Rollout;
 use crate::model::RolloutState;
 
 /// Attempts before giving up on a Rollout that keeps changing under us.
@@ -71,9 +71,7 @@ pub async fn act(
             name: name.to_owned(),
             reason,
         })?;
-        let mut written = RolloutStatus::from_state(&next, &status.selector);
-        written.collision_count = status.collision_count;
-        rollout.status = Some(written);
+        rollout.status = Some(status.with_state(&next, &status.selector));
         match api
             .replace_status(name, &PostParams::default(), &rollout)
             .await

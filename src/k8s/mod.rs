@@ -8,6 +8,7 @@ mod act;
 mod api_error;
 mod client;
 pub mod crd;
+pub mod events;
 pub mod labels;
 mod observe;
 
@@ -24,7 +25,7 @@ pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMe
 pub use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 pub use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 pub use kube::{Api, Client, Config, Resource, ResourceExt};
-pub use observe::{ObserveError, Observed, observe, observe_pods};
+pub use observe::{Lookups, ObserveError, Observed, observe, observe_pods};
 
 /// Field manager for objects applied from Git with server-side apply.
 pub const SYNC_FIELD_MANAGER: &str = "tidegate-sync";

@@ -68,14 +68,33 @@ pub struct Observed {
     pub services: BTreeMap<String, Option<String>>,
     /// AnalysisRuns the Rollout started.
     pub analysis_runs: Vec<AnalysisRunState>,
+    /// Recorded AnalysisRun names held by runs that are not the Rollout's.
+    pub foreign_runs: Vec<String>,
+    /// The name of the current revision's ReplicaSet is held by one that is not the
+    /// Rollout's.
+    pub replica_set_name_taken: bool,
 }
 
-/// Reads the ReplicaSets and AnalysisRuns of `rollout` and the `services` it names.
+/// What the engine needs looked up besides the Rollout's own objects: the AnalysisRun names
+/// its status records, and the pod-template hash of its current revision.
+#[derive(Clone, Copy, Debug)]
+pub struct Lookups<'a> {
+    /// The Services the Rollout names.
+    pub services: &'a [&'a str],
+    /// Names of the AnalysisRuns the status records.
+    pub recorded_runs: &'a [&'a str],
+    /// The current revision's pod-template hash.
+    pub pod_hash: &'a str,
+}
+
+/// Reads the ReplicaSets and AnalysisRuns of `rollout`, the Services it names, and who holds
+/// the names it needs that none of its own objects has.
 pub async fn observe(
     client: &Client,
     rollout: &Rollout,
-    services: &[&str],
+    lookups: &Lookups<'_>,
 ) -> Result<Observed, ObserveError> {
+    let services = lookups.services;
     let namespace = rollout.namespace().unwrap_or_default();
     let name = rollout.name_any();
     let owned = ListParams::default().labels(&format!("{}={name}", labels::ROLLOUT));
@@ -86,19 +105,31 @@ pub async fn observe(
             .any(|owner| Some(&owner.uid) == uid.as_ref() && owner.controller == Some(true))
     };
 
-    let replica_sets = Api::<ReplicaSet>::namespaced(client.clone(), &namespace)
+    let list_replica_sets = |source| ObserveError::ListReplicaSets {
+        namespace: namespace.clone(),
+        rollout: name.clone(),
+        source,
+    };
+    let replica_set_api = Api::<ReplicaSet>::namespaced(client.clone(), &namespace);
+    let replica_sets: Vec<ReplicaSetView> = replica_set_api
         .list(&owned)
         .await
-        .map_err(|source| ObserveError::ListReplicaSets {
-            namespace: namespace.clone(),
-            rollout: name.clone(),
-            source,
-        })?
+        .map_err(list_replica_sets)?
         .items
         .iter()
         .filter(|rs| is_ours(rs.owner_references()))
         .filter_map(replica_set_view)
         .collect();
+    let replica_set_name_taken = if replica_sets.iter().any(|rs| rs.hash == lookups.pod_hash) {
+        false
+    } else {
+        let wanted = format!("{name}-{}", lookups.pod_hash);
+        replica_set_api
+            .get_opt(&wanted)
+            .await
+            .map_err(list_replica_sets)?
+            .is_some_and(|rs| !is_ours(rs.owner_references()))
+    };
 
     let mut observed_services = BTreeMap::new();
     let service_api = Api::<Service>::namespaced(client.clone(), &namespace);
@@ -124,40 +155,64 @@ pub async fn observe(
         }
     }
 
-    let analysis_runs = Api::<AnalysisRun>::namespaced(client.clone(), &namespace)
+    let list_runs = |source| ObserveError::ListAnalysisRuns {
+        namespace: namespace.clone(),
+        rollout: name.clone(),
+        source,
+    };
+    let run_api = Api::<AnalysisRun>::namespaced(client.clone(), &namespace);
+    let mut analysis_runs: Vec<AnalysisRunState> = run_api
         .list(&owned)
         .await
-        .map_err(|source| ObserveError::ListAnalysisRuns {
-            namespace,
-            rollout: name,
-            source,
-        })?
+        .map_err(list_runs)?
         .items
         .iter()
         .filter(|run| is_ours(run.owner_references()))
-        .map(|run| {
-            let status = run.status.as_ref();
-            AnalysisRunState {
-                name: run.name_any(),
-                phase: status.map_or(AnalysisPhase::Pending, |status| status.phase),
-                message: status
-                    .map(|status| status.message.clone())
-                    .unwrap_or_default(),
-                hash: run
-                    .labels()
-                    .get(labels::POD_TEMPLATE_HASH)
-                    .cloned()
-                    .unwrap_or_default(),
-                created: run.creation_timestamp().map(|time| time.0),
-            }
-        })
+        .map(run_view)
         .collect();
+    // A recorded run missing from the list is either gone, someone else's, or ours without
+    // our label (edited by hand): only a read tells.
+    let mut foreign_runs = Vec::new();
+    for &recorded in lookups.recorded_runs {
+        if analysis_runs.iter().any(|run| run.name == recorded) {
+            continue;
+        }
+        match run_api.get_opt(recorded).await.map_err(list_runs)? {
+            Some(found) if is_ours(found.owner_references()) => {
+                analysis_runs.push(run_view(&found));
+            }
+            Some(_) => foreign_runs.push(recorded.to_owned()),
+            None => {}
+        }
+    }
 
     Ok(Observed {
         replica_sets,
         services: observed_services,
         analysis_runs,
+        foreign_runs,
+        replica_set_name_taken,
     })
+}
+
+/// The engine's view of an AnalysisRun.
+fn run_view(run: &AnalysisRun) -> AnalysisRunState {
+    let status = run.status.as_ref();
+    AnalysisRunState {
+        name: run.name_any(),
+        phase: status.map_or(AnalysisPhase::Pending, |status| status.phase),
+        message: status
+            .map(|status| status.message.clone())
+            .unwrap_or_default(),
+        hash: run
+            .labels()
+            .get(labels::POD_TEMPLATE_HASH)
+            .cloned()
+            .unwrap_or_default(),
+        created: run.creation_timestamp().map(|time| time.0),
+        terminated: run.spec.terminate,
+        expected_by: run.expected_by(),
+    }
 }
 
 /// The pods of `replica_sets` (by their pod-template hashes); needed only while a restart is

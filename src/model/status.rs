@@ -32,8 +32,17 @@ pub struct RolloutState {
     pub controller_pause: bool,
     /// Why the engine paused the rollout, and since when.
     pub pause_conditions: Vec<PauseCondition>,
-    /// The step analysis run of the current step, as last observed.
+    /// The AnalysisRun of the current canary step, as last observed.
     pub step_analysis: Option<AnalysisRunState>,
+    /// The canary's background AnalysisRun, as last observed.
+    pub background_analysis: Option<AnalysisRunState>,
+    /// The blue-green pre-promotion AnalysisRun, as last observed.
+    pub pre_promotion_analysis: Option<AnalysisRunState>,
+    /// The blue-green post-promotion AnalysisRun, as last observed.
+    pub post_promotion_analysis: Option<AnalysisRunState>,
+    /// How often the name of a new ReplicaSet was found taken by an object that is not the
+    /// Rollout's; part of the pod-template hash, so each collision gives a new name.
+    pub collision_count: Option<i32>,
     /// Conditions, as reported on the Rollout.
     pub conditions: Vec<Condition>,
     /// The overall phase.
@@ -213,7 +222,8 @@ impl AnalysisPhase {
     }
 }
 
-/// An AnalysisRun as the Rollout sees it.
+/// An AnalysisRun as the Rollout sees it. In the Rollout's status only the name, phase and
+/// message are kept; the rest is what an observation of the run adds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AnalysisRunState {
     /// Its name.
@@ -226,6 +236,13 @@ pub struct AnalysisRunState {
     pub hash: String,
     /// When it was created (when observed), for history limits.
     pub created: Option<Timestamp>,
+    /// It was asked to stop (`spec.terminate`): whatever its phase, it did not finish
+    /// measuring, so it never lets a rollout continue.
+    pub terminated: bool,
+    /// By when the run should next show progress (a measurement due, or its start), if it
+    /// is still running and that can be told; an analysis gate whose run is overdue by more
+    /// than the progress deadline is stuck.
+    pub expected_by: Option<Timestamp>,
 }
 
 /// What the engine observes of one ReplicaSet of the Rollout.

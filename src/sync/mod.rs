@@ -12,9 +12,11 @@
 mod cluster;
 mod normalize;
 mod order;
+mod pins;
 mod record;
 mod report;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -38,6 +40,9 @@ pub const PRUNE_ANNOTATION: &str = "tidegate.dev/prune";
 
 /// How many apiserver calls a sync keeps in flight.
 const CONCURRENCY: usize = 8;
+
+/// Applies of a pinned Service tried before a Rollout that keeps switching it wins the race.
+const PIN_ATTEMPTS: usize = 5;
 
 /// One object to apply: identity with its namespace settled, where Git defines it, and the
 /// object with tidegate's source label.
@@ -319,15 +324,16 @@ impl Syncer {
     async fn dry_run_one(&self, object: &Desired) -> Option<(Problem, bool)> {
         let kind = object.kind.as_ref()?;
         let api = cluster::api(&self.client, kind, object.key.namespace.as_deref());
-        cluster::apply(&api, &object.key.name, &object.object, true)
-            .await
-            .err()
-            .map(|error| {
-                (
-                    problem(&object.origin, &object.key, &cluster::refusal(&error)),
-                    !cluster::is_refusal(&error),
-                )
-            })
+        let dry_run = match self.with_pins(&api, object).await {
+            Ok(applied) => cluster::apply(&api, &object.key.name, &applied, true).await,
+            Err(error) => Err(error),
+        };
+        dry_run.err().map(|error| {
+            (
+                problem(&object.origin, &object.key, &cluster::refusal(&error)),
+                !cluster::is_refusal(&error),
+            )
+        })
     }
 
     async fn apply_one(&self, object: &Desired) -> Result<DynamicObject, Problem> {
@@ -339,9 +345,40 @@ impl Syncer {
             ));
         };
         let api = cluster::api(&self.client, kind, object.key.namespace.as_deref());
-        cluster::apply(&api, &object.key.name, &object.object, false)
-            .await
-            .map_err(|error| problem(&object.origin, &object.key, &cluster::refusal(&error)))
+        let failed =
+            |error: &kube::Error| problem(&object.origin, &object.key, &cluster::refusal(error));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let applied = self
+                .with_pins(&api, object)
+                .await
+                .map_err(|error| failed(&error))?;
+            match cluster::apply(&api, &object.key.name, &applied, false).await {
+                // The Rollout switched the Service between the read and the apply: read the
+                // new pin and apply again, rather than undo the switch.
+                Err(error) if crate::k8s::is_conflict(&error) && attempt < PIN_ATTEMPTS => {}
+                result => return result.map_err(|error| failed(&error)),
+            }
+        }
+    }
+
+    /// What to apply for `object`: Git's object, plus the live pin of a Service a Rollout
+    /// manages, on the condition that the Service did not change since it was read
+    /// ([`pins`]).
+    async fn with_pins<'o>(
+        &self,
+        api: &Api<DynamicObject>,
+        object: &'o Desired,
+    ) -> Result<Cow<'o, Value>, kube::Error> {
+        if !pins::may_be_pinned(&object.api_version, &object.key.kind) {
+            return Ok(Cow::Borrowed(&object.object));
+        }
+        let Some(live) = cluster::get(api, &object.key.name).await? else {
+            return Ok(Cow::Borrowed(&object.object));
+        };
+        let live = serde_json::to_value(&live).expect("objects serialize to JSON");
+        Ok(pins::carry(&object.object, &live).map_or(Cow::Borrowed(&object.object), Cow::Owned))
     }
 
     /// Finds the API of kinds whose CRDs were just applied. Discovery can lag behind a CRD's
@@ -556,8 +593,10 @@ impl Syncer {
         let Some(live) = cluster::get(&api, &object.key.name).await? else {
             return Ok(Compared::Missing);
         };
-        let dry = cluster::apply(&api, &object.key.name, &object.object, true).await?;
         let live_value = serde_json::to_value(&live).expect("objects serialize to JSON");
+        let applied = pins::carry(&object.object, &live_value);
+        let applied = applied.as_ref().unwrap_or(&object.object);
+        let dry = cluster::apply(&api, &object.key.name, applied, true).await?;
         let managed = live_value["metadata"]["managedFields"].clone();
         let want = normalize(
             &serde_json::to_value(&dry).expect("objects serialize to JSON"),

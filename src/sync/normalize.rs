@@ -3,7 +3,8 @@
 //! In: an object as the apiserver returned it, and the `managedFields` entries of the live
 //! object. Out: the object without status, server bookkeeping (`managedFields`,
 //! `resourceVersion`, `uid`, `generation`, timestamps), the fields owned by the rollout engine's
-//! field manager, and with Secret values masked.
+//! field manager (of a Service's atomic selector, only the Rollout's pin), and with Secret
+//! values masked.
 
 use serde_json::{Map, Value};
 
@@ -41,13 +42,27 @@ pub fn normalize(object: &Value, managed_fields: &Value) -> Value {
             }
         }
     }
+    let service = object["kind"] == "Service" && object["apiVersion"] == "v1";
     for entry in managed_fields.as_array().into_iter().flatten() {
         if entry["manager"] == ROLLOUT_FIELD_MANAGER
             && let Some(owned) = entry.get("fieldsV1")
         {
-            remove_owned(&mut object, owned);
+            let mut owned = owned.clone();
+            if service && let Some(fields) = owned.as_object_mut() {
+                // The atomic selector's last writer owns all of it; the Rollout's part is
+                // only the pin, which `strip` removes below. Git's keys stay compared.
+                let spec = fields.get_mut("f:spec").and_then(Value::as_object_mut);
+                if let Some(spec) = spec {
+                    spec.remove("f:selector");
+                    if spec.is_empty() {
+                        fields.remove("f:spec");
+                    }
+                }
+            }
+            remove_owned(&mut object, &owned);
         }
     }
+    super::pins::strip(&mut object);
     mask_secret(&mut object);
     object
 }
@@ -191,6 +206,29 @@ mod tests {
         assert_eq!(
             normalize(&service, &managed)["spec"],
             json!({"selector": {"app": "web"}, "ports": [{"port": 80, "protocol": "TCP"}, {"protocol": "TCP"}], "finalizers": ["a"]})
+        );
+    }
+
+    #[test]
+    fn git_keys_of_a_selector_the_rollout_last_wrote_are_still_compared() {
+        let service = |app: &str| {
+            json!({
+                "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                "spec": {"selector": {"app": app, "rollouts-pod-template-hash": "abc"}}
+            })
+        };
+        // An atomic map: whoever wrote it last owns all of it.
+        let managed = json!([
+            {"manager": "tidegate-rollout", "fieldsV1": {"f:spec": {"f:selector": {}}}}
+        ]);
+        assert_eq!(
+            normalize(&service("web"), &managed)["spec"]["selector"],
+            json!({"app": "web"})
+        );
+        assert_ne!(
+            normalize(&service("web"), &managed),
+            normalize(&service("shop"), &managed),
+            "a hand edit of Git's key is drift"
         );
     }
 

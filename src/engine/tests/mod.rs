@@ -2,4 +2,5 @@
 
 mod bluegreen;
 mod canary;
+mod safety;
 mod sim;

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use proptest::prelude::{Just, Strategy, prop_oneof};
 use proptest::test_runner::TestCaseError;
 
-use crate::engine::{Decision, Effect, Event, Observation, reconcile};
+use crate::engine::{AnalysisKind, Decision, Effect, Event, Observation, reconcile};
 use crate::model::{
     Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, BlueGreenPlan, CanaryPlan, Phase,
     PodView, ReplicaSetView, RolloutPlan, RolloutState, Step, Strategy as RolloutStrategy,
@@ -88,6 +88,14 @@ pub struct Sim {
     /// Pods, kept only by tests that restart (`with_pods`).
     pub pods: Vec<PodView>,
     pub evicted: Vec<String>,
+    /// Names of recorded runs held by objects that are not the Rollout's.
+    pub foreign_runs: Vec<String>,
+    /// The new ReplicaSet's name is held by one that is not the Rollout's.
+    pub replica_set_name_taken: bool,
+    /// Every AnalysisRun created, in order, with why.
+    pub created_runs: Vec<(String, AnalysisKind)>,
+    /// The AnalysisRun controller stopped measuring: runs keep the due time they had.
+    pub analysis_stalled: bool,
 }
 
 impl Sim {
@@ -131,6 +139,10 @@ impl Sim {
             last: None,
             pods: Vec::new(),
             evicted: Vec::new(),
+            foreign_runs: Vec::new(),
+            replica_set_name_taken: false,
+            created_runs: Vec::new(),
+            analysis_stalled: false,
         }
     }
 
@@ -240,6 +252,40 @@ impl Sim {
         run.message = message.to_owned();
     }
 
+    /// Sets the phase of run `name`.
+    pub fn set_phase_of(&mut self, name: &str, phase: AnalysisPhase) {
+        let run = self
+            .runs
+            .iter_mut()
+            .find(|run| run.name == name)
+            .unwrap_or_else(|| panic!("no run {name} in {:?}", self.created_runs));
+        run.phase = phase;
+    }
+
+    /// The run named `name`, as the cluster has it.
+    pub fn run(&self, name: &str) -> &AnalysisRunState {
+        self.runs
+            .iter()
+            .find(|run| run.name == name)
+            .unwrap_or_else(|| panic!("no run {name} in {:?}", self.created_runs))
+    }
+
+    /// Names of the runs created, in order.
+    pub fn created_names(&self) -> Vec<&str> {
+        self.created_runs
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// Whether any Event (of this pass or before) has `reason` and a message containing
+    /// `part`.
+    pub fn has_event(&self, reason: &str, part: &str) -> bool {
+        self.events
+            .iter()
+            .any(|event| event.reason == reason && event.message.contains(part))
+    }
+
     /// Makes every created pod available.
     pub fn pods_become_available(&mut self) {
         for rs in &mut self.replica_sets {
@@ -250,6 +296,12 @@ impl Sim {
 
     /// One reconcile; its effects are applied to the simulated cluster.
     pub fn reconcile(&mut self) -> Decision {
+        if !self.analysis_stalled {
+            // A working AnalysisRun controller: every running run measures on time.
+            for run in self.runs.iter_mut().filter(|run| !run.phase.is_completed()) {
+                run.expected_by = Some(self.now);
+            }
+        }
         let observation = Observation {
             name: NAME,
             generation: 1,
@@ -258,6 +310,8 @@ impl Sim {
             replica_sets: &self.replica_sets,
             services: &self.services,
             analysis_runs: &self.runs,
+            foreign_runs: &self.foreign_runs,
+            replica_set_name_taken: self.replica_set_name_taken,
             pods: &self.pods,
         };
         let decision = reconcile(&self.plan, &self.state, &observation, self.now);
@@ -309,20 +363,35 @@ impl Sim {
             Effect::SetServiceSelector { service, hash } => {
                 self.services.insert(service.clone(), Some(hash.clone()));
             }
-            Effect::CreateAnalysisRun { name, .. } => self.runs.push(AnalysisRunState {
-                name: name.clone(),
-                phase: AnalysisPhase::Running,
-                message: String::new(),
-                hash: self.pod_hash.clone(),
-                created: Some(self.now),
-            }),
+            Effect::CreateAnalysisRun {
+                name, hash, kind, ..
+            } => {
+                assert!(
+                    !self.runs.iter().any(|run| run.name == *name),
+                    "AnalysisRun {name} created while it exists"
+                );
+                self.created_runs.push((name.clone(), *kind));
+                self.runs.push(AnalysisRunState {
+                    name: name.clone(),
+                    phase: AnalysisPhase::Running,
+                    message: String::new(),
+                    hash: hash.clone(),
+                    created: Some(self.now),
+                    terminated: false,
+                    expected_by: Some(self.now),
+                });
+            }
             Effect::DeleteAnalysisRun { name } => self.runs.retain(|run| run.name != *name),
             Effect::TerminateAnalysisRun { name } => {
+                // As the AnalysisRun controller does: a terminated run ends Successful
+                // (Argo's "Run Terminated"), marked terminated.
                 if let Some(run) = self.runs.iter_mut().find(|run| run.name == *name)
                     && !run.phase.is_completed()
                 {
                     run.phase = AnalysisPhase::Successful;
                     run.message = "Run Terminated".into();
+                    run.terminated = true;
+                    run.expected_by = None;
                 }
             }
             Effect::EvictPod { name } => {

@@ -491,3 +491,61 @@ pub struct RolloutAnalysisRunStatus {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
 }
+
+/// How long after an errored measurement the next one is taken (Argo's default).
+pub const MEASUREMENT_ERROR_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl AnalysisRun {
+    /// By when the analysis controller should next write to this run, or `None` once it
+    /// completed or when that cannot be told (an interval given by an argument): the run's
+    /// creation until it started, then the earliest due measurement of its metrics — after
+    /// the initial delay, after the interval (10 s after an error), or when an in-flight
+    /// measurement is to be looked at again. A run far past this time has stalled.
+    #[must_use]
+    pub fn expected_by(&self) -> Option<jiff::Timestamp> {
+        let status = self.status.as_ref();
+        if status.is_some_and(|status| status.phase.is_completed()) {
+            return None;
+        }
+        let Some(started) = status.and_then(|status| status.started_at.as_ref()) else {
+            return self.metadata.creation_timestamp.as_ref().map(|time| time.0);
+        };
+        let duration = |text: &str| -> Option<std::time::Duration> {
+            if text.is_empty() {
+                Some(std::time::Duration::ZERO)
+            } else {
+                crate::model::parse_go_duration(text).ok()
+            }
+        };
+        let results = status
+            .map(|status| status.metric_results.as_slice())
+            .unwrap_or_default();
+        self.spec
+            .metrics
+            .iter()
+            .filter_map(|metric| {
+                let result = results.iter().find(|result| result.name == metric.name);
+                if result.is_some_and(|result| result.phase.is_completed()) {
+                    return None;
+                }
+                let Some(last) = result.and_then(|result| result.measurements.last()) else {
+                    return Some(started.0 + duration(&metric.initial_delay)?);
+                };
+                if last.phase == AnalysisPhase::Running {
+                    return last
+                        .resume_at
+                        .as_ref()
+                        .or(last.started_at.as_ref())
+                        .map(|time| time.0);
+                }
+                let finished = last.finished_at.as_ref().or(last.started_at.as_ref())?.0;
+                let wait = if last.phase == AnalysisPhase::Error {
+                    MEASUREMENT_ERROR_RETRY
+                } else {
+                    duration(&metric.interval)?
+                };
+                Some(finished + wait)
+            })
+            .min()
+    }
+}

@@ -21,15 +21,15 @@ use serde::{Deserialize, Serialize};
 pub use analysis::{
     AnalysisPhase, AnalysisRun, AnalysisRunArgument, AnalysisRunSpec, AnalysisRunStatus,
     AnalysisTemplate, AnalysisTemplateSpec, Argument, ArgumentSource, ClusterAnalysisTemplate,
-    ClusterAnalysisTemplateSpec, DryRun, FieldRef, JobMetric, Measurement, MeasurementRetention,
-    Metric, MetricProvider, MetricResult, PodTemplateHashValue, PrometheusMetric,
-    PrometheusRangeQuery, RolloutAnalysisRunStatus, RolloutArgumentSource, RunSummary,
-    SecretKeyRef, WebMetric, WebMetricHeader,
+    ClusterAnalysisTemplateSpec, DryRun, FieldRef, JobMetric, MEASUREMENT_ERROR_RETRY, Measurement,
+    MeasurementRetention, Metric, MetricProvider, MetricResult, PodTemplateHashValue,
+    PrometheusMetric, PrometheusRangeQuery, RolloutAnalysisRunStatus, RolloutArgumentSource,
+    RunSummary, SecretKeyRef, WebMetric, WebMetricHeader,
 };
 pub use rollout::{
     AnalysisRunStrategy, AntiAffinity, BlueGreenStatus, BlueGreenStrategy, CanaryStatus,
-    CanaryStep, CanaryStrategy, ManagedRoute, ObjectRef, PauseCondition, PauseReason, Phase,
-    PingPongSpec, PodTemplateMetadata, PreferredAntiAffinity, ReplicaProgressThreshold,
+    CanaryStep, CanaryStrategy, ManagedRoute, ObjectRef, PauseCondition, PauseReason, PendingEvent,
+    Phase, PingPongSpec, PodTemplateMetadata, PreferredAntiAffinity, ReplicaProgressThreshold,
     RequiredAntiAffinity, RollbackWindowSpec, Rollout, RolloutAnalysis, RolloutAnalysisBackground,
     RolloutAnalysisTemplate, RolloutCondition, RolloutPause, RolloutSpec, RolloutStatus,
     RolloutStrategy, RolloutTrafficRouting, SetCanaryScale, TrafficWeights, WeightDestination,
@@ -123,6 +123,11 @@ fn is_false(value: &bool) -> bool {
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_zero(value: &i32) -> bool {
+    *value == 0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero_u64(value: &u64) -> bool {
     *value == 0
 }
 

@@ -15,7 +15,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Opaque, RolloutAnalysisRunStatus, is_false, is_zero, undocumented};
+use super::{Opaque, RolloutAnalysisRunStatus, is_false, is_zero, is_zero_u64, undocumented};
 pub use crate::model::{PauseReason, Phase};
 
 /// A workload whose new versions are released step by step (canary) or side by side
@@ -519,6 +519,29 @@ pub struct RolloutStatus {
     /// The generation of the referenced workload last acted on.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub workload_observed_generation: String,
+    /// Events decided by the last reconciles and not yet known to be published (tidegate
+    /// only): recorded with the decision, so a daemon stopped before publishing them
+    /// publishes them when it resumes, once each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_events: Vec<PendingEvent>,
+    /// Sequence number of the last event decided (tidegate only); names each Event.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub event_sequence: u64,
+}
+
+/// An Event recorded in the status until it is published.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingEvent {
+    /// Its sequence number.
+    pub sequence: u64,
+    /// A Warning rather than a Normal event.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub warning: bool,
+    /// Machine-readable reason (`RolloutStepCompleted`).
+    pub reason: String,
+    /// Human-readable message.
+    pub message: String,
 }
 
 /// Why and since when the rollout paused itself.

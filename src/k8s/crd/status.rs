@@ -18,6 +18,7 @@ impl RolloutStatus {
     #[must_use]
     pub fn to_state(&self) -> RolloutState {
         let canary = self.canary.as_ref();
+        let blue_green = self.blue_green.as_ref();
         RolloutState {
             observed_generation: self.observed_generation.parse().ok(),
             current_pod_hash: non_empty(&self.current_pod_hash),
@@ -40,12 +41,17 @@ impl RolloutStatus {
                 .collect(),
             step_analysis: canary
                 .and_then(|canary| canary.current_step_analysis_run_status.as_ref())
-                .map(|run| AnalysisRunState {
-                    name: run.name.clone(),
-                    phase: run.status,
-                    message: run.message.clone(),
-                    ..AnalysisRunState::default()
-                }),
+                .map(run_from_wire),
+            background_analysis: canary
+                .and_then(|canary| canary.current_background_analysis_run_status.as_ref())
+                .map(run_from_wire),
+            pre_promotion_analysis: blue_green
+                .and_then(|blue_green| blue_green.pre_promotion_analysis_run_status.as_ref())
+                .map(run_from_wire),
+            post_promotion_analysis: blue_green
+                .and_then(|blue_green| blue_green.post_promotion_analysis_run_status.as_ref())
+                .map(run_from_wire),
+            collision_count: self.collision_count,
             conditions: self
                 .conditions
                 .iter()
@@ -63,9 +69,7 @@ impl RolloutStatus {
                 .and_then(|canary| canary.weights.as_ref())
                 .map_or(0, |weights| weights.canary.weight),
             restarted_at: self.restarted_at.as_ref().map(|time| time.0),
-            preview_checkpoint: self
-                .blue_green
-                .as_ref()
+            preview_checkpoint: blue_green
                 .is_some_and(|blue_green| blue_green.scale_up_preview_check_point),
         }
     }
@@ -88,15 +92,25 @@ impl RolloutStatus {
             ..TrafficWeights::default()
         };
         let canary = CanaryStatus {
-            current_step_analysis_run_status: state.step_analysis.as_ref().map(|run| {
-                RolloutAnalysisRunStatus {
-                    name: run.name.clone(),
-                    status: run.phase,
-                    message: run.message.clone(),
-                }
-            }),
+            current_step_analysis_run_status: state.step_analysis.as_ref().map(run_to_wire),
+            current_background_analysis_run_status: state
+                .background_analysis
+                .as_ref()
+                .map(run_to_wire),
             weights: Some(weights),
             ..CanaryStatus::default()
+        };
+        let blue_green = BlueGreenStatus {
+            scale_up_preview_check_point: state.preview_checkpoint,
+            pre_promotion_analysis_run_status: state
+                .pre_promotion_analysis
+                .as_ref()
+                .map(run_to_wire),
+            post_promotion_analysis_run_status: state
+                .post_promotion_analysis
+                .as_ref()
+                .map(run_to_wire),
+            ..BlueGreenStatus::default()
         };
         Self {
             abort: state.abort,
@@ -125,10 +139,8 @@ impl RolloutStatus {
                 .unwrap_or_default(),
             conditions: state.conditions.iter().map(condition_to_wire).collect(),
             canary: Some(canary),
-            blue_green: state.preview_checkpoint.then(|| BlueGreenStatus {
-                scale_up_preview_check_point: true,
-                ..BlueGreenStatus::default()
-            }),
+            blue_green: (blue_green != BlueGreenStatus::default()).then_some(blue_green),
+            collision_count: state.collision_count,
             hpa_replicas: Some(state.counts.available),
             selector: selector.to_owned(),
             stable_rs: state.stable_hash.clone().unwrap_or_default(),
@@ -138,6 +150,34 @@ impl RolloutStatus {
             message: state.message.clone(),
             ..Self::default()
         }
+    }
+
+    /// This status with the engine's fields replaced by `state`'s, and what only the
+    /// controller keeps (the events waiting to be published) kept.
+    #[must_use]
+    pub fn with_state(&self, state: &RolloutState, selector: &str) -> Self {
+        Self {
+            pending_events: self.pending_events.clone(),
+            event_sequence: self.event_sequence,
+            ..Self::from_state(state, selector)
+        }
+    }
+}
+
+fn run_from_wire(run: &RolloutAnalysisRunStatus) -> AnalysisRunState {
+    AnalysisRunState {
+        name: run.name.clone(),
+        phase: run.status,
+        message: run.message.clone(),
+        ..AnalysisRunState::default()
+    }
+}
+
+fn run_to_wire(run: &AnalysisRunState) -> RolloutAnalysisRunStatus {
+    RolloutAnalysisRunStatus {
+        name: run.name.clone(),
+        status: run.phase,
+        message: run.message.clone(),
     }
 }
 
@@ -229,6 +269,23 @@ mod tests {
             weight: 20,
             preview_checkpoint: true,
             restarted_at: Some(now),
+            background_analysis: Some(AnalysisRunState {
+                name: "web-6c9f8-2".into(),
+                phase: AnalysisPhase::Running,
+                ..AnalysisRunState::default()
+            }),
+            pre_promotion_analysis: Some(AnalysisRunState {
+                name: "web-6c9f8-2-pre".into(),
+                phase: AnalysisPhase::Successful,
+                ..AnalysisRunState::default()
+            }),
+            post_promotion_analysis: Some(AnalysisRunState {
+                name: "web-6c9f8-2-post".into(),
+                phase: AnalysisPhase::Inconclusive,
+                message: "inconclusive (1) > inconclusiveLimit (0)".into(),
+                ..AnalysisRunState::default()
+            }),
+            collision_count: Some(1),
         }
     }
 

@@ -1,0 +1,75 @@
+//! Failpoints for kill tests — compiled in only with the `failpoints` feature, which the test
+//! script turns on and a release build never has. Each stops the process as a kill would, at
+//! a moment when a crash is dangerous, once the `fail` crate's `FAILPOINTS` variable enables
+//! it (`FAILPOINTS=rollout-boundary=return`). The kill tests restart the process each time
+//! and check that the outcome is that of an uninterrupted run.
+
+use crate::model::RolloutState;
+
+/// The exit status of a process stopped by a failpoint (that of a process killed by SIGKILL).
+pub const KILLED: i32 = 137;
+
+/// Reads `FAILPOINTS`; the returned guard keeps the configuration for the process's life.
+#[must_use]
+pub fn setup() -> fail::FailScenario<'static> {
+    fail::FailScenario::setup()
+}
+
+fn kill(name: &str, detail: &str) -> ! {
+    eprintln!("failpoint {name}: stopping the process {detail}");
+    std::process::exit(KILLED)
+}
+
+/// `rollout-boundary`: right after a status write that moved the Rollout across a step
+/// boundary, before any effect of that pass (a Service switch, a scale, a run created). Each
+/// process life crosses one boundary and dies.
+pub fn boundary_written(rollout: &str, before: &RolloutState, after: &RolloutState) {
+    if fail::eval("rollout-boundary", |_| ()).is_some() && boundary(before) != boundary(after) {
+        kill(
+            "rollout-boundary",
+            &format!("after recording {rollout} at {}", boundary(after)),
+        );
+    }
+}
+
+/// `rollout-between-effects`: after the first effect of a pass that has more.
+pub fn between_effects(rollout: &str, done: usize, total: usize) {
+    if done == 1 && total > 1 && fail::eval("rollout-between-effects", |_| ()).is_some() {
+        kill(
+            "rollout-between-effects",
+            &format!("after effect 1 of {total} for {rollout}"),
+        );
+    }
+}
+
+/// What marks a step boundary: the revision, step, stable revision, abort and full
+/// promotion, pauses, the preview checkpoint and the analysis runs with their phases.
+fn boundary(state: &RolloutState) -> String {
+    let mut pauses: Vec<String> = state
+        .pause_conditions
+        .iter()
+        .map(|pause| pause.reason.to_string())
+        .collect();
+    pauses.sort();
+    let runs: Vec<String> = [
+        &state.step_analysis,
+        &state.background_analysis,
+        &state.pre_promotion_analysis,
+        &state.post_promotion_analysis,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|run| format!("{}={}", run.name, run.phase))
+    .collect();
+    format!(
+        "revision {} step {:?} stable {} abort {} full {} pauses [{}] checkpoint {} runs [{}]",
+        state.current_pod_hash.as_deref().unwrap_or("-"),
+        state.current_step_index,
+        state.stable_hash.as_deref().unwrap_or("-"),
+        state.abort,
+        state.promote_full,
+        pauses.join(","),
+        state.preview_checkpoint,
+        runs.join(","),
+    )
+}
