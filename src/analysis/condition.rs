@@ -49,6 +49,15 @@ impl MetricValue {
         }
     }
 
+    /// Whether the value is NaN or holds one.
+    fn has_nan(&self) -> bool {
+        match self {
+            Self::Scalar(value) => value.is_nan(),
+            Self::Vector(values) => values.iter().any(|value| value.is_nan()),
+            Self::Nil | Self::Json(_) | Self::Text(_) => false,
+        }
+    }
+
     fn is_nil_or_empty(&self) -> bool {
         match self {
             Self::Nil => true,
@@ -213,12 +222,70 @@ pub fn evaluate_time(text: &str) -> Result<f64, String> {
     Ok(time.timestamp() as f64 + f64::from(time.timestamp_subsec_millis()) / 1000.0)
 }
 
-/// A measurement's phase from its value, by Argo's rules: no condition → Successful; only a
+/// A measurement's phase from its value, by Argo's rules — no condition → Successful; only a
 /// success condition → Failed unless it holds; only a failure condition → Successful unless
 /// it holds; both → Failed if failure holds (it wins), Successful if success holds, else
-/// Inconclusive. An evaluation error is Error, with Argo's message.
+/// Inconclusive; an evaluation error is Error, with Argo's message — and then tidegate's
+/// stricter rule: a value that says nothing never passes. A metric with no condition, and a
+/// result that is NaN (or holds a NaN) or empty, is Inconclusive unless a condition handles
+/// that case explicitly (`isNaN(...)` for NaN; `len(...)`, `isNil(...)` or `default(...)`
+/// for an empty result), whatever Argo's rules would say.
 #[must_use]
 pub fn evaluate(
+    success: Option<&Condition>,
+    failure: Option<&Condition>,
+    result: &MetricValue,
+) -> (AnalysisPhase, String) {
+    if let Some(why) = unjudged(success, failure, result) {
+        return (AnalysisPhase::Inconclusive, why);
+    }
+    argo_verdict(success, failure, result)
+}
+
+/// Why a result says nothing the conditions judge, if it does not.
+fn unjudged(
+    success: Option<&Condition>,
+    failure: Option<&Condition>,
+    result: &MetricValue,
+) -> Option<String> {
+    let conditions: Vec<&Condition> = success.into_iter().chain(failure).collect();
+    if conditions.is_empty() {
+        return Some(
+            "the metric has no successCondition or failureCondition: nothing judges its value"
+                .to_owned(),
+        );
+    }
+    let handles = |functions: &[&str]| {
+        conditions
+            .iter()
+            .any(|condition| functions.iter().any(|name| calls(&condition.text, name)))
+    };
+    if result.has_nan() && !handles(&["isNaN"]) {
+        return Some(format!(
+            "the result {} holds NaN and no condition handles it (isNaN(result))",
+            result.display()
+        ));
+    }
+    if result.is_nil_or_empty() && !handles(&["len", "isNil", "default"]) {
+        return Some(
+            "the result is empty (no data) and no condition handles it (len(result) == 0)"
+                .to_owned(),
+        );
+    }
+    None
+}
+
+/// Whether expression `text` calls function `name`.
+fn calls(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let starts_word = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        starts_word && text[at + name.len()..].trim_start().starts_with('(')
+    })
+}
+
+/// Argo's verdict (`utils/evaluate/evaluate.go`).
+fn argo_verdict(
     success: Option<&Condition>,
     failure: Option<&Condition>,
     result: &MetricValue,
@@ -257,6 +324,51 @@ pub fn evaluate(
     }
 }
 
+/// What `tidegate lint` warns about a metric's conditions: where tidegate's verdict on a NaN
+/// or empty result (Inconclusive) differs from Argo's, because nothing handles that case.
+/// `value_provider` is false for providers that judge themselves (a Job).
+#[must_use]
+pub fn lint_warnings(
+    success: &str,
+    failure: &str,
+    value_provider: bool,
+) -> Vec<(&'static str, String)> {
+    if !value_provider {
+        return Vec::new();
+    }
+    let (success, failure) = (success.trim(), failure.trim());
+    if success.is_empty() && failure.is_empty() {
+        return vec![(
+            "successCondition",
+            "no successCondition or failureCondition: every measurement is Inconclusive in \
+             tidegate (Argo counts it Successful); add a condition"
+                .to_owned(),
+        )];
+    }
+    if !success.is_empty() {
+        return Vec::new();
+    }
+    let handles = |functions: &[&str]| functions.iter().any(|name| calls(failure, name));
+    let mut warnings = Vec::new();
+    if !handles(&["isNaN"]) {
+        warnings.push((
+            "failureCondition",
+            "only a failureCondition, and it does not handle NaN: a NaN result passes in Argo \
+             and is Inconclusive in tidegate; write `isNaN(result) || ...`"
+                .to_owned(),
+        ));
+    }
+    if !handles(&["len", "isNil", "default"]) {
+        warnings.push((
+            "failureCondition",
+            "only a failureCondition, and it does not handle an empty result: no data can pass \
+             in Argo and is Inconclusive in tidegate; write `len(result) == 0 || ...`"
+                .to_owned(),
+        ));
+    }
+    warnings
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -274,7 +386,6 @@ mod tests {
         let good = MetricValue::Vector(vec![0.99]);
         let bad = MetricValue::Vector(vec![0.5]);
         let cases = [
-            ("", "", &good, Successful),
             ("result[0] >= 0.95", "", &good, Successful),
             ("result[0] >= 0.95", "", &bad, Failed),
             ("", "result[0] < 0.9", &good, Successful),
@@ -315,41 +426,109 @@ mod tests {
     }
 
     #[test]
-    fn nan_never_passes_a_comparison() {
+    fn nan_never_passes_unless_a_condition_handles_it() {
         let nan = MetricValue::Scalar(f64::NAN);
-        assert_eq!(phase("result >= 0.9", "", &nan), Failed);
+        // Argo: Failed, Inconclusive, and — the trap — Successful for a failure-only
+        // condition. tidegate: Inconclusive, all three.
+        assert_eq!(phase("result >= 0.9", "", &nan), Inconclusive);
         assert_eq!(phase("result >= 0.9", "result < 0.9", &nan), Inconclusive);
-        // Only a failure condition: NaN is not < 0.9, so Argo calls it Successful — the
-        // documented trap; isNaN is the guard.
-        assert_eq!(phase("", "result < 0.9", &nan), Successful);
+        assert_eq!(phase("", "result < 0.9", &nan), Inconclusive);
+        let vector = MetricValue::Vector(vec![0.99, f64::NAN]);
+        assert_eq!(phase("", "any(result, {# < 0.9})", &vector), Inconclusive);
+        // Handled explicitly: Argo's rules decide.
         assert_eq!(phase("", "isNaN(result) || result < 0.9", &nan), Failed);
         assert_eq!(phase("!isNaN(result) && result >= 0.9", "", &nan), Failed);
+        assert_eq!(
+            phase("isNaN(result) || result >= 0.9", "", &nan),
+            Successful
+        );
+        let (_, why) = evaluate(
+            None,
+            Some(&Condition::compile("result < 0.9").unwrap()),
+            &nan,
+        );
+        assert!(why.contains("holds NaN"), "{why}");
     }
 
     #[test]
-    fn empty_results_error_unless_the_expression_says_so() {
+    fn a_metric_without_conditions_judges_nothing() {
+        let (outcome, why) = evaluate(None, None, &MetricValue::Vector(vec![0.99]));
+        assert_eq!(outcome, Inconclusive);
+        assert!(
+            why.contains("no successCondition or failureCondition"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn functions_are_told_from_names_that_contain_them() {
+        assert!(calls("isNaN(result)", "isNaN"));
+        assert!(calls("a || isNaN (result)", "isNaN"));
+        assert!(!calls("notisNaN(result)", "isNaN"));
+        assert!(!calls("result.isNaN", "isNaN"));
+        assert!(calls("len(result) == 0", "len"));
+        assert!(!calls("result.length > 0", "len"));
+    }
+
+    #[test]
+    fn lint_warns_where_tidegate_and_argo_disagree() {
+        let fields = |success: &str, failure: &str| -> Vec<&str> {
+            lint_warnings(success, failure, true)
+                .into_iter()
+                .map(|(field, _)| field)
+                .collect()
+        };
+        assert_eq!(fields("", ""), ["successCondition"]);
+        assert_eq!(
+            fields("", "result[0] > 0.1"),
+            ["failureCondition", "failureCondition"]
+        );
+        assert_eq!(
+            fields(
+                "",
+                "len(result) == 0 || isNaN(result[0]) || result[0] > 0.1"
+            ),
+            Vec::<&str>::new()
+        );
+        assert_eq!(fields("result[0] < 0.1", ""), Vec::<&str>::new());
+        assert!(
+            lint_warnings("", "", false).is_empty(),
+            "a Job judges itself"
+        );
+    }
+
+    #[test]
+    fn empty_results_are_inconclusive_unless_the_expression_says_so() {
         let empty = MetricValue::Vector(Vec::new());
-        let (outcome, message) = evaluate(
+        // Argo: Error (`result[0]` of nothing), or Successful (`all` of nothing).
+        assert_eq!(phase("result[0] >= 0.95", "", &empty), Inconclusive);
+        assert_eq!(phase("all(result, {# < 0.01})", "", &empty), Inconclusive);
+        assert_eq!(
+            phase("result[0] >= 0.95", "", &MetricValue::Nil),
+            Inconclusive
+        );
+        let (_, why) = evaluate(
             Some(&Condition::compile("result[0] >= 0.95").unwrap()),
             None,
             &empty,
         );
-        assert_eq!(outcome, Error);
-        assert!(
-            message.starts_with("could not evaluate successCondition \"result[0] >= 0.95\": "),
-            "{message}"
+        assert!(why.contains("empty"), "{why}");
+        assert_eq!(
+            phase("len(result) == 0 || result[0] < 0.01", "", &empty),
+            Successful
         );
+        let (outcome, message) = evaluate(
+            Some(&Condition::compile("isNil(result) == false && result[0] >= 0.95").unwrap()),
+            None,
+            &MetricValue::Vector(Vec::new()),
+        );
+        assert_eq!(outcome, Error, "handled, but still indexing: Argo's error");
         assert!(
             message.ends_with(
                 ": metric result is nil or empty: no data returned from the metric provider"
             ),
             "{message}"
         );
-        assert_eq!(
-            phase("len(result) == 0 || result[0] < 0.01", "", &empty),
-            Successful
-        );
-        assert_eq!(phase("result[0] >= 0.95", "", &MetricValue::Nil), Error);
     }
 
     #[test]

@@ -219,11 +219,12 @@ async fn prometheus_results_decide_runs() {
         json!({}),
     )
     .await;
-    assert_eq!(empty.phase, AnalysisPhase::Error, "{empty:#?}");
+    // Argo calls this an Error (`result[0]` of nothing); tidegate: no data says nothing.
+    assert_eq!(empty.phase, AnalysisPhase::Inconclusive, "{empty:#?}");
     assert!(
         empty.metric_results[0].measurements[0]
             .message
-            .contains("no data returned from the metric provider"),
+            .contains("the result is empty (no data) and no condition handles it"),
         "{empty:#?}"
     );
 
