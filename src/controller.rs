@@ -322,6 +322,14 @@ async fn carry_out(
         })
         .collect();
     let acting = !actions.is_empty();
+    #[cfg(feature = "failpoints")]
+    crate::failpoints::before_recording_a_switch(
+        &rollout.name_any(),
+        actions
+            .iter()
+            .any(|effect| matches!(effect, Effect::SetServiceSelector { .. })),
+    )
+    .await;
     let written = record(
         context,
         namespace,

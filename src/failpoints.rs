@@ -73,3 +73,19 @@ fn boundary(state: &RolloutState) -> String {
         runs.join(","),
     )
 }
+
+/// `rollout-slow-switch=return(<ms>)`: waits that long before recording a decision that
+/// switches a Service, saying so on stderr — the window in which a person's abort lands
+/// between the read a decision was made on and its status write.
+pub async fn before_recording_a_switch(rollout: &str, switches: bool) {
+    if !switches {
+        return;
+    }
+    let Some(Some(millis)) = fail::eval("rollout-slow-switch", |arg| {
+        arg.and_then(|arg| arg.parse::<u64>().ok())
+    }) else {
+        return;
+    };
+    eprintln!("failpoint rollout-slow-switch: {rollout} decided a switch; waiting {millis} ms");
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}

@@ -3,69 +3,18 @@
 //! canary Rollout gated by Prometheus that promotes on a good error rate and aborts on a bad
 //! one.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use tidegate::analysis::controller::Settings;
-use tidegate::analysis::guard::HostGuard;
-use tidegate::controller::{self, Scope};
 use tidegate::k8s::crd::{AnalysisRun, AnalysisRunStatus, AnalysisTemplate, Rollout};
 use tidegate::k8s::{self, labels};
-use tidegate::metrics::Metrics;
 use tidegate::model::AnalysisPhase;
-use tokio::sync::oneshot;
 
 use crate::support::http::{HttpServer, Response};
-use crate::support::prometheus::Prometheus;
+use crate::support::prometheus::ErrorRate;
+use crate::support::rollout::Controllers;
 use crate::support::{TIMEOUT, TestNamespace, healthy_on, install_crds, wait_for, wait_for_object};
-
-/// The Rollout and AnalysisRun controllers for one namespace, allowed to reach loopback.
-struct Controllers {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-    metrics: Arc<Metrics>,
-}
-
-impl Controllers {
-    fn start(namespace: &TestNamespace) -> Self {
-        let (stop, stopped) = oneshot::channel();
-        let metrics = Arc::new(Metrics::default());
-        let settings = Settings {
-            guard: HostGuard::new(&["127.0.0.1/32"]).unwrap_or_default(),
-            metrics: metrics.clone(),
-        };
-        let scope = Scope::Namespace(namespace.name().to_owned());
-        let task = tokio::spawn(controller::run_all(
-            namespace.client(),
-            scope,
-            settings,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Self {
-            stop: Some(stop),
-            task,
-            metrics,
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().expect("stopped once").send(());
-        tokio::time::timeout(TIMEOUT, &mut self.task)
-            .await
-            .expect("controllers stop")
-            .expect("controller task");
-    }
-}
-
-impl Drop for Controllers {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 async fn setup(prefix: &str) -> (TestNamespace, Controllers) {
     let namespace = TestNamespace::create(prefix).await;
@@ -95,44 +44,6 @@ async fn run_to_completion(
     .await;
     done.and_then(|run| run.status)
         .expect("a completed run has a status")
-}
-
-/// Prometheus scraping an endpoint whose `demo_error_rate` the test sets.
-struct ErrorRate {
-    rate: Arc<AtomicU64>,
-    prometheus: Prometheus,
-    _endpoint: HttpServer,
-}
-
-impl ErrorRate {
-    /// Starts both, with the rate at 1 %, and waits until Prometheus has scraped it.
-    async fn start() -> Self {
-        let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
-        let shared = rate.clone();
-        let endpoint = HttpServer::start(move |_| {
-            Response::ok(format!(
-                "# TYPE demo_error_rate gauge\ndemo_error_rate {}\n",
-                f64::from_bits(shared.load(Ordering::SeqCst))
-            ))
-        })
-        .await;
-        let prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
-        let error_rate = Self {
-            rate,
-            prometheus,
-            _endpoint: endpoint,
-        };
-        error_rate.set(0.01).await;
-        error_rate
-    }
-
-    /// Sets the rate and waits until Prometheus answers it.
-    async fn set(&self, rate: f64) {
-        self.rate.store(rate.to_bits(), Ordering::SeqCst);
-        self.prometheus
-            .wait_for_value("demo_error_rate{job=\"demo\"}", rate)
-            .await;
-    }
 }
 
 /// `base` with the fields of `extra` (an object) added or replaced.

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use aws_lc_rs::hmac;
 use k8s_openapi::api::events::v1::Event;
 use tidegate::k8s::{self, ConfigMap, Service};
-use tidegate::sync::{Records, SourceStatus, SyncResult};
+use tidegate::sync::{Records, SyncResult};
 
-use crate::support::daemon::Daemon;
+use crate::support::daemon::{Daemon, wait_for_sync};
 use crate::support::git::{GitServer, Repo, TempDir};
 use crate::support::{self, TIMEOUT, TestNamespace, wait_for};
 
@@ -40,29 +40,6 @@ async fn wait_for_data(ns: &TestNamespace, name: &str, value: &str) {
     .await;
 }
 
-async fn wait_for_status(
-    ns: &TestNamespace,
-    source: &str,
-    commit: &str,
-    result: SyncResult,
-) -> SourceStatus {
-    let records = Records::new(ns.client(), ns.name());
-    let mut last = None;
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(status) = records.status(source).await {
-            if status.revision.as_deref() == Some(commit) && status.result == result {
-                return status;
-            }
-            last = Some(status);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    panic!(
-        "timed out after {TIMEOUT:?} waiting for {source} at {commit}: {result:?}; last status: {last:#?}"
-    )
-}
-
 fn sign(secret: &[u8], body: &[u8]) -> String {
     let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), body);
     tag.as_ref()
@@ -88,7 +65,7 @@ async fn commits_are_applied_and_signed_webhooks_trigger_a_fetch() {
         &source("shop", &server.url("shop"), &ns, "  path: app\n"),
         &format!("webhook:\n  secret: {{file: {}}}\n", secret_file.display()),
     );
-    wait_for_status(&ns, "shop", &first, SyncResult::Applied).await;
+    wait_for_sync(&ns, "shop", &first, SyncResult::Applied).await;
     let map = ns.api::<ConfigMap>().get("settings").await.unwrap();
     assert_eq!(
         map.metadata
@@ -157,7 +134,7 @@ async fn commits_are_applied_and_signed_webhooks_trigger_a_fetch() {
         .unwrap();
     assert_eq!(accepted.status(), 202);
     assert_eq!(accepted.text().await.unwrap(), r#"{"sources":["shop"]}"#);
-    wait_for_status(&ns, "shop", &second, SyncResult::Applied).await;
+    wait_for_sync(&ns, "shop", &second, SyncResult::Applied).await;
     assert_eq!(data(&ns, "settings").await.as_deref(), Some("two"));
     assert_eq!(
         daemon
@@ -181,10 +158,10 @@ async fn a_file_source_syncs_on_commit_without_waiting_for_its_interval() {
     repo.write("settings.yaml", config_map("settings", "one"));
     let first = repo.commit("first");
     let daemon = Daemon::start(&ns, &source("local", &repo.file_url(), &ns, ""), "");
-    wait_for_status(&ns, "local", &first, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &first, SyncResult::Applied).await;
     repo.write("settings.yaml", config_map("settings", "two"));
     let second = repo.commit("second");
-    wait_for_status(&ns, "local", &second, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &second, SyncResult::Applied).await;
     wait_for_data(&ns, "settings", "two").await;
     daemon.stop().await;
 }
@@ -217,12 +194,12 @@ async fn an_invalid_revision_changes_nothing_and_says_where() {
     repo.write("settings.yaml", config_map("settings", "one"));
     let good = repo.commit("good");
     let daemon = Daemon::start(&ns, &source("local", &repo.file_url(), &ns, ""), "");
-    wait_for_status(&ns, "local", &good, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &good, SyncResult::Applied).await;
 
     repo.write("settings.yaml", config_map("settings", "two"))
         .write("broken.yaml", "apiVersion: v1\nkind: [\n");
     let broken = repo.commit("bad YAML");
-    let status = wait_for_status(&ns, "local", &broken, SyncResult::Invalid).await;
+    let status = wait_for_sync(&ns, "local", &broken, SyncResult::Invalid).await;
     assert!(
         status.message.contains("broken.yaml:"),
         "{}",
@@ -231,7 +208,7 @@ async fn an_invalid_revision_changes_nothing_and_says_where() {
 
     repo.remove("broken.yaml").write("rollout.yaml", ROLLOUT);
     let unknown = repo.commit("unknown field");
-    let status = wait_for_status(&ns, "local", &unknown, SyncResult::Invalid).await;
+    let status = wait_for_sync(&ns, "local", &unknown, SyncResult::Invalid).await;
     assert!(
         status
             .message
@@ -245,7 +222,7 @@ async fn an_invalid_revision_changes_nothing_and_says_where() {
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports:\n  - port: 70000\n",
     );
     let refused = repo.commit("refused by the apiserver");
-    let status = wait_for_status(&ns, "local", &refused, SyncResult::Rejected).await;
+    let status = wait_for_sync(&ns, "local", &refused, SyncResult::Rejected).await;
     assert!(
         status.message.contains("service.yaml:1: Service"),
         "{}",
@@ -262,13 +239,13 @@ async fn an_invalid_revision_changes_nothing_and_says_where() {
 
     repo.remove("service.yaml");
     let fixed = repo.commit("fixed");
-    wait_for_status(&ns, "local", &fixed, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &fixed, SyncResult::Applied).await;
     assert_eq!(data(&ns, "settings").await.as_deref(), Some("two"));
     daemon.stop().await;
 }
 
 #[tokio::test]
-async fn prune_removes_what_left_git_but_an_empty_render_prunes_nothing() {
+async fn prune_removes_what_left_git_but_an_invalid_refused_or_empty_render_prunes_nothing() {
     let ns = TestNamespace::create("gitops-prune").await;
     let repo = Repo::local();
     repo.write("a.yaml", config_map("a", "one"))
@@ -279,13 +256,35 @@ async fn prune_removes_what_left_git_but_an_empty_render_prunes_nothing() {
         &source("local", &repo.file_url(), &ns, "  prune: true\n"),
         "",
     );
-    wait_for_status(&ns, "local", &first, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &first, SyncResult::Applied).await;
     assert!(data(&ns, "b").await.is_some());
 
-    repo.remove("b.yaml");
+    // b leaves Git in revisions that cannot be applied: nothing is pruned.
+    repo.remove("b.yaml")
+        .write("broken.yaml", "apiVersion: v1\nkind: [\n");
+    let invalid = repo.commit("b removed, and a file that does not parse");
+    wait_for_sync(&ns, "local", &invalid, SyncResult::Invalid).await;
+    assert!(
+        data(&ns, "b").await.is_some(),
+        "an invalid render prunes nothing"
+    );
+    repo.remove("broken.yaml").write(
+        "service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  ports:\n  - port: 70000\n",
+    );
+    let refused = repo.commit("b removed, and a Service the apiserver refuses");
+    wait_for_sync(&ns, "local", &refused, SyncResult::Rejected).await;
+    assert!(
+        data(&ns, "b").await.is_some(),
+        "a refused revision prunes nothing"
+    );
+
+    repo.remove("service.yaml");
     let second = repo.commit("b removed");
-    let status = wait_for_status(&ns, "local", &second, SyncResult::Applied).await;
-    assert!(status.message.contains("pruned 1"), "{}", status.message);
+    let status = wait_for_sync(&ns, "local", &second, SyncResult::Applied).await;
+    // b, and the refused Service the inventory recorded before the dry run refused it (it
+    // leaves the inventory as already gone).
+    assert!(status.message.contains("pruned 2"), "{}", status.message);
     wait_for("b deleted", TIMEOUT, || async {
         data(&ns, "b").await.is_none().then_some(())
     })
@@ -294,7 +293,7 @@ async fn prune_removes_what_left_git_but_an_empty_render_prunes_nothing() {
     repo.remove("a.yaml")
         .write("README.md", "nothing to deploy\n");
     let empty = repo.commit("everything removed");
-    let status = wait_for_status(&ns, "local", &empty, SyncResult::Applied).await;
+    let status = wait_for_sync(&ns, "local", &empty, SyncResult::Applied).await;
     assert!(
         status
             .message
@@ -368,7 +367,7 @@ async fn drift_is_reported_by_diff_metrics_and_events_then_healed() {
         source("local", &repo.file_url(), &ns, extra).replace("interval: 1h", "interval: 1s")
     };
     let daemon = Daemon::start(&ns, &fast(""), "");
-    wait_for_status(&ns, "local", &commit, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &commit, SyncResult::Applied).await;
     let dir = TempDir::new("diff-config");
     let config = write_config(&dir, &ns, &repo.file_url());
     let config = config.to_str().unwrap();
@@ -463,7 +462,7 @@ async fn bad_input_is_refused_with_every_problem_and_the_daemon_carries_on() {
     repo.write("settings.yaml", config_map("settings", "one"));
     let good = repo.commit("good");
     let daemon = Daemon::start(&ns, &source("local", &repo.file_url(), &ns, ""), "");
-    wait_for_status(&ns, "local", &good, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &good, SyncResult::Applied).await;
 
     let bomb = include_str!("../fixtures/bad-input/bomb.yaml");
     repo.write("bomb.yaml", bomb)
@@ -477,7 +476,7 @@ async fn bad_input_is_refused_with_every_problem_and_the_daemon_carries_on() {
         .write("new.yaml", config_map("new", "one"))
         .write("settings.yaml", config_map("settings", "two"));
     let bad = repo.commit("bad input");
-    let status = wait_for_status(&ns, "local", &bad, SyncResult::Invalid).await;
+    let status = wait_for_sync(&ns, "local", &bad, SyncResult::Invalid).await;
     for expected in [
         "bomb.yaml",
         "huge.yaml: file is 104857600 bytes",
@@ -504,7 +503,7 @@ async fn bad_input_is_refused_with_every_problem_and_the_daemon_carries_on() {
         repo.remove(file);
     }
     let fixed = repo.commit("fixed");
-    wait_for_status(&ns, "local", &fixed, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &fixed, SyncResult::Applied).await;
     assert_eq!(data(&ns, "new").await.as_deref(), Some("one"));
     daemon.stop().await;
 }
@@ -533,7 +532,7 @@ async fn http_sources_authenticate_and_never_show_the_password() {
         source("anonymous", &server.url("private"), &ns, ""),
     );
     let daemon = Daemon::start(&ns, &sources, "");
-    wait_for_status(&ns, "private", &commit, SyncResult::Applied).await;
+    wait_for_sync(&ns, "private", &commit, SyncResult::Applied).await;
     let records = Records::new(ns.client(), ns.name());
     for name in ["wrong", "anonymous"] {
         let status = wait_for(&format!("{name} fails to fetch"), TIMEOUT, || async {
@@ -570,12 +569,12 @@ async fn a_restarted_daemon_prunes_from_the_inventory_it_recorded() {
     let commit = repo.commit("first");
     let prune = source("local", &repo.file_url(), &ns, "  prune: true\n");
     let daemon = Daemon::start(&ns, &prune, "");
-    wait_for_status(&ns, "local", &commit, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &commit, SyncResult::Applied).await;
     daemon.stop().await;
     repo.remove("b.yaml");
     let second = repo.commit("b removed while stopped");
     let restarted = Daemon::start(&ns, &prune, "");
-    wait_for_status(&ns, "local", &second, SyncResult::Applied).await;
+    wait_for_sync(&ns, "local", &second, SyncResult::Applied).await;
     wait_for("b pruned after restart", TIMEOUT, || async {
         data(&ns, "b").await.is_none().then_some(())
     })
@@ -646,7 +645,7 @@ spec:
     );
     let commit = repo.commit("namespace, CRD and their objects together");
     let daemon = Daemon::start(&ns, &source("local", &repo.file_url(), &ns, ""), "");
-    let status = wait_for_status(&ns, "local", &commit, SyncResult::Applied).await;
+    let status = wait_for_sync(&ns, "local", &commit, SyncResult::Applied).await;
     assert!(
         status.message.contains("applied 4 objects"),
         "{}",
@@ -672,7 +671,7 @@ spec:
         ),
     );
     let refused = repo.commit("a widget the schema refuses");
-    let status = wait_for_status(&ns, "local", &refused, SyncResult::Rejected).await;
+    let status = wait_for_sync(&ns, "local", &refused, SyncResult::Rejected).await;
     assert!(
         status.message.contains("widget.yaml:1: Widget"),
         "{}",

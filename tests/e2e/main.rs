@@ -11,4 +11,5 @@ mod deploy;
 mod gitops;
 mod ha;
 mod rollouts;
+mod safety;
 mod writeback;

@@ -1,17 +1,18 @@
 //! The Rollout controller against the real control plane: kwok runs the pods, the controller
 //! drives a canary through its steps, a person promotes or aborts through the status.
 
-use futures::StreamExt;
-use kube::runtime::WatchStreamExt;
 use serde_json::json;
 use tidegate::controller::{self, Scope};
 use tidegate::engine;
-use tidegate::k8s::crd::{Phase, Rollout, RolloutStatus};
-use tidegate::k8s::{self, labels};
-use tidegate::model::RolloutState;
+use tidegate::k8s;
+use tidegate::k8s::crd::Phase;
 use tokio::sync::oneshot;
 
-use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for, wait_for_object};
+use crate::support::rollout::{
+    act, apply, blue_green, create_services, event_reasons, replica_sets, rollout, selector_of,
+    tidegate, wait_for_status,
+};
+use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for};
 
 /// A controller for one namespace, stopped when dropped.
 struct RunningController {
@@ -51,26 +52,6 @@ impl RunningController {
     }
 }
 
-async fn create_services(namespace: &TestNamespace, names: [&str; 2]) {
-    let services = namespace.api::<k8s::Service>();
-    for name in names {
-        let service = json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": { "name": name },
-            "spec": { "selector": { "app": "web" }, "ports": [{ "port": 80 }] },
-        });
-        services
-            .patch(
-                name,
-                &k8s::PatchParams::apply(k8s::SYNC_FIELD_MANAGER),
-                &k8s::Patch::Apply(&service),
-            )
-            .await
-            .expect("apply Service");
-    }
-}
-
 /// A namespace of its own with the CRDs, two Services and a controller for it.
 async fn start(prefix: &str, services: [&str; 2]) -> (TestNamespace, RunningController) {
     let namespace = TestNamespace::create(prefix).await;
@@ -78,141 +59,6 @@ async fn start(prefix: &str, services: [&str; 2]) -> (TestNamespace, RunningCont
     create_services(&namespace, services).await;
     let controller = RunningController::start(&namespace);
     (namespace, controller)
-}
-
-fn rollout(image: &str, steps: &serde_json::Value) -> serde_json::Value {
-    json!({
-        "apiVersion": "tidegate.dev/v1alpha1",
-        "kind": "Rollout",
-        "metadata": { "name": "web" },
-        "spec": {
-            "replicas": 3,
-            "selector": { "matchLabels": { "app": "web" } },
-            "template": {
-                "metadata": { "labels": { "app": "web" } },
-                "spec": { "containers": [{ "name": "web", "image": image }] },
-            },
-            "strategy": { "canary": {
-                "canaryService": "web-canary",
-                "stableService": "web-stable",
-                "steps": steps,
-            } },
-        },
-    })
-}
-
-async fn apply(namespace: &TestNamespace, manifest: &serde_json::Value) {
-    namespace
-        .api::<Rollout>()
-        .patch(
-            "web",
-            &k8s::PatchParams::apply(k8s::SYNC_FIELD_MANAGER),
-            &k8s::Patch::Apply(manifest),
-        )
-        .await
-        .expect("apply Rollout");
-}
-
-async fn wait_for_status(
-    namespace: &TestNamespace,
-    what: &str,
-    condition: impl Fn(&RolloutStatus) -> bool,
-) -> RolloutStatus {
-    let rollouts = namespace.api::<Rollout>();
-    let found = wait_for_object(&rollouts, "web", TIMEOUT, |rollout: Option<&Rollout>| {
-        rollout
-            .and_then(|rollout| rollout.status.as_ref())
-            .is_some_and(&condition)
-    })
-    .await;
-    let status = found.and_then(|rollout| rollout.status);
-    status.unwrap_or_else(|| panic!("{what}: no status"))
-}
-
-/// Runs the `tidegate` binary against the test's namespace; returns its stdout.
-fn tidegate(namespace: &TestNamespace, args: &[&str]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
-        .args(args)
-        .args(["--namespace", namespace.name(), "--kubeconfig"])
-        .arg(crate::support::kubeconfig())
-        .output()
-        .expect("run tidegate");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "tidegate {args:?} failed: {stderr}{stdout}"
-    );
-    stdout
-}
-
-/// Records a person's action through the library, as `tidegate promote` / `abort` do.
-async fn act(namespace: &TestNamespace, action: impl Fn(&Rollout, &RolloutState) -> RolloutState) {
-    k8s::act(
-        &namespace.client(),
-        namespace.name(),
-        "web",
-        |rollout, state| Ok(action(rollout, state)),
-    )
-    .await
-    .expect("record the action");
-}
-
-async fn replica_sets(namespace: &TestNamespace) -> Vec<(String, i32, i32)> {
-    let listed = namespace
-        .api::<k8s::ReplicaSet>()
-        .list(&k8s::ListParams::default().labels(&format!("{}=web", labels::ROLLOUT)))
-        .await
-        .expect("list ReplicaSets");
-    let mut found: Vec<_> = listed
-        .items
-        .into_iter()
-        .map(|rs| {
-            let hash = rs
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(labels::POD_TEMPLATE_HASH))
-                .cloned();
-            let available = rs
-                .status
-                .as_ref()
-                .and_then(|s| s.available_replicas)
-                .unwrap_or(0);
-            (
-                hash.unwrap_or_default(),
-                rs.spec.replicas.unwrap_or(0),
-                available,
-            )
-        })
-        .collect();
-    found.sort();
-    found
-}
-
-async fn selector_of(namespace: &TestNamespace, service: &str) -> Option<String> {
-    let found = namespace
-        .api::<k8s::Service>()
-        .get(service)
-        .await
-        .expect("get Service");
-    found
-        .spec
-        .and_then(|spec| spec.selector)
-        .and_then(|selector| selector.get(labels::POD_TEMPLATE_HASH).cloned())
-}
-
-async fn event_reasons(namespace: &TestNamespace) -> Vec<String> {
-    let events = namespace
-        .api::<k8s_openapi::api::events::v1::Event>()
-        .list(&k8s::ListParams::default())
-        .await
-        .expect("list Events");
-    events
-        .items
-        .into_iter()
-        .filter_map(|event| event.reason)
-        .collect()
 }
 
 #[tokio::test]
@@ -401,138 +247,6 @@ async fn a_new_revision_during_a_pause_supersedes_the_canary() {
     })
     .await;
     controller.stop().await;
-}
-
-/// A controller process of the real binary, for one namespace.
-struct ControllerProcess(std::process::Child);
-
-impl ControllerProcess {
-    fn start(namespace: &TestNamespace) -> Self {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
-            .args([
-                "controller",
-                "--namespace",
-                namespace.name(),
-                "--kubeconfig",
-            ])
-            .arg(crate::support::kubeconfig())
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("start tidegate controller");
-        Self(child)
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill(mut self) {
-        self.0.kill().expect("kill the controller");
-        self.0.wait().expect("reap the controller");
-    }
-}
-
-impl Drop for ControllerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs a 4-step canary from v1 to v2 and returns every distinct (step, weight) the status
-/// went through, and the final status. With `kill_at_boundaries`, the controller process is
-/// SIGKILLed and restarted each time a step completes.
-async fn run_four_step_canary(
-    namespace: &TestNamespace,
-    kill_at_boundaries: bool,
-) -> (Vec<(Option<i32>, i32)>, RolloutStatus) {
-    install_crds(&namespace.client()).await;
-    create_services(namespace, ["web-stable", "web-canary"]).await;
-    let mut controller = Some(ControllerProcess::start(namespace));
-    let steps = json!([{ "setWeight": 25 }, { "pause": { "duration": 1 } }, { "setWeight": 75 }, { "pause": { "duration": 1 } }]);
-    apply(namespace, &rollout("registry.invalid/web:1", &steps)).await;
-    wait_for_status(namespace, "initial deploy", |status| {
-        status.phase == Some(Phase::Healthy)
-    })
-    .await;
-    apply(namespace, &rollout("registry.invalid/web:2", &steps)).await;
-
-    // Every status write is a watch event: no intermediate state is missed.
-    let config = kube::runtime::watcher::Config::default().fields("metadata.name=web");
-    let updates = kube::runtime::watcher(namespace.api::<Rollout>(), config).applied_objects();
-    let mut updates = std::pin::pin!(updates);
-    let deadline = tokio::time::Instant::now() + TIMEOUT * 2;
-    let mut seen: Vec<(Option<i32>, i32)> = Vec::new();
-    let final_status = loop {
-        let update = tokio::time::timeout_at(deadline, updates.next())
-            .await
-            .unwrap_or_else(|_| panic!("the canary did not finish; went through {seen:?}"))
-            .expect("the watch goes on")
-            .expect("watch the Rollout");
-        let status = update.status.unwrap_or_default();
-        if status.current_pod_hash.is_empty()
-            || (status.current_pod_hash == status.stable_rs && seen.is_empty())
-        {
-            continue; // the update has not been picked up yet
-        }
-        let weight = status
-            .canary
-            .as_ref()
-            .and_then(|c| c.weights.as_ref())
-            .map_or(0, |w| w.canary.weight);
-        let point = (status.current_step_index, weight);
-        if seen.last() != Some(&point) {
-            let boundary = seen.last().is_some_and(|(index, _)| *index != point.0);
-            seen.push(point);
-            if boundary && kill_at_boundaries {
-                controller.take().expect("a running controller").kill();
-                controller = Some(ControllerProcess::start(namespace));
-            }
-        }
-        if status.phase == Some(Phase::Healthy) && status.stable_rs == status.current_pod_hash {
-            break status;
-        }
-    };
-    (seen, final_status)
-}
-
-#[tokio::test]
-async fn killing_the_controller_at_every_step_boundary_skips_and_repeats_nothing() {
-    let steady = TestNamespace::create("steady").await;
-    let killed = TestNamespace::create("killed").await;
-    let (steady_path, steady_end) = run_four_step_canary(&steady, false).await;
-    let (killed_path, killed_end) = run_four_step_canary(&killed, true).await;
-    println!("uninterrupted: {steady_path:?}\nkilled at each boundary: {killed_path:?}");
-
-    let indices = |path: &[(Option<i32>, i32)]| {
-        let mut indices: Vec<_> = path.iter().map(|(index, _)| *index).collect();
-        indices.dedup();
-        indices
-    };
-    assert_eq!(
-        indices(&killed_path),
-        indices(&steady_path),
-        "steps: {killed_path:?} vs {steady_path:?}"
-    );
-    let weights = |path: &[(Option<i32>, i32)]| {
-        let mut weights: Vec<_> = path.iter().map(|(_, weight)| *weight).collect();
-        weights.dedup();
-        weights
-    };
-    assert_eq!(weights(&killed_path), weights(&steady_path));
-    assert_eq!(
-        indices(&steady_path),
-        [Some(0), Some(1), Some(2), Some(3), Some(4)],
-        "{steady_path:?}"
-    );
-    for end in [&steady_end, &killed_end] {
-        assert_eq!(end.current_step_index, Some(4));
-        assert_eq!(end.available_replicas, 3);
-        assert_eq!(end.phase, Some(Phase::Healthy));
-    }
-}
-
-fn blue_green(image: &str, strategy: &serde_json::Value) -> serde_json::Value {
-    let mut manifest = rollout(image, &json!([]));
-    manifest["spec"]["strategy"] = json!({ "blueGreen": strategy });
-    manifest
 }
 
 #[tokio::test]

@@ -1,10 +1,11 @@
 //! `tidegate run`'s code in this process, on the test's namespace and configuration.
 
 use tidegate::config::Config;
+use tidegate::sync::{Records, SourceStatus, SyncResult};
 use tokio::sync::oneshot;
 
-use super::TestNamespace;
 use super::git::TempDir;
+use super::{TIMEOUT, TestNamespace};
 
 /// A daemon running in this process, stopped when dropped.
 pub struct Daemon {
@@ -121,4 +122,28 @@ pub fn free_port() -> u16 {
         .local_addr()
         .expect("address")
         .port()
+}
+
+/// Waits until source `source`, recording in `ns`, has `result` at `commit`.
+pub async fn wait_for_sync(
+    ns: &TestNamespace,
+    source: &str,
+    commit: &str,
+    result: SyncResult,
+) -> SourceStatus {
+    let records = Records::new(ns.client(), ns.name());
+    let mut last = None;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(status) = records.status(source).await {
+            if status.revision.as_deref() == Some(commit) && status.result == result {
+                return status;
+            }
+            last = Some(status);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!(
+        "timed out after {TIMEOUT:?} waiting for {source} at {commit}: {result:?}; last status: {last:#?}"
+    )
 }

@@ -11,6 +11,7 @@ pub mod git;
 pub mod gitea;
 pub mod http;
 pub mod prometheus;
+pub mod rollout;
 
 use std::ffi::OsString;
 use std::fmt::Debug;

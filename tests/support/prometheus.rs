@@ -3,8 +3,11 @@
 //! directory. Stopped when dropped.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::git::TempDir;
+use super::http::{HttpServer, Response};
 use super::{TIMEOUT, wait_for};
 
 /// A running Prometheus.
@@ -71,10 +74,10 @@ impl Prometheus {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// Waits until `query` returns a single sample equal to `value`.
+    /// Waits until `query` returns a single sample equal to `value` (NaN included).
     pub async fn wait_for_value(&self, query: &str, value: f64) {
         self.wait_for_sample(query, &format!("== {value}"), |sample| {
-            (sample - value).abs() < 1e-9
+            (sample - value).abs() < 1e-9 || (value.is_nan() && sample.is_nan())
         })
         .await;
     }
@@ -110,5 +113,44 @@ impl Prometheus {
 impl Drop for Prometheus {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Prometheus scraping an endpoint whose `demo_error_rate` the test sets.
+pub struct ErrorRate {
+    rate: Arc<AtomicU64>,
+    /// The Prometheus scraping it.
+    pub prometheus: Prometheus,
+    _endpoint: HttpServer,
+}
+
+impl ErrorRate {
+    /// Starts both, with the rate at 1 %, and waits until Prometheus has scraped it.
+    pub async fn start() -> Self {
+        let rate = Arc::new(AtomicU64::new(0.01_f64.to_bits()));
+        let shared = rate.clone();
+        let endpoint = HttpServer::start(move |_| {
+            Response::ok(format!(
+                "# TYPE demo_error_rate gauge\ndemo_error_rate {}\n",
+                f64::from_bits(shared.load(Ordering::SeqCst))
+            ))
+        })
+        .await;
+        let prometheus = Prometheus::start(&[format!("127.0.0.1:{}", endpoint.port())]).await;
+        let error_rate = Self {
+            rate,
+            prometheus,
+            _endpoint: endpoint,
+        };
+        error_rate.set(0.01).await;
+        error_rate
+    }
+
+    /// Sets the rate and waits until Prometheus answers it.
+    pub async fn set(&self, rate: f64) {
+        self.rate.store(rate.to_bits(), Ordering::SeqCst);
+        self.prometheus
+            .wait_for_value("demo_error_rate{job=\"demo\"}", rate)
+            .await;
     }
 }
