@@ -5,8 +5,11 @@
 //! An allow-list (`*.svc`, `prometheus.example.com`, `10.0.0.0/8`, `127.0.0.1/32`) and a URL
 //! in, a verdict out: names match names, IP addresses match networks. Because a name can
 //! resolve anywhere (an `ExternalName` Service, a hostile DNS record), the HTTP client also
-//! resolves names through [`GuardedResolver`], which refuses loopback, link-local (cloud
-//! metadata), unspecified and multicast addresses unless an allowed network names them.
+//! resolves names through [`GuardedResolver`], which refuses a name when any of its addresses
+//! is in a [`refused`] range (loopback, link-local and carrier-grade NAT — where cloud
+//! metadata lives — unique-local and NAT64 IPv6, unspecified, multicast), unless an allowed
+//! network names that address. The Kubernetes API (`kubernetes.default.svc`) is refused too
+//! unless allowed by its exact name.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -46,27 +49,32 @@ impl HostGuard {
     }
 
     /// Whether a name may lead to `address`: always when an allowed network contains it,
-    /// otherwise only when it is not loopback, link-local, unspecified or multicast.
+    /// otherwise only when it is in none of the [`refused`] ranges.
     #[must_use]
     pub fn address_allowed(&self, address: IpAddr) -> bool {
-        let address = address.to_canonical();
+        let address = canonical(address);
         let named = self.patterns.iter().any(|pattern| matches!(pattern, Pattern::Network(network, prefix) if in_network(address, *network, *prefix)));
-        named
-            || !match address {
-                IpAddr::V4(v4) => {
-                    v4.is_loopback()
-                        || v4.is_link_local()
-                        || v4.is_unspecified()
-                        || v4.is_multicast()
-                        || v4.is_broadcast()
-                }
-                IpAddr::V6(v6) => {
-                    v6.is_loopback()
-                        || v6.is_unspecified()
-                        || v6.is_multicast()
-                        || (v6.segments()[0] & 0xffc0) == 0xfe80
-                }
-            }
+        named || refused(address).is_none()
+    }
+
+    /// The addresses a name may be connected to, or why the name is refused: every one
+    /// of its addresses must be allowed, so a name that also resolves to a metadata
+    /// endpoint (directly, or through an `ExternalName` Service's CNAME, which the resolver
+    /// follows) is refused whole.
+    pub fn judge_resolved(&self, host: &str, found: &[IpAddr]) -> Result<Vec<IpAddr>, String> {
+        if found.is_empty() {
+            return Err(format!("{host} does not resolve"));
+        }
+        if let Some(bad) = found
+            .iter()
+            .find(|address| !self.address_allowed(**address))
+        {
+            let range = refused(canonical(*bad)).unwrap_or("refused");
+            return Err(format!(
+                "{host} resolves to {bad} ({range}), which analysis may not reach unless analysis.allowedHosts names its network"
+            ));
+        }
+        Ok(found.to_vec())
     }
 
     /// Whether `url` may be requested, or why not.
@@ -80,10 +88,16 @@ impl HostGuard {
             .unwrap_or_default()
             .trim_matches(['[', ']'])
             .to_ascii_lowercase();
-        let address = host
-            .parse::<IpAddr>()
-            .ok()
-            .map(|address| address.to_canonical());
+        let address = host.parse::<IpAddr>().ok().map(canonical);
+        let named_exactly = self
+            .patterns
+            .iter()
+            .any(|pattern| matches!(pattern, Pattern::Exact(name) if *name == host));
+        if DENIED_UNLESS_NAMED.contains(&host.as_str()) && !named_exactly {
+            return Err(format!(
+                "host {host:?} is the Kubernetes API: analysis may reach it only when analysis.allowedHosts names it exactly"
+            ));
+        }
         let allowed = self
             .patterns
             .iter()
@@ -127,18 +141,79 @@ impl Resolve for GuardedResolver {
         let guard = self.guard.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found
-                .into_iter()
-                .filter(|address| guard.address_allowed(address.ip()))
+            let found: Vec<IpAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .map(|address| address.ip())
                 .collect();
-            if allowed.is_empty() {
-                return Err(format!("{host} resolves only to addresses analysis may not reach (loopback, link-local or unspecified)").into());
-            }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
+            let allowed = guard.judge_resolved(&host, &found)?;
+            let addresses = allowed.into_iter().map(|ip| SocketAddr::new(ip, 0));
+            Ok(Box::new(addresses) as Addrs)
         })
     }
+}
+
+/// Names of the Kubernetes API inside a cluster: never an analysis target unless allowed by
+/// exact name (a template could otherwise use the daemon's network position against it).
+const DENIED_UNLESS_NAMED: [&str; 4] = [
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+];
+
+/// `address` as the network sees it: IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible
+/// (`::a.b.c.d`) IPv6 addresses are their IPv4 address.
+fn canonical(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = v6.to_bits();
+            if bits >> 32 == 0 && bits > 1 {
+                #[allow(clippy::cast_possible_truncation)] // the low 32 bits, on purpose
+                let v4 = std::net::Ipv4Addr::from_bits(bits as u32);
+                IpAddr::V4(v4)
+            } else {
+                IpAddr::V6(v6)
+            }
+        }
+        v4 => v4,
+    }
+}
+
+/// Which range a name may not lead to `address` (canonical) is in: loopback, link-local
+/// (cloud metadata: 169.254.169.254), CGNAT (Alibaba's metadata 100.100.100.200),
+/// unspecified, multicast, broadcast; for IPv6 also unique-local (AWS's metadata
+/// `fd00:ec2::254`), site-local and NAT64 (which reaches any IPv4 address).
+#[must_use]
+pub fn refused(address: IpAddr) -> Option<&'static str> {
+    let in_range = |network: &str, prefix: u8| {
+        in_network(
+            address,
+            network.parse().expect("the ranges are written correctly"),
+            prefix,
+        )
+    };
+    let ranges: [(&str, u8, &'static str); 13] = [
+        ("0.0.0.0", 8, "unspecified"),
+        ("127.0.0.0", 8, "loopback"),
+        ("169.254.0.0", 16, "link-local"),
+        ("100.64.0.0", 10, "carrier-grade NAT"),
+        ("224.0.0.0", 4, "multicast"),
+        ("255.255.255.255", 32, "broadcast"),
+        ("::", 128, "unspecified"),
+        ("::1", 128, "loopback"),
+        ("fe80::", 10, "link-local"),
+        ("fec0::", 10, "site-local"),
+        ("fc00::", 7, "unique-local"),
+        ("ff00::", 8, "multicast"),
+        ("64:ff9b::", 96, "NAT64"),
+    ];
+    if in_range("64:ff9b:1::", 48) {
+        return Some("NAT64");
+    }
+    ranges
+        .iter()
+        .find(|(network, prefix, _)| in_range(network, *prefix))
+        .map(|(_, _, name)| *name)
 }
 
 fn parse(pattern: &str) -> Result<Pattern, String> {
@@ -274,6 +349,93 @@ mod tests {
                 .check("http://[::ffff:169.254.169.254]/")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn every_metadata_and_internal_range_is_refused_whatever_its_spelling() {
+        let guard = HostGuard::default();
+        let table = [
+            ("169.254.169.254", Some("link-local")),
+            ("100.100.100.200", Some("carrier-grade NAT")),
+            ("100.64.0.1", Some("carrier-grade NAT")),
+            ("fd00:ec2::254", Some("unique-local")),
+            ("fc00::1", Some("unique-local")),
+            ("64:ff9b::a9fe:a9fe", Some("NAT64")),
+            ("64:ff9b:1::1", Some("NAT64")),
+            ("::ffff:169.254.169.254", Some("link-local")),
+            ("::169.254.169.254", Some("link-local")),
+            ("::127.0.0.1", Some("loopback")),
+            ("::1", Some("loopback")),
+            ("::", Some("unspecified")),
+            ("fec0::1", Some("site-local")),
+            ("fe80::1", Some("link-local")),
+            ("ff02::1", Some("multicast")),
+            ("255.255.255.255", Some("broadcast")),
+            ("10.96.0.10", None),
+            ("172.20.0.5", None),
+            ("192.168.1.10", None),
+            ("100.63.255.255", None),
+            ("2001:db8::1", None),
+        ];
+        for (address, range) in table {
+            let address: IpAddr = address.parse().unwrap();
+            assert_eq!(refused(canonical(address)), range, "{address}");
+            assert_eq!(guard.address_allowed(address), range.is_none(), "{address}");
+        }
+    }
+
+    #[test]
+    fn a_name_is_refused_when_any_of_its_addresses_is() {
+        let guard = HostGuard::default();
+        let addresses = |list: &[&str]| -> Vec<IpAddr> {
+            list.iter()
+                .map(|address| address.parse().unwrap())
+                .collect()
+        };
+        let table: [(&str, &[&str], bool); 6] = [
+            ("prometheus.monitoring.svc", &["10.96.0.10"], true),
+            // An ExternalName Service's CNAME, followed by the resolver, to the metadata.
+            ("metadata.monitoring.svc", &["169.254.169.254"], false),
+            (
+                "rebind.monitoring.svc",
+                &["10.96.0.10", "169.254.169.254"],
+                false,
+            ),
+            ("aws.monitoring.svc", &["fd00:ec2::254"], false),
+            ("nat64.monitoring.svc", &["64:ff9b::a9fe:a9fe"], false),
+            ("gone.monitoring.svc", &[], false),
+        ];
+        for (host, found, allowed) in table {
+            let verdict = guard.judge_resolved(host, &addresses(found));
+            assert_eq!(verdict.is_ok(), allowed, "{host}: {verdict:?}");
+        }
+        let message = guard
+            .judge_resolved("metadata.monitoring.svc", &addresses(&["169.254.169.254"]))
+            .unwrap_err();
+        assert!(
+            message.contains("169.254.169.254 (link-local)"),
+            "{message}"
+        );
+        let ula = HostGuard::new(&["*.svc", "fd00::/8"]).unwrap();
+        assert!(
+            ula.judge_resolved("web.shop.svc", &addresses(&["fd00:10::5"]))
+                .is_ok(),
+            "an IPv6 cluster allows its service network"
+        );
+    }
+
+    #[test]
+    fn the_kubernetes_api_is_no_analysis_target_unless_named() {
+        let guard = HostGuard::default();
+        for host in [
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ] {
+            let url = format!("https://{host}/api");
+            assert!(guard.check(&url).is_err(), "{host}");
+        }
+        let named = HostGuard::new(&["*.svc", "kubernetes.default.svc"]).unwrap();
+        assert!(named.check("https://kubernetes.default.svc/api").is_ok());
     }
 
     #[tokio::test]
