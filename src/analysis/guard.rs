@@ -175,7 +175,7 @@ fn canonical(address: IpAddr) -> IpAddr {
                 IpAddr::V6(v6)
             }
         }
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 
