@@ -1075,3 +1075,31 @@ server:
         );
     }
 }
+
+#[cfg(test)]
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::Config;
+    use crate::arbitrary;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn on_arbitrary_text(text in arbitrary::text()) {
+            let _ = Config::parse(&text, "tidegate.yaml");
+        }
+
+        #[test]
+        fn on_arbitrary_bytes(bytes in arbitrary::bytes()) {
+            let _ = Config::parse(&String::from_utf8_lossy(&bytes), "tidegate.yaml");
+        }
+
+        #[test]
+        fn on_arbitrary_documents(value in arbitrary::value()) {
+            let text = serde_json::to_string(&serde_json::json!({"sources": value})).unwrap();
+            let _ = Config::parse(&text, "tidegate.yaml");
+        }
+    }
+}

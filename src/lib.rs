@@ -5,6 +5,8 @@
 //! crate is the library behind the `tidegate` binary; see `docs/` for the architecture.
 
 pub mod analysis;
+#[cfg(test)]
+mod arbitrary;
 pub mod cli;
 pub mod config;
 pub mod controller;

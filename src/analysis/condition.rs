@@ -582,4 +582,51 @@ mod tests {
         assert_eq!(MetricValue::Vector(vec![10.0, 11.5]).display(), "[10,11.5]");
         assert_eq!(MetricValue::Json(json!({"a": 1})).display(), r#"{"a":1}"#);
     }
+
+    mod never_panics {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::arbitrary;
+
+        fn metric_value() -> impl Strategy<Value = MetricValue> {
+            prop_oneof![
+                Just(MetricValue::Nil),
+                any::<f64>().prop_map(MetricValue::Scalar),
+                proptest::collection::vec(any::<f64>(), 0..4).prop_map(MetricValue::Vector),
+                arbitrary::value().prop_map(MetricValue::Json),
+                "\\PC{0,8}".prop_map(MetricValue::Text),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn compiling_and_evaluating_arbitrary_conditions(
+                success in arbitrary::text(),
+                failure in arbitrary::text(),
+                result in metric_value(),
+            ) {
+                let success = Condition::compile(&success).ok();
+                let failure = Condition::compile(&failure).ok();
+                let _ = evaluate(success.as_ref(), failure.as_ref(), &result);
+            }
+
+            #[test]
+            fn evaluating_real_conditions_on_arbitrary_results(result in metric_value()) {
+                for text in ["result[0] < 0.05", "all(result, {# > 0.9})", "asFloat(result.rate) > 1",
+                             "len(result) == 0 || isNaN(result[0])", "default(result.x, 1) == 1",
+                             "asInt(result) > 2", "isInf(result)"] {
+                    let condition = Condition::compile(text).unwrap();
+                    let _ = evaluate(Some(&condition), None, &result);
+                }
+            }
+
+            #[test]
+            fn range_bounds_of_arbitrary_text(text in arbitrary::text()) {
+                let _ = evaluate_time(&text);
+            }
+        }
+    }
 }

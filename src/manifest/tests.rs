@@ -321,3 +321,38 @@ fn a_directory_on_disk_reports_links_without_following_them() {
         "passwd.yaml: symbolic link to \"/etc/passwd\" leaves the source directory"
     );
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::arbitrary;
+
+    const KINDS: &[&str] = &[
+        "Rollout",
+        "AnalysisTemplate",
+        "ClusterAnalysisTemplate",
+        "AnalysisRun",
+        "ConfigMap",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn on_arbitrary_bytes(bytes in arbitrary::bytes()) {
+            let _ = Tree::default().bytes("a.yaml", &bytes).render();
+        }
+
+        #[test]
+        fn on_arbitrary_yaml_text(text in arbitrary::text()) {
+            let _ = Tree::default().file("a.yaml", &text).render();
+        }
+
+        #[test]
+        fn on_arbitrary_documents_of_every_kind(document in arbitrary::document(KINDS)) {
+            let text = serde_json::to_string(&document).unwrap();
+            let _ = Tree::default().file("a.yaml", &text).render();
+        }
+    }
+}

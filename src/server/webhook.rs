@@ -331,4 +331,46 @@ mod tests {
             &push
         ));
     }
+
+    mod never_panics {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::arbitrary;
+
+        fn forge() -> impl Strategy<Value = Forge> {
+            prop_oneof![Just(Forge::GitHub), Just(Forge::Gitea), Just(Forge::GitLab)]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn on_arbitrary_bodies(forge in forge(), body in arbitrary::bytes()) {
+                let pushes = headers(&[("x-github-event", "push"), ("x-gitea-event", "push"), ("x-gitlab-event", "Push Hook")]);
+                let _ = parse_push(forge, &pushes, &body);
+                let _ = verify(&pushes, &body, SECRET);
+            }
+
+            #[test]
+            fn on_arbitrary_json(forge in forge(), value in arbitrary::value()) {
+                let pushes = headers(&[("x-github-event", "push"), ("x-gitea-event", "push"), ("x-gitlab-event", "Push Hook")]);
+                let body = serde_json::to_vec(&value).unwrap();
+                let _ = parse_push(forge, &pushes, &body);
+                let shaped = serde_json::json!({"ref": value, "repository": {"clone_url": value}, "project": value});
+                let _ = parse_push(forge, &pushes, &serde_json::to_vec(&shaped).unwrap());
+            }
+
+            #[test]
+            fn on_arbitrary_signature_headers(signature in arbitrary::text(), body in arbitrary::bytes()) {
+                if let Ok(value) = HeaderValue::from_str(&signature) {
+                    let mut map = HeaderMap::new();
+                    map.insert("x-hub-signature-256", value.clone());
+                    map.insert("x-gitea-signature", value.clone());
+                    map.insert("x-gitlab-token", value);
+                    let _ = verify(&map, &body, SECRET);
+                }
+            }
+        }
+    }
 }
