@@ -7,6 +7,7 @@
 pub mod analysis;
 #[cfg(test)]
 mod arbitrary;
+pub mod blocking;
 pub mod cli;
 pub mod config;
 pub mod controller;

@@ -334,7 +334,7 @@ impl Reporter {
         let read = tokio::task::spawn_blocking(move || {
             writer
                 .lock()
-                .expect("the writer lock is never poisoned")
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .read(&branch, &path)
         });
         match tokio::time::timeout(PATIENCE, read).await {

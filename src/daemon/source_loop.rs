@@ -218,10 +218,24 @@ impl SourceLoop {
             }),
             None => None,
         };
-        let fetched =
-            tokio::task::spawn_blocking(move || cache.fetch(&reference, credentials.as_ref()))
-                .await
-                .expect("the fetch task does not panic");
+        let url = self.config.url.clone();
+        let fetching = crate::blocking::run("the fetch", move || {
+            cache.fetch(&reference, credentials.as_ref())
+        });
+        // gix is asked to stop receiving at its deadline; this one also covers a remote that
+        // never answers the handshake.
+        let patience = crate::source::FETCH_DEADLINE + std::time::Duration::from_secs(30);
+        let fetched = match tokio::time::timeout(patience, fetching).await {
+            Ok(Ok(fetched)) => fetched,
+            Ok(Err(panicked)) => Err(GitError::Fetch {
+                url,
+                source: Box::new(panicked),
+            }),
+            Err(_) => Err(GitError::Fetch {
+                url,
+                source: format!("no answer within {}s", patience.as_secs()).into(),
+            }),
+        };
         self.metrics
             .fetch_duration
             .get_or_create(&Metrics::source(&self.config.name))
@@ -238,7 +252,7 @@ impl SourceLoop {
         let commit = commit.to_owned();
         let path = self.config.path.clone();
         let limits = self.limits.clone();
-        tokio::task::spawn_blocking(move || {
+        crate::blocking::run("the render", move || {
             let tree = cache.tree(&commit, &path).map_err(|error| {
                 Problems(vec![manifest::Problem {
                     file: String::new(),
@@ -250,7 +264,14 @@ impl SourceLoop {
             manifest::render(&tree, &limits)
         })
         .await
-        .expect("the render task does not panic")
+        .unwrap_or_else(|panicked| {
+            Err(Problems(vec![manifest::Problem {
+                file: String::new(),
+                line: None,
+                field: None,
+                message: panicked.to_string(),
+            }]))
+        })
     }
 
     async fn prepare(

@@ -323,12 +323,21 @@ impl WriteLoop {
         work: impl FnOnce(&GitWriter) -> Result<T, WriteError> + Send + 'static,
     ) -> Result<T, WriteError> {
         let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let writer = writer.lock().expect("the writer lock is never poisoned");
+        crate::blocking::run("the Git write", move || {
+            // A panic in an earlier write poisons the lock; the writer holds no state a
+            // half-done write could have broken (each write fetches the tip again).
+            let writer = writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             work(&writer)
         })
         .await
-        .expect("the Git task does not panic")
+        .unwrap_or_else(|panicked| {
+            Err(WriteError::Objects {
+                what: "write to Git".to_owned(),
+                source: Box::new(panicked),
+            })
+        })
     }
 }
 

@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use gix::bstr::ByteSlice;
 use gix::remote::Direction;
@@ -192,8 +194,9 @@ impl GitCache {
                 reference: reference.to_owned(),
             });
         }
+        let interrupt = Deadline::start(FETCH_DEADLINE);
         let outcome = prepared
-            .receive(gix::progress::Discard, &AtomicBool::new(false))
+            .receive(gix::progress::Discard, &interrupt.flag)
             .map_err(|error| fetch_error(error.into()))?;
         let received_pack = matches!(outcome.status, gix::remote::fetch::Status::Change { .. });
         if is_commit_id {
@@ -372,9 +375,63 @@ impl Files for GitTree {
     }
 }
 
+/// How long a fetch may receive before gix is asked to stop.
+pub const FETCH_DEADLINE: Duration = Duration::from_secs(300);
+
+/// An interrupt flag for gix that a watchdog raises once `deadline` has passed, unless the
+/// work it guards finished first (dropping it).
+struct Deadline {
+    flag: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+}
+
+impl Deadline {
+    fn start(deadline: Duration) -> Self {
+        let flag = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let (raise, finished) = (flag.clone(), done.clone());
+        std::thread::spawn(move || {
+            let until = std::time::Instant::now() + deadline;
+            while !finished.load(Ordering::Relaxed) {
+                if std::time::Instant::now() >= until {
+                    raise.store(true, Ordering::Relaxed);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Self { flag, done }
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_raises_its_flag_only_once_passed() {
+        let raised = Deadline::start(Duration::from_millis(50));
+        let flag = raised.flag.clone();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !flag.load(Ordering::Relaxed) {
+            assert!(std::time::Instant::now() < deadline, "never raised");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let finished = Deadline::start(Duration::from_millis(150));
+        let flag = finished.flag.clone();
+        drop(finished);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !flag.load(Ordering::Relaxed),
+            "work that finished in time is not interrupted"
+        );
+    }
 
     #[test]
     fn credentials_are_for_the_configured_origin_only() {

@@ -7,6 +7,6 @@ mod git;
 mod schedule;
 mod watch;
 
-pub use git::{Credentials, Fetched, GitCache, GitError, GitTree};
+pub use git::{Credentials, FETCH_DEADLINE, Fetched, GitCache, GitError, GitTree};
 pub use schedule::{next_poll, next_retry, random};
 pub use watch::{Watch, watch};

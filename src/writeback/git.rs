@@ -172,7 +172,11 @@ pub struct GitWriter {
     attempts: u32,
     first_wait: Duration,
     may_write: crate::leader::WriteGuard,
+    push_deadline: Duration,
 }
+
+/// How long one `git push` may take before it is stopped.
+const PUSH_DEADLINE: Duration = Duration::from_secs(120);
 
 impl std::fmt::Debug for GitWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,7 +205,15 @@ impl GitWriter {
             attempts: 6,
             first_wait: Duration::from_millis(200),
             may_write: std::sync::Arc::new(|| true),
+            push_deadline: PUSH_DEADLINE,
         }
+    }
+
+    /// The same writer, stopping a push that takes longer than `deadline`.
+    #[must_use]
+    pub fn with_push_deadline(mut self, deadline: Duration) -> Self {
+        self.push_deadline = deadline;
+        self
     }
 
     /// The same writer, pushing only while `may_write` says so (the leader fence).
@@ -425,9 +437,8 @@ impl GitWriter {
                 refused,
             })
         };
-        let output = command
-            .output()
-            .map_err(|error| failed(format!("cannot run git: {error}"), false))?;
+        let output = run_bounded(&mut command, self.push_deadline, &*self.may_write)
+            .map_err(|message| failed(message, false))?;
         if output.status.success() {
             return Ok(());
         }
@@ -447,6 +458,69 @@ impl GitWriter {
             )),
         }
     }
+}
+
+/// Runs `command` to its end, unless it takes longer than `deadline` or `may_go_on` turns
+/// false (the leader's term ended): then the child is killed, so no write happens after the
+/// term or hangs the writer.
+fn run_bounded(
+    command: &mut Command,
+    deadline: Duration,
+    may_go_on: &(dyn Fn() -> bool + Send + Sync),
+) -> Result<std::process::Output, String> {
+    use std::io::Read;
+
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("cannot run git: {error}"))?;
+    // The pipes are drained while the child runs, so a chatty child cannot block on them.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(error) => return Err(format!("cannot wait for git: {error}")),
+        }
+        let stop = if !may_go_on() {
+            Some("stopped: this replica's leadership ended".to_owned())
+        } else if started.elapsed() > deadline {
+            Some(format!("stopped: no answer within {}s", deadline.as_secs()))
+        } else {
+            None
+        };
+        if let Some(why) = stop {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(why);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 enum Pushed {
@@ -504,5 +578,48 @@ mod tests {
             Verdict::Refused("[remote rejected] (pre-receive hook declined)".into())
         );
         assert_eq!(push_verdict("fatal: unable to access\n"), Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_child_that_hangs_is_stopped_at_its_deadline() {
+        let mut command = Command::new("sleep");
+        command
+            .arg("30")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = std::time::Instant::now();
+        let stopped = run_bounded(&mut command, Duration::from_millis(200), &|| true);
+        assert_eq!(stopped.unwrap_err(), "stopped: no answer within 0s");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_child_is_stopped_when_the_term_ends() {
+        let until = std::time::Instant::now() + Duration::from_millis(200);
+        let mut command = Command::new("sleep");
+        command
+            .arg("30")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let stopped = run_bounded(&mut command, Duration::from_secs(60), &move || {
+            std::time::Instant::now() < until
+        });
+        assert_eq!(
+            stopped.unwrap_err(),
+            "stopped: this replica's leadership ended"
+        );
+    }
+
+    #[test]
+    fn a_child_that_finishes_gives_its_output() {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "echo out; echo err >&2; exit 3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let output = run_bounded(&mut command, Duration::from_secs(60), &|| true).unwrap();
+        assert_eq!(output.status.code(), Some(3));
+        assert_eq!(output.stdout, b"out\n");
+        assert_eq!(output.stderr, b"err\n");
     }
 }
