@@ -464,12 +464,17 @@ pub struct ServerConfig {
     /// Address to listen on.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// The bearer token the read API (`/api/`) requires. Without one, the read API answers
+    /// requests from loopback only (it shows live objects' diffs).
+    #[serde(default)]
+    pub api_token: Option<SecretRef>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            api_token: None,
         }
     }
 }

@@ -87,6 +87,7 @@ pub async fn run(
         metrics: metrics.clone(),
         sources: Arc::new(sources.clone()),
         webhook_secret: config.webhook.secret.clone(),
+        api_token: config.server.api_token.clone(),
         views: views.clone(),
         ready: ready.clone(),
     };
@@ -388,7 +389,8 @@ async fn serve(
         let graceful = async move {
             let _ = stopped.changed().await;
         };
-        if let Err(error) = axum::serve(listener, router)
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(error) = axum::serve(listener, service)
             .with_graceful_shutdown(graceful)
             .await
         {

@@ -110,6 +110,14 @@ fn kustomize_and_helm_manifests_pass_a_server_side_dry_run() {
     }
     assert!(cluster.contains("kind: CustomResourceDefinition"));
     assert!(
+        objects(&cluster).contains(&(
+            "NetworkPolicy".to_owned(),
+            "tidegate-system".to_owned(),
+            "tidegate".to_owned()
+        )),
+        "who may reach the port is limited"
+    );
+    assert!(
         !objects(&namespaced).contains(&(
             "ClusterRole".to_owned(),
             String::new(),
