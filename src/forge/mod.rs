@@ -235,6 +235,9 @@ impl Default for Retry {
     }
 }
 
+/// How often a write waiting to retry looks at the write fence.
+const FENCE_POLL: Duration = Duration::from_millis(100);
+
 /// A repository on a forge.
 pub struct Forge {
     dialect: Box<dyn Dialect>,
@@ -364,9 +367,8 @@ impl Forge {
 
     /// Sends `call`, retrying what may succeed later; returns the JSON answer (`null` if empty).
     async fn send(&self, operation: &'static str, call: Call) -> Result<Value, ForgeError> {
-        if call.method != Method::GET && !(self.may_write)() {
-            return Err(ForgeError::NotLeader { operation });
-        }
+        let writes = call.method != Method::GET;
+        let leading = || !writes || (self.may_write)();
         let token = self.token.read().map_err(ForgeError::Token)?;
         let url = format!("{}{}", self.api_base, call.path);
         let mut target = reqwest::Url::parse(&url).map_err(|error| ForgeError::Decode {
@@ -390,6 +392,10 @@ impl Forge {
         };
         let mut attempt = 1;
         loop {
+            // Before every attempt: a write never leaves a replica whose term ended.
+            if !leading() {
+                return Err(ForgeError::NotLeader { operation });
+            }
             let mut request = self.http.request(call.method.clone(), target.clone());
             for (name, value) in self.dialect.headers(&token) {
                 request = request.header(name, value);
@@ -432,7 +438,14 @@ impl Forge {
                 })
                 .min(self.retry.max_wait);
             tracing::debug!(operation, attempt, ?wait, %error, "forge call failed; retrying");
-            tokio::time::sleep(wait).await;
+            // The wait ends early when the term does: no retry after it.
+            let until = tokio::time::Instant::now() + wait;
+            while tokio::time::Instant::now() < until {
+                if !leading() {
+                    return Err(ForgeError::NotLeader { operation });
+                }
+                tokio::time::sleep_until(until.min(tokio::time::Instant::now() + FENCE_POLL)).await;
+            }
             attempt += 1;
         }
     }

@@ -328,6 +328,43 @@ async fn rate_limits_and_server_errors_are_retried() {
 }
 
 #[tokio::test]
+async fn a_write_waiting_to_retry_stops_when_the_term_ends() {
+    let (recorder, url) = Recorder::start(vec![(
+        429,
+        vec![("retry-after", "30".into())],
+        json!({"message": "slow down"}),
+    )])
+    .await;
+    // The fence is open for the first attempt only.
+    let looks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = looks.clone();
+    let guard: crate::leader::WriteGuard =
+        Arc::new(move || counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0);
+    let forge = Forge::new(Kind::GitHub, &url, "acme/shop", token())
+        .with_retry(Retry {
+            attempts: 5,
+            first_wait: Duration::from_millis(10),
+            max_wait: Duration::from_secs(60),
+        })
+        .with_guard(guard);
+    let started = std::time::Instant::now();
+    let error = forge
+        .set_status("abc", &status(StatusState::Pending))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ForgeError::NotLeader { .. }), "{error:?}");
+    assert_eq!(
+        recorder.take().len(),
+        1,
+        "no second request after the term ended"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "the Retry-After wait was cut short"
+    );
+}
+
+#[tokio::test]
 async fn github_exhausted_rate_limit_403_is_retried_but_other_4xx_are_not() {
     let reset = (jiff::Timestamp::now().as_second()).to_string();
     let (recorder, url) = Recorder::start(vec![
