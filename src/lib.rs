@@ -13,6 +13,7 @@ pub mod config;
 pub mod controller;
 pub mod daemon;
 pub mod engine;
+pub mod escape;
 pub mod executor;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;

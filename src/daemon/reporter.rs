@@ -469,7 +469,17 @@ impl Reporter {
             "tidegate/promote/{namespace}-{name}-{}-{}",
             snapshot.hash, snapshot.step
         );
-        let images = snapshot.images.join(", ");
+        let record = Approval::path(&namespace, &name);
+        let (title, body) =
+            crate::writeback::messages::promotion_pull(&crate::writeback::messages::Pause {
+                namespace: &namespace,
+                name: &name,
+                revision: &snapshot.hash,
+                images: &snapshot.images,
+                step: snapshot.step,
+                steps: snapshot.steps,
+                record: &record,
+            });
         let job = Job::Promotion(PromotionJob {
             rollout: key.to_owned(),
             branch,
@@ -482,16 +492,8 @@ impl Reporter {
                 approved_by: String::new(),
                 reason: String::new(),
             },
-            title: format!("Promote {namespace}/{name} to {images} ({})", snapshot.hash),
-            body: format!(
-                "Rollout `{namespace}/{name}` is paused at step {}/{} and waits for approval of revision `{}` ({images}).\n\n\
-                 **Merge** this pull request to continue the rollout. **Close** it to abort.\n\n\
-                 The record it adds, `{}`, approves this revision at this step only.",
-                snapshot.step + 1,
-                snapshot.steps.max(1),
-                snapshot.hash,
-                Approval::path(&namespace, &name),
-            ),
+            title,
+            body,
         });
         let source = tracked.source.clone();
         self.queue(&source, &job);
@@ -562,10 +564,7 @@ impl Reporter {
                 .as_ref()
                 .and_then(|proposal| proposal.pull.clone()),
         ) {
-            let note = format!(
-                "tidegate released the pause of `{key}` at step {}: approved by {by}.",
-                step + 1
-            );
+            let note = crate::writeback::messages::released(key, step, &by);
             tokio::spawn(async move {
                 if let Err(error) = forge.comment(pull.number, &note).await {
                     tracing::debug!(pull = pull.number, %error, "cannot comment on the promotion pull request");

@@ -260,15 +260,14 @@ impl WriteLoop {
             _ => {
                 let forge = self.forge.as_ref().ok_or(JobError::NoForge)?;
                 let subject = plan.map(|plan| plan.subject).unwrap_or_default();
+                let (title, body) =
+                    crate::writeback::messages::revert_pull(&subject, &job.rollout, &job.reason);
                 let pull = forge
                     .open_pull(&NewPull {
-                        title: format!("Revert \"{subject}\""),
+                        title,
                         head: job.pull_request_branch(),
                         base: job.branch.clone(),
-                        body: format!(
-                            "Rollout `{}` aborted: {}\n\nMerging this reverts the change so Git matches the cluster again.",
-                            job.rollout, job.reason
-                        ),
+                        body,
                     })
                     .await
                     .map_err(JobError::Forge)?;

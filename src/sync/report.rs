@@ -6,6 +6,8 @@
 use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
+
+use crate::escape;
 use serde_json::Value;
 
 /// How one object differs.
@@ -87,17 +89,19 @@ impl DriftReport {
         out
     }
 
-    /// A markdown report for a pull-request comment or the dashboard.
+    /// A markdown report for a pull-request comment or the dashboard. Names, origins and
+    /// diffs come from Git and the cluster: each is escaped for its place ([`escape`]), so
+    /// none can break the table, close a code block or mention anyone.
     #[must_use]
     pub fn to_markdown(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "### Drift: `{}` at `{}`\n",
-            self.source,
-            short(&self.revision)
+            "### Drift: {} at {}\n",
+            escape::code(&self.source),
+            escape::code(short(&self.revision))
         );
-        let _ = writeln!(out, "{}\n", self.summary());
+        let _ = writeln!(out, "{}\n", escape::prose(&self.summary()));
         if self.objects.is_empty() {
             return out;
         }
@@ -110,20 +114,21 @@ impl DriftReport {
             };
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {state} |",
-                object.object,
+                "| {} | {} | {state} |",
+                escape::code(&object.object),
                 object
                     .origin
                     .as_deref()
-                    .map_or("—".to_owned(), |origin| format!("`{origin}`"))
+                    .map_or("—".to_owned(), escape::code)
             );
         }
         for object in &self.objects {
             if let Difference::Modified { diff } = &object.difference {
                 let _ = write!(
                     out,
-                    "\n<details><summary><code>{}</code></summary>\n\n```diff\n{diff}```\n\n</details>\n",
-                    object.object
+                    "\n<details><summary><code>{}</code></summary>\n\n{}\n</details>\n",
+                    escape::html(&escape::one_line(&object.object, usize::MAX)),
+                    escape::block(diff, "diff")
                 );
             }
         }
@@ -278,6 +283,34 @@ mod tests {
             markdown.contains("```diff\n--- live/ConfigMap shop/settings"),
             "{markdown}"
         );
+    }
+
+    #[test]
+    fn hostile_names_and_diffs_keep_the_markdown_shape() {
+        for hostile in crate::escape::tests::HOSTILE {
+            let mut report = report();
+            for object in &mut report.objects {
+                object.object = format!("ConfigMap shop/{hostile}");
+                object.origin = Some(format!("{hostile}.yaml:1"));
+            }
+            report.objects[0].difference = Difference::Modified {
+                diff: format!("--- live\n+++ git\n-{hostile}\n+{hostile}\n"),
+            };
+            let markdown = report.to_markdown();
+            let rows = markdown
+                .lines()
+                .filter(|line| line.starts_with("| `"))
+                .count();
+            assert_eq!(rows, report.objects.len(), "{hostile:?}:\n{markdown}");
+            let rendered = crate::escape::tests::outside_code(&markdown);
+            for markup in ["<img", "<script", "@admin", "\n# injected", "](https"] {
+                assert!(
+                    !rendered.contains(markup),
+                    "{hostile:?} keeps {markup:?}:\n{markdown}"
+                );
+            }
+            assert_eq!(markdown.matches("</details>").count(), 1, "{markdown}");
+        }
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! gix and pushed with `git`, never forced.
 //!
 //! In: Rollout snapshots from the reporter. Out: commits. The pure parts ([`record`],
-//! [`progress`], [`approval`]) decide what to write; [`git`] and [`queue`] do the I/O.
+//! [`progress`], [`approval`], [`messages`]) decide what to write; [`git`] and [`queue`] do the I/O.
 
 pub mod approval;
 pub mod git;
+pub mod messages;
 pub mod progress;
 pub mod queue;
 pub mod record;

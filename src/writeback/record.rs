@@ -207,22 +207,25 @@ impl OutcomeRecord {
                 if self.message.is_empty() {
                     String::new()
                 } else {
-                    format!(": {}", self.message)
+                    format!(": {}", crate::escape::one_line(&self.message, 400))
                 }
             ),
             Outcome::Superseded => format!("{name}: {commit} superseded by a newer revision"),
             Outcome::Progressing => format!(
                 "{name}: {commit} {}",
-                self.timeline
-                    .last()
-                    .map_or("progressing", |entry| entry.event.as_str())
+                crate::escape::one_line(
+                    self.timeline
+                        .last()
+                        .map_or("progressing", |entry| entry.event.as_str()),
+                    400
+                )
             ),
         };
         format!(
             "{subject}\n\nRollout {}/{name}, revision {} ({}), source {} at {}.\n",
             self.rollout.namespace,
             self.revision.pod_template_hash,
-            self.revision.images.join(", "),
+            crate::escape::one_line(&self.revision.images.join(", "), 400),
             self.source.name,
             self.source.commit,
         )
@@ -273,6 +276,24 @@ mod tests {
             }],
             reverted_by: None,
             revert_error: None,
+        }
+    }
+
+    #[test]
+    fn hostile_messages_add_no_line_to_a_commit() {
+        for hostile in crate::escape::tests::HOSTILE {
+            let mut aborted = record(Outcome::Aborted);
+            aborted.message = (*hostile).to_owned();
+            aborted.revision.images = vec![(*hostile).to_owned()];
+            let mut progressing = record(Outcome::Progressing);
+            progressing.note("2027-01-01T00:00:00Z", *hostile);
+            for message in [aborted.commit_message(), progressing.commit_message()] {
+                assert_eq!(message.lines().count(), 3, "{hostile:?}:\n{message}");
+                assert_eq!(
+                    crate::writeback::revert::reverted_by_trailer(&message),
+                    None
+                );
+            }
         }
     }
 

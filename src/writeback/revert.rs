@@ -113,9 +113,12 @@ pub fn plan(repo: &gix::Repository, job: &RevertJob) -> Result<Result<Plan, Skip
     let subject = message.lines().next().unwrap_or_default().trim().to_owned();
     Ok(Ok(Plan {
         offending: offending.to_string(),
-        message: format!(
-            "Revert \"{subject}\"\n\n{}: {}\n\nThis reverts commit {offending}.\n\n{TRAILER}: {offending}\n",
-            job.rollout, job.reason
+        message: super::messages::revert_commit(
+            &subject,
+            &job.rollout,
+            &job.reason,
+            &offending.to_string(),
+            TRAILER,
         ),
         subject,
     }))
