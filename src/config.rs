@@ -283,7 +283,7 @@ pub enum OnAbort {
 pub struct ForgeConfig {
     /// `github`, `gitea` or `gitlab`.
     #[serde(rename = "type")]
-    pub kind: crate::forge::Kind,
+    pub kind: ForgeKind,
     /// The forge's web address (`https://github.com`, `https://gitea.example.com`).
     pub url: String,
     /// The repository: `owner/name` (a GitLab project's full path).
@@ -300,12 +300,16 @@ fn default_true() -> bool {
     true
 }
 
-impl ForgeConfig {
-    /// The client for this forge.
-    #[must_use]
-    pub fn client(&self) -> crate::forge::Forge {
-        crate::forge::Forge::new(self.kind, &self.url, &self.repository, self.token.clone())
-    }
+/// Which forge a repository lives on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgeKind {
+    /// github.com or GitHub Enterprise Server.
+    GitHub,
+    /// Gitea or Forgejo.
+    Gitea,
+    /// gitlab.com or a self-managed GitLab.
+    GitLab,
 }
 
 fn default_ref() -> String {

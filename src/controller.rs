@@ -41,14 +41,7 @@ const MIN_REQUEUE: Duration = Duration::from_millis(500);
 /// How often to look at a Rollout that asked for nothing: the safety net for missed events.
 const RESYNC: Duration = Duration::from_secs(300);
 
-/// Which Rollouts the controller manages.
-#[derive(Clone, Debug)]
-pub enum Scope {
-    /// Every namespace.
-    Cluster,
-    /// One namespace.
-    Namespace(String),
-}
+pub use crate::k8s::Scope;
 
 /// A reconcile failed.
 #[derive(Debug, thiserror::Error)]

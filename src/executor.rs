@@ -511,7 +511,7 @@ impl<'a> Executor<'a> {
                 .map(|status| status.current_pod_hash.clone())
                 .unwrap_or_default(),
             ArgValue::Field(path) => {
-                metadata_field(&self.rollout.metadata, path).unwrap_or_default()
+                k8s::downward::resolve(&self.rollout.metadata, path).unwrap_or_default()
             }
         }
     }
@@ -576,58 +576,9 @@ fn merge_args(args: &mut Vec<Argument>, extra: Vec<Argument>) {
     }
 }
 
-/// A metadata field by downward-API path: `metadata.name`, `metadata.labels['app']`, ...
-fn metadata_field(metadata: &ObjectMeta, path: &str) -> Option<String> {
-    let keyed = |prefix: &str, map: &Option<BTreeMap<String, String>>| {
-        let key = path
-            .strip_prefix(prefix)?
-            .strip_prefix("['")?
-            .strip_suffix("']")?;
-        map.as_ref()?.get(key).cloned()
-    };
-    match path {
-        "metadata.name" => metadata.name.clone(),
-        "metadata.namespace" => metadata.namespace.clone(),
-        "metadata.uid" => metadata.uid.clone(),
-        _ => keyed("metadata.labels", &metadata.labels)
-            .or_else(|| keyed("metadata.annotations", &metadata.annotations)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metadata_fields_resolve_like_the_downward_api() {
-        let metadata = ObjectMeta {
-            name: Some("web".into()),
-            namespace: Some("shop".into()),
-            labels: Some([("app".to_owned(), "web".to_owned())].into()),
-            annotations: Some([("team/owner".to_owned(), "payments".to_owned())].into()),
-            ..ObjectMeta::default()
-        };
-        assert_eq!(
-            metadata_field(&metadata, "metadata.name").as_deref(),
-            Some("web")
-        );
-        assert_eq!(
-            metadata_field(&metadata, "metadata.namespace").as_deref(),
-            Some("shop")
-        );
-        assert_eq!(
-            metadata_field(&metadata, "metadata.labels['app']").as_deref(),
-            Some("web")
-        );
-        assert_eq!(
-            metadata_field(&metadata, "metadata.annotations['team/owner']").as_deref(),
-            Some("payments")
-        );
-        assert_eq!(
-            metadata_field(&metadata, "metadata.labels['missing']"),
-            None
-        );
-    }
 
     #[test]
     fn supplied_arguments_fill_template_arguments() {

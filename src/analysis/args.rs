@@ -178,7 +178,7 @@ async fn resolve_one(
         return Ok(value);
     }
     if let Some(field) = &source.field_ref {
-        return field_value(run, &field.field_path).ok_or_else(|| {
+        return crate::k8s::downward::resolve(&run.metadata, &field.field_path).ok_or_else(|| {
             ArgsError::Invalid(format!(
                 "argument {name:?}: fieldRef {:?} names no field of the run",
                 field.field_path
@@ -188,27 +188,6 @@ async fn resolve_one(
     Err(ArgsError::Invalid(format!(
         "argument {name:?} has no value"
     )))
-}
-
-/// `metadata.name`, `metadata.namespace`, `metadata.labels['k']`, `metadata.annotations['k']`.
-fn field_value(run: &AnalysisRun, path: &str) -> Option<String> {
-    let map_key = |prefix: &str| {
-        path.strip_prefix(prefix)?
-            .strip_prefix("['")?
-            .strip_suffix("']")
-            .map(ToOwned::to_owned)
-    };
-    match path {
-        "metadata.name" => Some(run.name_any()),
-        "metadata.namespace" => run.namespace(),
-        _ => {
-            if let Some(key) = map_key("metadata.labels") {
-                run.labels().get(&key).cloned()
-            } else {
-                map_key("metadata.annotations").and_then(|key| run.annotations().get(&key).cloned())
-            }
-        }
-    }
 }
 
 #[cfg(test)]

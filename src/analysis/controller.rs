@@ -26,7 +26,7 @@ use super::condition::evaluate;
 use super::guard::{GuardedResolver, HostGuard};
 use super::provider::{self, Context, Outcome, Provider};
 use super::summary::summarize;
-use crate::controller::Scope;
+use crate::k8s::Scope;
 use crate::k8s::crd::{AnalysisRun, AnalysisRunStatus, Measurement, Metric, MetricResult};
 use crate::metrics::{AnalysisLabels, MeasurementLabels, Metrics};
 use crate::model::AnalysisPhase;

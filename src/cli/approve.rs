@@ -43,7 +43,7 @@ pub async fn commit_approval(
         Err(error) => {
             let error =
                 anyhow::Error::from(error).context(format!("get Rollout {namespace}/{name}"));
-            return Err(super::rollouts::explain_missing(&client, &namespace, name, error).await);
+            return Err(super::cluster::explain_missing(&client, &namespace, name, error).await);
         }
     };
     let config = Config::load(config)?;

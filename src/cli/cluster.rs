@@ -40,3 +40,29 @@ pub fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::R
         .context("start the async runtime")?
         .block_on(future)
 }
+
+/// `error`, or — when it says the Rollout does not exist — which Rollouts do, with the
+/// closest name as a hint.
+pub(super) async fn explain_missing(
+    client: &crate::k8s::Client,
+    namespace: &str,
+    name: &str,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    let missing = error.chain().any(|cause| matches!(cause.downcast_ref::<kube::Error>(), Some(kube::Error::Api(status)) if status.code == 404));
+    if !missing {
+        return error;
+    }
+    let names: Vec<String> =
+        kube::Api::<crate::k8s::crd::Rollout>::namespaced(client.clone(), namespace)
+            .list(&kube::api::ListParams::default())
+            .await
+            .map(|list| list.items.iter().map(kube::ResourceExt::name_any).collect())
+            .unwrap_or_default();
+    let hint = match crate::hint::closest(name, names.iter().map(String::as_str)) {
+        Some(close) => format!("; did you mean {close:?}?"),
+        None if names.is_empty() => " (it has none)".to_owned(),
+        None => format!(" (it has {})", names.join(", ")),
+    };
+    anyhow::anyhow!("no Rollout named {name:?} in namespace {namespace:?}{hint}")
+}

@@ -68,31 +68,6 @@ fn paint() -> render::Paint {
     render::Paint(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
 }
 
-/// `error`, or — when it says the Rollout does not exist — which Rollouts do, with the
-/// closest name as a hint.
-pub(super) async fn explain_missing(
-    client: &k8s::Client,
-    namespace: &str,
-    name: &str,
-    error: anyhow::Error,
-) -> anyhow::Error {
-    let missing = error.chain().any(|cause| matches!(cause.downcast_ref::<kube::Error>(), Some(kube::Error::Api(status)) if status.code == 404));
-    if !missing {
-        return error;
-    }
-    let names: Vec<String> = Api::<Rollout>::namespaced(client.clone(), namespace)
-        .list(&ListParams::default())
-        .await
-        .map(|list| list.items.iter().map(ResourceExt::name_any).collect())
-        .unwrap_or_default();
-    let hint = match crate::hint::closest(name, names.iter().map(String::as_str)) {
-        Some(close) => format!("; did you mean {close:?}?"),
-        None if names.is_empty() => " (it has none)".to_owned(),
-        None => format!(" (it has {})", names.join(", ")),
-    };
-    anyhow::anyhow!("no Rollout named {name:?} in namespace {namespace:?}{hint}")
-}
-
 /// `tidegate list ...`.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
@@ -158,7 +133,11 @@ pub fn get(args: &GetArgs, out: &mut impl Write) -> anyhow::Result<()> {
         let (client, namespace) = cluster.connect().await?;
         let first = match show(&client, &namespace, name, *output).await {
             Ok(text) => text,
-            Err(error) => return Err(explain_missing(&client, &namespace, name, error).await),
+            Err(error) => {
+                return Err(
+                    super::cluster::explain_missing(&client, &namespace, name, error).await,
+                );
+            }
         };
         if !*watch {
             return Ok(write!(out, "{first}")?);
@@ -357,7 +336,7 @@ pub fn restart(args: &TargetArgs, out: &mut impl Write) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("set restartAt of Rollout {namespace}/{name}"));
         if let Err(error) = patched {
-            return Err(explain_missing(&client, &namespace, name, error).await);
+            return Err(super::cluster::explain_missing(&client, &namespace, name, error).await);
         }
         Ok(writeln!(
             out,
@@ -376,7 +355,9 @@ fn record(
     block_on(async {
         let (client, namespace) = cluster.connect().await?;
         if let Err(error) = k8s::act(&client, &namespace, name, change).await {
-            return Err(explain_missing(&client, &namespace, name, error.into()).await);
+            return Err(
+                super::cluster::explain_missing(&client, &namespace, name, error.into()).await,
+            );
         }
         Ok(writeln!(out, "rollout {namespace}/{name} {done}")?)
     })

@@ -359,10 +359,9 @@ fn outlet(
         writer: Arc::new(std::sync::Mutex::new(writer)),
         queue: Arc::new(queue),
         wake: Arc::new(Notify::new()),
-        forge: source
-            .forge
-            .as_ref()
-            .map(|forge| Arc::new(forge.client().with_guard(may_write.clone()))),
+        forge: source.forge.as_ref().map(|forge| {
+            Arc::new(crate::forge::Forge::for_config(forge).with_guard(may_write.clone()))
+        }),
     })
 }
 

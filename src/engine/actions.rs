@@ -2,7 +2,7 @@
 //! its durable state, which the CLI records and the engine acts on in its next reconcile
 //! (ARGO-SEMANTICS §2.4). Recording them in the status makes them survive a daemon restart.
 
-use crate::model::{AnalysisPhase, PauseReason, RolloutPlan, RolloutState, Strategy};
+use crate::model::{AnalysisPhase, PauseReason, RolloutPlan, RolloutState, Step, Strategy};
 
 /// Moves past the current pause or step: clears an inconclusive analysis pause and skips that
 /// step, or ends a pause, or skips the current step.
@@ -78,4 +78,22 @@ pub fn retry(state: &RolloutState) -> RolloutState {
     let mut next = state.clone();
     next.abort = false;
     next
+}
+
+/// Whether the update waits for a person to release a pause that only a person can release:
+/// a canary `pause` step without a duration, or the blue-green pause without automatic
+/// promotion. (Approvals through Git and pull requests release exactly these.)
+#[must_use]
+pub fn awaiting_approval(plan: &RolloutPlan, state: &RolloutState) -> bool {
+    let paused = |reason| state.pause_conditions.iter().any(|p| p.reason == reason);
+    match &plan.strategy {
+        Strategy::Canary(canary) => {
+            let index = state.current_step_index.unwrap_or(0);
+            paused(PauseReason::CanaryPauseStep)
+                && matches!(canary.steps.get(index), Some(Step::Pause(None)))
+        }
+        Strategy::BlueGreen(blue_green) => {
+            paused(PauseReason::BlueGreenPause) && !blue_green.auto_promotion_enabled
+        }
+    }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-pub use actions::{abort, promote, promote_full, retry};
+pub use actions::{abort, awaiting_approval, promote, promote_full, retry};
 pub use conditions::invalid_spec;
 pub use effect::{AnalysisKind, Effect, Event};
 

@@ -15,23 +15,13 @@ use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{Secret, SecretError, SecretRef};
 
-/// Which forge a repository lives on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// github.com or GitHub Enterprise Server.
-    GitHub,
-    /// Gitea or Forgejo.
-    Gitea,
-    /// gitlab.com or a self-managed GitLab.
-    GitLab,
-}
+/// Which forge a repository lives on (a setting of the configuration).
+pub use crate::config::ForgeKind as Kind;
 
 /// The state of a commit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +271,17 @@ impl Forge {
             retry: Retry::default(),
             may_write: Arc::new(|| true),
         }
+    }
+
+    /// The client for the forge `config` describes.
+    #[must_use]
+    pub fn for_config(config: &crate::config::ForgeConfig) -> Self {
+        Self::new(
+            config.kind,
+            &config.url,
+            &config.repository,
+            config.token.clone(),
+        )
     }
 
     /// The same forge, writing (statuses, pull requests, comments) only while `may_write`

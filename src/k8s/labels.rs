@@ -39,30 +39,15 @@ pub const ROLLOUT_TYPE: &str = "rollout-type";
 pub const STEP_INDEX: &str = "step-index";
 
 /// A label selector in the string form of `kubectl -l` and of the scale subresource's
-/// `status.selector`: `app=web,tier in (front,back),!canary`.
+/// `status.selector`: `app=web,tier in (back,front),!canary` (kube's rendering; empty for a
+/// selector the apiserver would refuse).
 #[must_use]
 pub fn selector_string(
     selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
 ) -> String {
-    let labels = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .map(|(key, value)| format!("{key}={value}"));
-    let expressions = selector
-        .match_expressions
-        .iter()
-        .flatten()
-        .map(|expression| {
-            let values = expression.values.as_deref().unwrap_or_default().join(",");
-            match expression.operator.as_str() {
-                "In" => format!("{} in ({values})", expression.key),
-                "NotIn" => format!("{} notin ({values})", expression.key),
-                "DoesNotExist" => format!("!{}", expression.key),
-                _ => expression.key.clone(),
-            }
-        });
-    labels.chain(expressions).collect::<Vec<_>>().join(",")
+    kube::core::Selector::try_from(selector.clone())
+        .map(|selector| selector.to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -82,7 +67,7 @@ matchExpressions:
         .unwrap();
         assert_eq!(
             selector_string(&selector),
-            "app=web,tier in (front,back),!canary,zone,env notin (dev)"
+            "app=web,tier in (back,front),!canary,zone,env notin (dev)"
         );
     }
 }

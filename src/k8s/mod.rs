@@ -8,6 +8,7 @@ mod act;
 mod api_error;
 mod client;
 pub mod crd;
+pub mod downward;
 pub mod events;
 pub mod labels;
 mod observe;
@@ -26,6 +27,15 @@ pub use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 pub use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 pub use kube::{Api, Client, Config, Resource, ResourceExt};
 pub use observe::{Lookups, ObserveError, Observed, observe, observe_pods};
+
+/// Which namespaces a controller manages.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    /// Every namespace.
+    Cluster,
+    /// One namespace.
+    Namespace(String),
+}
 
 /// Field manager for objects applied from Git with server-side apply.
 pub const SYNC_FIELD_MANAGER: &str = "tidegate-sync";

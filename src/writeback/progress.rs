@@ -10,7 +10,7 @@ use super::record::{AnalysisVerdict, MetricVerdict, Outcome};
 use crate::forge::{CommitStatus, StatusState};
 use crate::k8s::crd::{AnalysisPhase, AnalysisRun, CanaryStep, Rollout, RolloutAnalysisRunStatus};
 use crate::k8s::labels;
-use crate::model::{PauseReason, Phase};
+use crate::model::Phase;
 
 /// The reportable state of a Rollout's current revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,24 +55,11 @@ pub fn snapshot(rollout: &Rollout) -> Option<Snapshot> {
         .and_then(|index| usize::try_from(index).ok())
         .unwrap_or(0)
         .min(steps.len());
-    let pauses: Vec<PauseReason> = status
-        .pause_conditions
-        .iter()
-        .map(|pause| pause.reason)
-        .collect();
-    let awaiting_approval = match &rollout.spec.strategy.blue_green {
-        Some(blue_green) => {
-            pauses.contains(&PauseReason::BlueGreenPause)
-                && blue_green.auto_promotion_enabled == Some(false)
-        }
-        None => {
-            pauses.contains(&PauseReason::CanaryPauseStep)
-                && steps
-                    .get(step)
-                    .and_then(|step| step.pause.as_ref())
-                    .is_some_and(|pause| pause.duration.is_none())
-        }
-    };
+    // The engine's own rule, so the approval gate and the engine cannot disagree.
+    let awaiting_approval = rollout
+        .spec
+        .plan()
+        .is_ok_and(|plan| crate::engine::awaiting_approval(&plan, &status.to_state()));
     let runs: Vec<&RolloutAnalysisRunStatus> = [
         status
             .canary
@@ -280,7 +267,8 @@ mod tests {
             r#"{{"apiVersion": "tidegate.dev/v1alpha1", "kind": "Rollout",
                 "metadata": {{"name": "web", "namespace": "shop", "generation": 2}},
                 "spec": {{"selector": {{"matchLabels": {{"app": "web"}}}},
-                         "template": {{"spec": {{"containers": [{{"name": "web", "image": "web:2"}}]}}}},
+                         "template": {{"metadata": {{"labels": {{"app": "web"}}}},
+                                      "spec": {{"containers": [{{"name": "web", "image": "web:2"}}]}}}},
                          "strategy": {{"canary": {{"steps": [{{"setWeight": 40}}, {{"pause": {{}}}}, {{"setWeight": 80}}]}}}}}},
                 "status": {status}}}"#
         ))

@@ -517,3 +517,28 @@ fn an_analysis_that_keeps_measuring_is_not_held_to_the_deadline() {
     assert_eq!(sim.index(), Some(1));
     assert_eq!(sim.state.pause_conditions, []);
 }
+
+// --- One rule for approvals ---------------------------------------------------------------
+
+#[test]
+fn only_pauses_a_person_must_release_await_approval() {
+    use crate::engine::awaiting_approval;
+    let mut manual = updated(Sim::canary(vec![weight(20), pause(), weight(60)]));
+    assert!(awaiting_approval(&manual.plan, &manual.state));
+    manual.state = promote(&manual.plan, &manual.state);
+    manual.settle();
+    assert!(!awaiting_approval(&manual.plan, &manual.state));
+    let timed = updated(Sim::canary(vec![weight(20), pause_for(60), weight(60)]));
+    assert_eq!(timed.phase(), Phase::Paused);
+    assert!(
+        !awaiting_approval(&timed.plan, &timed.state),
+        "a timer releases it"
+    );
+    let blue_green = updated(manual_blue_green(Sim::blue_green(|_| {})));
+    assert!(awaiting_approval(&blue_green.plan, &blue_green.state));
+    let automatic = updated(Sim::blue_green(|bg| {
+        bg.auto_promotion_delay = std::time::Duration::from_secs(60);
+    }));
+    assert_eq!(automatic.state.message, "BlueGreenPause");
+    assert!(!awaiting_approval(&automatic.plan, &automatic.state));
+}

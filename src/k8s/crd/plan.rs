@@ -27,8 +27,6 @@ const DEFAULT_SCALE_DOWN_DELAY_SECONDS: i32 = 30;
 const DEFAULT_FENCEPOST: Amount = Amount::Percent(25);
 
 /// Metadata fields an analysis argument may take its value from (Kubernetes' downward API).
-const ARGUMENT_FIELDS: [&str; 3] = ["metadata.name", "metadata.namespace", "metadata.uid"];
-
 impl RolloutSpec {
     /// The plan this spec describes, or everything wrong with it (paths start at `spec`).
     pub fn plan(&self) -> Result<RolloutPlan, SpecErrors> {
@@ -195,21 +193,18 @@ fn check_selector_and_template(spec: &RolloutSpec, check: &mut Check) {
     }
 }
 
-/// Whether `labels` satisfy `selector` (Kubernetes' label-selector semantics).
+/// Whether `labels` satisfy `selector`: Kubernetes' rules, as kube implements them, after
+/// the checks the apiserver makes (`In`/`NotIn` need values, `Exists`/`DoesNotExist` take
+/// none).
 fn selector_matches(
     selector: &LabelSelector,
     labels: &BTreeMap<String, String>,
 ) -> Result<bool, String> {
-    let label_match = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(key, value)| labels.get(key) == Some(value));
-    let mut expressions_match = true;
+    use kube::core::SelectorExt;
+
     for expression in selector.match_expressions.iter().flatten() {
         let values = expression.values.as_deref().unwrap_or_default();
-        let label = labels.get(&expression.key);
-        let holds = match expression.operator.as_str() {
+        match expression.operator.as_str() {
             "In" | "NotIn" if values.is_empty() => {
                 return Err(format!(
                     "{} needs values for key {:?}",
@@ -222,15 +217,12 @@ fn selector_matches(
                     expression.operator, expression.key
                 ));
             }
-            "In" => label.is_some_and(|label| values.contains(label)),
-            "NotIn" => label.is_none_or(|label| !values.contains(label)),
-            "Exists" => label.is_some(),
-            "DoesNotExist" => label.is_none(),
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
             other => return Err(format!("unknown operator {other:?}")),
-        };
-        expressions_match &= holds;
+        }
     }
-    Ok(label_match && expressions_match)
+    let selector = kube::core::Selector::try_from(selector.clone()).map_err(|error| error.0)?;
+    Ok(selector.matches(labels))
 }
 
 fn read_strategy(
@@ -508,13 +500,7 @@ fn read_argument(arg: &AnalysisRunArgument, path: &str, check: &mut Check) -> Op
 }
 
 fn is_argument_field(path: &str) -> bool {
-    let keyed = |prefix: &str| {
-        path.strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix("['"))
-            .and_then(|rest| rest.strip_suffix("']"))
-            .is_some_and(|key| !key.is_empty())
-    };
-    ARGUMENT_FIELDS.contains(&path) || keyed("metadata.labels") || keyed("metadata.annotations")
+    crate::k8s::downward::parse(path).is_some()
 }
 
 fn read_blue_green(
