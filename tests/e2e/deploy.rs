@@ -1,6 +1,7 @@
 //! The installation manifests against the real apiserver: both kustomize variants and the
 //! Helm chart (linted, rendered for both RBAC scopes) pass a server-side dry run, carry the
-//! same objects, and hold a configuration tidegate accepts.
+//! same objects with the same rights, and hold a configuration tidegate accepts; the RBAC,
+//! applied for real, grants Secrets and Jobs only in the namespaces named.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -35,35 +36,60 @@ fn run(program: &str, args: &[&str], input: Option<&str>) -> String {
     String::from_utf8(output.stdout).expect("UTF-8")
 }
 
-/// Applies `manifests` with a server-side dry run (their namespaces created for real first:
-/// a dry run cannot create the namespace its other objects go to).
-fn dry_run(manifests: &str) {
+/// Creates the namespaces the manifests go to, for real (a dry run cannot create the
+/// namespace its other objects go to).
+fn create_namespaces() {
     let namespaces = "apiVersion: v1\nkind: Namespace\nmetadata: {name: tidegate-system}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n";
-    run(
-        "kubectl",
-        &[
-            "apply",
-            "--server-side",
-            "--field-manager",
-            "tidegate-test",
-            "-f",
-            "-",
-        ],
-        Some(namespaces),
-    );
-    run(
-        "kubectl",
-        &[
-            "apply",
-            "--server-side",
-            "--dry-run=server",
-            "--field-manager",
-            "tidegate-test",
-            "-f",
-            "-",
-        ],
-        Some(manifests),
-    );
+    apply(namespaces, false);
+}
+
+/// Server-side applies `manifests`, as a dry run if `dry_run`.
+fn apply(manifests: &str, dry_run: bool) {
+    let mut args = vec![
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "tidegate-test",
+        "-f",
+        "-",
+    ];
+    if dry_run {
+        args.push("--dry-run=server");
+    }
+    run("kubectl", &args, Some(manifests));
+}
+
+/// Applies `manifests` with a server-side dry run, their namespaces created first.
+fn dry_run(manifests: &str) {
+    create_namespaces();
+    apply(manifests, true);
+}
+
+/// The RBAC objects of `manifests` as (kind, namespace, name, what they grant), sorted.
+fn grants(manifests: &str) -> Vec<(String, String, String, String)> {
+    let mut found: Vec<_> = manifests
+        .split("\n---")
+        .filter_map(|document| serde_saphyr::from_str::<serde_json::Value>(document).ok())
+        .filter(|value| value["apiVersion"] == "rbac.authorization.k8s.io/v1")
+        .map(|value| {
+            let text = |pointer: &str| {
+                value
+                    .pointer(pointer)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let granted = serde_json::json!([value["rules"], value["roleRef"], value["subjects"]]);
+            (
+                text("/kind"),
+                text("/metadata/namespace"),
+                text("/metadata/name"),
+                granted.to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// (kind, namespace, name) of every object, sorted.
@@ -168,4 +194,81 @@ fn kustomize_and_helm_manifests_pass_a_server_side_dry_run() {
             .collect::<Vec<_>>()
     };
     assert_eq!(crds(&helm_namespaced), crds(&namespaced));
+    // ...and grants the same rights.
+    assert_eq!(grants(&helm_cluster), grants(&cluster));
+    assert_eq!(grants(&helm_namespaced), grants(&namespaced));
+}
+
+/// Whether tidegate's ServiceAccount may `verb` `resource` in `namespace` (`None`: in every
+/// namespace at once), as the apiserver's authorizer answers.
+fn may(verb: &str, resource: &str, namespace: Option<&str>) -> bool {
+    let mut args = vec![
+        "auth",
+        "can-i",
+        verb,
+        resource,
+        "--as",
+        "system:serviceaccount:tidegate-system:tidegate",
+    ];
+    match namespace {
+        Some(namespace) => args.extend(["--namespace", namespace]),
+        None => args.push("--all-namespaces"),
+    }
+    let output = Command::new("kubectl")
+        .args(&args)
+        .env("KUBECONFIG", crate::support::kubeconfig())
+        .output()
+        .expect("run kubectl auth can-i");
+    match String::from_utf8_lossy(&output.stdout).trim() {
+        "yes" => true,
+        "no" => false,
+        other => panic!(
+            "kubectl {args:?}: {other} {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+/// The confused deputy: whoever may create AnalysisTemplates in one namespace must not read
+/// Secrets or run Jobs in another through tidegate. The RBAC shipped is applied for real and
+/// the apiserver asked what the ServiceAccount may do.
+#[test]
+fn the_service_account_reads_secrets_and_runs_jobs_only_where_granted() {
+    let cluster = run("kubectl", &["kustomize", "deploy"], None);
+    let rbac: Vec<&str> = cluster
+        .split("\n---")
+        .filter(|document| document.contains("apiVersion: rbac.authorization.k8s.io/v1"))
+        .collect();
+    create_namespaces();
+    apply(&rbac.join("\n---\n"), false);
+    for (verb, resource) in [
+        ("get", "secrets"),
+        ("create", "jobs"),
+        ("create", "secrets"),
+    ] {
+        assert!(
+            may(verb, resource, Some("apps")),
+            "{verb} {resource} in apps"
+        );
+        assert!(
+            !may(verb, resource, Some("kube-system")),
+            "{verb} {resource} outside the granted namespaces"
+        );
+        assert!(
+            !may(verb, resource, None),
+            "{verb} {resource} in every namespace"
+        );
+    }
+    // What the controllers need everywhere stays granted everywhere.
+    for (verb, resource) in [
+        ("watch", "jobs"),
+        ("create", "replicasets"),
+        ("patch", "services"),
+        ("patch", "rollouts.tidegate.dev"),
+    ] {
+        assert!(
+            may(verb, resource, None),
+            "{verb} {resource} in every namespace"
+        );
+    }
 }
