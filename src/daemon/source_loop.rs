@@ -309,10 +309,20 @@ impl SourceLoop {
             Err(failure) => return self.refused(memory, commit, failure).await,
         };
         // Recorded before applying: a daemon killed mid-apply still knows what may be live.
+        // Nothing is applied unless that record was written (fail closed): an object applied
+        // but missing from the inventory would never be pruned.
         let previous = memory.status.inventory.clone();
         memory.status.inventory = next_inventory(&previous, &desired, &[]);
         if let Err(error) = self.records.write_status(&memory.status).await {
-            tracing::warn!(source = name, error = %crate::k8s::describe_error(&error), "cannot write the status record");
+            memory.status.inventory = previous;
+            let message = format!(
+                "commit {commit} not applied: its inventory cannot be recorded: {}",
+                crate::k8s::describe_error(&error)
+            );
+            tracing::error!(source = name, "{message}");
+            self.finish(memory, SyncResult::Failed, message, Some(commit))
+                .await;
+            return;
         }
         if let Err(failure) = self.syncer.apply(&mut desired).await {
             return self.refused(memory, commit, failure).await;

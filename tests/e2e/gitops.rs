@@ -305,6 +305,140 @@ async fn prune_removes_what_left_git_but_an_invalid_refused_or_empty_render_prun
     daemon.stop().await;
 }
 
+/// A ValidatingAdmissionPolicy (the real admission chain) refusing every write of `record`,
+/// and of a probe ConfigMap, in `ns` whose `status.json` mentions `marker`; removed when
+/// dropped.
+struct RefusedRecord {
+    name: String,
+    client: k8s::Client,
+}
+
+impl RefusedRecord {
+    async fn install(ns: &TestNamespace, record: &str, marker: &str) -> Self {
+        use k8s_openapi::api::admissionregistration::v1::{
+            ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+        };
+        let name = format!("refuse-{}", ns.name());
+        let client = ns.client();
+        let condition = format!(
+            "!(object.metadata.name in ['{record}', 'policy-probe'] && has(object.data) && 'status.json' in object.data && object.data['status.json'].contains('{marker}'))"
+        );
+        let in_namespace =
+            serde_json::json!({"matchLabels": {"kubernetes.io/metadata.name": ns.name()}});
+        let policy: ValidatingAdmissionPolicy = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "namespaceSelector": in_namespace,
+                    "resourceRules": [{
+                        "apiGroups": [""], "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"], "resources": ["configmaps"],
+                    }],
+                },
+                // The message replaces the expression, which names the marker.
+                "validations": [{"expression": condition, "message": "refused by the test"}],
+            },
+        }))
+        .expect("a policy");
+        let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "spec": {"policyName": name, "validationActions": ["Deny"]},
+        }))
+        .expect("a binding");
+        let params = k8s::PostParams::default();
+        k8s::Api::<ValidatingAdmissionPolicy>::all(client.clone())
+            .create(&params, &policy)
+            .await
+            .expect("create the policy");
+        k8s::Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())
+            .create(&params, &binding)
+            .await
+            .expect("create the binding");
+        // The apiserver enforces a policy once its informer has it: wait for a refusal.
+        let probe: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "policy-probe"},
+            "data": {"status.json": marker},
+        }))
+        .expect("a probe");
+        let dry_run = k8s::PostParams {
+            dry_run: true,
+            ..k8s::PostParams::default()
+        };
+        wait_for("the policy enforced", TIMEOUT, || async {
+            ns.api::<ConfigMap>()
+                .create(&dry_run, &probe)
+                .await
+                .is_err()
+                .then_some(())
+        })
+        .await;
+        Self { name, client }
+    }
+
+    async fn remove(self) {
+        use k8s_openapi::api::admissionregistration::v1::{
+            ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+        };
+        let params = k8s::DeleteParams::default();
+        let _ = k8s::Api::<ValidatingAdmissionPolicyBinding>::all(self.client.clone())
+            .delete(&self.name, &params)
+            .await;
+        let _ = k8s::Api::<ValidatingAdmissionPolicy>::all(self.client.clone())
+            .delete(&self.name, &params)
+            .await;
+    }
+}
+
+/// Fail closed: a commit whose inventory cannot be recorded first is not applied (an object
+/// applied but missing from the inventory would never be pruned); once the record can be
+/// written again, the commit is applied.
+#[tokio::test]
+async fn a_commit_whose_inventory_cannot_be_recorded_is_not_applied() {
+    let ns = TestNamespace::create("gitops-inventory").await;
+    let repo = Repo::local();
+    repo.write("a.yaml", config_map("a", "one"));
+    let first = repo.commit("a");
+    let daemon = Daemon::start(
+        &ns,
+        &source("local", &repo.file_url(), &ns, "  prune: true\n"),
+        "",
+    );
+    wait_for_sync(&ns, "local", &first, SyncResult::Applied).await;
+
+    let refused = RefusedRecord::install(&ns, "tidegate-source-local", "unrecorded").await;
+    repo.write("b.yaml", config_map("unrecorded", "two"));
+    let second = repo.commit("an object whose inventory the record refuses");
+    let status = wait_for_sync(&ns, "local", &second, SyncResult::Failed).await;
+    assert!(
+        status.message.contains("inventory cannot be recorded"),
+        "{}",
+        status.message
+    );
+    assert!(
+        data(&ns, "unrecorded").await.is_none(),
+        "applied without a recorded inventory"
+    );
+    assert_eq!(
+        status.applied_revision.as_deref(),
+        Some(first.as_str()),
+        "the last applied commit stands"
+    );
+
+    refused.remove().await;
+    let status = wait_for_sync(&ns, "local", &second, SyncResult::Applied).await;
+    assert!(
+        status
+            .inventory
+            .iter()
+            .any(|item| item.name == "unrecorded"),
+        "{:?}",
+        status.inventory
+    );
+    assert_eq!(data(&ns, "unrecorded").await.as_deref(), Some("two"));
+    daemon.stop().await;
+}
+
 fn write_config(dir: &TempDir, ns: &TestNamespace, url: &str) -> std::path::PathBuf {
     let path = dir.path().join("tidegate.yaml");
     let text = format!(
