@@ -8,6 +8,7 @@
 //! row), `0.9` fails it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,8 +23,8 @@ use crate::support::git::{GitServer, Repo};
 use crate::support::http::{HttpServer, Response};
 use crate::support::prometheus::ErrorRate;
 use crate::support::rollout::{
-    ControllerProcess, Controllers, act, apply, create_services, replica_sets, rollout,
-    rollout_notes, selector_of, tidegate, wait_for_status,
+    ControllerProcess, Controllers, act, apply, create_services, notes_about_web, replica_sets,
+    rollout, rollout_notes, selector_of, tidegate, wait_for_status,
 };
 use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for};
 
@@ -843,12 +844,67 @@ struct Outcome {
     notes: BTreeSet<String>,
     runs: BTreeSet<String>,
     replica_sets: Vec<(String, i32, i32)>,
+    /// What each life of the controller logged.
+    logs: String,
 }
 
 /// A note without what depends on timing: whether the engine saw a run Running before it
 /// ended (`Previous: 'Pending'` or `'Running'`).
 fn normalized(note: &str) -> String {
     note.split(" Previous: ").next().unwrap_or(note).to_owned()
+}
+
+/// A `tidegate controller` process that failpoints stop again and again, restarted each time.
+struct Killed<'a> {
+    ns: &'a TestNamespace,
+    failpoints: Option<&'a str>,
+    prefix: &'a str,
+    controller: ControllerProcess,
+    kills: usize,
+    /// The logs of the lives that ended.
+    logs: String,
+}
+
+impl<'a> Killed<'a> {
+    fn start(ns: &'a TestNamespace, failpoints: Option<&'a str>, prefix: &'a str) -> Self {
+        Self {
+            ns,
+            failpoints,
+            prefix,
+            controller: ControllerProcess::start(ns, failpoints),
+            kills: 0,
+            logs: String::new(),
+        }
+    }
+
+    /// Restarts the process if a failpoint stopped it; panics with `what` past `deadline` or
+    /// when the process died of anything else.
+    fn keep_running(&mut self, deadline: tokio::time::Instant, what: &str) {
+        let prefix = self.prefix;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{prefix}: {what} after {} kills; log:\n{}",
+            self.kills,
+            self.controller.log()
+        );
+        if let Some(exit) = self.controller.exited() {
+            let log = self.controller.log();
+            assert_eq!(
+                exit.code(),
+                Some(137),
+                "{prefix}: the controller died of something else:\n{log}"
+            );
+            assert!(log.contains("failpoint"), "{prefix}: {log}");
+            self.kills += 1;
+            let _ = write!(
+                self.logs,
+                "--- life {} ---
+{log}",
+                self.kills
+            );
+            self.controller = ControllerProcess::start(self.ns, self.failpoints);
+        }
+    }
 }
 
 /// Runs `update` from `first` to `second` under a `tidegate controller` process that
@@ -876,30 +932,13 @@ async fn drive(
     controller.kill();
     apply(&ns, second).await;
 
-    let mut kills = 0;
-    let mut controller = ControllerProcess::start(&ns, failpoints);
+    // The process is restarted whenever a failpoint stops it, until the update is done and
+    // its last Event is published: the final status write is a boundary too, so a process
+    // may die before it publishes the Events that write recorded.
+    let mut killed = Killed::start(&ns, failpoints, prefix);
     let deadline = tokio::time::Instant::now() + TIMEOUT * 4;
     let status = loop {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{prefix}: the update did not finish after {kills} kills"
-        );
-        if let Some(exit) = controller.exited() {
-            assert_eq!(
-                exit.code(),
-                Some(137),
-                "{prefix}: the controller died of something else:\n{}",
-                controller.log()
-            );
-            assert!(
-                controller.log().contains("failpoint"),
-                "{}",
-                controller.log()
-            );
-            kills += 1;
-            controller = ControllerProcess::start(&ns, failpoints);
-            continue;
-        }
+        killed.keep_running(deadline, "the update did not finish");
         let status = ns
             .api::<Rollout>()
             .get("web")
@@ -914,38 +953,53 @@ async fn drive(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    // Events are published after the status write that records them: wait for the last.
-    let completed = |notes: &BTreeSet<String>| {
-        notes
+    // Every Event the status records is published: the Events are listed first, the status
+    // read after, so an Event recorded after the listing (a write always precedes the
+    // publishing of what it records) makes the check fail and look again.
+    let notes = loop {
+        killed.keep_running(deadline, "Events recorded in the status were not published");
+        let events = ns
+            .api::<k8s_openapi::api::events::v1::Event>()
+            .list(&k8s::ListParams::default())
+            .await
+            .expect("list Events");
+        let rollout = ns.api::<Rollout>().get("web").await.expect("the Rollout");
+        let published: BTreeSet<String> = events
+            .items
             .iter()
-            .any(|note| note.starts_with("Rollout completed update to revision 2"))
-    };
-    let notes = tokio::time::timeout(TIMEOUT, async {
-        loop {
-            let notes: BTreeSet<String> = rollout_notes(&ns)
-                .await
+            .filter_map(|event| event.metadata.name.clone())
+            .collect();
+        let reference = kube::Resource::object_ref(&rollout, &());
+        let all_published = rollout
+            .status
+            .iter()
+            .flat_map(|status| &status.pending_events)
+            .all(|event| {
+                published.contains(&k8s::events::event_name(
+                    &reference,
+                    &event.sequence.to_string(),
+                ))
+            });
+        let notes: BTreeSet<String> = notes_about_web(&events.items)
+            .iter()
+            .map(|note| normalized(note))
+            .collect();
+        if all_published
+            && notes
                 .iter()
-                .map(|note| normalized(note))
-                .collect();
-            if completed(&notes) {
-                return notes;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+                .any(|note| note.starts_with("Rollout completed update to revision 2"))
+        {
+            break notes;
         }
-    })
-    .await;
-    let Ok(notes) = notes else {
-        panic!(
-            "{prefix}: no Event of the promotion; Events: {:#?}; status {:#?}; log:\n{}",
-            rollout_notes(&ns).await,
-            ns.api::<Rollout>()
-                .get("web")
-                .await
-                .ok()
-                .and_then(|rollout| rollout.status),
-            controller.log()
-        )
+        tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    let Killed {
+        controller,
+        kills,
+        mut logs,
+        ..
+    } = killed;
+    let _ = write!(logs, "--- life {} ---\n{}", kills + 1, controller.log());
     controller.kill();
     Outcome {
         status,
@@ -953,6 +1007,7 @@ async fn drive(
         notes,
         runs: run_names(&ns).await,
         replica_sets: replica_sets(&ns).await,
+        logs,
     }
 }
 
@@ -976,7 +1031,11 @@ fn assert_same(reference: &Outcome, killed: &Outcome, what: &str, boundaries: us
     assert_eq!(killed.status.phase, Some(Phase::Healthy), "{what}");
     assert_eq!(killed.replica_sets, reference.replica_sets, "{what}");
     assert_eq!(killed.runs, reference.runs, "{what}: AnalysisRuns");
-    assert_eq!(killed.notes, reference.notes, "{what}: Event notes");
+    assert_eq!(
+        killed.notes, reference.notes,
+        "{what}: Event notes; the killed run's log:\n{}",
+        killed.logs
+    );
 }
 
 #[tokio::test]

@@ -181,7 +181,8 @@ pub fn blue_green(image: &str, strategy: &serde_json::Value) -> serde_json::Valu
 }
 
 /// A `tidegate controller` process of the real binary for one namespace, allowed to reach
-/// loopback for analysis, with its log in a file of its own.
+/// loopback for analysis, with its log in a file of its own (at `warn`, or the filter in
+/// `TIDEGATE_TEST_CONTROLLER_LOG`).
 pub struct ControllerProcess {
     child: std::process::Child,
     log: std::path::PathBuf,
@@ -206,7 +207,10 @@ impl ControllerProcess {
                 "--kubeconfig",
             ])
             .arg(crate::support::kubeconfig())
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("TIDEGATE_TEST_CONTROLLER_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdout(std::process::Stdio::null())
             .stderr(file);
         if let Some(failpoints) = failpoints {
@@ -253,16 +257,20 @@ pub async fn rollout_notes(namespace: &TestNamespace) -> Vec<String> {
         .list(&k8s::ListParams::default())
         .await
         .expect("list Events");
+    notes_about_web(&events.items)
+}
+
+/// The notes of those of `events` that are about Rollout `web`.
+pub fn notes_about_web(events: &[k8s_openapi::api::events::v1::Event]) -> Vec<String> {
     events
-        .items
-        .into_iter()
+        .iter()
         .filter(|event| {
             event.regarding.as_ref().is_some_and(|regarding| {
                 regarding.kind.as_deref() == Some("Rollout")
                     && regarding.name.as_deref() == Some("web")
             })
         })
-        .filter_map(|event| event.note)
+        .filter_map(|event| event.note.clone())
         .collect()
 }
 
