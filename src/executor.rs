@@ -270,7 +270,11 @@ impl<'a> Executor<'a> {
         let mut labels = metadata.labels.clone().unwrap_or_default();
         labels.extend(self.owner_labels(hash));
         let mut metadata = self.owned_metadata(name.clone(), labels);
-        metadata.annotations = Some([(labels::REVISION.to_owned(), revision.to_string())].into());
+        let mut annotations = BTreeMap::from([(labels::REVISION.to_owned(), revision.to_string())]);
+        if let Some(commit) = self.rollout.annotations().get(labels::COMMIT) {
+            annotations.insert(labels::COMMIT.to_owned(), commit.clone());
+        }
+        metadata.annotations = Some(annotations);
         let replica_set = ReplicaSet {
             metadata,
             spec: ReplicaSetSpec {

@@ -6,7 +6,10 @@
 //! In: Rollout changes (a watch), results of write jobs, a tick for retries and pull-request
 //! polling. Out: jobs on each source's write queue, forge calls, promotions and aborts
 //! recorded in Rollout status. Nothing here blocks a rollout: a forge or Git outage delays
-//! reports, it never stops the controller.
+//! reports, it never stops the controller. What a decision needs is read where any replica
+//! finds it: the record on the status branch (a Rollout whose record cannot be read yet is
+//! not tracked with a fresh one, which would overwrite it), the commits of the revisions from
+//! their ReplicaSets. What could not be queued stays undone and is tried again on the tick.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -76,8 +79,8 @@ struct Tracked {
     status_sent: Option<(String, CommitStatus)>,
     status_in_flight: bool,
     revert_queued: bool,
-    /// The commit of the revision before this one (the last good one), when known.
-    previous_commit: Option<String>,
+    /// The record changed but could not be queued: queued again on the next tick.
+    record_unqueued: bool,
     promotion: Option<Proposal>,
     /// Person actions already recorded (annotation values), by annotation.
     actions_seen: HashMap<&'static str, String>,
@@ -104,6 +107,9 @@ pub struct Reporter {
     outlets: HashMap<String, Outlet>,
     recorder: Publisher,
     tracked: HashMap<String, Tracked>,
+    /// Rollouts whose record on the status branch could not be read yet, by key: tracking
+    /// them with a fresh record would overwrite the branch's (timeline and approvals lost).
+    unread: HashMap<String, Rollout>,
     replies: (mpsc::UnboundedSender<Reply>, mpsc::UnboundedReceiver<Reply>),
 }
 
@@ -120,6 +126,7 @@ impl Reporter {
                 .collect(),
             recorder,
             tracked: HashMap::new(),
+            unread: HashMap::new(),
             replies: mpsc::unbounded_channel(),
         }
     }
@@ -150,7 +157,7 @@ impl Reporter {
                 },
                 Some(finished) = done.recv() => self.finished(finished).await,
                 Some(reply) = self.replies.1.recv() => self.replied(reply).await,
-                _ = tick.tick() => self.tick(),
+                _ = tick.tick() => Box::pin(self.tick()).await,
             }
         }
     }
@@ -168,7 +175,11 @@ impl Reporter {
         };
         let key = key_of(&rollout);
         if !self.tracked.contains_key(&key) {
-            let record = self.existing_record(&source, &rollout).await;
+            let Ok(record) = self.existing_record(&source, &rollout).await else {
+                self.unread.insert(key, rollout);
+                return;
+            };
+            self.unread.remove(&key);
             self.tracked.insert(
                 key.clone(),
                 Tracked {
@@ -179,7 +190,7 @@ impl Reporter {
                     status_sent: None,
                     status_in_flight: false,
                     revert_queued: false,
-                    previous_commit: None,
+                    record_unqueued: false,
                     promotion: None,
                     actions_seen: PERSON_ACTIONS
                         .iter()
@@ -268,16 +279,23 @@ impl Reporter {
             writes.push(tracked.record.clone());
         }
         let source = self.tracked[key].source.clone();
-        for record in writes {
-            self.queue_record(&source, &record);
+        if !writes.is_empty() {
+            let queued = writes
+                .iter()
+                .all(|record| self.queue_record(&source, record));
+            self.tracked
+                .get_mut(key)
+                .expect("tracked above")
+                .record_unqueued = !queued;
         }
     }
 
-    /// Queues `record` on the status branch of `source` (when write-back is on).
-    fn queue_record(&self, source: &str, record: &OutcomeRecord) {
+    /// Queues `record` on the status branch of `source` (when write-back is on); false if it
+    /// could not be queued.
+    fn queue_record(&self, source: &str, record: &OutcomeRecord) -> bool {
         let outlet = &self.outlets[source];
         let Some(write_back) = &outlet.config.write_back else {
-            return;
+            return true;
         };
         let job = Job::Files {
             branch: write_back.branch.clone(),
@@ -287,15 +305,21 @@ impl Reporter {
                 content: Some(record.to_yaml()),
             }],
         };
-        self.queue(source, &job);
+        self.queue(source, &job)
     }
 
-    fn queue(&self, source: &str, job: &Job) {
+    /// Queues `job` on the write queue of `source`; false (logged) if it could not be: the
+    /// caller keeps it as not done, to try again.
+    fn queue(&self, source: &str, job: &Job) -> bool {
         let outlet = &self.outlets[source];
         match outlet.queue.push(job) {
-            Ok(_) => outlet.wake.notify_one(),
+            Ok(_) => {
+                outlet.wake.notify_one();
+                true
+            }
             Err(error) => {
-                tracing::error!(source, %error, "cannot queue a write-back job; it is lost");
+                tracing::error!(source, %error, "cannot queue a write-back job; trying again");
+                false
             }
         }
     }
@@ -321,10 +345,18 @@ impl Reporter {
         }
     }
 
-    /// The record of this Rollout on the status branch, if write-back is on and it has one.
-    async fn existing_record(&self, source: &str, rollout: &Rollout) -> Option<OutcomeRecord> {
+    /// The record of this Rollout on the status branch, if write-back is on and it has one;
+    /// `Err` when the branch cannot be read now (slow or failing).
+    async fn existing_record(
+        &self,
+        source: &str,
+        rollout: &Rollout,
+    ) -> Result<Option<OutcomeRecord>, ()> {
         let outlet = &self.outlets[source];
-        let branch = outlet.config.write_back.as_ref()?.branch.clone();
+        let Some(write_back) = outlet.config.write_back.as_ref() else {
+            return Ok(None);
+        };
+        let branch = write_back.branch.clone();
         let path = format!(
             "rollouts/{}/{}.yaml",
             rollout.namespace().unwrap_or_default(),
@@ -338,19 +370,18 @@ impl Reporter {
                 .read(&branch, &path)
         });
         match tokio::time::timeout(PATIENCE, read).await {
-            Ok(Ok(Ok(Some(bytes)))) => OutcomeRecord::from_yaml(&String::from_utf8_lossy(&bytes)),
-            Ok(Ok(Ok(None))) => None,
+            Ok(Ok(Ok(Some(bytes)))) => {
+                Ok(OutcomeRecord::from_yaml(&String::from_utf8_lossy(&bytes)))
+            }
+            Ok(Ok(Ok(None))) => Ok(None),
             Ok(Ok(Err(error))) => {
-                tracing::warn!(source, error = %k8s::describe_error(&error), "cannot read the status branch; starting a new record");
-                None
+                tracing::warn!(source, error = %k8s::describe_error(&error), "cannot read the status branch; trying again");
+                Err(())
             }
             Ok(Err(panicked)) => std::panic::resume_unwind(panicked.into_panic()),
             Err(_) => {
-                tracing::warn!(
-                    source,
-                    "reading the status branch is slow; starting a new record"
-                );
-                None
+                tracing::warn!(source, "reading the status branch is slow; trying again");
+                Err(())
             }
         }
     }
@@ -402,37 +433,62 @@ impl Reporter {
 
     /// Acts on the Rollout's state: reverts after failed analysis, approvals at pauses.
     async fn react(&mut self, key: &str) {
-        let Some(tracked) = self.tracked.get(key) else {
+        self.revert(key).await;
+        let Some(snapshot) = self
+            .tracked
+            .get(key)
+            .and_then(|tracked| tracked.snapshot.clone())
+        else {
             return;
         };
-        let Some(snapshot) = tracked.snapshot.clone() else {
-            return;
-        };
-        let outlet = &self.outlets[&tracked.source];
-        if snapshot.analysis_failed
-            && outlet.config.on_abort != OnAbort::None
-            && !tracked.revert_queued
-            && tracked.record.reverted_by.is_none()
-            && let Some(file) = tracked.rollout.annotations().get(labels::FILE).cloned()
-        {
-            let job = Job::Revert(RevertJob {
-                source: tracked.source.clone(),
-                branch: outlet.config.reference.clone(),
-                path: outlet.config.path.clone(),
-                rollout: key.to_owned(),
-                deployed: tracked.record.source.commit.clone(),
-                since: tracked.previous_commit.clone(),
-                file,
-                reason: snapshot.message.clone(),
-                pull_request: outlet.config.on_abort == OnAbort::RevertPr,
-            });
-            let source = tracked.source.clone();
-            self.queue(&source, &job);
-            self.tracked.get_mut(key).expect("tracked").revert_queued = true;
-        }
         if snapshot.awaiting_approval {
             self.approval(key, &snapshot).await;
         }
+    }
+
+    /// After failed analysis: queues, once, the revert of the commit that brought the
+    /// revision. That commit and the last good revision's are read from the revisions'
+    /// ReplicaSets, not from memory, so a replica that took over between the abort and the
+    /// revert reverts the same commit. Not queued now (the cluster or the queue failing) is
+    /// tried again on the next tick.
+    async fn revert(&mut self, key: &str) {
+        let Some(tracked) = self.tracked.get(key) else {
+            return;
+        };
+        let Some(snapshot) = &tracked.snapshot else {
+            return;
+        };
+        let outlet = &self.outlets[&tracked.source];
+        if !snapshot.analysis_failed
+            || outlet.config.on_abort == OnAbort::None
+            || tracked.revert_queued
+            || tracked.record.reverted_by.is_some()
+        {
+            return;
+        }
+        let Some(file) = tracked.rollout.annotations().get(labels::FILE).cloned() else {
+            return;
+        };
+        let Some(commits) = revision_commits(&self.client, &tracked.rollout, &snapshot.hash).await
+        else {
+            return;
+        };
+        let job = Job::Revert(RevertJob {
+            source: tracked.source.clone(),
+            branch: outlet.config.reference.clone(),
+            path: outlet.config.path.clone(),
+            rollout: key.to_owned(),
+            deployed: commits
+                .brought
+                .unwrap_or_else(|| tracked.record.source.commit.clone()),
+            since: commits.last_good,
+            file,
+            reason: snapshot.message.clone(),
+            pull_request: outlet.config.on_abort == OnAbort::RevertPr,
+        });
+        let source = tracked.source.clone();
+        let queued = self.queue(&source, &job);
+        self.tracked.get_mut(key).expect("tracked").revert_queued = queued;
     }
 
     /// At an approval pause: release it when Git holds an approval for this revision and
@@ -496,7 +552,9 @@ impl Reporter {
             body,
         });
         let source = tracked.source.clone();
-        self.queue(&source, &job);
+        if !self.queue(&source, &job) {
+            return;
+        }
         self.tracked.get_mut(key).expect("tracked").promotion = Some(Proposal {
             hash: snapshot.hash.clone(),
             step: snapshot.step,
@@ -598,7 +656,9 @@ impl Reporter {
                 let Some(tracked) = self
                     .tracked
                     .get_mut(&rollout)
-                    .filter(|tracked| tracked.record.source.commit == deployed)
+                    .filter(|tracked| {
+                        tracked.revert_queued || tracked.record.source.commit == deployed
+                    })
                     .filter(|tracked| tracked.record.reverted_by.is_none())
                 else {
                     // The sync of the revert got here first and recorded it already.
@@ -665,7 +725,10 @@ impl Reporter {
         let record = tracked.record.clone();
         let source = tracked.source.clone();
         let reference = tracked.rollout.object_ref(&());
-        self.queue_record(&source, &record);
+        let queued = self.queue_record(&source, &record);
+        if let Some(tracked) = self.tracked.get_mut(&key) {
+            tracked.record_unqueued |= !queued;
+        }
         let kube_event = Note {
             warning,
             reason,
@@ -762,10 +825,22 @@ impl Reporter {
         }
     }
 
-    /// Retries statuses the forge did not take, and polls open promotion pull requests.
-    fn tick(&mut self) {
+    /// Retries what could not be done when it was due — reading a record, queueing a record
+    /// or a revert, a commit status — and polls open promotion pull requests.
+    async fn tick(&mut self) {
+        let unread: Vec<Rollout> = self.unread.values().cloned().collect();
+        for rollout in unread {
+            Box::pin(self.observe(rollout)).await;
+        }
         let keys: Vec<String> = self.tracked.keys().cloned().collect();
         for key in keys {
+            let tracked = &self.tracked[&key];
+            if tracked.record_unqueued {
+                let (source, record) = (tracked.source.clone(), tracked.record.clone());
+                let queued = self.queue_record(&source, &record);
+                self.tracked.get_mut(&key).expect("tracked").record_unqueued = !queued;
+            }
+            self.revert(&key).await;
             self.send_status(&key);
             let tracked = &self.tracked[&key];
             let Some(forge) = self.outlets[&tracked.source].forge.clone() else {
@@ -795,6 +870,50 @@ impl Reporter {
     }
 }
 
+/// The commits of a Rollout's revisions, as their ReplicaSets recorded them at creation.
+struct RevisionCommits {
+    /// The commit that brought revision `hash`.
+    brought: Option<String>,
+    /// The commit of the stable (last good) revision.
+    last_good: Option<String>,
+}
+
+/// Reads [`RevisionCommits`] for revision `hash` of `rollout`; `None` if the cluster cannot
+/// answer now. A ReplicaSet without the annotation (made before tidegate recorded it) gives
+/// no commit.
+async fn revision_commits(
+    client: &Client,
+    rollout: &Rollout,
+    hash: &str,
+) -> Option<RevisionCommits> {
+    let api: Api<k8s::ReplicaSet> =
+        Api::namespaced(client.clone(), &rollout.namespace().unwrap_or_default());
+    let name = rollout.name_any();
+    let stable = rollout
+        .status
+        .as_ref()
+        .map(|status| status.stable_rs.clone())
+        .filter(|stable| !stable.is_empty() && stable != hash);
+    let commit_of = async |hash: &str| -> Result<Option<String>, ()> {
+        let replica_set = format!("{name}-{hash}");
+        match tokio::time::timeout(PATIENCE, api.get_opt(&replica_set)).await {
+            Ok(Ok(replica_set)) => Ok(replica_set
+                .and_then(|replica_set| replica_set.annotations().get(labels::COMMIT).cloned())),
+            Ok(Err(error)) => {
+                tracing::warn!(rollout = %name, error = %k8s::describe_error(&error), "cannot read a revision's ReplicaSet; trying again");
+                Err(())
+            }
+            Err(_) => Err(()),
+        }
+    };
+    let brought = commit_of(hash).await.ok()?;
+    let last_good = match &stable {
+        Some(stable) => commit_of(stable).await.ok()?,
+        None => None,
+    };
+    Some(RevisionCommits { brought, last_good })
+}
+
 /// Starts the record of a new revision; returns the previous one if it was superseded.
 fn begin_revision(
     tracked: &mut Tracked,
@@ -804,9 +923,6 @@ fn begin_revision(
     now: &str,
 ) -> Option<OutcomeRecord> {
     let mut superseded = None;
-    if tracked.record.outcome() == Outcome::Promoted && !tracked.record.source.commit.is_empty() {
-        tracked.previous_commit = Some(tracked.record.source.commit.clone());
-    }
     if !tracked.record.revision.pod_template_hash.is_empty()
         && !tracked.record.outcome().is_terminal()
     {

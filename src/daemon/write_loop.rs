@@ -202,7 +202,7 @@ impl WriteLoop {
                 let mut skipped = None;
                 let mut planned = None;
                 let written = writer.commit(&branch, base.as_deref(), &mut |tip| {
-                    let plan = match revert::plan(tip.repo, &revert_job)? {
+                    let plan = match revert::plan(tip, &revert_job)? {
                         Ok(plan) => plan,
                         Err(skip) => {
                             skipped = Some(skip);

@@ -4,7 +4,9 @@
 /// The source (in tidegate's configuration) an object was applied from: the inventory.
 pub const SOURCE: &str = "tidegate.dev/source";
 
-/// On a Rollout: the commit its spec was last applied from (set by the sync).
+/// On a Rollout: the commit its spec was last applied from (set by the sync). On a
+/// revision's ReplicaSet: the Rollout's commit when the revision was created — the commit
+/// that brought the revision, kept in the cluster so any replica finds it.
 pub const COMMIT: &str = "tidegate.dev/commit";
 
 /// On a Rollout: its file in the repository, from the repository root (set by the sync).

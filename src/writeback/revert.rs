@@ -35,7 +35,8 @@ pub struct RevertJob {
     pub path: String,
     /// `namespace/name` of the Rollout.
     pub rollout: String,
-    /// The commit the failed revision was applied from.
+    /// The commit that brought the failed revision (as its ReplicaSet recorded it; else the
+    /// commit the Rollout was applied from).
     pub deployed: String,
     /// The Rollout's file, relative to the repository root.
     pub file: String,
@@ -86,11 +87,13 @@ fn id(hex: &str) -> Result<gix::ObjectId, WriteError> {
         .map_err(|error| objects(format!("commit id {hex}"))(error.into()))
 }
 
-/// The commit to revert for `job`, found in `repo` (which must hold the deployed commit).
-pub fn plan(repo: &gix::Repository, job: &RevertJob) -> Result<Result<Plan, Skip>, WriteError> {
+/// The commit to revert for `job`, on `tip`'s history (which must reach the deployed commit).
+pub fn plan(tip: &Tip, job: &RevertJob) -> Result<Result<Plan, Skip>, WriteError> {
+    let repo = tip.repo;
     let deployed = id(&job.deployed)?;
-    if repo.find_commit(deployed).is_err() {
-        // Not on the branch any more (rewritten history): nothing tidegate can revert.
+    if !reaches(repo, tip.commit, deployed)? {
+        // Not on the branch (rewritten history, or a commit of another branch): nothing
+        // tidegate may revert there.
         return Err(WriteError::Conflict(format!(
             "the deployed commit {} is not on {}",
             short(&job.deployed),
@@ -122,6 +125,29 @@ pub fn plan(repo: &gix::Repository, job: &RevertJob) -> Result<Result<Plan, Skip
         ),
         subject,
     }))
+}
+
+/// Whether `commit` is `tip` or one of its ancestors within [`HISTORY_LIMIT`] commits.
+fn reaches(
+    repo: &gix::Repository,
+    tip: Option<gix::ObjectId>,
+    commit: gix::ObjectId,
+) -> Result<bool, WriteError> {
+    let Some(tip) = tip else {
+        return Ok(false);
+    };
+    let walk = repo
+        .rev_walk([tip])
+        .all()
+        .map_err(|error| objects(format!("walk the history of {tip}"))(error.into()))?;
+    for info in walk.take(HISTORY_LIMIT) {
+        let info =
+            info.map_err(|error| objects(format!("walk the history of {tip}"))(error.into()))?;
+        if info.id == commit {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The changes reverting `plan` on `tip`, limited to `path`; or the skip reason when the tip
@@ -404,6 +430,35 @@ mod tests {
             "{refused}"
         );
         assert!(!refused.is_transient());
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
+
+    #[test]
+    fn a_deployed_commit_the_branch_does_not_reach_is_not_reverted() {
+        let (dir, commits) = history("reach", &["image: web:2", "image: web:3"]);
+        let repo = gix::open(&dir).expect("open");
+        let job = |deployed: gix::ObjectId| RevertJob {
+            source: "apps".into(),
+            branch: "main".into(),
+            path: ".".into(),
+            rollout: "apps/web".into(),
+            deployed: deployed.to_string(),
+            file: "web.yaml".into(),
+            since: Some(commits[0].to_string()),
+            reason: "failed".into(),
+            pull_request: false,
+        };
+        // The branch's tip is the second commit: the third is in the repository, not on it.
+        let tip = Tip {
+            repo: &repo,
+            commit: Some(commits[1]),
+        };
+        let refused = plan(&tip, &job(commits[2])).expect_err("not on the branch");
+        assert!(refused.to_string().contains("is not on main"), "{refused}");
+        let planned = plan(&tip, &job(commits[1]))
+            .expect("on the branch")
+            .expect("a plan");
+        assert_eq!(planned.offending, commits[1].to_string());
         std::fs::remove_dir_all(dir).expect("clean up");
     }
 

@@ -16,6 +16,7 @@ use crate::support::daemon::Daemon;
 use crate::support::git::{GitServer, Repo, TempDir};
 use crate::support::gitea::Gitea;
 use crate::support::http::{HttpServer, Response};
+use crate::support::rollout::rollout_notes;
 use crate::support::{TIMEOUT, TestNamespace, healthy_on, install_crds, wait_for, wait_for_object};
 
 const CREDENTIALS: &str = "tidegate:s3cret-token";
@@ -643,4 +644,140 @@ async fn revert_pr_opens_a_pull_request_that_reverts_the_bad_commit() {
         .expect("status");
     assert!(aborted.abort, "the analysis failure aborted the rollout");
     setup.daemon.stop().await;
+}
+
+/// Files under `dir` whose path has a `queue` directory: write-back jobs waiting on disk.
+fn queued_jobs(dir: &Path) -> usize {
+    let mut count = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.components().any(|part| part.as_os_str() == "queue")
+                && path
+                    .extension()
+                    .is_some_and(|extension| extension == "json")
+            {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// A replica that takes over between the abort and the revert (the first one's queue lost
+/// with its disk) reverts what the first would have: the commit that brought the failed
+/// revision, as its ReplicaSet recorded it — never a later, harmless edit of the Rollout's
+/// file that happens to be the newest commit. Here that commit cannot be reverted cleanly
+/// (the later edit changed the same file), so nothing is reverted and the Rollout says why.
+#[tokio::test]
+async fn a_replica_taking_over_between_abort_and_revert_never_reverts_a_later_edit() {
+    let ns = TestNamespace::create("revert-takeover").await;
+    install_crds(&ns.client()).await;
+    let mut server = GitServer::start(Some(CREDENTIALS));
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let metrics = {
+        let failing = failing.clone();
+        HttpServer::start(move |_| {
+            let rate = if failing.load(Ordering::SeqCst) {
+                0.5
+            } else {
+                0.0
+            };
+            Response::ok(format!("{{\"rate\": {rate}}}"))
+        })
+        .await
+    };
+    // Measured every second for long: the analysis step runs until the rate turns bad.
+    let template = error_rate_template(&metrics.url("/rate")).replace(
+        "    successCondition:",
+        "    count: 1000\n    interval: 1s\n    successCondition:",
+    );
+    let repo = server.repo("deploy");
+    let good = repo
+        .write("apps/web/rollout.yaml", rollout("web:1", ANALYSIS_STEPS))
+        .write("apps/web/analysis.yaml", template)
+        .commit("web 1");
+    let secrets = TempDir::new("secrets");
+    let password = password_file(&secrets);
+    let config = source(
+        &ns,
+        &server.url("deploy"),
+        &password,
+        "  path: apps\n  onAbort: revert\n",
+    );
+    let first = Daemon::start_controlling(&ns, &config, ANALYSIS_ON_LOOPBACK);
+    let rollouts = ns.api::<Rollout>();
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:1")).await;
+
+    let bad = repo
+        .write("apps/web/rollout.yaml", rollout("web:2", ANALYSIS_STEPS))
+        .commit("web 2");
+    let measuring = |commit: String| {
+        move |rollout: Option<&Rollout>| {
+            rollout.is_some_and(|rollout| {
+                rollout.annotations_commit() == Some(commit.as_str())
+                    && rollout.status.as_ref().is_some_and(|status| {
+                        status
+                            .canary
+                            .as_ref()
+                            .is_some_and(|canary| canary.current_step_analysis_run_status.is_some())
+                    })
+            })
+        }
+    };
+    wait_for_object(&rollouts, "web", TIMEOUT, measuring(bad.clone())).await;
+    // A later edit of the Rollout's file that changes no pod template: no new revision.
+    let later = repo
+        .write(
+            "apps/web/rollout.yaml",
+            rollout("web:2", ANALYSIS_STEPS).replace(
+                "  name: web\n",
+                "  name: web\n  annotations: {team: payments}\n",
+            ),
+        )
+        .commit("web: name the owning team");
+    wait_for_object(&rollouts, "web", TIMEOUT, measuring(later.clone())).await;
+
+    // Git goes down, the analysis fails, the first replica queues the revert and dies.
+    server.stop();
+    failing.store(true, Ordering::SeqCst);
+    wait_for_object(&rollouts, "web", TIMEOUT, |rollout: Option<&Rollout>| {
+        rollout.is_some_and(|rollout| rollout.status.as_ref().is_some_and(|status| status.abort))
+    })
+    .await;
+    wait_for(
+        "the revert queued by the first replica",
+        TIMEOUT,
+        || async { (queued_jobs(first.cache_dir()) > 0).then_some(()) },
+    )
+    .await;
+    first.stop().await;
+
+    server.resume();
+    let second = Daemon::start_controlling(&ns, &config, ANALYSIS_ON_LOOPBACK);
+    let refusal = wait_for(
+        "the second replica's answer about the revert",
+        TIMEOUT,
+        || async {
+            rollout_notes(&ns)
+                .await
+                .into_iter()
+                .find(|note| note.contains("does not apply cleanly"))
+        },
+    )
+    .await;
+    assert!(refusal.contains(revert_short(&bad)), "{refusal}");
+    assert_eq!(
+        server.log("deploy", "main", "%H"),
+        [later.clone(), bad, good],
+        "nothing reverted: not the later edit, and not a revert that does not apply"
+    );
+    second.stop().await;
+}
+
+fn revert_short(commit: &str) -> &str {
+    tidegate::writeback::revert::short(commit)
 }
