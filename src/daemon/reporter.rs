@@ -176,7 +176,18 @@ impl Reporter {
         let key = key_of(&rollout);
         if !self.tracked.contains_key(&key) {
             let Ok(record) = self.existing_record(&source, &rollout).await else {
-                self.unread.insert(key, rollout);
+                let reference = rollout.object_ref(&());
+                if self.unread.insert(key.clone(), rollout).is_none() {
+                    let note = Note {
+                        warning: true,
+                        reason: "WriteBackDelayed",
+                        message: "the outcome record on the status branch cannot be read yet; reports wait until it can",
+                        action: "WriteBack",
+                    };
+                    if let Err(error) = self.recorder.publish(&reference, &note).await {
+                        tracing::debug!(rollout = %key, %error, "cannot publish the delay as an Event");
+                    }
+                }
                 return;
             };
             self.unread.remove(&key);

@@ -16,7 +16,7 @@ use crate::support::daemon::Daemon;
 use crate::support::git::{GitServer, Repo, TempDir};
 use crate::support::gitea::Gitea;
 use crate::support::http::{HttpServer, Response};
-use crate::support::rollout::rollout_notes;
+use crate::support::rollout::{act, rollout_notes};
 use crate::support::{TIMEOUT, TestNamespace, healthy_on, install_crds, wait_for, wait_for_object};
 
 const CREDENTIALS: &str = "tidegate:s3cret-token";
@@ -780,4 +780,75 @@ async fn a_replica_taking_over_between_abort_and_revert_never_reverts_a_later_ed
 
 fn revert_short(commit: &str) -> &str {
     tidegate::writeback::revert::short(commit)
+}
+
+/// A replica that cannot read the status branch when it starts does not track the Rollout
+/// with a fresh record (which would overwrite the branch's timeline): it says so and waits,
+/// and the record it writes later continues the one the first replica wrote.
+#[tokio::test]
+async fn an_unreadable_status_branch_never_replaces_the_record() {
+    let ns = TestNamespace::create("record-unread").await;
+    install_crds(&ns.client()).await;
+    let mut server = GitServer::start(Some(CREDENTIALS));
+    let repo = server.repo("deploy");
+    repo.write("web.yaml", rollout("web:1", APPROVAL_STEPS))
+        .commit("web 1");
+    let secrets = TempDir::new("secrets");
+    let password = password_file(&secrets);
+    let config = source(
+        &ns,
+        &server.url("deploy"),
+        &password,
+        "  writeBack: {everyStep: true}\n",
+    );
+    let first = Daemon::start_controlling(&ns, &config, "");
+    let rollouts = ns.api::<Rollout>();
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:1")).await;
+    let second = repo
+        .write("web.yaml", rollout("web:2", APPROVAL_STEPS))
+        .commit("web 2");
+    let record_path = format!("rollouts/{}/web.yaml", ns.name());
+    let paused = wait_for("the record of the pause", TIMEOUT, || async {
+        let record = record_of(&server.show("deploy", "tidegate/status", &record_path)?);
+        (record.source.commit == second
+            && record
+                .timeline
+                .iter()
+                .any(|entry| entry.event.contains("paused")))
+        .then_some(record)
+    })
+    .await;
+    first.stop().await;
+
+    server.stop();
+    let second_replica = Daemon::start_controlling(&ns, &config, "");
+    wait_for("the delay announced", TIMEOUT, || async {
+        rollout_notes(&ns)
+            .await
+            .iter()
+            .any(|note| note.contains("cannot be read yet"))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        queued_jobs(second_replica.cache_dir()),
+        0,
+        "nothing queued from a record that could not be read"
+    );
+    server.resume();
+    act(&ns, |rollout, state| {
+        tidegate::engine::promote(&rollout.spec.plan().unwrap(), state)
+    })
+    .await;
+    let promoted = wait_for("the record of the promotion", TIMEOUT, || async {
+        let record = record_of(&server.show("deploy", "tidegate/status", &record_path)?);
+        (record.outcome == Some(tidegate::writeback::Outcome::Promoted)).then_some(record)
+    })
+    .await;
+    assert_eq!(
+        promoted.timeline[..paused.timeline.len()],
+        paused.timeline[..],
+        "the record continues the first replica's"
+    );
+    second_replica.stop().await;
 }
