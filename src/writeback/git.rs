@@ -10,9 +10,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use base64::Engine as _;
-
-use crate::config::Secret;
 use crate::source::{Credentials, GitCache, GitError};
 
 /// Who commits.
@@ -385,8 +382,8 @@ impl GitWriter {
         Ok(Some(commit.id.to_string()))
     }
 
-    /// `git push` of `commit` to `branch`, never forced. Credentials travel in an
-    /// `http.<url>.extraHeader` set through the environment: never in the URL or arguments.
+    /// `git push` of `commit` to `branch`, never forced, with credentials from a helper
+    /// ([`push_command`]).
     fn push(
         &self,
         commit: &str,
@@ -400,36 +397,23 @@ impl GitWriter {
                 refused: false,
             }));
         }
-        let mut config = vec![
-            ("http.followRedirects".to_owned(), "false".to_owned()),
-            ("credential.helper".to_owned(), String::new()),
-        ];
-        if let Some(credentials) = credentials {
-            config.push((
-                format!("http.{}.extraHeader", self.url),
-                basic_auth(&credentials.username, &credentials.password),
-            ));
-        }
-        let mut command = Command::new("git");
-        command
-            .arg("--git-dir")
-            .arg(self.cache.dir())
-            .args(["push", "--porcelain", "--quiet", &self.url])
-            .arg(format!("{commit}:refs/heads/{branch}"))
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env_remove("GIT_ASKPASS")
-            .env_remove("SSH_ASKPASS")
-            .env("GIT_CONFIG_COUNT", config.len().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (index, (key, value)) in config.iter().enumerate() {
-            command
-                .env(format!("GIT_CONFIG_KEY_{index}"), key)
-                .env(format!("GIT_CONFIG_VALUE_{index}"), value);
-        }
+        // Read now only to fail early (a missing or empty secret); the helper reads it again.
+        let _ = credentials;
+        let mut command = push_command(
+            self.cache.dir(),
+            &self.url,
+            &format!("{commit}:refs/heads/{branch}"),
+            self.password
+                .as_ref()
+                .map(|password| (self.username.as_str(), password)),
+        )
+        .map_err(|message| {
+            Pushed::Failed(WriteError::Push {
+                url: self.url.clone(),
+                message,
+                refused: false,
+            })
+        })?;
         let failed = |message: String, refused: bool| {
             Pushed::Failed(WriteError::Push {
                 url: self.url.clone(),
@@ -458,6 +442,80 @@ impl GitWriter {
             )),
         }
     }
+}
+
+/// The `git push` of `refspec` to `url` from the repository at `git_dir`: never forced, no
+/// redirects followed (credentials go to the configured origin only), no configuration but
+/// this. With `auth`, git asks a credential helper given here, which prints the username and
+/// reads the password where the configuration keeps it — the secret's file, or the daemon's
+/// own variable — when git needs it: the secret is never in the push's arguments or
+/// environment, where `/proc` would show it.
+pub(crate) fn push_command(
+    git_dir: &Path,
+    url: &str,
+    refspec: &str,
+    auth: Option<(&str, &crate::config::SecretRef)>,
+) -> Result<Command, String> {
+    let mut config = vec![
+        ("http.followRedirects".to_owned(), "false".to_owned()),
+        ("credential.helper".to_owned(), String::new()),
+    ];
+    let mut command = Command::new("git");
+    if let Some((username, password)) = auth {
+        config.push(("credential.helper".to_owned(), credential_helper(password)?));
+        command.env(HELPER_USERNAME, username);
+    }
+    command
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["push", "--porcelain", "--quiet", url, refspec])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env_remove("GIT_ASKPASS")
+        .env_remove("SSH_ASKPASS")
+        .env("GIT_CONFIG_COUNT", config.len().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (index, (key, value)) in config.iter().enumerate() {
+        command
+            .env(format!("GIT_CONFIG_KEY_{index}"), key)
+            .env(format!("GIT_CONFIG_VALUE_{index}"), value);
+    }
+    Ok(command)
+}
+
+/// The variable the credential helper takes the username from (not a secret).
+const HELPER_USERNAME: &str = "TIDEGATE_GIT_USERNAME";
+
+/// A shell credential helper answering `get` with the username and the password read from
+/// `password`'s file or variable at that moment (trailing newlines dropped, as tidegate
+/// reads it), and ignoring `store` and `erase`.
+fn credential_helper(password: &crate::config::SecretRef) -> Result<String, String> {
+    let value = match (&password.file, &password.env) {
+        (Some(path), None) => {
+            let path = path
+                .to_str()
+                .ok_or("the password file's path is not UTF-8")?;
+            format!("\"$(cat -- '{}')\"", path.replace('\'', r"'\''"))
+        }
+        (None, Some(name)) => {
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(format!("{name:?} is not an environment variable name"));
+            }
+            format!("\"${name}\"")
+        }
+        _ => return Err("a secret needs exactly one of file or env".to_owned()),
+    };
+    Ok(format!(
+        "!f() {{ test \"$1\" = get || exit 0; printf 'username=%s\\npassword=%s\\n' \"${HELPER_USERNAME}\" {value}; }}; f"
+    ))
 }
 
 /// Runs `command` to its end, unless it takes longer than `deadline` or `may_go_on` turns
@@ -554,17 +612,82 @@ fn push_verdict(porcelain: &str) -> Verdict {
     Verdict::Unknown
 }
 
-fn basic_auth(username: &str, password: &Secret) -> String {
-    let token = format!("{username}:{}", password.expose());
-    format!(
-        "Authorization: Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(token)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `git` would run for the helper's `get`: the snippet with the action appended.
+    fn helper_answer(command: &Command, envs: &[(&str, &str)]) -> String {
+        let helper = command
+            .get_envs()
+            .filter_map(|(_, value)| value?.to_str())
+            .find_map(|value| value.strip_prefix('!'))
+            .expect("a shell credential helper");
+        let mut shell = Command::new("sh");
+        shell.arg("-c").arg(format!("{helper} get"));
+        for (key, value) in command.get_envs() {
+            if let (Some(key), Some(value)) = (key.to_str(), value.and_then(|v| v.to_str())) {
+                shell.env(key, value);
+            }
+        }
+        shell.envs(envs.iter().copied());
+        let output = shell.output().expect("run sh");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).expect("UTF-8")
+    }
+
+    #[test]
+    fn the_push_credential_is_never_in_its_arguments_or_environment() {
+        let dir = std::env::temp_dir().join(format!("tidegate-helper-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create");
+        let file = dir.join("it's a token");
+        std::fs::write(&file, "s3cret-t0ken\n").expect("write");
+        let from_file = crate::config::SecretRef {
+            file: Some(file),
+            env: None,
+        };
+        let from_env = crate::config::SecretRef {
+            file: None,
+            env: Some("TIDEGATE_TEST_PUSH_TOKEN".to_owned()),
+        };
+        for (password, envs) in [
+            (&from_file, vec![]),
+            (
+                &from_env,
+                vec![("TIDEGATE_TEST_PUSH_TOKEN", "s3cret-t0ken")],
+            ),
+        ] {
+            let command = push_command(
+                &dir,
+                "https://git.example/deploy.git",
+                "abc:refs/heads/main",
+                Some(("tidegate", password)),
+            )
+            .expect("a command");
+            let shown: Vec<String> = command
+                .get_args()
+                .chain(command.get_envs().filter_map(|(_, value)| value))
+                .map(|text| text.to_string_lossy().into_owned())
+                .collect();
+            for text in &shown {
+                assert!(!text.contains("s3cret"), "the secret in {text:?}");
+                assert!(
+                    !text.contains("czNjcmV0"),
+                    "the secret, base64, in {text:?}"
+                );
+            }
+            assert_eq!(
+                helper_answer(&command, &envs),
+                "username=tidegate\npassword=s3cret-t0ken\n"
+            );
+        }
+        let odd = crate::config::SecretRef {
+            file: None,
+            env: Some("X; rm -rf /".to_owned()),
+        };
+        assert!(push_command(&dir, "u", "r", Some(("t", &odd))).is_err());
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
 
     #[test]
     fn porcelain_tells_a_moved_branch_from_a_refusal() {
