@@ -89,3 +89,22 @@ pub async fn before_recording_a_switch(rollout: &str, switches: bool) {
     eprintln!("failpoint rollout-slow-switch: {rollout} decided a switch; waiting {millis} ms");
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
+
+/// `kube-write-in-flight`: a mutating request that passed the write fence waits
+/// `return(<ms>)` before it is sent — a request built before the leader's deadline and sent
+/// after it.
+pub async fn write_in_flight() {
+    let Some(Some(millis)) = fail::eval("kube-write-in-flight", |arg| {
+        arg.and_then(|arg| arg.parse::<u64>().ok())
+    }) else {
+        return;
+    };
+    eprintln!("failpoint kube-write-in-flight: holding a write {millis} ms");
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
+
+/// Configures failpoint `name` with `actions` (the `fail` crate's syntax), for tests that run
+/// tidegate's code in their own process.
+pub fn configure(name: &str, actions: &str) -> Result<(), String> {
+    fail::cfg(name, actions)
+}

@@ -168,12 +168,14 @@ fn elect(
         stopped.clone(),
     );
     tasks.push(tokio::spawn(async move {
+        let identity = leader::identity();
         let mut failures = 0;
         loop {
             let term = leader::run(
                 client.clone(),
                 &namespace,
                 &election,
+                &identity,
                 fence_for_election.clone(),
                 &sender,
                 stopped.clone(),

@@ -291,32 +291,55 @@ async fn sigterm_releases_the_lease_and_a_restarted_daemon_repeats_no_step() {
     assert_eq!(completed, unique, "no step completed twice: {completed:#?}");
 }
 
-#[tokio::test]
-async fn the_write_fence_closes_at_the_renew_deadline_before_the_lease_can_be_taken() {
-    let ns = TestNamespace::create("fence").await;
+/// An election in this process, as `identity`, with `settings` (the leaderElection YAML);
+/// the write fence it keeps, whether it leads, and its task (abort it to stop renewing).
+type Election = (
+    std::sync::Arc<tidegate::leader::Fence>,
+    tokio::sync::watch::Receiver<bool>,
+    tokio::task::JoinHandle<Result<(), tidegate::leader::ElectionError>>,
+);
+
+fn start_election(ns: &TestNamespace, identity: &'static str, settings: &str) -> Election {
     let metrics = tidegate::metrics::Metrics::default();
     let fence = std::sync::Arc::new(tidegate::leader::Fence::new(&metrics));
     let config: tidegate::config::LeaderElectionConfig =
-        serde_saphyr::from_str("leaseDuration: 8s\nrenewDeadline: 2s\nretryPeriod: 1s\n")
-            .expect("election settings");
-    let (sender, mut leading) = tokio::sync::watch::channel(false);
-    let (_stop, stopped) = tokio::sync::watch::channel(false);
+        serde_saphyr::from_str(settings).expect("election settings");
+    let (sender, leading) = tokio::sync::watch::channel(false);
     let (client, namespace, election_fence) = (ns.client(), ns.name().to_owned(), fence.clone());
-    let election = tokio::spawn(async move {
+    let task = tokio::spawn(async move {
+        // Never stopped: the test aborts the task.
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
         tidegate::leader::run(
             client,
             &namespace,
             &config,
+            identity,
             election_fence,
             &sender,
             stopped,
         )
         .await
     });
+    (fence, leading, task)
+}
+
+/// Waits until the election of `leading` leads.
+async fn wait_to_lead(leading: &mut tokio::sync::watch::Receiver<bool>) {
     wait_for("leadership", TIMEOUT, || {
         std::future::ready((*leading.borrow_and_update()).then_some(()))
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_write_fence_closes_at_the_renew_deadline_before_the_lease_can_be_taken() {
+    let ns = TestNamespace::create("fence").await;
+    let (fence, mut leading, election) = start_election(
+        &ns,
+        "fence-test",
+        "leaseDuration: 8s\nrenewDeadline: 2s\nretryPeriod: 1s\n",
+    );
+    wait_to_lead(&mut leading).await;
     let fenced = tidegate::leader::fenced(ns.client(), fence.clone());
     let maps = k8s::Api::<k8s::ConfigMap>::namespaced(fenced, ns.name());
     let map = |name: &str| -> k8s::ConfigMap {
@@ -455,4 +478,152 @@ async fn metrics_parse_as_prometheus_text_and_readyz_waits_for_the_first_look() 
         );
     }
     daemon.stop().await;
+}
+
+/// Two replicas start together on an abandoned Lease whose renewTime an hour-behind clock
+/// wrote: one takes it (once), after a lease duration of its own clock, and their fences are
+/// never seen open together. (That two writes decided on one read cannot both win is
+/// `of_two_takeovers_decided_on_the_same_read_only_one_is_written`.)
+#[tokio::test]
+async fn two_replicas_racing_for_an_abandoned_lease_never_both_lead() {
+    let ns = TestNamespace::create("lease-race").await;
+    let abandoned: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "tidegate-leader"},
+        "spec": {
+            "holderIdentity": "a-replica-that-died",
+            "leaseDurationSeconds": 2,
+            // Written by a clock an hour behind: it must not matter.
+            "renewTime": (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string(),
+        },
+    }))
+    .expect("a Lease");
+    ns.api::<Lease>()
+        .create(&k8s::PostParams::default(), &abandoned)
+        .await
+        .expect("create the Lease");
+    let replicas: Vec<(&'static str, Election)> = ["left", "right"]
+        .into_iter()
+        .map(|identity| {
+            let settings = "leaseDuration: 2s\nrenewDeadline: 1s\nretryPeriod: 200ms\n";
+            (identity, start_election(&ns, identity, settings))
+        })
+        .collect();
+    let fences: Vec<(&'static str, std::sync::Arc<tidegate::leader::Fence>)> = replicas
+        .iter()
+        .map(|(identity, (fence, _, _))| (*identity, fence.clone()))
+        .collect();
+    let open = || {
+        fences
+            .iter()
+            .filter(|(_, fence)| fence.is_open())
+            .map(|(identity, _)| *identity)
+            .collect::<Vec<_>>()
+    };
+    // Sampled often, through the takeover and a few renewals after it.
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let mut led_since = None;
+    loop {
+        let leaders = open();
+        assert!(leaders.len() < 2, "two leaders at once: {leaders:?}");
+        match (leaders.first(), led_since) {
+            (Some(_), None) => led_since = Some(tokio::time::Instant::now()),
+            (Some(_), Some(since)) if since.elapsed() > Duration::from_secs(3) => break,
+            (None, _) => led_since = None,
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nobody took the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let leader = open()[0];
+    let spec = ns
+        .api::<Lease>()
+        .get("tidegate-leader")
+        .await
+        .expect("the Lease")
+        .spec
+        .expect("a spec");
+    assert_eq!(spec.holder_identity.as_deref(), Some(leader));
+    assert_eq!(spec.lease_transitions, Some(1), "one takeover, not two");
+    for (_, (_, _, task)) in replicas {
+        task.abort();
+    }
+}
+
+/// Two replicas that decided on the same read of a Lease both write it: the resourceVersion
+/// the write carries lets only the first through.
+#[tokio::test]
+async fn of_two_takeovers_decided_on_the_same_read_only_one_is_written() {
+    let ns = TestNamespace::create("lease-precondition").await;
+    let leases = ns.api::<Lease>();
+    let abandoned: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "tidegate-leader"},
+        "spec": {"holderIdentity": "a-replica-that-died", "leaseDurationSeconds": 2},
+    }))
+    .expect("a Lease");
+    leases
+        .create(&k8s::PostParams::default(), &abandoned)
+        .await
+        .expect("create the Lease");
+    let read = leases.get("tidegate-leader").await.expect("read the Lease");
+    let lease_duration = Duration::from_secs(2);
+    let left = tidegate::leader::write_held(&leases, &read, "left", lease_duration, true).await;
+    let right = tidegate::leader::write_held(&leases, &read, "right", lease_duration, true).await;
+    assert!(left.is_ok(), "{left:?}");
+    let lost = right.expect_err("the second takeover on the same read");
+    assert!(k8s::is_conflict(&lost), "{lost}");
+    let spec = leases
+        .get("tidegate-leader")
+        .await
+        .expect("the Lease")
+        .spec
+        .expect("a spec");
+    assert_eq!(spec.holder_identity.as_deref(), Some("left"));
+    assert_eq!(spec.lease_transitions, Some(1));
+}
+
+/// A write that passed the fence while this replica led but is sent only after the renew
+/// deadline (held at the `kube-write-in-flight` failpoint, as a request waiting for a
+/// connection would be) is not sent: the fence is checked again as it leaves.
+#[cfg(feature = "failpoints")]
+#[tokio::test]
+async fn a_write_in_flight_when_the_leader_stops_renewing_is_not_sent() {
+    let ns = TestNamespace::create("fence-in-flight").await;
+    let (fence, mut leading, election) = start_election(
+        &ns,
+        "in-flight-test",
+        "leaseDuration: 8s\nrenewDeadline: 2s\nretryPeriod: 1s\n",
+    );
+    wait_to_lead(&mut leading).await;
+    let maps = k8s::Api::<k8s::ConfigMap>::namespaced(
+        tidegate::leader::fenced(ns.client(), fence.clone()),
+        ns.name(),
+    );
+    let map: k8s::ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "sent-too-late"}})).expect("a map");
+    // The write passes the fence now and is held past the renew deadline; the election stops
+    // renewing meanwhile.
+    tidegate::failpoints::configure("kube-write-in-flight", "1*return(4000)")
+        .expect("configure the failpoint");
+    let write = tokio::spawn(async move { maps.create(&k8s::PostParams::default(), &map).await });
+    election.abort();
+    let refused = write
+        .await
+        .expect("the write task")
+        .expect_err("no write leaves after the deadline");
+    tidegate::failpoints::configure("kube-write-in-flight", "off").expect("turn it off");
+    assert!(
+        k8s::describe_error(&refused).contains("not the leader"),
+        "{refused}"
+    );
+    assert!(
+        ns.api::<k8s::ConfigMap>()
+            .get_opt("sent-too-late")
+            .await
+            .expect("read")
+            .is_none(),
+        "the write reached the apiserver"
+    );
 }
