@@ -572,6 +572,9 @@ mod tests {
         assert!((start - (now - 300)).abs() <= 2, "{start} vs {now}");
         assert!(evaluate_time("1 + 1").is_err());
         assert!(evaluate_time("now(").is_err());
+        // Milliseconds count, and add to the seconds.
+        let exact = evaluate_time("date('2026-12-02T00:00:00.250Z')").unwrap();
+        assert!((exact - 1_796_169_600.25).abs() < 1e-6, "{exact}");
     }
 
     #[test]
