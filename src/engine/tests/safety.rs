@@ -215,6 +215,45 @@ fn an_inconclusive_background_run_pauses_and_measures_again_once_released() {
     assert_eq!(sim.phase(), Phase::Degraded, "the new run decides");
 }
 
+/// Found by cargo-mutants (`promote`, `&&` → `||`): a person releasing the pause of an
+/// Inconclusive background run resumes the rollout — it does not skip the analysis step that
+/// is still measuring.
+#[test]
+fn releasing_an_inconclusive_background_pause_does_not_skip_a_running_analysis_step() {
+    let mut sim = with_background(
+        Sim::canary(vec![weight(20), analysis(), weight(60), pause()]),
+        0,
+    )
+    .deployed();
+    sim.update_to("v2");
+    sim.settle();
+    assert_eq!(sim.index(), Some(1), "at the analysis step");
+    let background = sim
+        .state
+        .background_analysis
+        .as_ref()
+        .map(|run| run.name.clone())
+        .expect("a background run");
+    sim.set_phase_of(&background, AnalysisPhase::Inconclusive);
+    sim.settle();
+    assert!(
+        sim.state
+            .pause_conditions
+            .iter()
+            .any(|pause| pause.reason == PauseReason::InconclusiveAnalysisRun)
+    );
+
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(
+        sim.index(),
+        Some(1),
+        "the analysis step still waits for its run: {:?}",
+        sim.created_names()
+    );
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v1"));
+}
+
 // --- 3. Every attempt its own run; only a measured Successful passes ------------------------
 
 #[test]
