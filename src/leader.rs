@@ -545,6 +545,24 @@ mod tests {
     }
 
     #[test]
+    fn a_write_may_wait_for_its_answer_only_until_the_deadline() {
+        let fence = Fence::default();
+        assert_eq!(fence.remaining(), None, "closed");
+        fence.open_until(now_ms() + 60_000);
+        let left = fence.remaining().expect("open");
+        assert!(
+            left > Duration::from_secs(59) && left <= Duration::from_secs(60),
+            "{left:?}"
+        );
+        fence.open_until(now_ms());
+        assert_eq!(fence.remaining(), None, "a deadline now is closed");
+        fence.open_until(now_ms() - 1);
+        assert_eq!(fence.remaining(), None, "a deadline in the past is closed");
+        fence.open_for_good();
+        assert_eq!(fence.remaining(), Some(Duration::from_secs(86_400)));
+    }
+
+    #[test]
     fn the_fence_is_open_only_until_its_deadline() {
         let fence = Fence::default();
         assert!(!fence.is_open(), "closed until a renewal is seen");
