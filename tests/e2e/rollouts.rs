@@ -73,10 +73,16 @@ async fn a_canary_runs_its_steps_to_healthy_with_a_timed_and_a_manual_pause() {
     .await;
     let v1 = first.stable_rs.clone();
     assert_eq!(first.available_replicas, 3);
-    assert_eq!(
-        selector_of(&namespace, "web-stable").await.as_deref(),
-        Some(v1.as_str())
-    );
+    // The status is written before the pass's effects: the Service follows it.
+    wait_for(
+        "web-stable pointed at the first revision",
+        TIMEOUT,
+        || async {
+            (selector_of(&namespace, "web-stable").await.as_deref() == Some(v1.as_str()))
+                .then_some(())
+        },
+    )
+    .await;
 
     apply(&namespace, &rollout("registry.invalid/web:2", &steps)).await;
     let paused = wait_for_status(&namespace, "the manual pause", |status| {

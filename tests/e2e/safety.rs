@@ -1186,9 +1186,16 @@ async fn names_held_by_others_and_deleted_runs_do_not_stall_a_rollout() {
         .expect("create someone else's AnalysisRun");
 
     apply(&ns, &v2_manifest).await;
-    let analysing = wait_for_status(&ns, "the renamed step run", |status| {
+    // Recorded as measuring, not only created: a run deleted while still Pending is started
+    // again without a warning (its creation may simply have been interrupted).
+    let analysing = wait_for_status(&ns, "the renamed step run measuring", |status| {
         status.collision_count == Some(1)
             && step_run(status).as_deref() == Some(format!("{foreign_run}.1").as_str())
+            && status
+                .canary
+                .as_ref()
+                .and_then(|canary| canary.current_step_analysis_run_status.as_ref())
+                .is_some_and(|run| run.status == tidegate::model::AnalysisPhase::Running)
     })
     .await;
     assert_eq!(analysing.current_pod_hash, renamed);
