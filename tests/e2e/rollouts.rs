@@ -52,6 +52,15 @@ impl RunningController {
     }
 }
 
+/// Waits until Service `service` selects revision `hash`: the status is written before the
+/// effects of the pass that decided it, so a Service follows its status by a moment.
+async fn selector_becomes(namespace: &TestNamespace, service: &str, hash: &str) {
+    wait_for(&format!("{service} pointed at {hash}"), TIMEOUT, || async {
+        (selector_of(namespace, service).await.as_deref() == Some(hash)).then_some(())
+    })
+    .await;
+}
+
 /// A namespace of its own with the CRDs, two Services and a controller for it.
 async fn start(prefix: &str, services: [&str; 2]) -> (TestNamespace, RunningController) {
     let namespace = TestNamespace::create(prefix).await;
@@ -73,16 +82,7 @@ async fn a_canary_runs_its_steps_to_healthy_with_a_timed_and_a_manual_pause() {
     .await;
     let v1 = first.stable_rs.clone();
     assert_eq!(first.available_replicas, 3);
-    // The status is written before the pass's effects: the Service follows it.
-    wait_for(
-        "web-stable pointed at the first revision",
-        TIMEOUT,
-        || async {
-            (selector_of(&namespace, "web-stable").await.as_deref() == Some(v1.as_str()))
-                .then_some(())
-        },
-    )
-    .await;
+    selector_becomes(&namespace, "web-stable", &v1).await;
 
     apply(&namespace, &rollout("registry.invalid/web:2", &steps)).await;
     let paused = wait_for_status(&namespace, "the manual pause", |status| {
@@ -98,14 +98,8 @@ async fn a_canary_runs_its_steps_to_healthy_with_a_timed_and_a_manual_pause() {
         (replica_sets(&namespace).await == expected).then_some(())
     })
     .await;
-    assert_eq!(
-        selector_of(&namespace, "web-canary").await.as_deref(),
-        Some(v2.as_str())
-    );
-    assert_eq!(
-        selector_of(&namespace, "web-stable").await.as_deref(),
-        Some(v1.as_str())
-    );
+    selector_becomes(&namespace, "web-canary", &v2).await;
+    selector_becomes(&namespace, "web-stable", &v1).await;
 
     let detail = tidegate(&namespace, &["get", "rollout", "web"]);
     assert!(
@@ -144,10 +138,7 @@ async fn a_canary_runs_its_steps_to_healthy_with_a_timed_and_a_manual_pause() {
             .then_some(())
     })
     .await;
-    assert_eq!(
-        selector_of(&namespace, "web-stable").await.as_deref(),
-        Some(v2.as_str())
-    );
+    selector_becomes(&namespace, "web-stable", &v2).await;
 
     let reasons = event_reasons(&namespace).await;
     for reason in [
@@ -207,10 +198,7 @@ async fn abort_returns_everything_to_the_stable_revision() {
         (v1_full && others_empty).then_some(())
     })
     .await;
-    assert_eq!(
-        selector_of(&namespace, "web-canary").await.as_deref(),
-        Some(v1.as_str())
-    );
+    selector_becomes(&namespace, "web-canary", &v1).await;
     controller.stop().await;
 }
 
@@ -272,10 +260,7 @@ async fn blue_green_switches_the_active_service_only_after_promotion() {
     })
     .await
     .stable_rs;
-    assert_eq!(
-        selector_of(&namespace, "web-active").await.as_deref(),
-        Some(v1.as_str())
-    );
+    selector_becomes(&namespace, "web-active", &v1).await;
 
     apply(&namespace, &blue_green("registry.invalid/web:2", &strategy)).await;
     let paused = wait_for_status(&namespace, "the blue-green pause", |status| {
@@ -291,10 +276,7 @@ async fn blue_green_switches_the_active_service_only_after_promotion() {
         || async { (replica_sets(&namespace).await == expected).then_some(()) },
     )
     .await;
-    assert_eq!(
-        selector_of(&namespace, "web-preview").await.as_deref(),
-        Some(v2.as_str())
-    );
+    selector_becomes(&namespace, "web-preview", &v2).await;
     assert_eq!(
         selector_of(&namespace, "web-active").await.as_deref(),
         Some(v1.as_str()),
@@ -306,10 +288,7 @@ async fn blue_green_switches_the_active_service_only_after_promotion() {
         status.phase == Some(Phase::Healthy) && status.stable_rs == v2
     })
     .await;
-    assert_eq!(
-        selector_of(&namespace, "web-active").await.as_deref(),
-        Some(v2.as_str())
-    );
+    selector_becomes(&namespace, "web-active", &v2).await;
     wait_for(
         "the old revision to scale down after its delay",
         TIMEOUT,
@@ -349,10 +328,7 @@ async fn blue_green_promotes_itself_after_auto_promotion_seconds() {
         status.phase == Some(Phase::Healthy) && status.stable_rs == status.current_pod_hash
     })
     .await;
-    assert_eq!(
-        selector_of(&namespace, "web-active").await,
-        Some(done.stable_rs)
-    );
+    selector_becomes(&namespace, "web-active", &done.stable_rs).await;
     controller.stop().await;
 }
 
