@@ -103,6 +103,24 @@ pub async fn write_in_flight() {
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
+/// `reporter-record-read=return(<namespace/name>)`: the read of that Rollout's record on the
+/// status branch waits for as long as the failpoint names it — a Git server that does not
+/// answer, for one Rollout.
+pub async fn record_read(rollout: &str) {
+    let held = || {
+        fail::eval("reporter-record-read", |arg| {
+            arg.as_deref() == Some(rollout)
+        })
+    };
+    if held() != Some(true) {
+        return;
+    }
+    eprintln!("failpoint reporter-record-read: holding the record read of {rollout}");
+    while held() == Some(true) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Configures failpoint `name` with `actions` (the `fail` crate's syntax), for tests that run
 /// tidegate's code in their own process.
 pub fn configure(name: &str, actions: &str) -> Result<(), String> {

@@ -852,3 +852,80 @@ async fn an_unreadable_status_branch_never_replaces_the_record() {
     );
     second_replica.stop().await;
 }
+
+/// A Git server that does not answer one Rollout's record read holds up that Rollout only:
+/// another Rollout of the same source is still approved through Git and recorded, and the
+/// held one is recorded once its read answers.
+#[cfg(feature = "failpoints")]
+#[tokio::test]
+async fn a_record_read_that_never_answers_never_holds_up_another_rollouts_approval() {
+    let ns = TestNamespace::create("record-held").await;
+    install_crds(&ns.client()).await;
+    let server = GitServer::start(Some(CREDENTIALS));
+    let repo = server.repo("deploy");
+    let held = rollout("web:1", QUICK_STEPS).replace("name: web\n", "name: held\n");
+    repo.write("held.yaml", &held)
+        .write("web.yaml", rollout("web:1", APPROVAL_STEPS))
+        .commit("held and web 1");
+    let held_key = format!("{}/held", ns.name());
+    tidegate::failpoints::configure("reporter-record-read", &format!("return({held_key})"))
+        .expect("configure the failpoint");
+    let secrets = TempDir::new("secrets");
+    let password = password_file(&secrets);
+    let config = source(
+        &ns,
+        &server.url("deploy"),
+        &password,
+        "  writeBack: {everyStep: true}\n",
+    );
+    let daemon = Daemon::start_controlling(&ns, &config, "");
+    let rollouts = ns.api::<Rollout>();
+    wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:1")).await;
+    wait_for_object(&rollouts, "held", TIMEOUT, healthy_on("web:1")).await;
+    repo.write("web.yaml", rollout("web:2", APPROVAL_STEPS))
+        .commit("web 2");
+    let paused = wait_for_object(&rollouts, "web", TIMEOUT, |rollout: Option<&Rollout>| {
+        rollout
+            .and_then(|rollout| rollout.status.as_ref())
+            .is_some_and(|status| {
+                status.current_step_index == Some(1) && status.pause_conditions.len() == 1
+            })
+    })
+    .await
+    .expect("web is paused");
+    let hash = paused.status.expect("a status").current_pod_hash;
+    let approval = tidegate::writeback::approval::Approval {
+        namespace: ns.name().to_owned(),
+        rollout: "web".to_owned(),
+        revision: hash.clone(),
+        step: Some(1),
+        approved_by: "alice".to_owned(),
+        reason: String::new(),
+    };
+    repo.write(
+        &tidegate::writeback::approval::Approval::path(ns.name(), "web"),
+        approval.to_yaml(),
+    )
+    .commit("approve web 2");
+    let web_path = format!("rollouts/{}/web.yaml", ns.name());
+    let approved = wait_for("web's approval in its record", TIMEOUT, || async {
+        let record = record_of(&server.show("deploy", "tidegate/status", &web_path)?);
+        (record.revision.pod_template_hash == hash && !record.approvals.is_empty())
+            .then_some(record)
+    })
+    .await;
+    assert_eq!(approved.approvals[0].by, "alice");
+    let held_path = format!("rollouts/{}/held.yaml", ns.name());
+    assert_eq!(
+        server.show("deploy", "tidegate/status", &held_path),
+        None,
+        "the held Rollout is not recorded while its read does not answer"
+    );
+    tidegate::failpoints::configure("reporter-record-read", "off").expect("release the read");
+    wait_for("the held Rollout's record", TIMEOUT, || async {
+        let record = record_of(&server.show("deploy", "tidegate/status", &held_path)?);
+        (record.outcome == Some(tidegate::writeback::Outcome::Promoted)).then_some(())
+    })
+    .await;
+    daemon.stop().await;
+}
