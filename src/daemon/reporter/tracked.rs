@@ -155,3 +155,121 @@ const PERSON_ACTIONS: [(&str, &str); 2] = [
     ),
     (labels::ABORTED_BY, "aborted by {} (tidegate abort)"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollout(annotations: &str) -> Rollout {
+        serde_json::from_str(&format!(
+            r#"{{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                "metadata": {{"name": "web", "namespace": "shop", "annotations": {{{annotations}}}}},
+                "spec": {{"selector": {{"matchLabels": {{"app": "web"}}}},
+                         "template": {{"metadata": {{"labels": {{"app": "web"}}}},
+                                      "spec": {{"containers": [{{"name": "web", "image": "web:2"}}]}}}},
+                         "strategy": {{"canary": {{"steps": [{{"pause": {{}}}}]}}}}}}}}"#
+        ))
+        .expect("a valid Rollout")
+    }
+
+    fn snapshot(hash: &str) -> Snapshot {
+        Snapshot {
+            hash: hash.to_owned(),
+            stable: String::new(),
+            images: vec!["web:2".to_owned()],
+            step: 0,
+            steps: 1,
+            weight: 0,
+            phase: None,
+            aborted: false,
+            message: String::new(),
+            awaiting_approval: false,
+            analysis: None,
+            analysis_failed: false,
+        }
+    }
+
+    fn aborted_by(who: &str) -> String {
+        format!(r#""{}": "{who} at noon""#, labels::ABORTED_BY)
+    }
+
+    #[test]
+    fn a_revision_replacing_one_still_under_way_supersedes_its_record() {
+        let web = rollout("");
+        let mut tracked = Tracked::new(web.clone(), OutcomeRecord::default());
+        assert_eq!(
+            tracked.begin_revision("apps", &web, &snapshot("one"), "c1".to_owned(), "t1"),
+            None,
+            "the first revision supersedes nothing"
+        );
+        tracked.revert_queued = true;
+        let superseded = tracked
+            .begin_revision("apps", &web, &snapshot("two"), "c2".to_owned(), "t2")
+            .expect("the unfinished revision is superseded");
+        assert_eq!(superseded.outcome, Some(Outcome::Superseded));
+        assert_eq!(superseded.revision.pod_template_hash, "one");
+        assert!(
+            superseded.timeline[0]
+                .event
+                .contains("superseded by revision two")
+        );
+        assert_eq!(tracked.record.revision.pod_template_hash, "two");
+        assert_eq!(tracked.record.source.commit, "c2");
+        assert_eq!(tracked.record.source.name, "apps");
+        assert!(
+            !tracked.revert_queued,
+            "a new revision has no revert queued"
+        );
+    }
+
+    #[test]
+    fn a_finished_revision_is_not_superseded() {
+        let web = rollout("");
+        let mut tracked = Tracked::new(web.clone(), OutcomeRecord::default());
+        tracked.begin_revision("apps", &web, &snapshot("one"), "c1".to_owned(), "t1");
+        tracked.record.outcome = Some(Outcome::Aborted);
+        assert_eq!(
+            tracked.begin_revision("apps", &web, &snapshot("two"), "c2".to_owned(), "t2"),
+            None
+        );
+    }
+
+    #[test]
+    fn events_a_record_read_back_holds_are_not_noted_twice() {
+        let mut record = OutcomeRecord::default();
+        record.note("t1", "paused at step 1");
+        let tracked = Tracked::new(rollout(""), record);
+        let events = vec!["paused at step 1".to_owned(), "promoted".to_owned()];
+        assert_eq!(tracked.fresh_events(true, events.clone()), ["promoted"]);
+        assert_eq!(
+            tracked.fresh_events(false, events.clone()),
+            events,
+            "after the first snapshot every event is new"
+        );
+    }
+
+    #[test]
+    fn a_person_action_is_recorded_once_and_not_again_after_a_read_back() {
+        let mut tracked = Tracked::new(rollout(""), OutcomeRecord::default());
+        let aborted = rollout(&aborted_by("alice"));
+        tracked.note_person_actions(&aborted, "t1");
+        tracked.note_person_actions(&aborted, "t2");
+        assert_eq!(tracked.record.approvals.len(), 1);
+        assert_eq!(tracked.record.approvals[0].by, "alice");
+        assert_eq!(tracked.record.approvals[0].via, "rejected (tidegate abort)");
+        assert_eq!(tracked.record.timeline.len(), 1);
+        tracked.note_person_actions(&rollout(&aborted_by("bob")), "t3");
+        assert_eq!(
+            tracked.record.approvals.len(),
+            2,
+            "a new action is recorded"
+        );
+
+        let mut read_back = Tracked::new(aborted.clone(), OutcomeRecord::default());
+        read_back.note_person_actions(&aborted, "t4");
+        assert!(
+            read_back.record.approvals.is_empty(),
+            "what the Rollout showed when tracking began is in the record read back"
+        );
+    }
+}
