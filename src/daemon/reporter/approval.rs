@@ -108,10 +108,7 @@ impl RolloutReporter {
             &namespace,
             &name,
             move |rollout, state| {
-                let now = progress::snapshot(rollout).ok_or("not observed yet")?;
-                if !now.awaiting_approval || now.hash != hash || now.step != step {
-                    return Err("no longer waiting at this pause".to_owned());
-                }
+                still_waiting_at(rollout, &hash, step)?;
                 let plan = rollout
                     .spec
                     .plan()
@@ -212,10 +209,7 @@ impl RolloutReporter {
             &namespace,
             &name,
             move |rollout, state| {
-                let now = progress::snapshot(rollout).ok_or("not observed yet")?;
-                if !now.awaiting_approval || now.hash != hash || now.step != step {
-                    return Err("no longer waiting at this pause".to_owned());
-                }
+                still_waiting_at(rollout, &hash, step)?;
                 Ok(engine::abort(state))
             },
         )
@@ -244,4 +238,18 @@ impl RolloutReporter {
         );
         tracked.promotion = None;
     }
+}
+
+/// `Ok` while `rollout`, as written now, still waits for approval at revision `hash`, step
+/// `step`: an approval or a rejection decided on an older read acts only then.
+fn still_waiting_at(
+    rollout: &crate::k8s::crd::Rollout,
+    hash: &str,
+    step: usize,
+) -> Result<(), String> {
+    let now = progress::snapshot(rollout).ok_or("not observed yet")?;
+    if !now.awaiting_approval || now.hash != hash || now.step != step {
+        return Err("no longer waiting at this pause".to_owned());
+    }
+    Ok(())
 }
