@@ -163,10 +163,8 @@ impl BlueGreen<'_> {
         let mut waiting = 0;
         for rs in old {
             let acted = match rs.scale_down_deadline {
-                None if waiting < limit => {
-                    waiting += 1;
-                    self.scale_down_after(rs, Some(delay))
-                }
+                // Starts its delay: a change, so the pass ends here.
+                None if waiting < limit => self.scale_down_after(rs, Some(delay)),
                 None => {
                     self.scale_to(rs, 0);
                     true

@@ -471,6 +471,123 @@ fn old_blue_green_revisions_beyond_the_revision_limit_scale_down_at_once() {
     );
 }
 
+#[test]
+fn an_old_revision_beyond_the_revision_limit_never_waits_behind_a_newer_waiting_one() {
+    let mut sim = manual_blue_green(Sim::blue_green(|bg| {
+        bg.scale_down_delay_revision_limit = Some(1);
+    }))
+    .deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.update_to("v3");
+    sim.settle();
+    assert_eq!(sim.spec_of("v2"), 1, "the left preview waits for its delay");
+    assert!(sim.deadline_of("v2").is_some());
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v3"));
+    assert_eq!(sim.spec_of("v2"), 1, "the newest old revision still waits");
+    assert_eq!(
+        sim.spec_of("v1"),
+        0,
+        "beyond the limit: scaled down at once"
+    );
+    assert_eq!(
+        sim.deadline_of("v1"),
+        None,
+        "beyond the limit: never given a delay"
+    );
+}
+
+#[test]
+fn a_first_blue_green_revision_whose_pods_never_start_times_out() {
+    let mut sim = Sim::blue_green(|_| {});
+    sim.pods_start = false;
+    sim.settle();
+    sim.advance(599);
+    sim.settle();
+    assert!(!sim.has_event("RolloutTimedOut", ""));
+    sim.advance(2);
+    sim.settle();
+    assert!(
+        sim.has_event("RolloutTimedOut", "ReplicaSet \"web-v1\" has timed out"),
+        "{:?}",
+        sim.events
+    );
+    assert_eq!(sim.phase(), Phase::Degraded);
+}
+
+#[test]
+fn a_preview_is_measured_and_paused_only_once_fully_available() {
+    for manual in [false, true] {
+        let mut sim = Sim::blue_green(|bg| {
+            bg.auto_promotion_enabled = !manual;
+            bg.pre_promotion_analysis = (!manual).then(analysis_plan);
+        })
+        .deployed();
+        sim.pods_start = false;
+        sim.update_to("v2");
+        sim.settle();
+        assert_eq!(sim.spec_of("v2"), 3, "the preview is scaled");
+        let preview = sim.replica_sets.iter_mut().find(|rs| rs.hash == "v2");
+        let preview = preview.expect("the preview exists");
+        (preview.ready, preview.available) = (2, 2);
+        sim.settle();
+        assert!(sim.runs.is_empty(), "measured at 2 of 3 pods");
+        assert_eq!(sim.state.pause_conditions, [], "paused at 2 of 3 pods");
+        sim.pods_become_available();
+        sim.settle();
+        if manual {
+            assert_eq!(sim.state.message, "BlueGreenPause");
+        } else {
+            assert_eq!(sim.created_names(), ["web-v2-2-pre"]);
+        }
+        assert_eq!(sim.selector("web-active"), Some("v1"));
+    }
+}
+
+#[test]
+fn a_preview_whose_pods_never_start_times_out_before_its_analysis_begins() {
+    let mut sim =
+        Sim::blue_green(|bg| bg.pre_promotion_analysis = Some(analysis_plan())).deployed();
+    sim.plan.progress_deadline_abort = true;
+    sim.pods_start = false;
+    sim.update_to("v2");
+    sim.settle();
+    sim.advance(601);
+    sim.settle();
+    assert!(sim.state.abort, "{:#?}", sim.state);
+    assert!(
+        sim.has_event("RolloutTimedOut", "ReplicaSet \"web-v2\" has timed out"),
+        "{:?}",
+        sim.events
+    );
+    assert!(sim.runs.is_empty());
+    assert_eq!(sim.selector("web-active"), Some("v1"));
+}
+
+#[test]
+fn a_promotion_analysis_that_stopped_measuring_is_held_to_the_progress_deadline() {
+    for (pre, run) in [(true, "web-v2-2-pre"), (false, "web-v2-2-post")] {
+        let mut sim = updated(Sim::blue_green(|bg| {
+            if pre {
+                bg.pre_promotion_analysis = Some(analysis_plan());
+            } else {
+                bg.post_promotion_analysis = Some(analysis_plan());
+            }
+        }));
+        sim.plan.progress_deadline_abort = true;
+        assert_eq!(sim.created_names(), [run]);
+        sim.analysis_stalled = true;
+        sim.advance(3600);
+        sim.settle();
+        assert!(sim.state.abort, "{run}: {:#?}", sim.state);
+        let stuck = format!("AnalysisRun \"{run}\" has made no progress");
+        assert!(sim.has_event("RolloutTimedOut", &stuck), "{:?}", sim.events);
+        assert_eq!(sim.selector("web-active"), Some("v1"), "{run}");
+    }
+}
+
 // --- 9. Stuck forever, silently -------------------------------------------------------------
 
 #[test]

@@ -237,6 +237,14 @@ impl Sim {
             .map_or(0, |rs| rs.spec)
     }
 
+    /// The scale-down deadline the ReplicaSet of `hash` carries.
+    pub fn deadline_of(&self, hash: &str) -> Option<Timestamp> {
+        self.replica_sets
+            .iter()
+            .find(|rs| rs.hash == hash)
+            .and_then(|rs| rs.scale_down_deadline)
+    }
+
     /// (new, stable) replicas as specified.
     pub fn split(&self, new: &str, stable: &str) -> (i32, i32) {
         (self.spec_of(new), self.spec_of(stable))
