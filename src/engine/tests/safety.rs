@@ -422,6 +422,50 @@ fn a_deadline_abort_wins_over_a_pending_full_promotion() {
     assert_eq!(sim.selector("web-canary"), Some("v1"));
 }
 
+// --- 6. Nothing moves while the Rollout is held -------------------------------------------
+
+// Found by cargo-mutants (`canary::reconcile`, `&&` → `||`): `spec.paused` and the pause of
+// an Inconclusive analysis hold the steps too, not only the scaling.
+
+#[test]
+fn no_step_completes_under_spec_paused() {
+    let mut paused = updated(Sim::canary(vec![weight(20), analysis(), weight(60)]));
+    assert_eq!(paused.index(), Some(1));
+    paused.plan.paused = true;
+    paused.set_phase_of("web-v2-2-1", AnalysisPhase::Successful);
+    paused.settle();
+    assert_eq!(
+        paused.index(),
+        Some(1),
+        "a step completed under spec.paused"
+    );
+    paused.plan.paused = false;
+    paused.settle();
+    assert_eq!(paused.index(), Some(3), "released: the steps go on");
+}
+
+#[test]
+fn no_step_completes_while_an_inconclusive_analysis_holds_the_rollout() {
+    let mut held = with_background(
+        Sim::canary(vec![weight(20), pause_for(60), weight(60), pause()]),
+        0,
+    )
+    .deployed();
+    held.update_to("v2");
+    held.settle();
+    assert_eq!(held.index(), Some(1));
+    held.set_phase_of("web-v2-2", AnalysisPhase::Inconclusive);
+    held.settle();
+    held.advance(3600);
+    held.settle();
+    assert_eq!(
+        held.index(),
+        Some(1),
+        "the timed pause completed while an Inconclusive analysis held the Rollout"
+    );
+    assert_eq!(held.split("v2", "v1"), (1, 4));
+}
+
 // --- 8. Blue-green progress deadline and scale-down revision limit ----------------------------
 
 #[test]
@@ -500,21 +544,25 @@ fn an_old_revision_beyond_the_revision_limit_never_waits_behind_a_newer_waiting_
 }
 
 #[test]
-fn a_first_blue_green_revision_whose_pods_never_start_times_out() {
-    let mut sim = Sim::blue_green(|_| {});
-    sim.pods_start = false;
-    sim.settle();
-    sim.advance(599);
-    sim.settle();
-    assert!(!sim.has_event("RolloutTimedOut", ""));
-    sim.advance(2);
-    sim.settle();
-    assert!(
-        sim.has_event("RolloutTimedOut", "ReplicaSet \"web-v1\" has timed out"),
-        "{:?}",
-        sim.events
-    );
-    assert_eq!(sim.phase(), Phase::Degraded);
+fn a_first_revision_whose_pods_never_start_times_out() {
+    for mut sim in [
+        Sim::blue_green(|_| {}),
+        Sim::canary(vec![weight(20), pause()]),
+    ] {
+        sim.pods_start = false;
+        sim.settle();
+        sim.advance(599);
+        sim.settle();
+        assert!(!sim.has_event("RolloutTimedOut", ""));
+        sim.advance(2);
+        sim.settle();
+        assert!(
+            sim.has_event("RolloutTimedOut", "ReplicaSet \"web-v1\" has timed out"),
+            "{:?}",
+            sim.events
+        );
+        assert_eq!(sim.phase(), Phase::Degraded);
+    }
 }
 
 #[test]
