@@ -486,3 +486,26 @@ mod properties {
         }
     }
 }
+
+/// Found by cargo-mutants (`scale_down_others`, `-` → `+`).
+#[test]
+fn a_superseded_canary_drains_no_faster_than_max_unavailable_allows() {
+    let mut sim = Sim::canary(vec![weight(40), pause(), weight(80), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.split("v2", "v1"), (4, 1));
+    sim.update_to("v3");
+    let min_available = 5 - 1; // replicas - maxUnavailable (25 % of 5, rounded down)
+    for _ in 0..20 {
+        sim.reconcile();
+        let available: i32 = sim.replica_sets.iter().map(|rs| rs.available).sum();
+        assert!(
+            available >= min_available,
+            "{available} pods available: {:?}",
+            sim.replica_sets
+        );
+    }
+    assert_eq!(sim.spec_of("v2"), 0, "drained in the end");
+}
