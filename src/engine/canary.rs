@@ -165,14 +165,13 @@ impl Canary<'_> {
             .map(|rs| rs.available)
             .sum();
         let min_available = self.plan.replicas - self.fenceposts().unavailable;
-        let mut can_remove = (total_available - min_available).max(0);
-        for rs in others.into_iter().filter(|rs| rs.spec > 0) {
+        let can_remove = (total_available - min_available).max(0);
+        // One ReplicaSet per pass, so the budget is spent at most once.
+        for rs in others {
             let target = if rs.spec > rs.available {
                 rs.available
             } else {
-                let removed = rs.spec.min(can_remove);
-                can_remove -= removed;
-                rs.spec - removed
+                rs.spec - rs.spec.min(can_remove)
             };
             if target != rs.spec {
                 self.scale_to(rs, target);

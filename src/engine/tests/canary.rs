@@ -509,3 +509,52 @@ fn a_superseded_canary_drains_no_faster_than_max_unavailable_allows() {
     }
     assert_eq!(sim.spec_of("v2"), 0, "drained in the end");
 }
+
+/// Found by cargo-mutants (`scale_down_others`, `>` → `<`): pods that never became available
+/// cost no availability, so they go at once.
+#[test]
+fn a_superseded_canary_whose_pods_never_started_goes_at_once() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.pods_start = false;
+    sim.update_to("v2");
+    sim.settle();
+    assert!(sim.spec_of("v2") > 0);
+    assert_eq!(
+        sim.replica_sets
+            .iter()
+            .find(|rs| rs.hash == "v2")
+            .unwrap()
+            .available,
+        0
+    );
+    sim.update_to("v3");
+    sim.settle();
+    assert_eq!(sim.spec_of("v2"), 0, "{:?}", sim.replica_sets);
+}
+
+/// Found by cargo-mutants (`scale_down_others`, the budget's floor of zero removed).
+#[test]
+fn an_old_revision_never_grows_while_the_stable_is_short_of_pods() {
+    let mut sim = Sim::canary(vec![weight(40), pause(), weight(80), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    sim.update_to("v3");
+    for _ in 0..20 {
+        if sim.spec_of("v2") == 1 {
+            break;
+        }
+        sim.reconcile();
+    }
+    assert_eq!(sim.spec_of("v2"), 1, "{:?}", sim.replica_sets);
+    // The stable's pods crash, and no new pod starts.
+    sim.pods_start = false;
+    let stable = sim.replica_sets.iter_mut().find(|rs| rs.hash == "v1");
+    let stable = stable.expect("the stable exists");
+    (stable.ready, stable.available) = (0, 0);
+    for _ in 0..20 {
+        sim.reconcile();
+        assert!(sim.spec_of("v2") <= 1, "{:?}", sim.replica_sets);
+    }
+}
