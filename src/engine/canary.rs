@@ -40,6 +40,7 @@ pub(super) fn reconcile(
         return pass.pass.finish();
     }
     pass.promote_initial_deploy();
+    pass.skip_steps_of_the_stable();
     pass.handle_retry();
     pass.handle_abort();
     pass.background_analysis();
@@ -183,7 +184,8 @@ impl Canary<'_> {
 
     /// Completes the current step when it is done (ARGO-SEMANTICS §2.1–2.2, §5.6).
     fn progress_steps(&mut self, new: &ReplicaSetView, targets: Targets) {
-        if self.next.abort || self.next.promote_full || self.is_stable_current() {
+        // Promoted, promoting in full or stable: the index is past the last step already.
+        if self.next.abort {
             return;
         }
         let index = self.index();

@@ -152,6 +152,14 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// The stable revision has no steps left, whatever index the status recorded (edited by
+    /// hand, or written by another controller).
+    pub(super) fn skip_steps_of_the_stable(&mut self) {
+        if self.is_stable_current() {
+            self.next.current_step_index = Some(self.step_count());
+        }
+    }
+
     /// `retry` cleared the abort flag of an aborted update: start the steps again.
     pub(super) fn handle_retry(&mut self) {
         if !self.next.abort && self.next.aborted_at.is_some() {

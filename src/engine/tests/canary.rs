@@ -558,3 +558,46 @@ fn an_old_revision_never_grows_while_the_stable_is_short_of_pods() {
         assert!(sim.spec_of("v2") <= 1, "{:?}", sim.replica_sets);
     }
 }
+
+/// Found by cargo-mutants (`at_desired_counts`, `&&` → `||`): a step's weight is reached when
+/// the stable's pods are gone, not when its spec asks for fewer.
+#[test]
+fn a_weight_is_reached_only_once_the_stable_pods_are_gone() {
+    let mut sim = Sim::canary(vec![weight(20), pause()]).deployed();
+    sim.update_to("v2");
+    for _ in 0..20 {
+        if sim.split("v2", "v1") == (1, 4) {
+            break;
+        }
+        sim.reconcile();
+    }
+    assert_eq!(sim.split("v2", "v1"), (1, 4));
+    // The pod removed from the stable is still terminating.
+    let stable = sim.replica_sets.iter_mut().find(|rs| rs.hash == "v1");
+    stable.expect("the stable exists").replicas = 5;
+    for _ in 0..5 {
+        sim.reconcile();
+    }
+    assert_eq!(
+        sim.index(),
+        Some(0),
+        "the weight step completed with 6 pods"
+    );
+    let stable = sim.replica_sets.iter_mut().find(|rs| rs.hash == "v1");
+    stable.expect("the stable exists").replicas = 4;
+    sim.settle();
+    assert_eq!(sim.index(), Some(1));
+}
+
+/// Found by cargo-mutants (`progress_steps`, `||` → `&&`): the steps are for a new revision;
+/// a status that records the stable one at a step (edited, or written by another controller)
+/// neither pauses it nor leaves it Progressing.
+#[test]
+fn the_stable_revision_never_goes_through_steps_whatever_the_recorded_index() {
+    let mut sim = Sim::canary(vec![weight(20), pause()]).deployed();
+    sim.state.current_step_index = Some(0);
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy);
+    assert_eq!(sim.state.pause_conditions, []);
+    assert_eq!(sim.split("v1", "none"), (5, 0));
+}
