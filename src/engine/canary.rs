@@ -40,9 +40,9 @@ pub(super) fn reconcile(
         return pass.pass.finish();
     }
     pass.promote_initial_deploy();
-    pass.skip_steps_of_the_stable();
     pass.handle_retry();
     pass.handle_abort();
+    pass.skip_steps_of_the_stable();
     pass.background_analysis();
     let unavailable = pass.fenceposts().unavailable;
     pass.restart_pods(unavailable);
@@ -90,9 +90,8 @@ impl Canary<'_> {
     /// The weight the replica counts aim at (ARGO-SEMANTICS §1.2): everything once promoted
     /// or promoting, nothing while aborted, otherwise the last `setWeight` reached.
     fn weight(&self) -> i32 {
-        if self.is_stable_current() {
-            return 100;
-        }
+        // A stable revision is past its last step and never aborted (`skip_steps_of_the_stable`,
+        // `handle_abort`): it falls to the index check below.
         // Abort wins over everything, a pending full promotion included.
         if self.next.abort {
             return 0;
@@ -266,7 +265,8 @@ impl Canary<'_> {
         let Some(background) = &self.canary.background_analysis else {
             return;
         };
-        if self.next.stable_hash.is_none() || self.is_stable_current() {
+        // The first revision is stable by now: it never has a background run.
+        if self.is_stable_current() {
             self.next.background_analysis = None;
             return;
         }

@@ -594,10 +594,18 @@ fn a_weight_is_reached_only_once_the_stable_pods_are_gone() {
 /// neither pauses it nor leaves it Progressing.
 #[test]
 fn the_stable_revision_never_goes_through_steps_whatever_the_recorded_index() {
-    let mut sim = Sim::canary(vec![weight(20), pause()]).deployed();
-    sim.state.current_step_index = Some(0);
-    sim.settle();
-    assert_eq!(sim.phase(), Phase::Healthy);
-    assert_eq!(sim.state.pause_conditions, []);
-    assert_eq!(sim.split("v1", "none"), (5, 0));
+    for retried in [false, true] {
+        let mut sim = Sim::canary(vec![weight(20), pause()]).deployed();
+        sim.state.current_step_index = Some(0);
+        // A retry recorded for the stable revision restarts nothing either.
+        sim.state.aborted_at = retried.then_some(sim.now);
+        sim.events.clear();
+        sim.settle();
+        let reasons = sim.event_reasons();
+        assert!(!reasons.contains(&"RolloutStepCompleted"), "{reasons:?}");
+        assert!(!reasons.contains(&"RolloutPaused"), "{reasons:?}");
+        assert_eq!(sim.phase(), Phase::Healthy);
+        assert_eq!(sim.state.pause_conditions, []);
+        assert_eq!(sim.split("v1", "none"), (5, 0));
+    }
 }

@@ -366,6 +366,71 @@ fn a_retry_after_an_abort_goes_through_analysis_and_the_pause_again() {
     assert_eq!(sim.selector("web-active"), Some("v1"));
 }
 
+// --- 4b. Promotion waits for every step and every pod ----------------------------------------
+
+/// Found by cargo-mutants (`promote_when_done`, `||` → `&&`).
+#[test]
+fn a_canary_at_full_weight_still_waits_for_its_remaining_steps() {
+    let mut sim = updated(Sim::canary(vec![weight(100), pause(), weight(100)]));
+    assert_eq!(sim.split("v2", "v1"), (5, 0), "every pod is new");
+    assert_eq!(sim.phase(), Phase::Paused);
+    sim.advance(3600);
+    sim.settle();
+    assert_eq!(
+        sim.state.stable_hash.as_deref(),
+        Some("v1"),
+        "promoted mid-steps"
+    );
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+}
+
+/// Found by cargo-mutants (`promote_when_done`, `||` → `&&`).
+#[test]
+fn a_canary_is_promoted_only_once_the_new_revision_is_fully_available() {
+    let mut sim = updated(Sim::canary(vec![weight(20), pause()]));
+    sim.pods_start = false;
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert!(sim.spec_of("v2") > 1, "the new revision grows");
+    assert_eq!(
+        sim.state.stable_hash.as_deref(),
+        Some("v1"),
+        "promoted before the new pods were available"
+    );
+    sim.pods_start = true;
+    sim.pods_become_available();
+    sim.settle();
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+}
+
+/// Found by cargo-mutants (`complete_step`, `!=` → `==`): a finished pause leaves no pause
+/// condition behind, so a later timed pause waits its whole duration.
+#[test]
+fn a_later_timed_pause_waits_its_whole_duration() {
+    let mut sim = updated(Sim::canary(vec![
+        weight(20),
+        pause_for(60),
+        weight(40),
+        pause_for(600),
+        weight(60),
+    ]));
+    assert_eq!(sim.index(), Some(1));
+    sim.advance(60);
+    sim.settle();
+    assert_eq!(sim.index(), Some(3));
+    let started = sim.now;
+    assert_eq!(sim.state.pause_conditions.len(), 1);
+    assert_eq!(sim.state.pause_conditions[0].start, started);
+    sim.advance(599);
+    sim.settle();
+    assert_eq!(sim.index(), Some(3), "the second pause ended early");
+    sim.advance(1);
+    sim.settle();
+    assert_eq!(sim.index(), Some(5));
+}
+
 // --- 5. Abort always wins -----------------------------------------------------------------
 
 #[test]
