@@ -366,3 +366,22 @@ fn go_duration(duration: Duration) -> String {
         _ => format!("{hours}h{minutes}m{seconds}s"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As Go's `time.Duration.String()` prints whole seconds.
+    #[test]
+    fn durations_read_as_go_prints_them() {
+        for (seconds, printed) in [
+            (0, "0s"),
+            (30, "30s"),
+            (90, "1m30s"),
+            (3600, "1h0m0s"),
+            (3661, "1h1m1s"),
+        ] {
+            assert_eq!(go_duration(Duration::from_secs(seconds)), printed);
+        }
+    }
+}
