@@ -609,3 +609,21 @@ fn the_stable_revision_never_goes_through_steps_whatever_the_recorded_index() {
         assert_eq!(sim.split("v1", "none"), (5, 0));
     }
 }
+
+/// Found by cargo-mutants (`scale_to`, `>` → `==`): Events say which way a ReplicaSet moved.
+#[test]
+fn scaling_events_say_which_way_and_how_far() {
+    let mut sim = Sim::canary(vec![weight(20), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    for message in [
+        "Scaled up ReplicaSet web-v2 (revision 2) from 0 to 1",
+        "Scaled down ReplicaSet web-v1 (revision 1) from 5 to 4",
+    ] {
+        assert!(
+            sim.has_event("ScalingReplicaSet", message),
+            "{:?}",
+            sim.events
+        );
+    }
+}
