@@ -124,13 +124,19 @@ fn abort_restores_the_stable_revision_until_retried() {
     assert_eq!(sim.phase(), Phase::Paused);
 }
 
-#[test]
-fn a_new_revision_mid_rollout_supersedes_the_canary() {
+/// v2 released from its first pause and paused again at 80 %: 4 new pods, 1 stable.
+fn at_80_percent() -> Sim {
     let mut sim = Sim::canary(vec![weight(40), pause(), weight(80), pause()]).deployed();
     sim.update_to("v2");
     sim.settle();
     sim.state = promote(&sim.plan, &sim.state);
     sim.settle();
+    sim
+}
+
+#[test]
+fn a_new_revision_mid_rollout_supersedes_the_canary() {
+    let mut sim = at_80_percent();
     assert_eq!(sim.index(), Some(3));
     assert_eq!(sim.split("v2", "v1"), (4, 1));
 
@@ -490,11 +496,7 @@ mod properties {
 /// Found by cargo-mutants (`scale_down_others`, `-` → `+`).
 #[test]
 fn a_superseded_canary_drains_no_faster_than_max_unavailable_allows() {
-    let mut sim = Sim::canary(vec![weight(40), pause(), weight(80), pause()]).deployed();
-    sim.update_to("v2");
-    sim.settle();
-    sim.state = promote(&sim.plan, &sim.state);
-    sim.settle();
+    let mut sim = at_80_percent();
     assert_eq!(sim.split("v2", "v1"), (4, 1));
     sim.update_to("v3");
     let min_available = 5 - 1; // replicas - maxUnavailable (25 % of 5, rounded down)
@@ -535,11 +537,7 @@ fn a_superseded_canary_whose_pods_never_started_goes_at_once() {
 /// Found by cargo-mutants (`scale_down_others`, the budget's floor of zero removed).
 #[test]
 fn an_old_revision_never_grows_while_the_stable_is_short_of_pods() {
-    let mut sim = Sim::canary(vec![weight(40), pause(), weight(80), pause()]).deployed();
-    sim.update_to("v2");
-    sim.settle();
-    sim.state = promote(&sim.plan, &sim.state);
-    sim.settle();
+    let mut sim = at_80_percent();
     sim.update_to("v3");
     for _ in 0..20 {
         if sim.spec_of("v2") == 1 {
