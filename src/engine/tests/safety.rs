@@ -115,13 +115,10 @@ fn the_first_revision_has_no_background_run() {
 
 #[test]
 fn background_analysis_starts_at_its_step_and_a_failure_aborts() {
-    let mut sim = with_background(
+    let mut sim = updated(with_background(
         Sim::canary(vec![weight(20), pause_for(60), weight(60), pause_for(60)]),
         1,
-    )
-    .deployed();
-    sim.update_to("v2");
-    sim.settle();
+    ));
     assert_eq!(sim.index(), Some(1));
     assert_eq!(
         sim.created_runs,
@@ -183,13 +180,10 @@ fn a_passing_background_run_is_stopped_once_promoted() {
 
 #[test]
 fn an_inconclusive_background_run_pauses_and_measures_again_once_released() {
-    let mut sim = with_background(
+    let mut sim = updated(with_background(
         Sim::canary(vec![weight(20), pause_for(60), weight(60), pause()]),
         0,
-    )
-    .deployed();
-    sim.update_to("v2");
-    sim.settle();
+    ));
     sim.set_phase_of("web-v2-2", AnalysisPhase::Inconclusive);
     sim.settle();
     assert_eq!(sim.phase(), Phase::Paused);
@@ -220,13 +214,10 @@ fn an_inconclusive_background_run_pauses_and_measures_again_once_released() {
 /// is still measuring.
 #[test]
 fn releasing_an_inconclusive_background_pause_does_not_skip_a_running_analysis_step() {
-    let mut sim = with_background(
+    let mut sim = updated(with_background(
         Sim::canary(vec![weight(20), analysis(), weight(60), pause()]),
         0,
-    )
-    .deployed();
-    sim.update_to("v2");
-    sim.settle();
+    ));
     assert_eq!(sim.index(), Some(1), "at the analysis step");
     let background = sim
         .state
@@ -511,13 +502,10 @@ fn no_step_completes_under_spec_paused() {
 
 #[test]
 fn no_step_completes_while_an_inconclusive_analysis_holds_the_rollout() {
-    let mut held = with_background(
+    let mut held = updated(with_background(
         Sim::canary(vec![weight(20), pause_for(60), weight(60), pause()]),
         0,
-    )
-    .deployed();
-    held.update_to("v2");
-    held.settle();
+    ));
     assert_eq!(held.index(), Some(1));
     held.set_phase_of("web-v2-2", AnalysisPhase::Inconclusive);
     held.settle();
