@@ -368,3 +368,90 @@ fn invalid_metrics_say_why() {
         ["metric \"rate\": count must be >= failureLimit + consecutiveSuccessLimit"]
     );
 }
+
+#[test]
+fn limits_at_their_bounds_are_accepted_and_beyond_them_refused() {
+    let read = |fields: &serde_json::Value| MetricPlan::read(&metric(fields), false, None);
+    assert!(
+        read(&json!({"count": 1})).is_ok(),
+        "one measurement needs no interval"
+    );
+    assert!(
+        read(
+            &json!({"interval": "1s", "count": 4, "failureLimit": 1, "consecutiveSuccessLimit": 3})
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        read(
+            &json!({"interval": "1s", "count": 3, "failureLimit": 1, "consecutiveSuccessLimit": 3})
+        )
+        .unwrap_err(),
+        ["metric \"rate\": count must be >= failureLimit + consecutiveSuccessLimit"]
+    );
+    assert!(
+        read(
+            &json!({"interval": "1s", "count": 3, "failureLimit": 1, "inconclusiveLimit": 1,
+                     "consecutiveErrorLimit": 1, "consecutiveSuccessLimit": 1})
+        )
+        .is_ok(),
+        "a limit of 1 is a limit like any other"
+    );
+    assert!(read(&json!({"interval": "1s", "count": 3, "failureLimit": -1})).is_ok());
+    for field in [
+        "inconclusiveLimit",
+        "consecutiveErrorLimit",
+        "consecutiveSuccessLimit",
+    ] {
+        assert_eq!(
+            read(&json!({"interval": "1s", field: -1})).unwrap_err(),
+            [format!("metric \"rate\": {field} must be 0 or more")],
+            "only failureLimit may be -1"
+        );
+    }
+    assert_eq!(
+        read(&json!({"failureLimit": -2})).unwrap_err(),
+        ["metric \"rate\": failureLimit must be 0 or more"]
+    );
+}
+
+#[test]
+fn a_retention_of_zero_or_less_keeps_the_default() {
+    let kept = |retention| {
+        MetricPlan::read(&metric(&json!({})), false, Some(retention))
+            .unwrap()
+            .retention
+    };
+    assert_eq!(
+        (kept(0), kept(-3), kept(3)),
+        (DEFAULT_RETENTION, DEFAULT_RETENTION, 3)
+    );
+}
+
+#[test]
+fn completing_an_in_flight_measurement_counts_it_once_finished() {
+    let plan = plan(&json!({"interval": "1s", "count": 3}));
+    let mut result = measured(&[Successful], &plan);
+    let in_flight = |phase| Measurement {
+        phase,
+        ..Measurement::default()
+    };
+    record(&mut result, in_flight(Running), plan.retention);
+    assert_eq!((result.count, result.measurements.len()), (1, 2));
+    complete_last(&mut result, in_flight(Running), plan.retention);
+    assert_eq!(
+        (result.count, result.measurements.len()),
+        (1, 2),
+        "still in flight: not counted"
+    );
+    complete_last(&mut result, in_flight(Failed), plan.retention);
+    assert_eq!(
+        (result.count, result.failed, result.measurements.len()),
+        (2, 1, 2)
+    );
+    assert_eq!(result.measurements[1].phase, Failed);
+    let mut short = measured(&[Successful, Successful], &plan);
+    record(&mut short, in_flight(Running), 2);
+    complete_last(&mut short, in_flight(Successful), 2);
+    assert_eq!((short.count, short.measurements.len()), (3, 2));
+}
