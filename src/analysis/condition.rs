@@ -122,7 +122,7 @@ impl Condition {
     /// Compiles `text`, or says why it does not compile (a validation error at lint and
     /// sync time, not a runtime surprise).
     pub fn compile(text: &str) -> Result<Self, String> {
-        expr::compile(text)
+        guarded(text, || expr::compile(text))?
             .map(|program| Self {
                 text: text.to_owned(),
                 program,
@@ -134,7 +134,7 @@ impl Condition {
     fn holds(&self, result: &MetricValue) -> Result<bool, String> {
         let mut context = Context::default();
         context.insert("result".to_owned(), result.to_expr());
-        match environment().run(&self.program, &context) {
+        match guarded(&self.text, || environment().run(&self.program, &context))? {
             Ok(Value::Bool(holds)) => Ok(holds),
             Ok(other) => Err(format!("expected bool, but got {}", type_name(&other))),
             Err(error) => Err(error.to_string()),
@@ -155,6 +155,13 @@ fn type_name(value: &Value) -> &'static str {
 }
 
 /// The functions Argo adds to expr: `asInt`, `asFloat`, `isNaN`, `isInf`, `isNil`, `default`.
+/// Runs expr-lang on `text`, turning a panic of its parser or evaluator (some malformed
+/// expressions reach an `unreachable!` in it) into an error about `text`.
+fn guarded<T>(text: &str, run: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+        .map_err(|_| format!("{text:?} is not an expression tidegate can read"))
+}
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.add_function("asInt", |call| match call.args.first() {
@@ -212,8 +219,7 @@ fn environment() -> Environment<'static> {
 /// The time an expression such as `now() - duration("5m")` gives (a range query's bounds),
 /// as Unix seconds.
 pub fn evaluate_time(text: &str) -> Result<f64, String> {
-    let value = environment()
-        .eval(text, &Context::default())
+    let value = guarded(text, || environment().eval(text, &Context::default()))?
         .map_err(|error| format!("{text:?}: {error}"))?;
     let time = value
         .as_datetime()
@@ -630,6 +636,13 @@ mod tests {
             fn range_bounds_of_arbitrary_text(text in arbitrary::text()) {
                 let _ = evaluate_time(&text);
             }
+        }
+
+        /// An input on which expr-lang's parser panics (found by the property test above).
+        #[test]
+        fn a_map_literal_expr_lang_cannot_parse_is_an_error() {
+            assert!(evaluate_time("{kind: Rollout}").is_err());
+            assert!(Condition::compile("{kind: Rollout}").is_err());
         }
     }
 }
