@@ -40,6 +40,7 @@ fn plan(steps: usize) -> RolloutPlan {
             canary_service: Some("web-canary".into()),
             stable_service: Some("web-stable".into()),
             background_analysis: None,
+            traffic: None,
         }),
     }
 }
@@ -88,6 +89,7 @@ fn main() {
         foreign_runs: &[],
         replica_set_name_taken: false,
         pods: &[],
+        traffic: &[],
     };
 
     for _ in 0..10_000 {

@@ -232,6 +232,7 @@ async fn reconcile_rollout(
         .expect("a valid plan has a template");
     let steps_hash = rollout.spec.steps_hash();
     let (observed, pods) = observe(&context.client, &rollout, &plan, &state, &pod_hash).await?;
+    let readings = read_routers(&context.client, &rollout, &plan).await;
     let observation = Observation {
         name: &name,
         generation: rollout.metadata.generation.unwrap_or(0),
@@ -243,6 +244,7 @@ async fn reconcile_rollout(
         foreign_runs: &observed.foreign_runs,
         replica_set_name_taken: observed.replica_set_name_taken,
         pods: &pods,
+        traffic: &readings,
     };
     let decision = engine::reconcile(&plan, &state, &observation, now);
     carry_out(&context, &namespace, &rollout, &state, &decision).await?;
@@ -291,6 +293,21 @@ async fn observe(
         Vec::new()
     };
     Ok((observed, pods))
+}
+
+/// What the Rollout's traffic routers carry (none for a Rollout without routers).
+async fn read_routers(
+    client: &Client,
+    rollout: &Rollout,
+    plan: &crate::model::RolloutPlan,
+) -> Vec<crate::model::RouterReading> {
+    let crate::model::Strategy::Canary(canary) = &plan.strategy else {
+        return Vec::new();
+    };
+    match crate::traffic::io::context(rollout, canary) {
+        Some((traffic, context)) => crate::traffic::io::read(client, traffic, &context).await,
+        None => Vec::new(),
+    }
 }
 
 /// Records the decision, then — only if that succeeded — carries out its effects on the

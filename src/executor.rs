@@ -109,6 +109,15 @@ pub enum ExecuteError {
         /// The Rollout.
         rollout: String,
     },
+    /// Making the traffic routers carry a split failed.
+    #[error("route traffic of Rollout {rollout}")]
+    Route {
+        /// The Rollout.
+        rollout: String,
+        /// Why.
+        #[source]
+        source: Box<crate::traffic::io::TrafficError>,
+    },
     /// Creating or terminating an AnalysisRun failed.
     #[error("{action} AnalysisRun {name}")]
     AnalysisRun {
@@ -128,6 +137,7 @@ impl ExecuteError {
     pub fn is_transient(&self) -> bool {
         let source = match self {
             Self::Incomplete { .. } => return false,
+            Self::Route { source, .. } => return source.is_transient(),
             // The next observation shows the engine, which picks another name: soon.
             Self::NameTaken { .. } => return true,
             Self::CreateReplicaSet { source, .. }
@@ -193,6 +203,7 @@ impl<'a> Executor<'a> {
                 }
                 Effect::TerminateAnalysisRun { name } => self.terminate_analysis_run(name).await?,
                 Effect::DeleteAnalysisRun { name } => self.delete_analysis_run(name).await?,
+                Effect::SetTraffic(intent) => self.route(intent).await?,
                 Effect::Event(_) => {}
             }
             #[cfg(feature = "failpoints")]
@@ -383,6 +394,30 @@ impl<'a> Executor<'a> {
                 source,
             }),
         }
+    }
+
+    /// Makes the Rollout's routers carry `intent`, as its spec configures them.
+    async fn route(&self, intent: &crate::model::TrafficIntent) -> Result<(), ExecuteError> {
+        let plan = self
+            .rollout
+            .spec
+            .plan()
+            .map_err(|_| ExecuteError::Incomplete {
+                rollout: self.rollout.name_any(),
+                missing: "valid spec",
+            })?;
+        let crate::model::Strategy::Canary(canary) = &plan.strategy else {
+            return Ok(());
+        };
+        let Some((traffic, context)) = crate::traffic::io::context(self.rollout, canary) else {
+            return Ok(());
+        };
+        crate::traffic::io::apply(self.client, traffic, &context, intent)
+            .await
+            .map_err(|source| ExecuteError::Route {
+                rollout: self.rollout.name_any(),
+                source: Box::new(source),
+            })
     }
 
     async fn point(&self, service: &str, hash: &str) -> Result<(), ExecuteError> {

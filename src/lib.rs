@@ -28,4 +28,5 @@ pub mod server;
 pub mod source;
 pub mod sync;
 pub mod telemetry;
+pub mod traffic;
 pub mod writeback;

@@ -147,42 +147,14 @@ impl BlueGreen<'_> {
     }
 
     /// Old revisions keep their pods for `scaleDownDelaySeconds` after they stop being live,
-    /// then go to zero; at most `scaleDownDelayRevisionLimit` of them wait at once, newest
-    /// first, and the rest go to zero at once (ARGO-SEMANTICS §4).
+    /// then go to zero (ARGO-SEMANTICS §4).
     fn scale_down_old(&mut self) {
-        let delay = self.blue_green.scale_down_delay;
-        let limit = self
-            .blue_green
-            .scale_down_delay_revision_limit
-            .map_or(usize::MAX, |limit| usize::try_from(limit).unwrap_or(0));
-        let old: Vec<_> = self
-            .other_replica_sets()
-            .into_iter()
-            .filter(|rs| rs.spec > 0)
-            .collect();
-        let mut waiting = 0;
-        for rs in old {
-            let acted = match rs.scale_down_deadline {
-                // Starts its delay: a change, so the pass ends here.
-                None if waiting < limit => self.scale_down_after(rs, Some(delay)),
-                None => {
-                    self.scale_to(rs, 0);
-                    true
-                }
-                Some(_) => {
-                    waiting += 1;
-                    if waiting > limit {
-                        self.scale_to(rs, 0);
-                        true
-                    } else {
-                        self.scale_down_after(rs, Some(delay))
-                    }
-                }
-            };
-            if acted {
-                return;
-            }
-        }
+        let blue_green = self.blue_green;
+        self.pass.scale_down_old_after(
+            blue_green.scale_down_delay,
+            blue_green.scale_down_delay_revision_limit,
+            |_| false,
+        );
     }
 
     /// After an abort the new revision keeps its pods for `abortScaleDownDelaySeconds` once
@@ -192,37 +164,8 @@ impl BlueGreen<'_> {
             .stable_replica_set()
             .is_none_or(|rs| rs.available >= self.plan.replicas);
         if new.spec > 0 && stable_ready {
-            self.scale_down_after(new, self.blue_green.abort_scale_down_delay);
-        }
-    }
-
-    /// Gives `rs` a scale-down deadline `delay` from now, or scales it to zero once that
-    /// deadline passed; `None` keeps it. Returns whether anything was done.
-    fn scale_down_after(
-        &mut self,
-        rs: &ReplicaSetView,
-        delay: Option<std::time::Duration>,
-    ) -> bool {
-        let Some(delay) = delay else { return false };
-        match rs.scale_down_deadline {
-            None => {
-                let deadline = add(self.now, delay);
-                self.effects.push(Effect::SetScaleDownDeadline {
-                    name: rs.name.clone(),
-                    deadline: Some(deadline),
-                });
-                self.requeue_within(delay);
-                true
-            }
-            Some(deadline) if self.now >= deadline => {
-                self.scale_to(rs, 0);
-                true
-            }
-            Some(deadline) => {
-                let wait = until(self.now, deadline);
-                self.requeue_within(wait);
-                false
-            }
+            let delay = self.blue_green.abort_scale_down_delay;
+            self.scale_down_after(new, delay);
         }
     }
 

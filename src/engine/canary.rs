@@ -1,6 +1,9 @@
-//! One reconcile of a canary Rollout without a traffic router (ARGO-SEMANTICS §1.8, §2): detect
-//! a new revision, create and scale its ReplicaSet towards the current step's weight, complete
-//! steps (weights reached, pauses over, analyses passed), promote, and abort.
+//! One reconcile of a canary Rollout (ARGO-SEMANTICS §1.8, §2): detect a new revision, create
+//! and scale its ReplicaSet towards the current step's weight, complete steps (weights reached,
+//! pauses over, analyses passed), promote, and abort. With traffic routers ([`routing`]) the
+//! routers carry the weight and the pods follow it; without, the pod ratio is the weight.
+
+mod routing;
 
 use std::time::Duration;
 
@@ -10,10 +13,11 @@ use std::ops::{Deref, DerefMut};
 
 use super::effect::{AnalysisKind, Event};
 use super::pass::{Pass, Waiting, add};
-use super::replicas::{BasicCanary, Fenceposts, ReplicaCounts, Targets};
+use super::replicas::{BasicCanary, Fenceposts, ReplicaCounts, RoutedCanary, Targets};
 use super::{Decision, Observation};
 use crate::model::{
-    CanaryPlan, PauseCondition, PauseReason, ReplicaSetView, RolloutPlan, RolloutState, Step, until,
+    CanaryPlan, CanaryScale, PauseCondition, PauseReason, ReplicaSetView, RolloutPlan,
+    RolloutState, Step, until,
 };
 
 /// Reconciles a canary once. Pure: the same inputs always give the same decision.
@@ -55,10 +59,11 @@ pub(super) fn reconcile(
     if !scaled && !pass.halted() {
         pass.progress_steps(&new, targets);
     }
-    pass.promote_when_done(&new);
+    pass.promote_when_done(&new, targets);
     pass.trim_history();
     pass.trim_analysis_history();
     pass.point_services(&new);
+    pass.route_traffic(&new);
     let completed = pass.is_stable_current() && new.available >= plan.replicas;
     let waiting = pass.waiting();
     pass.check_deadline(&new, completed, waiting);
@@ -87,6 +92,14 @@ impl DerefMut for Canary<'_> {
 }
 
 impl Canary<'_> {
+    /// The weight that means all traffic: 100, or the routers' `maxTrafficWeight`.
+    fn full_weight(&self) -> i32 {
+        self.canary
+            .traffic
+            .as_ref()
+            .map_or(100, |traffic| traffic.max_weight)
+    }
+
     /// The weight the replica counts aim at (ARGO-SEMANTICS §1.2): everything once promoted
     /// or promoting, nothing while aborted, otherwise the last `setWeight` reached.
     fn weight(&self) -> i32 {
@@ -97,24 +110,79 @@ impl Canary<'_> {
             return 0;
         }
         if self.next.promote_full {
-            return 100;
+            return self.full_weight();
         }
         let index = self.index();
         if index >= self.step_count() {
-            return 100;
+            return self.full_weight();
         }
-        self.canary.steps[..=index]
+        self.set_weight_up_to(index + 1).unwrap_or(0)
+    }
+
+    /// The last `setWeight` among the steps before `end`.
+    fn set_weight_up_to(&self, end: usize) -> Option<i32> {
+        self.canary.steps[..end.min(self.step_count())]
             .iter()
             .rev()
+            .flat_map(Step::parts)
             .find_map(|step| match step {
                 Step::SetWeight(weight) => Some(*weight),
                 _ => None,
             })
-            .unwrap_or(0)
+    }
+
+    /// The `setCanaryScale` in effect: the last one at or before the current step, unless it
+    /// asked to match the traffic weight again; none once the update is aborted, promoting or
+    /// past its steps.
+    fn canary_scale(&self) -> Option<CanaryScale> {
+        if self.next.abort || self.next.promote_full || self.is_stable_current() {
+            return None;
+        }
+        let index = self.index();
+        if index >= self.step_count() {
+            return None;
+        }
+        self.canary.steps[..=index]
+            .iter()
+            .rev()
+            .flat_map(|step| step.parts().iter().rev())
+            .find_map(|step| match step {
+                Step::SetCanaryScale(scale) => Some(*scale),
+                _ => None,
+            })
+            .filter(|scale| *scale != CanaryScale::MatchTrafficWeight)
     }
 
     fn targets(&mut self, new: &ReplicaSetView) -> Targets {
         self.next.weight = self.weight();
+        self.compute_targets(new)
+    }
+
+    /// The replica counts the current step asks for.
+    fn compute_targets(&self, new: &ReplicaSetView) -> Targets {
+        if let Some(traffic) = &self.canary.traffic {
+            let stable_is_new = self.stable_replica_set().is_none();
+            let weight = if stable_is_new {
+                traffic.max_weight
+            } else {
+                self.weight()
+            };
+            let dynamic_stable_weight = traffic.dynamic_stable_scale.then(|| {
+                self.previous
+                    .traffic
+                    .as_ref()
+                    .map_or(traffic.max_weight, |recorded| recorded.stable_weight)
+            });
+            return RoutedCanary {
+                replicas: self.plan.replicas,
+                max_weight: traffic.max_weight,
+                weight,
+                scale: self.canary_scale(),
+                min_pods: traffic.min_pods_per_replica_set,
+                dynamic_stable_weight,
+            }
+            .targets();
+        }
         let others: Vec<_> = self
             .other_replica_sets()
             .iter()
@@ -122,7 +190,7 @@ impl Canary<'_> {
             .collect();
         BasicCanary {
             replicas: self.plan.replicas,
-            weight: self.next.weight,
+            weight: self.weight(),
             fenceposts: self.fenceposts(),
             new: Some(counts(new)),
             stable: self.stable_replica_set().map(counts),
@@ -146,6 +214,9 @@ impl Canary<'_> {
         {
             self.scale_to(stable, targets.stable);
             return true;
+        }
+        if let Some(traffic) = self.canary.traffic.as_ref() {
+            return self.scale_routed(new, targets, traffic);
         }
         if new.spec != targets.new {
             self.scale_to(new, targets.new);
@@ -191,22 +262,37 @@ impl Canary<'_> {
         let Some(step) = self.canary.steps.get(index) else {
             return;
         };
-        let done = match step {
-            Step::SetWeight(_) => self.at_desired_counts(new, targets),
+        let done = match step.gate() {
+            Step::SetWeight(_) => {
+                self.at_desired_counts(new, targets) && self.routers_carry_now(new)
+            }
+            Step::SetCanaryScale(_) => self.at_desired_counts(new, targets),
+            Step::SetHeaderRoute(_) | Step::SetMirrorRoute(_) => self.routers_carry_now(new),
             Step::Pause(duration) => self.pause_done(*duration),
             Step::Analysis(_) => self.analysis_done(index),
+            Step::Combined(_) => unreachable!("a step's gate is a single step"),
         };
         if done {
             self.complete_step(index, step);
         }
     }
 
+    /// Whether the pods are where the current step wants them (ARGO-SEMANTICS §2.1): the new
+    /// ReplicaSet fully scaled and available, the stable fully created (unless it follows the
+    /// traffic), and without routers every other revision gone.
     fn at_desired_counts(&self, new: &ReplicaSetView, targets: Targets) -> bool {
         let new_ready = new.spec == targets.new && new.available >= targets.new;
-        let stable_ready = self
-            .stable_replica_set()
-            .is_none_or(|rs| rs.spec == targets.stable && rs.replicas == targets.stable);
-        let others_gone = self.other_replica_sets().iter().all(|rs| rs.available == 0);
+        let dynamic = self
+            .canary
+            .traffic
+            .as_ref()
+            .is_some_and(|traffic| traffic.dynamic_stable_scale);
+        let stable_ready = dynamic
+            || self
+                .stable_replica_set()
+                .is_none_or(|rs| rs.spec == targets.stable && rs.replicas == targets.stable);
+        let others_gone = self.canary.traffic.is_some()
+            || self.other_replica_sets().iter().all(|rs| rs.available == 0);
         new_ready && stable_ready && others_gone
     }
 
@@ -252,7 +338,7 @@ impl Canary<'_> {
     }
 
     fn analysis_done(&mut self, index: usize) -> bool {
-        let Step::Analysis(analysis) = &self.canary.steps[index] else {
+        let Step::Analysis(analysis) = self.canary.steps[index].gate() else {
             return false;
         };
         self.pass.analysis_gate(analysis, AnalysisKind::Step(index))
@@ -279,10 +365,10 @@ impl Canary<'_> {
 
     /// What the current step waits for, for the progress deadline.
     fn waiting(&self) -> Waiting {
-        match self.canary.steps.get(self.index()) {
+        match self.canary.steps.get(self.index()).map(Step::gate) {
             Some(Step::Pause(_)) => Waiting::Pause,
             Some(Step::Analysis(_)) => Waiting::Analysis(AnalysisKind::Step(self.index())),
-            Some(Step::SetWeight(_)) | None => Waiting::Pods,
+            _ => Waiting::Pods,
         }
     }
 
@@ -292,12 +378,7 @@ impl Canary<'_> {
             .pause_conditions
             .retain(|p| p.reason != PauseReason::CanaryPauseStep);
         self.next.step_analysis = None;
-        let description = match step {
-            Step::SetWeight(weight) => format!("setWeight: {weight}"),
-            Step::Pause(Some(duration)) => format!("pause: {}", go_duration(*duration)),
-            Step::Pause(None) => "pause".to_owned(),
-            Step::Analysis(_) => "analysis".to_owned(),
-        };
+        let description = describe(step.gate());
         let steps = self.step_count();
         self.effects.push(Event::normal(
             "RolloutStepCompleted",
@@ -311,13 +392,20 @@ impl Canary<'_> {
     }
 
     /// Promotes once every step is done (or a full promotion was asked for) and the new
-    /// ReplicaSet is fully available (ARGO-SEMANTICS §2.5).
-    fn promote_when_done(&mut self, new: &ReplicaSetView) {
+    /// ReplicaSet is fully available (ARGO-SEMANTICS §2.5); with routers, once they were also
+    /// seen to send it all traffic (a full promotion keeps the split it had).
+    fn promote_when_done(&mut self, new: &ReplicaSetView, targets: Targets) {
         if self.is_stable_current() || self.next.abort {
             return;
         }
         let steps_done = self.index() >= self.step_count();
         if new.available < self.plan.replicas || !(steps_done || self.next.promote_full) {
+            return;
+        }
+        if self.canary.traffic.is_some()
+            && !self.next.promote_full
+            && !(self.at_desired_counts(new, targets) && self.routers_carry_now(new))
+        {
             return;
         }
         let reason = if self.next.promote_full {
@@ -346,6 +434,28 @@ impl Canary<'_> {
             };
             self.point(service, &hash, target.available);
         }
+    }
+}
+
+/// A step as Argo's events describe it (`setWeight: 20`, `pause: 1h0m0s`).
+fn describe(step: &Step) -> String {
+    match step {
+        Step::SetWeight(weight) => format!("setWeight: {weight}"),
+        Step::Pause(Some(duration)) => format!("pause: {}", go_duration(*duration)),
+        Step::Pause(None) => "pause".to_owned(),
+        Step::Analysis(_) => "analysis".to_owned(),
+        Step::SetCanaryScale(CanaryScale::Weight(weight)) => {
+            format!("setCanaryScale{{weight: {weight}}}")
+        }
+        Step::SetCanaryScale(CanaryScale::Replicas(replicas)) => {
+            format!("setCanaryScale{{replicas: {replicas}}}")
+        }
+        Step::SetCanaryScale(CanaryScale::MatchTrafficWeight) => {
+            "setCanaryScale{matchTrafficWeight: true}".to_owned()
+        }
+        Step::SetHeaderRoute(route) => format!("setHeaderRoute: {}", route.name),
+        Step::SetMirrorRoute(route) => format!("setMirrorRoute: {}", route.name),
+        Step::Combined(parts) => parts.first().map_or_else(String::new, describe),
     }
 }
 

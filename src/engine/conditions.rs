@@ -37,6 +37,8 @@ pub(super) struct Assessment {
     pub active_switched: Option<bool>,
     /// A restart is evicting pods.
     pub restarting: bool,
+    /// Traffic routers split the traffic: old revisions may keep pods for a delay.
+    pub routed: bool,
 }
 
 /// What overrides the usual Progressing condition, most important first.
@@ -253,7 +255,7 @@ fn phase(state: &RolloutState, assessment: &Assessment) -> (Phase, String) {
         } else {
             return (Phase::Healthy, String::new());
         }
-    } else if counts.replicas > counts.updated {
+    } else if counts.replicas > counts.updated && !assessment.routed {
         "old replicas are pending termination"
     } else if !assessment.completed {
         "waiting for all steps to complete"

@@ -1,7 +1,7 @@
 //! What the engine asks the executor to do. Effects are descriptions, not actions: the
 //! executor turns them into calls on the cluster and feeds the results back as observations.
 
-use crate::model::AnalysisPlan;
+use crate::model::{AnalysisPlan, TrafficIntent};
 
 /// One thing the engine wants done.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +65,8 @@ pub enum Effect {
         /// Its name.
         name: String,
     },
+    /// Make the Rollout's traffic routers carry this split and these managed routes.
+    SetTraffic(TrafficIntent),
     /// Record a Kubernetes Event on the Rollout.
     Event(Event),
 }

@@ -26,7 +26,7 @@ pub use conditions::invalid_spec;
 pub use effect::{AnalysisKind, Effect, Event};
 
 use crate::model::{
-    AnalysisRunState, PodView, ReplicaSetView, RolloutPlan, RolloutState, Strategy,
+    AnalysisRunState, PodView, ReplicaSetView, RolloutPlan, RolloutState, RouterReading, Strategy,
 };
 
 /// What the executor observed of a Rollout and the objects around it.
@@ -54,6 +54,8 @@ pub struct Observation<'a> {
     pub replica_set_name_taken: bool,
     /// Its pods (only needed while a restart is pending).
     pub pods: &'a [PodView],
+    /// What each object of its traffic routers carries (routed canaries only).
+    pub traffic: &'a [RouterReading],
 }
 
 /// The outcome of a reconcile.

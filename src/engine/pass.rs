@@ -12,7 +12,7 @@ use super::effect::{AnalysisKind, Effect, Event};
 use super::{Decision, Observation};
 use crate::model::{
     AnalysisPhase, AnalysisRunState, PauseReason, PodCounts, ReplicaSetView, RolloutPlan,
-    RolloutState, Step, until,
+    RolloutState, Step, Strategy, until,
 };
 
 /// The working state of one reconcile.
@@ -279,6 +279,78 @@ impl<'a> Pass<'a> {
         self.progressed = true;
     }
 
+    /// Old revisions keep their pods for `delay` after they stop being live, then go to zero;
+    /// at most `limit` of them wait at once, newest first, and the rest go to zero at once.
+    /// ReplicaSets that are still `referenced` (by a Service or a router) are left alone.
+    /// Acts on one ReplicaSet at most; returns whether it did.
+    pub(super) fn scale_down_old_after(
+        &mut self,
+        delay: Duration,
+        limit: Option<i32>,
+        referenced: impl Fn(&ReplicaSetView) -> bool,
+    ) -> bool {
+        let limit = limit.map_or(usize::MAX, |limit| usize::try_from(limit).unwrap_or(0));
+        let old: Vec<_> = self
+            .other_replica_sets()
+            .into_iter()
+            .filter(|rs| rs.spec > 0 && !referenced(rs))
+            .collect();
+        let mut waiting = 0;
+        for rs in old {
+            let acted = match rs.scale_down_deadline {
+                // Starts its delay: a change, so the pass ends here.
+                None if waiting < limit => self.scale_down_after(rs, Some(delay)),
+                None => {
+                    self.scale_to(rs, 0);
+                    true
+                }
+                Some(_) => {
+                    waiting += 1;
+                    if waiting > limit {
+                        self.scale_to(rs, 0);
+                        true
+                    } else {
+                        self.scale_down_after(rs, Some(delay))
+                    }
+                }
+            };
+            if acted {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Gives `rs` a scale-down deadline `delay` from now, or scales it to zero once that
+    /// deadline passed; `None` keeps it. Returns whether anything was done.
+    pub(super) fn scale_down_after(
+        &mut self,
+        rs: &ReplicaSetView,
+        delay: Option<Duration>,
+    ) -> bool {
+        let Some(delay) = delay else { return false };
+        match rs.scale_down_deadline {
+            None => {
+                let deadline = add(self.now, delay);
+                self.effects.push(Effect::SetScaleDownDeadline {
+                    name: rs.name.clone(),
+                    deadline: Some(deadline),
+                });
+                self.requeue_within(delay);
+                true
+            }
+            Some(deadline) if self.now >= deadline => {
+                self.scale_to(rs, 0);
+                true
+            }
+            Some(deadline) => {
+                let wait = until(self.now, deadline);
+                self.requeue_within(wait);
+                false
+            }
+        }
+    }
+
     /// Deletes the oldest scaled-down ReplicaSets beyond `revisionHistoryLimit`; the current
     /// and stable revisions are never candidates.
     pub(super) fn trim_history(&mut self) {
@@ -375,7 +447,16 @@ impl<'a> Pass<'a> {
         } else {
             None
         };
-        let completed = self.is_stable_current() && self.index() >= self.step_count();
+        // A routed canary is complete once its routers were seen to carry the final split.
+        let routers_settled = self
+            .next
+            .traffic
+            .as_ref()
+            .is_none_or(|traffic| traffic.verified);
+        let completed =
+            self.is_stable_current() && self.index() >= self.step_count() && routers_settled;
+        let routed =
+            matches!(&self.plan.strategy, Strategy::Canary(canary) if canary.traffic.is_some());
         let assessment = Assessment {
             replicas: self.plan.replicas,
             paused_by_spec: self.plan.paused,
@@ -385,6 +466,7 @@ impl<'a> Pass<'a> {
             trouble,
             active_switched,
             restarting: self.restarting,
+            routed,
         };
         conditions::assess(&mut self.next, &assessment, self.now);
         Decision {

@@ -1,14 +1,16 @@
-//! Replica math of a canary without a traffic router, where the weight is realised by the
-//! ratio of pods: how many replicas the new and the stable ReplicaSet should have next, moving
-//! towards a weight without exceeding `maxSurge` or `maxUnavailable`.
+//! Replica math of a canary: how many replicas the new and the stable ReplicaSet should have
+//! next. Without a traffic router the weight is realised by the ratio of pods, moving towards
+//! it without exceeding `maxSurge` or `maxUnavailable` ([`BasicCanary`]); with one, the canary
+//! gets the pods its weight needs and the stable keeps its own ([`RoutedCanary`]).
 //!
-//! This follows Argo Rollouts' `CalculateReplicaCountsForBasicCanary` and
-//! `approximateWeightedCanaryStableReplicaCounts` (ARGO-SEMANTICS §1.1–1.4), with exact integer
-//! arithmetic where Argo uses floating point.
+//! This follows Argo Rollouts' `CalculateReplicaCountsForBasicCanary`,
+//! `approximateWeightedCanaryStableReplicaCounts` and
+//! `CalculateReplicaCountsForTrafficRoutedCanary` (ARGO-SEMANTICS §1.1–1.5), with exact
+//! integer arithmetic where Argo uses floating point.
 
 use std::cmp::Ordering;
 
-use crate::model::Amount;
+use crate::model::{Amount, CanaryScale};
 
 /// The default of both `maxSurge` and `maxUnavailable`.
 const DEFAULT_FENCEPOST: Amount = Amount::Percent(25);
@@ -150,6 +152,66 @@ impl BasicCanary<'_> {
         }
         Targets { new, stable }
     }
+}
+
+/// The inputs of one traffic-routed canary calculation. No surge or unavailability limit
+/// applies: the routers, not the pod ratio, decide who gets the traffic.
+#[derive(Clone, Copy, Debug)]
+pub struct RoutedCanary {
+    /// The Rollout's desired replicas.
+    pub replicas: i32,
+    /// The weight that means all traffic.
+    pub max_weight: i32,
+    /// The weight the canary is sized for.
+    pub weight: i32,
+    /// The `setCanaryScale` in effect, if any.
+    pub scale: Option<CanaryScale>,
+    /// `minPodsPerReplicaSet`.
+    pub min_pods: Option<i32>,
+    /// With `dynamicStableScale`: the stable's weight as the routers were last asked to carry
+    /// it (the stable shrinks only once traffic has left it); `None` keeps the stable whole.
+    pub dynamic_stable_weight: Option<i32>,
+}
+
+impl RoutedCanary {
+    /// The canary gets `ceil(weight · replicas / max)` pods (or what `setCanaryScale` says);
+    /// the stable keeps `replicas`, or with `dynamicStableScale` what the larger of its weight
+    /// to be and its weight now needs. A side with any pods has at least `minPodsPerReplicaSet`
+    /// of them (at most `replicas`).
+    #[must_use]
+    pub fn targets(&self) -> Targets {
+        let replicas = self.replicas;
+        let share = |weight: i32, of: i32| ceil_share(replicas, weight, of);
+        let new = match self.scale {
+            Some(CanaryScale::Replicas(count)) => count,
+            Some(CanaryScale::Weight(weight)) => self.at_least_min(share(weight, 100)),
+            Some(CanaryScale::MatchTrafficWeight) | None => {
+                self.at_least_min(share(self.weight, self.max_weight))
+            }
+        };
+        let stable = self.dynamic_stable_weight.map_or(replicas, |recorded| {
+            let to_be = share(self.max_weight - self.weight, self.max_weight);
+            let now = share(recorded, self.max_weight);
+            self.at_least_min(to_be.max(now))
+        });
+        Targets { new, stable }
+    }
+
+    fn at_least_min(&self, count: i32) -> i32 {
+        match self.min_pods {
+            Some(min) if count > 0 => count.max(min.min(self.replicas)),
+            _ => count,
+        }
+    }
+}
+
+/// `ceil(replicas · weight / of)`, never negative.
+fn ceil_share(replicas: i32, weight: i32, of: i32) -> i32 {
+    if of <= 0 || weight <= 0 {
+        return 0;
+    }
+    let product = i64::from(replicas) * i64::from(weight);
+    narrow((product + i64::from(of) - 1).div_euclid(i64::from(of)))
 }
 
 /// The (canary, stable) replica counts that best approximate `weight` percent of `replicas`.

@@ -6,6 +6,7 @@ mod duration;
 mod hash;
 mod plan;
 mod status;
+mod traffic;
 
 pub use amount::{Amount, AmountError};
 pub use duration::{DurationError, parse_go_duration, parse_pause_seconds};
@@ -16,5 +17,11 @@ pub use plan::{
 };
 pub use status::{
     AnalysisPhase, AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition,
-    PauseReason, Phase, PodCounts, PodView, ReplicaSetView, RolloutState, until,
+    PauseReason, Phase, PodCounts, PodView, ReplicaSetView, RolloutState, TrafficStatus, until,
+};
+pub use traffic::{
+    Alb, Ambassador, Apisix, AppMesh, CanaryScale, GatewayApi, GatewayRoute, HeaderMatch,
+    HeaderRoute, Istio, IstioDestinationRule, IstioTlsRoute, IstioVirtualService, MirrorMatch,
+    MirrorRoute, Nginx, RouteKind, Router, RouterReading, RouterState, Smi, StringMatch, Traefik,
+    TrafficIntent, TrafficPlan,
 };

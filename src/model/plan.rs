@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::Amount;
+use super::traffic::{CanaryScale, HeaderRoute, MirrorRoute, TrafficPlan};
 
 /// What a Rollout asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,7 +61,8 @@ pub enum Strategy {
     BlueGreen(BlueGreenPlan),
 }
 
-/// A canary without a traffic router: weights are realised by replica counts.
+/// A canary: without a traffic router its weights are realised by replica counts, with one
+/// the routers split the traffic.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CanaryPlan {
     /// The steps, in order.
@@ -75,6 +77,8 @@ pub struct CanaryPlan {
     pub stable_service: Option<String>,
     /// Analysis running in the background from a given step on.
     pub background_analysis: Option<BackgroundAnalysis>,
+    /// The traffic routers, if the weights are split by routers rather than replica counts.
+    pub traffic: Option<TrafficPlan>,
 }
 
 /// One canary step.
@@ -86,6 +90,33 @@ pub enum Step {
     Pause(Option<Duration>),
     /// Run an analysis; continue only when it succeeds.
     Analysis(AnalysisPlan),
+    /// Size the canary independently of its traffic weight (routed canaries only).
+    SetCanaryScale(CanaryScale),
+    /// Set (or remove) a managed route sending requests with given headers to the canary.
+    SetHeaderRoute(HeaderRoute),
+    /// Set (or remove) a managed route mirroring matching requests to the canary.
+    SetMirrorRoute(MirrorRoute),
+    /// Several of the above in one step, as Argo allows (`setCanaryScale` with
+    /// `setHeaderRoute` and a `pause`, say): all take effect together, and the step completes
+    /// as its first part does. The parts are single steps, the deciding one first.
+    Combined(Vec<Step>),
+}
+
+impl Step {
+    /// The single steps this step is made of.
+    #[must_use]
+    pub fn parts(&self) -> &[Step] {
+        match self {
+            Self::Combined(parts) => parts,
+            single => std::slice::from_ref(single),
+        }
+    }
+
+    /// The part that decides when the step completes.
+    #[must_use]
+    pub fn gate(&self) -> &Step {
+        self.parts().first().unwrap_or(self)
+    }
 }
 
 /// Background analysis of a canary.

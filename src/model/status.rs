@@ -53,10 +53,31 @@ pub struct RolloutState {
     pub counts: PodCounts,
     /// The canary weight the replica counts aim at.
     pub weight: i32,
+    /// What the traffic routers were last asked to carry, and whether they were seen to.
+    pub traffic: Option<TrafficStatus>,
     /// Blue-green: the preview passed its analysis and pause and may grow to full size.
     pub preview_checkpoint: bool,
     /// The `restartAt` whose restart has finished.
     pub restarted_at: Option<Timestamp>,
+}
+
+/// The split the routers of a canary were last asked for (`status.canary.weights`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrafficStatus {
+    /// The canary's weight.
+    pub canary_weight: i32,
+    /// The canary's pod-template hash.
+    pub canary_hash: String,
+    /// The canary Service.
+    pub canary_service: String,
+    /// The stable's weight.
+    pub stable_weight: i32,
+    /// The stable's pod-template hash.
+    pub stable_hash: String,
+    /// The stable Service.
+    pub stable_service: String,
+    /// Whether every router was read back carrying this split.
+    pub verified: bool,
 }
 
 /// Pod counts reported in the Rollout's status.

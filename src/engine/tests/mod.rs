@@ -2,5 +2,6 @@
 
 mod bluegreen;
 mod canary;
+mod routing;
 mod safety;
 mod sim;

@@ -11,9 +11,10 @@ use proptest::test_runner::TestCaseError;
 
 use crate::engine::{AnalysisKind, Decision, Effect, Event, Observation, reconcile};
 use crate::model::{
-    Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, BlueGreenPlan, CanaryPlan, Phase,
-    PodView, ReplicaSetView, RolloutPlan, RolloutState, Step, Strategy as RolloutStrategy,
-    TemplateRef,
+    Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, BlueGreenPlan, CanaryPlan, GatewayApi,
+    GatewayRoute, Phase, PodView, ReplicaSetView, RolloutPlan, RolloutState, RouteKind, Router,
+    RouterReading, RouterState, Step, Strategy as RolloutStrategy, TemplateRef, TrafficIntent,
+    TrafficPlan,
 };
 
 pub const NAME: &str = "web";
@@ -72,6 +73,7 @@ pub fn analysis_plan() -> AnalysisPlan {
     }
 }
 
+#[allow(clippy::struct_excessive_bools)] // independent switches of the simulated cluster
 pub struct Sim {
     pub plan: RolloutPlan,
     pub state: RolloutState,
@@ -96,6 +98,12 @@ pub struct Sim {
     pub created_runs: Vec<(String, AnalysisKind)>,
     /// The AnalysisRun controller stopped measuring: runs keep the due time they had.
     pub analysis_stalled: bool,
+    /// What the traffic routers' objects carry (routed canaries only).
+    pub readings: Vec<RouterReading>,
+    /// The routers ignore what they are asked (their objects keep what they carry).
+    pub routers_stuck: bool,
+    /// Every split the routers were asked for, in order.
+    pub traffic_writes: Vec<TrafficIntent>,
 }
 
 impl Sim {
@@ -118,6 +126,7 @@ impl Sim {
                 canary_service: Some("web-canary".into()),
                 stable_service: Some("web-stable".into()),
                 background_analysis: None,
+                traffic: None,
             }),
         };
         let services = [
@@ -143,7 +152,76 @@ impl Sim {
             replica_set_name_taken: false,
             created_runs: Vec::new(),
             analysis_stalled: false,
+            readings: Vec::new(),
+            routers_stuck: false,
+            traffic_writes: Vec::new(),
         }
+    }
+
+    /// A canary of 5 replicas whose traffic is split by one router (an HTTPRoute), not yet
+    /// deployed; its route carries nothing for the canary.
+    pub fn routed(steps: Vec<Step>) -> Self {
+        let mut sim = Self::canary(steps);
+        if let RolloutStrategy::Canary(canary) = &mut sim.plan.strategy {
+            canary.traffic = Some(TrafficPlan {
+                routers: vec![Router::GatewayApi(GatewayApi {
+                    namespace: None,
+                    routes: vec![GatewayRoute {
+                        kind: RouteKind::Http,
+                        name: "web".into(),
+                        header_routes: true,
+                    }],
+                    selectors: Vec::new(),
+                    in_progress_label: None,
+                })],
+                managed_routes: vec!["header".into(), "mirror".into()],
+                max_weight: 100,
+                dynamic_stable_scale: false,
+                scale_down_delay: Duration::from_secs(30),
+                scale_down_delay_revision_limit: None,
+                abort_scale_down_delay: Some(Duration::from_secs(30)),
+                abort_scale_down_delay_given: false,
+                min_pods_per_replica_set: None,
+            });
+        }
+        sim.readings = vec![RouterReading {
+            object: "HTTPRoute web".into(),
+            state: Ok(RouterState {
+                canary_weight: Some(0),
+                takes_header_routes: true,
+                takes_mirror_routes: true,
+                ..RouterState::default()
+            }),
+        }];
+        sim
+    }
+
+    /// The traffic plan of a routed canary, to configure.
+    pub fn traffic(&mut self) -> &mut TrafficPlan {
+        match &mut self.plan.strategy {
+            RolloutStrategy::Canary(CanaryPlan {
+                traffic: Some(traffic),
+                ..
+            }) => traffic,
+            _ => panic!("not a routed canary"),
+        }
+    }
+
+    /// The canary weight the routers carry.
+    pub fn carried_weight(&self) -> Option<i32> {
+        self.readings
+            .first()
+            .and_then(|reading| reading.state.as_ref().ok())
+            .and_then(|state| state.canary_weight)
+    }
+
+    /// The managed routes the routers carry.
+    pub fn carried_routes(&self) -> Vec<String> {
+        self.readings
+            .first()
+            .and_then(|reading| reading.state.as_ref().ok())
+            .map(|state| state.routes.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// A blue-green Rollout of 3 replicas, not yet deployed.
@@ -321,6 +399,7 @@ impl Sim {
             foreign_runs: &self.foreign_runs,
             replica_set_name_taken: self.replica_set_name_taken,
             pods: &self.pods,
+            traffic: &self.readings,
         };
         let decision = reconcile(&self.plan, &self.state, &observation, self.now);
         self.state = decision.state.clone();
@@ -413,6 +492,20 @@ impl Sim {
                 pod.created = self.now;
                 self.evicted.push(name.clone());
             }
+            Effect::SetTraffic(intent) => {
+                self.traffic_writes.push(intent.clone());
+                if !self.routers_stuck {
+                    for reading in &mut self.readings {
+                        reading.state = Ok(RouterState {
+                            canary_weight: Some(intent.canary_weight),
+                            routes: intent.route_names(),
+                            takes_header_routes: true,
+                            takes_mirror_routes: true,
+                            hashes: None,
+                        });
+                    }
+                }
+            }
             Effect::Event(event) => self.events.push(event.clone()),
         }
     }
@@ -467,10 +560,11 @@ impl Sim {
             let before = self.state.clone();
             let decision = self.reconcile();
             let immediate = decision.requeue_after == Some(Duration::ZERO);
-            let only_events = decision
-                .effects
-                .iter()
-                .all(|effect| matches!(effect, Effect::Event(_)));
+            // Asking stuck routers again changes nothing.
+            let only_events = decision.effects.iter().all(|effect| {
+                matches!(effect, Effect::Event(_))
+                    || (self.routers_stuck && matches!(effect, Effect::SetTraffic(_)))
+            });
             if only_events && !immediate && before == self.state {
                 return;
             }

@@ -19,6 +19,8 @@ use crate::model::{
     RolloutPlan, SpecError, SpecErrors, Step, Strategy, TemplateRef, parse_pause_seconds,
 };
 
+mod traffic;
+
 const NOT_SUPPORTED: &str = "is not supported by tidegate yet";
 const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 10;
 const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
@@ -254,10 +256,6 @@ fn read_strategy(
 fn read_canary(canary: &CanaryStrategy, check: &mut Check) -> CanaryPlan {
     let path = "spec.strategy.canary";
     check.unsupported(
-        format!("{path}.trafficRouting"),
-        canary.traffic_routing.is_some(),
-    );
-    check.unsupported(
         format!("{path}.antiAffinity"),
         canary.anti_affinity.is_some(),
     );
@@ -274,21 +272,8 @@ fn read_canary(canary: &CanaryStrategy, check: &mut Check) -> CanaryPlan {
         format!("{path}.replicaProgressThreshold"),
         canary.replica_progress_threshold.is_some(),
     );
-    if canary.traffic_routing.is_none() {
-        // As in Argo: these only mean something with a traffic router.
-        if canary.scale_down_delay_seconds.is_some() {
-            check.fail(
-                format!("{path}.scaleDownDelaySeconds"),
-                "can only be used with traffic routing",
-            );
-        }
-        if canary.dynamic_stable_scale {
-            check.fail(
-                format!("{path}.dynamicStableScale"),
-                "can only be used with traffic routing",
-            );
-        }
-    }
+    let traffic = traffic::read_traffic(canary, check);
+    let max_weight = traffic.as_ref().map_or(100, |traffic| traffic.max_weight);
 
     let max_surge = check.amount(&format!("{path}.maxSurge"), canary.max_surge.as_ref());
     let max_unavailable = check.amount(
@@ -314,8 +299,11 @@ fn read_canary(canary: &CanaryStrategy, check: &mut Check) -> CanaryPlan {
         .steps
         .iter()
         .enumerate()
-        .filter_map(|(index, step)| read_step(step, &format!("{path}.steps[{index}]"), check))
+        .filter_map(|(index, step)| {
+            read_step(step, &format!("{path}.steps[{index}]"), max_weight, check)
+        })
         .collect();
+    traffic::check_steps(&steps, traffic.as_ref(), path, check);
     let background_analysis = canary.analysis.as_ref().map(|background| {
         let analysis_path = format!("{path}.analysis");
         let starting_step = background.starting_step.unwrap_or(0);
@@ -341,52 +329,65 @@ fn read_canary(canary: &CanaryStrategy, check: &mut Check) -> CanaryPlan {
         canary_service,
         stable_service,
         background_analysis,
+        traffic,
     }
 }
 
-fn read_step(step: &CanaryStep, path: &str, check: &mut Check) -> Option<Step> {
-    let kinds = [
+/// Reads one step. Argo allows at most one of `setWeight`, `pause`, `analysis` and
+/// `experiment` in a step, beside any of the routing parts (`setCanaryScale`,
+/// `setHeaderRoute`, `setMirrorRoute`); the step completes as the first of those present does,
+/// in that order.
+fn read_step(step: &CanaryStep, path: &str, max_weight: i32, check: &mut Check) -> Option<Step> {
+    let deciding = [
         step.set_weight.is_some(),
         step.pause.is_some(),
         step.analysis.is_some(),
-        step.set_canary_scale.is_some(),
         step.experiment.is_some(),
+    ];
+    let routing = [
+        step.set_canary_scale.is_some(),
         step.set_header_route.is_some(),
         step.set_mirror_route.is_some(),
-        step.plugin.is_some(),
     ];
-    match kinds.iter().filter(|set| **set).count() {
-        0 => {
-            check.fail(path, "needs one of setWeight, pause, analysis");
-            return None;
-        }
-        1 => {}
-        _ => {
-            check.fail(path, "must have exactly one of setWeight, pause, analysis");
-            return None;
-        }
+    let deciding_count = deciding.iter().filter(|set| **set).count();
+    if deciding_count + routing.iter().filter(|set| **set).count() == 0 && step.plugin.is_none() {
+        check.fail(
+            path,
+            "needs one of setWeight, pause, analysis, setCanaryScale, setHeaderRoute, setMirrorRoute",
+        );
+        return None;
+    }
+    if deciding_count > 1 {
+        check.fail(
+            path,
+            "must have at most one of setWeight, pause, analysis and experiment",
+        );
+        return None;
     }
     check.unsupported(format!("{path}.experiment"), step.experiment.is_some());
-    check.unsupported(
-        format!("{path}.setHeaderRoute"),
-        step.set_header_route.is_some(),
-    );
-    check.unsupported(
-        format!("{path}.setMirrorRoute"),
-        step.set_mirror_route.is_some(),
-    );
     check.unsupported(format!("{path}.plugin"), step.plugin.is_some());
-    if step.set_canary_scale.is_some() {
-        check.fail(
-            format!("{path}.setCanaryScale"),
-            "requires trafficRouting, which tidegate does not support yet",
-        );
+    let mut parts: Vec<Step> = read_deciding_part(step, path, max_weight, check)
+        .into_iter()
+        .collect();
+    parts.extend(traffic::read_routing_parts(step, path, check));
+    match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(Step::Combined(parts)),
     }
+}
+
+fn read_deciding_part(
+    step: &CanaryStep,
+    path: &str,
+    max_weight: i32,
+    check: &mut Check,
+) -> Option<Step> {
     if let Some(weight) = step.set_weight {
-        if !(0..=100).contains(&weight) {
+        if !(0..=max_weight).contains(&weight) {
             check.fail(
                 format!("{path}.setWeight"),
-                format!("must be between 0 and 100, got {weight}"),
+                format!("must be between 0 and {max_weight}, got {weight}"),
             );
         }
         return Some(Step::SetWeight(weight));

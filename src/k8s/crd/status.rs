@@ -10,7 +10,7 @@ use super::{
 };
 use crate::model::{
     AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition, PodCounts,
-    RolloutState,
+    RolloutState, TrafficStatus,
 };
 
 impl RolloutStatus {
@@ -68,6 +68,9 @@ impl RolloutStatus {
             weight: canary
                 .and_then(|canary| canary.weights.as_ref())
                 .map_or(0, |weights| weights.canary.weight),
+            traffic: canary
+                .and_then(|canary| canary.weights.as_ref())
+                .and_then(traffic_from_wire),
             restarted_at: self.restarted_at.as_ref().map(|time| time.0),
             preview_checkpoint: blue_green
                 .is_some_and(|blue_green| blue_green.scale_up_preview_check_point),
@@ -78,19 +81,22 @@ impl RolloutStatus {
     /// form, which the scale subresource (and so an HPA) needs.
     #[must_use]
     pub fn from_state(state: &RolloutState, selector: &str) -> Self {
-        let weights = TrafficWeights {
-            canary: WeightDestination {
-                weight: state.weight,
-                pod_template_hash: state.current_pod_hash.clone().unwrap_or_default(),
-                ..WeightDestination::default()
+        let weights = state.traffic.as_ref().map_or_else(
+            || TrafficWeights {
+                canary: WeightDestination {
+                    weight: state.weight,
+                    pod_template_hash: state.current_pod_hash.clone().unwrap_or_default(),
+                    ..WeightDestination::default()
+                },
+                stable: WeightDestination {
+                    weight: 100 - state.weight,
+                    pod_template_hash: state.stable_hash.clone().unwrap_or_default(),
+                    ..WeightDestination::default()
+                },
+                ..TrafficWeights::default()
             },
-            stable: WeightDestination {
-                weight: 100 - state.weight,
-                pod_template_hash: state.stable_hash.clone().unwrap_or_default(),
-                ..WeightDestination::default()
-            },
-            ..TrafficWeights::default()
-        };
+            traffic_to_wire,
+        );
         let canary = CanaryStatus {
             current_step_analysis_run_status: state.step_analysis.as_ref().map(run_to_wire),
             current_background_analysis_run_status: state
@@ -161,6 +167,38 @@ impl RolloutStatus {
             event_sequence: self.event_sequence,
             ..Self::from_state(state, selector)
         }
+    }
+}
+
+/// The split routers were asked for: only a routed canary records whether it was verified
+/// (a canary without routers records its replica weight alone).
+fn traffic_from_wire(weights: &TrafficWeights) -> Option<TrafficStatus> {
+    let verified = weights.verified?;
+    Some(TrafficStatus {
+        canary_weight: weights.canary.weight,
+        canary_hash: weights.canary.pod_template_hash.clone(),
+        canary_service: weights.canary.service_name.clone(),
+        stable_weight: weights.stable.weight,
+        stable_hash: weights.stable.pod_template_hash.clone(),
+        stable_service: weights.stable.service_name.clone(),
+        verified,
+    })
+}
+
+fn traffic_to_wire(traffic: &TrafficStatus) -> TrafficWeights {
+    TrafficWeights {
+        canary: WeightDestination {
+            weight: traffic.canary_weight,
+            service_name: traffic.canary_service.clone(),
+            pod_template_hash: traffic.canary_hash.clone(),
+        },
+        stable: WeightDestination {
+            weight: traffic.stable_weight,
+            service_name: traffic.stable_service.clone(),
+            pod_template_hash: traffic.stable_hash.clone(),
+        },
+        additional: Vec::new(),
+        verified: Some(traffic.verified),
     }
 }
 
@@ -267,6 +305,7 @@ mod tests {
                 available: 5,
             },
             weight: 20,
+            traffic: None,
             preview_checkpoint: true,
             restarted_at: Some(now),
             background_analysis: Some(AnalysisRunState {
@@ -293,6 +332,26 @@ mod tests {
     fn state_round_trips_through_the_wire_status() {
         let state = state();
         let status = RolloutStatus::from_state(&state, "app=web");
+        assert_eq!(status.to_state(), state);
+    }
+
+    #[test]
+    fn a_routed_split_round_trips_with_its_services_and_verification() {
+        let mut state = state();
+        state.traffic = Some(TrafficStatus {
+            canary_weight: 20,
+            canary_hash: "6c9f8".into(),
+            canary_service: "web-canary".into(),
+            stable_weight: 80,
+            stable_hash: "7f6b5".into(),
+            stable_service: "web-stable".into(),
+            verified: false,
+        });
+        let status = RolloutStatus::from_state(&state, "app=web");
+        let weights = serde_json::to_value(&status).unwrap()["canary"]["weights"].clone();
+        assert_eq!(weights["canary"]["serviceName"], "web-canary");
+        assert_eq!(weights["stable"]["weight"], 80);
+        assert_eq!(weights["verified"], false);
         assert_eq!(status.to_state(), state);
     }
 

@@ -160,7 +160,7 @@ fn every_problem_is_reported_at_its_path() {
         "spec.strategy.canary.steps[0].setWeight: must be between 0 and 100, got 120",
         "spec.strategy.canary.steps[1].pause.duration: \"soon\" is not a duration",
         "spec.strategy.canary.steps[2]: needs one of setWeight, pause, analysis",
-        "spec.strategy.canary.steps[3]: must have exactly one of",
+        "spec.strategy.canary.steps[3]: must have at most one of setWeight, pause, analysis",
         "spec.strategy.canary.steps[4].analysis.templates: must name at least one template",
         "spec.strategy.canary.steps[5].analysis.args[0]: needs exactly one of value and valueFrom",
         "spec.strategy.canary.steps[5].analysis.args[1]: needs exactly one of value and valueFrom",
@@ -263,22 +263,48 @@ fn blue_green_problems_are_reported() {
 fn argo_features_tidegate_does_not_run_are_refused_by_name() {
     let found = errors(&spec(
         "  canary:
-    scaleDownDelaySeconds: 30
-    trafficRouting: {istio: {virtualService: {name: web}}}
+    canaryService: web-canary
+    stableService: web-stable
+    trafficRouting:
+      plugins: {argoproj-labs/openshift: {routes: [web]}}
     canaryMetadata: {labels: {role: canary}}
     steps:
     - experiment: {templates: []}
-    - setCanaryScale: {replicas: 2}
+    - setWeight: 20
 ",
     ));
     assert_eq!(
         found,
         [
-            "spec.strategy.canary.trafficRouting: is not supported by tidegate yet",
             "spec.strategy.canary.canaryMetadata: is not supported by tidegate yet",
+            "spec.strategy.canary.trafficRouting.plugins[\"argoproj-labs/openshift\"]: traffic \
+             router plugins are not supported by tidegate; it drives \"argoproj-labs/gatewayAPI\" \
+             itself",
+            "spec.strategy.canary.trafficRouting: names no router: set one of istio, nginx, alb, \
+             smi, traefik, ambassador, apisix, appMesh or plugins[\"argoproj-labs/gatewayAPI\"]",
             "spec.strategy.canary.steps[0].experiment: is not supported by tidegate yet",
-            "spec.strategy.canary.steps[1].setCanaryScale: requires trafficRouting, which \
-             tidegate does not support yet",
+        ]
+    );
+}
+
+#[test]
+fn routing_knobs_and_steps_need_a_router() {
+    let found = errors(&spec(
+        "  canary:
+    scaleDownDelaySeconds: 30
+    dynamicStableScale: true
+    steps:
+    - setCanaryScale: {replicas: 2}
+    - setHeaderRoute: {name: beta, match: [{headerName: x-beta, headerValue: {exact: 'yes'}}]}
+",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.strategy.canary.scaleDownDelaySeconds: can only be used with traffic routing",
+            "spec.strategy.canary.dynamicStableScale: can only be used with traffic routing",
+            "spec.strategy.canary.steps[0].setCanaryScale: requires trafficRouting",
+            "spec.strategy.canary.steps[1].setHeaderRoute: requires trafficRouting",
         ]
     );
 }

@@ -1,0 +1,188 @@
+//! Fixtures shared by the routers' tests, and how sync keeps a router's parts of an object.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::model::{
+    GatewayApi, GatewayRoute, HeaderMatch, HeaderRoute, MirrorMatch, MirrorRoute, RouteKind,
+    StringMatch,
+};
+
+/// A Rollout `web` in `shop` with Services `web-canary` and `web-stable`, managed routes
+/// `header` and `mirror`, weights out of 100.
+pub fn context() -> Context {
+    Context {
+        namespace: "shop".into(),
+        rollout: "web".into(),
+        canary_service: "web-canary".into(),
+        stable_service: "web-stable".into(),
+        managed_routes: vec!["header".into(), "mirror".into()],
+        max_weight: 100,
+        owner: json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "Rollout", "name": "web",
+                      "uid": "u-1", "controller": true, "blockOwnerDeletion": true}),
+    }
+}
+
+/// The split `canary` / `100 - canary`, hashes `new` and `old`, no managed route.
+pub fn intent(canary: i32) -> TrafficIntent {
+    TrafficIntent {
+        rollout: "web".into(),
+        canary_weight: canary,
+        max_weight: 100,
+        canary_service: "web-canary".into(),
+        stable_service: "web-stable".into(),
+        canary_hash: "new".into(),
+        stable_hash: "old".into(),
+        header_routes: Vec::new(),
+        mirror_routes: Vec::new(),
+        managed_routes: vec!["header".into(), "mirror".into()],
+    }
+}
+
+/// A header route matching `X-Canary`.
+pub fn header(name: &str, value: StringMatch) -> HeaderRoute {
+    HeaderRoute {
+        name: name.into(),
+        matches: vec![HeaderMatch {
+            header: "X-Canary".into(),
+            value,
+        }],
+    }
+}
+
+/// A mirror route for `POST /checkout`.
+pub fn mirror(name: &str, percentage: i32) -> MirrorRoute {
+    MirrorRoute {
+        name: name.into(),
+        matches: vec![MirrorMatch {
+            method: Some(StringMatch::Exact("POST".into())),
+            path: Some(StringMatch::Exact("/checkout".into())),
+            ..MirrorMatch::default()
+        }],
+        percentage: Some(percentage),
+    }
+}
+
+/// One object read, of `kind`, named and namespaced as `object` says.
+pub fn read(kind: Kind, object: Value) -> Objects {
+    vec![Read {
+        target: Target::new(
+            kind,
+            object["metadata"]["namespace"].as_str().unwrap_or("shop"),
+            object["metadata"]["name"].as_str().unwrap_or(""),
+        ),
+        api_version: kind.apis[0],
+        live: Some(object),
+    }]
+}
+
+/// An object written by a router, without the record of the write (tests compare the rest).
+pub fn routed_without_record(object: &Value) -> Value {
+    assert!(
+        recorded(object).is_some(),
+        "a router's write records its intent"
+    );
+    let mut object = object.clone();
+    json::set_annotation(&mut object, INTENT_ANNOTATION, None);
+    object
+}
+
+fn gateway() -> GatewayApi {
+    GatewayApi {
+        namespace: None,
+        routes: vec![GatewayRoute {
+            kind: RouteKind::Http,
+            name: "web".into(),
+            header_routes: true,
+        }],
+        selectors: Vec::new(),
+        in_progress_label: None,
+    }
+}
+
+fn git_route(stable: i64, canary: i64) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"rules": [{"backendRefs": [
+            {"name": "web-stable", "port": 80, "weight": stable},
+            {"name": "web-canary", "port": 80, "weight": canary},
+        ]}]},
+    })
+}
+
+/// The route as the router wrote it mid-canary: 30 % and a header route.
+fn live_route() -> Value {
+    let mut asked = intent(30);
+    asked.header_routes = vec![header("header", StringMatch::Exact("yes".into()))];
+    let mut live = git_route(100, 0);
+    live["metadata"]["resourceVersion"] = json!("41");
+    let router = Router::GatewayApi(gateway());
+    let writes = shape(&router)
+        .writes(&context(), &read(gateway::HTTP_ROUTE, live), &asked)
+        .unwrap();
+    let [Write::Replace(_, written)] = writes.as_slice() else {
+        panic!("one replace")
+    };
+    let mut written = written.clone();
+    written["metadata"]["resourceVersion"] = json!("42");
+    written
+}
+
+#[test]
+fn sync_keeps_the_weights_and_managed_routes_a_router_wrote() {
+    let live = live_route();
+    let mut git = git_route(100, 0);
+    git["spec"]["parentRefs"] = json!([{"name": "public"}]);
+    let carried = carry(&git, &live).expect("a routed object");
+    assert_eq!(
+        carried["spec"]["parentRefs"],
+        json!([{"name": "public"}]),
+        "Git's change goes in"
+    );
+    let rules = carried["spec"]["rules"].as_array().unwrap();
+    assert_eq!(rules[0]["backendRefs"][0]["weight"], 70);
+    assert_eq!(rules[0]["backendRefs"][1]["weight"], 30);
+    assert_eq!(rules[1]["name"], "header", "the header route stays");
+    assert_eq!(
+        carried["metadata"]["resourceVersion"], "42",
+        "on the condition nothing changed"
+    );
+    assert_eq!(recorded(&carried), recorded(&live));
+}
+
+#[test]
+fn nothing_is_carried_for_objects_no_router_wrote() {
+    assert_eq!(carry(&git_route(100, 0), &git_route(100, 0)), None);
+    let mut service = live_route();
+    service["kind"] = json!("Service");
+    service["apiVersion"] = json!("v1");
+    assert_eq!(carry(&service, &live_route()), None);
+}
+
+#[test]
+fn a_git_route_the_router_cannot_shape_goes_in_as_it_is() {
+    let mut git = git_route(100, 0);
+    git["spec"]["rules"][0]["backendRefs"] = json!([{"name": "web-stable", "port": 80}]);
+    assert_eq!(
+        carry(&git, &live_route()),
+        None,
+        "nothing kept: Git's route applies"
+    );
+}
+
+#[test]
+fn routed_kinds_are_known_by_api_version_and_kind() {
+    assert!(may_be_routed("gateway.networking.k8s.io/v1", "HTTPRoute"));
+    assert!(may_be_routed(
+        "networking.istio.io/v1alpha3",
+        "VirtualService"
+    ));
+    assert!(may_be_routed(
+        "traefik.containo.us/v1alpha1",
+        "TraefikService"
+    ));
+    assert!(!may_be_routed("v1", "Service"));
+    assert!(!may_be_routed("gateway.networking.k8s.io/v1", "Gateway"));
+}
