@@ -363,22 +363,24 @@ impl Syncer {
         }
     }
 
-    /// What to apply for `object`: Git's object, plus the live pin of a Service a Rollout
-    /// manages, on the condition that the Service did not change since it was read
-    /// ([`pins`]).
+    /// What to apply for `object`: Git's object, plus what a Rollout owns in its live copy —
+    /// the pin of a Service it manages ([`pins`]), the weights and managed routes its traffic
+    /// router wrote ([`crate::traffic::carry`]) — on the condition that the object did not
+    /// change since it was read.
     async fn with_pins<'o>(
         &self,
         api: &Api<DynamicObject>,
         object: &'o Desired,
     ) -> Result<Cow<'o, Value>, kube::Error> {
-        if !pins::may_be_pinned(&object.api_version, &object.key.kind) {
+        if !may_be_owned_by_a_rollout(&object.api_version, &object.key.kind) {
             return Ok(Cow::Borrowed(&object.object));
         }
         let Some(live) = cluster::get(api, &object.key.name).await? else {
             return Ok(Cow::Borrowed(&object.object));
         };
         let live = serde_json::to_value(&live).expect("objects serialize to JSON");
-        Ok(pins::carry(&object.object, &live).map_or(Cow::Borrowed(&object.object), Cow::Owned))
+        Ok(carry_rollout_parts(&object.object, &live)
+            .map_or(Cow::Borrowed(&object.object), Cow::Owned))
     }
 
     /// Finds the API of kinds whose CRDs were just applied. Discovery can lag behind a CRD's
@@ -594,7 +596,7 @@ impl Syncer {
             return Ok(Compared::Missing);
         };
         let live_value = serde_json::to_value(&live).expect("objects serialize to JSON");
-        let applied = pins::carry(&object.object, &live_value);
+        let applied = carry_rollout_parts(&object.object, &live_value);
         let applied = applied.as_ref().unwrap_or(&object.object);
         let dry = cluster::apply(&api, &object.key.name, applied, true).await?;
         let managed = live_value["metadata"]["managedFields"].clone();
@@ -632,6 +634,17 @@ impl Syncer {
     pub fn client(&self) -> &Client {
         &self.client
     }
+}
+
+/// Whether a Rollout may own part of objects of this kind: the Services it pins, the objects
+/// its traffic routers write.
+fn may_be_owned_by_a_rollout(api_version: &str, kind: &str) -> bool {
+    pins::may_be_pinned(api_version, kind) || crate::traffic::may_be_routed(api_version, kind)
+}
+
+/// `desired` with what a Rollout owns in `live` kept; `None` when it owns nothing there.
+fn carry_rollout_parts(desired: &Value, live: &Value) -> Option<Value> {
+    pins::carry(desired, live).or_else(|| crate::traffic::carry(desired, live))
 }
 
 enum Compared {

@@ -43,7 +43,17 @@ pub fn normalize(object: &Value, managed_fields: &Value) -> Value {
         }
     }
     let service = object["kind"] == "Service" && object["apiVersion"] == "v1";
-    for entry in managed_fields.as_array().into_iter().flatten() {
+    // An object a traffic router wrote is compared whole: what the Rollout owns in it was
+    // applied again to Git's copy before the comparison (`traffic::carry`), so everything
+    // still different is drift — and its atomic lists (`rules`, `http`), which the router's
+    // last write owns whole, would otherwise hide Git's changes.
+    let routed = crate::traffic::recorded(&object).is_some();
+    for entry in managed_fields
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|_| !routed)
+    {
         if entry["manager"] == ROLLOUT_FIELD_MANAGER
             && let Some(owned) = entry.get("fieldsV1")
         {

@@ -12,4 +12,5 @@ mod gitops;
 mod ha;
 mod rollouts;
 mod safety;
+mod traffic;
 mod writeback;

@@ -12,6 +12,7 @@ pub mod gitea;
 pub mod http;
 pub mod prometheus;
 pub mod rollout;
+pub mod routers;
 
 use std::ffi::OsString;
 use std::fmt::Debug;
