@@ -232,7 +232,7 @@ async fn reconcile_rollout(
         .expect("a valid plan has a template");
     let steps_hash = rollout.spec.steps_hash();
     let (observed, pods) = observe(&context.client, &rollout, &plan, &state, &pod_hash).await?;
-    let readings = read_routers(&context.client, &rollout, &plan).await;
+    let readings = crate::traffic::io::read_rollout(&context.client, &rollout, &plan).await;
     let observation = Observation {
         name: &name,
         generation: rollout.metadata.generation.unwrap_or(0),
@@ -293,21 +293,6 @@ async fn observe(
         Vec::new()
     };
     Ok((observed, pods))
-}
-
-/// What the Rollout's traffic routers carry (none for a Rollout without routers).
-async fn read_routers(
-    client: &Client,
-    rollout: &Rollout,
-    plan: &crate::model::RolloutPlan,
-) -> Vec<crate::model::RouterReading> {
-    let crate::model::Strategy::Canary(canary) = &plan.strategy else {
-        return Vec::new();
-    };
-    match crate::traffic::io::context(rollout, canary) {
-        Some((traffic, context)) => crate::traffic::io::read(client, traffic, &context).await,
-        None => Vec::new(),
-    }
 }
 
 /// Records the decision, then — only if that succeeded — carries out its effects on the

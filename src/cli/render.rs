@@ -1,6 +1,6 @@
 //! Text views of Rollouts for the terminal: the detail of one (`get rollout`, a tree like
-//! Argo's, coloured on a terminal) and a table of many (`list rollouts`). Pure: objects in,
-//! text out.
+//! Argo's, coloured on a terminal, with what its traffic routers were read back carrying) and a
+//! table of many (`list rollouts`). Pure: objects in, text out.
 
 use std::fmt::Write;
 
@@ -8,6 +8,7 @@ use kube::ResourceExt;
 
 use crate::k8s::crd::{Rollout, RolloutStatus};
 use crate::k8s::{Pod, ReplicaSet, labels};
+use crate::model::RouterReading;
 
 /// ANSI colours, or none (not a terminal, or `NO_COLOR` set).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,14 +40,66 @@ pub fn rollout_detail(
     rollout: &Rollout,
     replica_sets: &[ReplicaSet],
     pods: &[Pod],
+    routers: &[RouterReading],
     paint: Paint,
 ) -> String {
     let status = rollout.status.clone().unwrap_or_default();
     let mut out = String::new();
     header(&mut out, rollout, &status, paint);
     steps(&mut out, rollout, &status, paint);
+    traffic(&mut out, &status, routers, paint);
     revisions(&mut out, &status, replica_sets, pods);
     out
+}
+
+/// The split the routers were asked for, and what each router object was read back carrying.
+fn traffic(out: &mut String, status: &RolloutStatus, routers: &[RouterReading], paint: Paint) {
+    let asked = status
+        .canary
+        .as_ref()
+        .and_then(|canary| canary.weights.as_ref())
+        .filter(|weights| weights.verified.is_some());
+    if routers.is_empty() && asked.is_none() {
+        return;
+    }
+    out.push_str("\nTraffic:\n");
+    if let Some(weights) = asked {
+        let seen = if weights.verified == Some(true) {
+            paint.paint("read back", "32")
+        } else {
+            paint.paint("not read back yet", "33")
+        };
+        let _ = writeln!(
+            out,
+            "  asked     canary {} ({}), stable {} ({}): {seen}",
+            weights.canary.weight,
+            non_empty_or(&weights.canary.service_name, "-"),
+            weights.stable.weight,
+            non_empty_or(&weights.stable.service_name, "-"),
+        );
+    }
+    for reading in routers {
+        let carried = match &reading.state {
+            Ok(state) => {
+                let weight = state
+                    .canary_weight
+                    .map_or_else(|| "no single weight".to_owned(), |w| format!("canary {w}"));
+                let managed = if state.routes.is_empty() {
+                    String::new()
+                } else {
+                    let names: Vec<&str> = state.routes.iter().map(String::as_str).collect();
+                    format!(", routes {}", names.join(", "))
+                };
+                format!("{weight}{managed}")
+            }
+            Err(error) => paint.paint(error, "31"),
+        };
+        let _ = writeln!(out, "  {}: {carried}", reading.object);
+    }
+}
+
+fn non_empty_or<'a>(text: &'a str, instead: &'a str) -> &'a str {
+    if text.is_empty() { instead } else { text }
 }
 
 fn header(out: &mut String, rollout: &Rollout, status: &RolloutStatus, paint: Paint) {
@@ -337,15 +390,57 @@ Revisions:
       Pod web-v1hash-a  Running, ready
 ";
         assert_eq!(
-            rollout_detail(&rollout(), &sets, &pods, Paint(false)),
+            rollout_detail(&rollout(), &sets, &pods, &[], Paint(false)),
             expected
         );
-        let coloured = rollout_detail(&rollout(), &sets, &pods, Paint(true));
+        let coloured = rollout_detail(&rollout(), &sets, &pods, &[], Paint(true));
         assert!(coloured.contains("\x1b[3"), "{coloured}");
         assert_eq!(
             strip_ansi(&coloured),
             expected,
             "colour changes nothing but colour"
+        );
+    }
+
+    #[test]
+    fn detail_shows_the_split_asked_for_and_what_each_router_carries() {
+        use crate::model::RouterState;
+
+        let mut routed = rollout();
+        let status = routed.status.as_mut().expect("a status");
+        status.canary = Some(crate::k8s::crd::CanaryStatus {
+            weights: serde_json::from_value(serde_json::json!({
+                "canary": {"weight": 20, "serviceName": "web-canary", "podTemplateHash": "v2hash"},
+                "stable": {"weight": 80, "serviceName": "web-stable", "podTemplateHash": "v1hash"},
+                "verified": false,
+            }))
+            .expect("weights"),
+            ..crate::k8s::crd::CanaryStatus::default()
+        });
+        let routers = [
+            RouterReading {
+                object: "HTTPRoute shop/web".into(),
+                state: Ok(RouterState {
+                    canary_weight: Some(20),
+                    routes: ["beta".to_owned()].into(),
+                    ..RouterState::default()
+                }),
+            },
+            RouterReading {
+                object: "VirtualService shop/web".into(),
+                state: Err("VirtualService shop/web does not exist".into()),
+            },
+        ];
+        let detail = rollout_detail(&routed, &[], &[], &routers, Paint(false));
+        assert!(
+            detail.contains(
+                "\nTraffic:\n  asked     canary 20 (web-canary), stable 80 (web-stable): not read back yet\n  HTTPRoute shop/web: canary 20, routes beta\n  VirtualService shop/web: VirtualService shop/web does not exist\n"
+            ),
+            "{detail}"
+        );
+        assert!(
+            !rollout_detail(&rollout(), &[], &[], &[], Paint(false)).contains("Traffic:"),
+            "nothing about routers for a canary without them"
         );
     }
 

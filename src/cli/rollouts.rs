@@ -201,10 +201,15 @@ async fn detail(client: &k8s::Client, namespace: &str, name: &str) -> anyhow::Re
             .context("list pods")?
             .items
     };
+    let routers = match (rollout.spec.plan(), rollout.namespace()) {
+        (Ok(plan), Some(_)) => crate::traffic::io::read_rollout(client, &rollout, &plan).await,
+        _ => Vec::new(),
+    };
     Ok(render::rollout_detail(
         &rollout,
         &replica_sets,
         &pods,
+        &routers,
         paint(),
     ))
 }

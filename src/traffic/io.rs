@@ -291,6 +291,21 @@ pub async fn read(client: &Client, traffic: &TrafficPlan, context: &Context) -> 
     readings
 }
 
+/// What a Rollout's traffic routers carry (nothing for a Rollout without routers).
+pub async fn read_rollout(
+    client: &Client,
+    rollout: &Rollout,
+    plan: &crate::model::RolloutPlan,
+) -> Vec<RouterReading> {
+    let crate::model::Strategy::Canary(canary) = &plan.strategy else {
+        return Vec::new();
+    };
+    match context(rollout, canary) {
+        Some((traffic, context)) => read(client, traffic, &context).await,
+        None => Vec::new(),
+    }
+}
+
 /// Makes every router of `traffic` carry `intent`: reads its objects afresh, and writes what
 /// its shape decides, router after router, stopping at the first failure.
 pub async fn apply(

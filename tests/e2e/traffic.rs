@@ -58,7 +58,12 @@ impl Probe {
 /// Runs a canary `[setWeight: 30, pause]` through `routing` over `objects`: the first revision
 /// leaves the canary nothing, the second gets 30 at the pause (read back before the pause
 /// starts), and its promotion gives the stable Service the new pods and the canary nothing.
-async fn walk(prefix: &str, objects: &[Value], routing: &Value, probe: &Probe) {
+async fn walk(
+    prefix: &str,
+    objects: &[Value],
+    routing: &Value,
+    probe: &Probe,
+) -> (TestNamespace, RolloutStatus) {
     let ns = TestNamespace::create(prefix).await;
     install_crds(&ns.client()).await;
     install_router_crds(&ns.client()).await;
@@ -96,6 +101,7 @@ async fn walk(prefix: &str, objects: &[Value], routing: &Value, probe: &Probe) {
         Some(promoted.stable_rs.as_str())
     );
     controllers.stop().await;
+    (ns, promoted)
 }
 
 fn destination_weight(live: Option<&Value>, host: &str) -> Option<i64> {
@@ -157,7 +163,24 @@ async fn istio_subset_level_routing_walks_a_canary_and_pins_the_subsets() {
         name: "web",
         weight: |live| destination_weight(live, "canary"),
     };
-    walk("route-subset", &[rule, vs], &routing, &probe).await;
+    let (ns, promoted) = walk("route-subset", &[rule, vs], &routing, &probe).await;
+    let rule = routers::get(&ns, "networking.istio.io/v1", "DestinationRule", "web")
+        .await
+        .expect("the rule");
+    let hash = |subset: usize| {
+        rule["spec"]["subsets"][subset]["labels"]["rollouts-pod-template-hash"].clone()
+    };
+    assert_eq!(hash(0), json!(promoted.stable_rs), "{rule:#}");
+    assert_eq!(
+        hash(1),
+        json!(promoted.stable_rs),
+        "both select the promoted revision"
+    );
+    assert_eq!(
+        rule["spec"]["subsets"][2]["labels"],
+        json!({"debug": "true"}),
+        "others kept"
+    );
 }
 
 #[tokio::test]
@@ -484,19 +507,24 @@ async fn drifted(daemon: &Daemon, expected: f64) {
     .await;
 }
 
-/// Edits the route's parent by hand, as someone with cluster access might.
-async fn edit_by_hand(ns: &TestNamespace, route: &Value) {
-    let mut edited = route.clone();
-    edited["spec"]["parentRefs"][0]["name"] = json!("by-hand");
+/// Replaces the route, as someone with cluster access might.
+async fn replace_route(ns: &TestNamespace, route: Value) {
     routers::api(ns, ROUTE.0, ROUTE.1)
         .await
         .replace(
             "web",
             &kube::api::PostParams::default(),
-            &serde_json::from_value(edited).expect("a route"),
+            &serde_json::from_value(route).expect("a route"),
         )
         .await
         .expect("edit the route by hand");
+}
+
+/// Edits the route's parent by hand.
+async fn edit_by_hand(ns: &TestNamespace, route: &Value) {
+    let mut edited = route.clone();
+    edited["spec"]["parentRefs"][0]["name"] = json!("by-hand");
+    replace_route(ns, edited).await;
 }
 
 #[tokio::test]
@@ -518,6 +546,21 @@ async fn a_gateway_api_canary_walks_its_weights_and_routes_and_git_syncs_keep_th
     })
     .await;
     assert_eq!(route["metadata"]["labels"][IN_PROGRESS], "in-progress");
+    let detail = tidegate(&ns, &["get", "rollout", "web"]);
+    assert!(
+        detail.contains(&format!("HTTPRoute {}/web: canary 20\n", ns.name())),
+        "{detail}"
+    );
+
+    // Weights someone changes by hand are put back: the Rollout reads its routers again.
+    let mut edited = route.clone();
+    edited["spec"]["rules"][0]["backendRefs"][0]["weight"] = json!(100);
+    edited["spec"]["rules"][0]["backendRefs"][1]["weight"] = json!(0);
+    replace_route(&ns, edited).await;
+    route_where(&ns, "the weights put back", |route| {
+        rule_weights(route) == Some((80, 20))
+    })
+    .await;
 
     // Git changes the route mid-canary: its change goes in, the Rollout's weights stay —
     // in every version of the route, not only once the Rollout has put them back.
@@ -571,45 +614,48 @@ async fn a_gateway_api_canary_walks_its_weights_and_routes_and_git_syncs_keep_th
     edit_by_hand(&ns, &route).await;
     drifted(&daemon, 1.0).await;
 
+    abort_retry_and_promote_fully(&ns, &v1).await;
+    daemon.stop().await;
+}
+
+/// From a canary at its second pause: abort (all traffic to the stable, the managed routes
+/// gone), retry (the weights walked again), and a full promotion.
+async fn abort_retry_and_promote_fully(ns: &TestNamespace, v1: &str) {
     // Abort: all traffic to the stable, the managed routes gone.
-    tidegate(&ns, &["abort", "web"]);
-    wait_for_status(&ns, "the abort", |status| {
+    tidegate(ns, &["abort", "web"]);
+    wait_for_status(ns, "the abort", |status| {
         status.phase == Some(Phase::Degraded) && verified(status, 0)
     })
     .await;
-    let route = route_where(&ns, "nothing to the canary", |route| {
+    let route = route_where(ns, "nothing to the canary", |route| {
         rule_weights(route) == Some((100, 0))
     })
     .await;
     assert!(rule_names(&route).is_empty());
     assert!(route["metadata"]["labels"].get(IN_PROGRESS).is_none());
-    assert_eq!(
-        selector_of(&ns, "web-canary").await.as_deref(),
-        Some(v1.as_str())
-    );
+    assert_eq!(selector_of(ns, "web-canary").await.as_deref(), Some(v1));
 
     // Retry walks the weights again; a full promotion finishes.
-    tidegate(&ns, &["retry", "web"]);
-    wait_for_status(&ns, "the first pause again", |status| {
+    tidegate(ns, &["retry", "web"]);
+    wait_for_status(ns, "the first pause again", |status| {
         status.current_step_index == Some(1) && verified(status, 20)
     })
     .await;
-    route_where(&ns, "20% again", |route| {
+    route_where(ns, "20% again", |route| {
         rule_weights(route) == Some((80, 20))
     })
     .await;
-    tidegate(&ns, &["promote", "--full", "--direct", "web"]);
-    let done = wait_for_status(&ns, "the promotion", |status| {
+    tidegate(ns, &["promote", "--full", "--direct", "web"]);
+    let done = wait_for_status(ns, "the promotion", |status| {
         status.phase == Some(Phase::Healthy) && status.stable_rs != v1 && verified(status, 0)
     })
     .await;
-    route_where(&ns, "the promoted route", |route| {
+    route_where(ns, "the promoted route", |route| {
         rule_weights(route) == Some((100, 0))
     })
     .await;
     assert_eq!(
-        selector_of(&ns, "web-stable").await.as_deref(),
+        selector_of(ns, "web-stable").await.as_deref(),
         Some(done.stable_rs.as_str())
     );
-    daemon.stop().await;
 }

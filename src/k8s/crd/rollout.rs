@@ -670,6 +670,27 @@ impl CanaryStep {
                 .collect();
             return format!("analysis: {}", names.join(", "));
         }
+        if let Some(scale) = &self.set_canary_scale {
+            return match (scale.replicas, scale.weight) {
+                (Some(replicas), _) => format!("setCanaryScale: {replicas} replicas"),
+                (None, Some(weight)) => format!("setCanaryScale: {weight}%"),
+                (None, None) => "setCanaryScale: match traffic weight".to_owned(),
+            };
+        }
+        let route_name = |route: &Opaque| {
+            route
+                .0
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        if let Some(route) = &self.set_header_route {
+            return format!("setHeaderRoute: {}", route_name(route));
+        }
+        if let Some(route) = &self.set_mirror_route {
+            return format!("setMirrorRoute: {}", route_name(route));
+        }
         "(unsupported step)".to_owned()
     }
 }
