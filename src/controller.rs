@@ -172,10 +172,16 @@ pub async fn run_all(
 /// Whether `rollout` names Service `service` in its strategy.
 fn names_service(rollout: &Rollout, service: &str) -> bool {
     let strategy = &rollout.spec.strategy;
+    let ping_pong = strategy
+        .canary
+        .iter()
+        .filter_map(|canary| canary.ping_pong.as_ref())
+        .flat_map(|ping_pong| [&ping_pong.ping_service, &ping_pong.pong_service]);
     let canary = strategy
         .canary
         .iter()
-        .flat_map(|canary| [&canary.canary_service, &canary.stable_service]);
+        .flat_map(|canary| [&canary.canary_service, &canary.stable_service])
+        .chain(ping_pong);
     let blue_green = strategy
         .blue_green
         .iter()

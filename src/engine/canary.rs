@@ -418,22 +418,44 @@ impl Canary<'_> {
 
     /// Pins the stable Service to the stable pods and the canary Service to the new pods
     /// (to the stable pods while aborted), once the chosen pods have an available replica.
+    /// Ping-pong Services take the two roles in turn: the stable one is pinned to the stable
+    /// pods, the canary one to the new pods until they are promoted (then it is the stable
+    /// one), or back to the stable pods on an abort.
     fn point_services(&mut self, new: &ReplicaSetView) {
         let stable = self.stable_replica_set().cloned();
         let stable_hash = self.next.stable_hash.clone();
         let stable_view = stable.as_ref().unwrap_or(new);
-        if let (Some(service), Some(hash)) = (&self.canary.stable_service, &stable_hash) {
-            self.point(service, hash, stable_view.available);
+        let pairs = [
+            (
+                self.canary.stable_service.clone(),
+                self.canary.canary_service.clone(),
+            ),
+            self.ping_pong_roles()
+                .map_or((None, None), |(stable, canary)| {
+                    (Some(stable), Some(canary))
+                }),
+        ];
+        for (stable_service, canary_service) in pairs {
+            if let (Some(service), Some(hash)) = (&stable_service, &stable_hash) {
+                self.point(service, hash, stable_view.available);
+            }
+            if let Some(service) = &canary_service {
+                let target = if self.next.abort { stable_view } else { new };
+                let hash = if self.next.abort {
+                    stable_hash.clone().unwrap_or_else(|| new.hash.clone())
+                } else {
+                    new.hash.clone()
+                };
+                self.point(service, &hash, target.available);
+            }
         }
-        if let Some(service) = &self.canary.canary_service {
-            let target = if self.next.abort { stable_view } else { new };
-            let hash = if self.next.abort {
-                stable_hash.unwrap_or_else(|| new.hash.clone())
-            } else {
-                new.hash.clone()
-            };
-            self.point(service, &hash, target.available);
-        }
+    }
+
+    /// The (stable, canary) ping-pong Services, if the canary has them.
+    pub(super) fn ping_pong_roles(&self) -> Option<(String, String)> {
+        let ping_pong = self.canary.traffic.as_ref()?.ping_pong.as_ref()?;
+        let (stable, canary) = ping_pong.roles(self.next.stable_ping_pong);
+        Some((stable.to_owned(), canary.to_owned()))
     }
 }
 

@@ -11,7 +11,7 @@ use super::conditions::{self, Assessment, Trouble};
 use super::effect::{AnalysisKind, Effect, Event};
 use super::{Decision, Observation};
 use crate::model::{
-    AnalysisPhase, AnalysisRunState, PauseReason, PodCounts, ReplicaSetView, RolloutPlan,
+    AnalysisPhase, AnalysisRunState, PauseReason, PingPong, PodCounts, ReplicaSetView, RolloutPlan,
     RolloutState, Step, Strategy, until,
 };
 
@@ -267,6 +267,16 @@ impl<'a> Pass<'a> {
     pub(super) fn promote(&mut self, reason: &str) {
         let hash = self.observed.pod_hash.to_owned();
         let revision = self.revision_of(&hash);
+        let ping_pong = matches!(
+            &self.plan.strategy,
+            Strategy::Canary(canary)
+                if canary.traffic.as_ref().is_some_and(|traffic| traffic.ping_pong.is_some())
+        );
+        if ping_pong && self.next.stable_hash.as_deref() != Some(hash.as_str()) {
+            // The canary's ping-pong Service selects the new pods already: it is the stable one
+            // now, and no Service switches under traffic.
+            self.next.stable_ping_pong = Some(PingPong::flipped(self.next.stable_ping_pong));
+        }
         self.next.pause_conditions.clear();
         self.next.abort = false;
         self.next.promote_full = false;

@@ -22,6 +22,6 @@ pub use status::{
 pub use traffic::{
     Alb, Ambassador, Apisix, AppMesh, CanaryScale, GatewayApi, GatewayRoute, HeaderMatch,
     HeaderRoute, Istio, IstioDestinationRule, IstioTlsRoute, IstioVirtualService, MirrorMatch,
-    MirrorRoute, Nginx, RouteKind, Router, RouterReading, RouterState, Smi, StringMatch, Traefik,
-    TrafficIntent, TrafficPlan,
+    MirrorRoute, Nginx, PingPong, PingPongSide, RouteKind, Router, RouterReading, RouterState, Smi,
+    StringMatch, Traefik, TrafficIntent, TrafficPlan,
 };

@@ -39,13 +39,23 @@ impl RolloutPlan {
     #[must_use]
     pub fn services(&self) -> Vec<&str> {
         let names = match &self.strategy {
-            Strategy::Canary(canary) => [
-                canary.canary_service.as_ref(),
-                canary.stable_service.as_ref(),
-            ],
+            Strategy::Canary(canary) => {
+                let ping_pong = canary
+                    .traffic
+                    .as_ref()
+                    .and_then(|traffic| traffic.ping_pong.as_ref());
+                [
+                    canary.canary_service.as_ref(),
+                    canary.stable_service.as_ref(),
+                    ping_pong.map(|services| &services.ping),
+                    ping_pong.map(|services| &services.pong),
+                ]
+            }
             Strategy::BlueGreen(blue_green) => [
                 Some(&blue_green.active_service),
                 blue_green.preview_service.as_ref(),
+                None,
+                None,
             ],
         };
         names.into_iter().flatten().map(String::as_str).collect()

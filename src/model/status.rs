@@ -55,6 +55,8 @@ pub struct RolloutState {
     pub weight: i32,
     /// What the traffic routers were last asked to carry, and whether they were seen to.
     pub traffic: Option<TrafficStatus>,
+    /// Which ping-pong Service is the stable one.
+    pub stable_ping_pong: Option<super::PingPongSide>,
     /// Blue-green: the preview passed its analysis and pause and may grow to full size.
     pub preview_checkpoint: bool,
     /// The `restartAt` whose restart has finished.

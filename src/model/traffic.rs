@@ -9,6 +9,49 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// Two Services that swap the stable and canary roles at every promotion (`pingPong`): the
+/// canary's is pointed at the new pods, and once promoted it is the stable one, so no Service
+/// ever switches under traffic at a promotion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PingPong {
+    /// The ping Service.
+    pub ping: String,
+    /// The pong Service.
+    pub pong: String,
+}
+
+/// Which of the ping-pong Services is the stable one (`status.canary.stablePingPong`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PingPongSide {
+    /// The ping Service.
+    Ping,
+    /// The pong Service.
+    Pong,
+}
+
+impl PingPong {
+    /// The (stable, canary) Services while `stable` is the stable side (pong when none is
+    /// recorded, as in Argo).
+    #[must_use]
+    pub fn roles(&self, stable: Option<PingPongSide>) -> (&str, &str) {
+        match stable {
+            Some(PingPongSide::Ping) => (&self.ping, &self.pong),
+            Some(PingPongSide::Pong) | None => (&self.pong, &self.ping),
+        }
+    }
+
+    /// The side that is stable after a promotion from `stable`.
+    #[must_use]
+    pub fn flipped(stable: Option<PingPongSide>) -> PingPongSide {
+        match stable {
+            Some(PingPongSide::Ping) => PingPongSide::Pong,
+            Some(PingPongSide::Pong) | None => PingPongSide::Ping,
+        }
+    }
+}
+
 /// How a canary's traffic is split: by the routers, not by replica counts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrafficPlan {
@@ -32,6 +75,8 @@ pub struct TrafficPlan {
     pub abort_scale_down_delay_given: bool,
     /// The fewest pods a canary or stable ReplicaSet with any pods has.
     pub min_pods_per_replica_set: Option<i32>,
+    /// Ping-pong Services, which take the stable and canary roles in turn.
+    pub ping_pong: Option<PingPong>,
 }
 
 /// One traffic router and the objects it drives.

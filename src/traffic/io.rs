@@ -115,6 +115,14 @@ pub fn context<'a>(
         managed_routes: traffic.managed_routes.clone(),
         max_weight: traffic.max_weight,
         owner,
+        ping_pong: traffic.ping_pong.as_ref().map(|ping_pong| {
+            let stable = rollout
+                .status
+                .as_ref()
+                .and_then(|status| status.to_state().stable_ping_pong);
+            let (stable, canary) = ping_pong.roles(stable);
+            (stable.to_owned(), canary.to_owned())
+        }),
     };
     Some((traffic, context))
 }
@@ -271,6 +279,7 @@ pub async fn read(client: &Client, traffic: &TrafficPlan, context: &Context) -> 
     let mut readings = Vec::new();
     for router in &traffic.routers {
         let shape = shape(router);
+        let context = &context.for_router(router);
         match read_objects(client, shape.as_ref(), context).await {
             Ok(read) => {
                 let found = shape.readings(context, &read);
@@ -316,6 +325,7 @@ pub async fn apply(
 ) -> Result<(), TrafficError> {
     for router in &traffic.routers {
         let shape = shape(router);
+        let context = &context.for_router(router);
         let read = read_objects(client, shape.as_ref(), context).await?;
         let writes =
             shape

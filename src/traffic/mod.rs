@@ -140,9 +140,27 @@ pub struct Context {
     pub max_weight: i32,
     /// The owner reference naming the Rollout as controller, for objects it creates.
     pub owner: Value,
+    /// The ping-pong Services as (stable, canary), when the canary has them.
+    pub ping_pong: Option<(String, String)>,
 }
 
 impl Context {
+    /// This context as `router` sees it: with ping-pong Services, ALB splits between them
+    /// (as in Argo), and so does every router when the canary names no canary and stable
+    /// Services.
+    #[must_use]
+    pub fn for_router(&self, router: &Router) -> Self {
+        let mut context = self.clone();
+        if let Some((stable, canary)) = &self.ping_pong {
+            let unnamed = self.canary_service.is_empty() && self.stable_service.is_empty();
+            if matches!(router, Router::Alb(_)) || unnamed {
+                context.stable_service.clone_from(stable);
+                context.canary_service.clone_from(canary);
+            }
+        }
+        context
+    }
+
     /// A weight read off a destination (a backend, a target group) named `name`, as the
     /// canary's weight: the canary's as it is, the stable's as what it leaves the canary;
     /// `None` for any other destination.
@@ -305,6 +323,7 @@ pub fn carry(desired: &Value, live: &Value) -> Option<Value> {
         managed_routes: recorded.context.managed_routes.clone(),
         max_weight: recorded.context.max_weight,
         owner: Value::Null,
+        ping_pong: None,
     };
     let shape = shape(&recorded.router);
     let api_version = desired.get("apiVersion")?.as_str()?;

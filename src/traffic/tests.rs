@@ -20,6 +20,7 @@ pub fn context() -> Context {
         max_weight: 100,
         owner: json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "Rollout", "name": "web",
                       "uid": "u-1", "controller": true, "blockOwnerDeletion": true}),
+        ping_pong: None,
     }
 }
 
@@ -185,4 +186,40 @@ fn routed_kinds_are_known_by_api_version_and_kind() {
     ));
     assert!(!may_be_routed("v1", "Service"));
     assert!(!may_be_routed("gateway.networking.k8s.io/v1", "Gateway"));
+}
+
+#[test]
+fn alb_splits_between_the_ping_pong_services_and_others_only_when_no_services_are_named() {
+    let mut with_ping_pong = context();
+    with_ping_pong.ping_pong = Some(("web-pong".into(), "web-ping".into()));
+    let alb = Router::Alb(crate::model::Alb {
+        ingresses: vec!["web".into()],
+        service_port: 80,
+        root_service: Some("web-root".into()),
+        annotation_prefix: "alb.ingress.kubernetes.io".into(),
+        stickiness: None,
+    });
+    let istio = Router::Istio(crate::model::Istio {
+        virtual_services: Vec::new(),
+        destination_rule: None,
+    });
+    let for_alb = with_ping_pong.for_router(&alb);
+    assert_eq!(
+        (
+            for_alb.stable_service.as_str(),
+            for_alb.canary_service.as_str()
+        ),
+        ("web-pong", "web-ping")
+    );
+    let for_istio = with_ping_pong.for_router(&istio);
+    assert_eq!(for_istio.canary_service, "web-canary", "its named Services");
+    let mut unnamed = with_ping_pong.clone();
+    unnamed.canary_service.clear();
+    unnamed.stable_service.clear();
+    assert_eq!(unnamed.for_router(&istio).canary_service, "web-ping");
+    assert_eq!(
+        context().for_router(&alb),
+        context(),
+        "no ping-pong: unchanged"
+    );
 }

@@ -96,7 +96,13 @@ impl Canary<'_> {
 
     /// Whether a Service the canary names still selects `rs`, or a router still routes to it.
     fn referenced(&self, rs: &ReplicaSetView) -> bool {
-        let services = [&self.canary.canary_service, &self.canary.stable_service];
+        let ping_pong = self.ping_pong_roles();
+        let services = [
+            self.canary.canary_service.as_ref(),
+            self.canary.stable_service.as_ref(),
+            ping_pong.as_ref().map(|(stable, _)| stable),
+            ping_pong.as_ref().map(|(_, canary)| canary),
+        ];
         let pinned = services.into_iter().flatten().any(|service| {
             self.observed
                 .services
@@ -221,8 +227,18 @@ impl Canary<'_> {
             rollout: self.observed.name.to_owned(),
             canary_weight: self.router_weight(new, traffic),
             max_weight: traffic.max_weight,
-            canary_service: self.canary.canary_service.clone().unwrap_or_default(),
-            stable_service: self.canary.stable_service.clone().unwrap_or_default(),
+            canary_service: self
+                .canary
+                .canary_service
+                .clone()
+                .or_else(|| self.ping_pong_roles().map(|(_, canary)| canary))
+                .unwrap_or_default(),
+            stable_service: self
+                .canary
+                .stable_service
+                .clone()
+                .or_else(|| self.ping_pong_roles().map(|(stable, _)| stable))
+                .unwrap_or_default(),
             canary_hash: new.hash.clone(),
             stable_hash,
             header_routes,

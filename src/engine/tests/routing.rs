@@ -512,3 +512,66 @@ fn old_revisions_beyond_the_revision_limit_go_at_once() {
     assert_eq!(sim.spec_of("v1"), 0);
     assert!(sim.deadline_of("v1").is_none());
 }
+
+fn ping_pong(sim: Sim) -> Sim {
+    let mut sim = sim;
+    sim.traffic().ping_pong = Some(crate::model::PingPong {
+        ping: "web-ping".into(),
+        pong: "web-pong".into(),
+    });
+    sim.services.insert("web-ping".into(), None);
+    sim.services.insert("web-pong".into(), None);
+    sim
+}
+
+#[test]
+fn ping_pong_services_swap_roles_at_each_promotion_without_switching_under_traffic() {
+    use crate::model::PingPongSide;
+
+    let mut sim = ping_pong(Sim::routed(vec![weight(30), pause()])).deployed();
+    assert_eq!(
+        sim.state.stable_ping_pong,
+        Some(PingPongSide::Ping),
+        "as Argo: ping first"
+    );
+    assert_eq!(sim.selector("web-ping"), Some("v1"));
+
+    sim.update_to("v2");
+    sim.settle();
+    assert_eq!(sim.selector("web-pong"), Some("v2"), "the canary's side");
+    assert_eq!(sim.selector("web-ping"), Some("v1"));
+    assert_eq!(sim.carried_weight(), Some(30));
+
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+    assert_eq!(
+        sim.state.stable_ping_pong,
+        Some(PingPongSide::Pong),
+        "pong is stable now"
+    );
+    assert_eq!(sim.selector("web-pong"), Some("v2"), "never switched");
+    assert_eq!(sim.carried_weight(), Some(0));
+    assert_eq!(sim.phase(), Phase::Healthy);
+
+    sim.update_to("v3");
+    sim.settle();
+    assert_eq!(
+        sim.selector("web-ping"),
+        Some("v3"),
+        "ping is the canary's side now"
+    );
+    assert_eq!(sim.selector("web-pong"), Some("v2"));
+    sim.state = abort(&sim.state);
+    sim.settle();
+    assert_eq!(
+        sim.selector("web-ping"),
+        Some("v2"),
+        "an abort points it at the stable"
+    );
+    assert_eq!(
+        sim.state.stable_ping_pong,
+        Some(PingPongSide::Pong),
+        "no flip without a promotion"
+    );
+}

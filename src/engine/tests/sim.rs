@@ -182,6 +182,7 @@ impl Sim {
                 abort_scale_down_delay: Some(Duration::from_secs(30)),
                 abort_scale_down_delay_given: false,
                 min_pods_per_replica_set: None,
+                ping_pong: None,
             });
         }
         sim.readings = vec![RouterReading {

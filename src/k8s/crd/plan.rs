@@ -267,7 +267,6 @@ fn read_canary(canary: &CanaryStrategy, check: &mut Check) -> CanaryPlan {
         format!("{path}.stableMetadata"),
         canary.stable_metadata.is_some(),
     );
-    check.unsupported(format!("{path}.pingPong"), canary.ping_pong.is_some());
     check.unsupported(
         format!("{path}.replicaProgressThreshold"),
         canary.replica_progress_threshold.is_some(),

@@ -9,8 +9,8 @@ use super::{
     RolloutCondition, RolloutStatus, TrafficWeights, WeightDestination,
 };
 use crate::model::{
-    AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition, PodCounts,
-    RolloutState, TrafficStatus,
+    AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition, PingPongSide,
+    PodCounts, RolloutState, TrafficStatus,
 };
 
 impl RolloutStatus {
@@ -71,6 +71,11 @@ impl RolloutStatus {
             traffic: canary
                 .and_then(|canary| canary.weights.as_ref())
                 .and_then(traffic_from_wire),
+            stable_ping_pong: canary.and_then(|canary| match canary.stable_ping_pong.as_str() {
+                "ping" => Some(PingPongSide::Ping),
+                "pong" => Some(PingPongSide::Pong),
+                _ => None,
+            }),
             restarted_at: self.restarted_at.as_ref().map(|time| time.0),
             preview_checkpoint: blue_green
                 .is_some_and(|blue_green| blue_green.scale_up_preview_check_point),
@@ -104,6 +109,11 @@ impl RolloutStatus {
                 .as_ref()
                 .map(run_to_wire),
             weights: Some(weights),
+            stable_ping_pong: match state.stable_ping_pong {
+                Some(PingPongSide::Ping) => "ping".to_owned(),
+                Some(PingPongSide::Pong) => "pong".to_owned(),
+                None => String::new(),
+            },
             ..CanaryStatus::default()
         };
         let blue_green = BlueGreenStatus {
@@ -306,6 +316,7 @@ mod tests {
             },
             weight: 20,
             traffic: None,
+            stable_ping_pong: Some(PingPongSide::Pong),
             preview_checkpoint: true,
             restarted_at: Some(now),
             background_analysis: Some(AnalysisRunState {

@@ -346,3 +346,86 @@ fn argument_fields_follow_the_downward_api() {
         assert!(!is_argument_field(invalid), "{invalid}");
     }
 }
+
+#[test]
+fn routers_and_routing_steps_are_read_with_their_defaults() {
+    let plan = spec(
+        "  canary:
+    canaryService: web-canary
+    stableService: web-stable
+    dynamicStableScale: true
+    trafficRouting:
+      managedRoutes: [{name: beta}]
+      istio: {virtualService: {name: web.edge}}
+      plugins:
+        argoproj-labs/gatewayAPI: {httpRoute: web, namespace: edge}
+    steps:
+    - setCanaryScale: {replicas: 2}
+    - {setHeaderRoute: {name: beta, match: [{headerName: x-beta, headerValue: {prefix: 'yes'}}]}, pause: {}}
+    - setWeight: 40
+",
+    )
+    .plan()
+    .expect("a valid routed canary");
+    let canary = canary(&plan);
+    let traffic = canary.traffic.as_ref().expect("routers");
+    assert_eq!(
+        traffic
+            .routers
+            .iter()
+            .map(crate::model::Router::kind)
+            .collect::<Vec<_>>(),
+        ["Istio", "GatewayAPI"],
+        "several routers, driven in turn"
+    );
+    assert_eq!(traffic.max_weight, 100);
+    assert_eq!(traffic.scale_down_delay, std::time::Duration::from_secs(30));
+    assert!(traffic.dynamic_stable_scale);
+    match &canary.steps[1] {
+        crate::model::Step::Combined(parts) => {
+            assert!(
+                matches!(parts[0], crate::model::Step::Pause(None)),
+                "the pause decides"
+            );
+            assert!(matches!(parts[1], crate::model::Step::SetHeaderRoute(_)));
+        }
+        other => panic!("a combined step, got {other:?}"),
+    }
+}
+
+#[test]
+fn routing_problems_are_reported_at_their_paths() {
+    let found = errors(&spec(
+        "  canary:
+    canaryService: web-canary
+    stableService: web-stable
+    pingPong: {pingService: web-ping, pongService: web-ping}
+    trafficRouting:
+      maxTrafficWeight: 0
+      managedRoutes: [{name: beta}, {name: beta}]
+      nginx: {stableIngress: web}
+      alb: {ingress: web, servicePort: 80}
+      istio: {virtualService: {name: web, rotues: [primary]}}
+    steps:
+    - setWeight: 20
+    - setHeaderRoute: {name: gamma, match: [{headerName: x, headerValue: {regex: '.*'}}]}
+    - setMirrorRoute: {name: beta, match: [{method: {exact: GET, prefix: G}}]}
+",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.strategy.canary.trafficRouting.istio.virtualService.rotues: unknown field `rotues`, expected one of `name`, `routes`, `tlsRoutes`, `tcpRoutes`",
+            "spec.strategy.canary.pingPong.pongService: must differ from pingService: the two Services select different pods",
+            "spec.strategy.canary.trafficRouting.alb.rootService: is required with pingPong",
+            "spec.strategy.canary.trafficRouting.maxTrafficWeight: must be at least 1, got 0",
+            "spec.strategy.canary.trafficRouting.managedRoutes[1].name: \"beta\" is listed twice",
+            "spec.strategy.canary.steps[0].setWeight: must be between 0 and 0, got 20",
+            "spec.strategy.canary.steps[2].setMirrorRoute.match[0].method: needs exactly one of exact, prefix and regex",
+            "spec.strategy.canary.steps[1].setHeaderRoute: is not supported by the Nginx router",
+            "spec.strategy.canary.steps[1].setHeaderRoute.match: the ALB router matches header values exactly only",
+            "spec.strategy.canary.steps[1].setHeaderRoute.name: \"gamma\" is not listed in spec.strategy.canary.trafficRouting.managedRoutes",
+            "spec.strategy.canary.steps[2].setMirrorRoute: is not supported by the Nginx router",
+        ]
+    );
+}

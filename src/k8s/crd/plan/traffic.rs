@@ -14,7 +14,7 @@ use crate::k8s::crd::{CanaryStrategy, Opaque, RolloutTrafficRouting, SetCanarySc
 use crate::model::{
     Alb, Ambassador, Apisix, AppMesh, CanaryScale, GatewayApi, GatewayRoute, HeaderMatch,
     HeaderRoute, Istio, IstioDestinationRule, IstioTlsRoute, IstioVirtualService, MirrorMatch,
-    MirrorRoute, Nginx, RouteKind, Router, Smi, Step, StringMatch, Traefik, TrafficPlan,
+    MirrorRoute, Nginx, PingPong, RouteKind, Router, Smi, Step, StringMatch, Traefik, TrafficPlan,
 };
 
 /// The plugin name under which Argo manifests configure Gateway API routing.
@@ -31,6 +31,12 @@ pub(super) fn read_traffic(canary: &CanaryStrategy, check: &mut Check) -> Option
     let Some(routing) = &canary.traffic_routing else {
         // As in Argo: these only mean something with a traffic router.
         refuse_routing_knobs(canary, path, check);
+        if canary.ping_pong.is_some() {
+            check.fail(
+                format!("{path}.pingPong"),
+                "requires trafficRouting with the ALB or Istio router",
+            );
+        }
         return None;
     };
     let routing_path = format!("{path}.trafficRouting");
@@ -88,8 +94,10 @@ fn read_routing_with(
         .any(|router| matches!(router, Router::Istio(istio) if istio.destination_rule.is_some()));
     let canary_service = non_empty(&canary.canary_service);
     let stable_service = non_empty(&canary.stable_service);
+    let ping_pong = read_ping_pong(canary, &routers, check);
     if (canary_service.is_none() || stable_service.is_none())
         && !(subset_level && routers.len() == 1)
+        && ping_pong.is_none()
     {
         check.fail(
             path,
@@ -154,7 +162,52 @@ fn read_routing_with(
         abort_scale_down_delay: (!abort_delay.is_zero()).then_some(abort_delay),
         abort_scale_down_delay_given: canary.abort_scale_down_delay_seconds.is_some(),
         min_pods_per_replica_set,
+        ping_pong,
     }
+}
+
+/// Reads `pingPong`: two distinct Services, with the ALB or Istio router (ALB also needs its
+/// `rootService`, as in Argo).
+fn read_ping_pong(
+    canary: &CanaryStrategy,
+    routers: &[Router],
+    check: &mut Check,
+) -> Option<PingPong> {
+    let path = "spec.strategy.canary.pingPong";
+    let spec = canary.ping_pong.as_ref()?;
+    for (field, value) in [
+        ("pingService", &spec.ping_service),
+        ("pongService", &spec.pong_service),
+    ] {
+        if value.is_empty() {
+            check.fail(format!("{path}.{field}"), "is required");
+        }
+    }
+    if !spec.ping_service.is_empty() && spec.ping_service == spec.pong_service {
+        check.fail(
+            format!("{path}.pongService"),
+            "must differ from pingService: the two Services select different pods",
+        );
+    }
+    if !routers
+        .iter()
+        .any(|router| matches!(router, Router::Alb(_) | Router::Istio(_)))
+    {
+        check.fail(path, "works with the ALB and Istio routers only");
+    }
+    let alb_without_root = routers
+        .iter()
+        .any(|router| matches!(router, Router::Alb(alb) if alb.root_service.is_none()));
+    if alb_without_root {
+        check.fail(
+            "spec.strategy.canary.trafficRouting.alb.rootService",
+            "is required with pingPong",
+        );
+    }
+    Some(PingPong {
+        ping: spec.ping_service.clone(),
+        pong: spec.pong_service.clone(),
+    })
 }
 
 /// Checks the routing steps against the routers: each needs a router that can carry it, and
