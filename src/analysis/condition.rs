@@ -154,7 +154,6 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// The functions Argo adds to expr: `asInt`, `asFloat`, `isNaN`, `isInf`, `isNil`, `default`.
 /// Runs expr-lang on `text`, turning a panic of its parser or evaluator (some malformed
 /// expressions reach an `unreachable!` in it) into an error about `text`.
 fn guarded<T>(text: &str, run: impl FnOnce() -> T) -> Result<T, String> {
@@ -162,6 +161,7 @@ fn guarded<T>(text: &str, run: impl FnOnce() -> T) -> Result<T, String> {
         .map_err(|_| format!("{text:?} is not an expression tidegate can read"))
 }
 
+/// The functions Argo adds to expr: `asInt`, `asFloat`, `isNaN`, `isInf`, `isNil`, `default`.
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.add_function("asInt", |call| match call.args.first() {
@@ -565,7 +565,27 @@ mod tests {
             &MetricValue::Vector(vec![1.0]),
         );
         assert_eq!(outcome, Error);
-        assert!(message.contains("expected bool"), "{message}");
+        assert!(
+            message.ends_with("expected bool, but got float64"),
+            "names the type it got: {message}"
+        );
+        for (text, got) in [
+            ("'a'", "string"),
+            ("1", "int"),
+            ("nil", "nil"),
+            ("[1]", "array"),
+            ("{'a': 1}", "map"),
+        ] {
+            let (_, message) = evaluate(
+                Some(&Condition::compile(text).unwrap()),
+                None,
+                &MetricValue::Scalar(1.0),
+            );
+            assert!(
+                message.ends_with(&format!("but got {got}")),
+                "{text}: {message}"
+            );
+        }
         assert!(Condition::compile("result[0] >=").is_err());
         assert!(Condition::compile("result >= 0.9 &&& true").is_err());
     }
