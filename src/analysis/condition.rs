@@ -538,6 +538,36 @@ mod tests {
     }
 
     #[test]
+    fn json_null_and_empty_arrays_are_empty_results() {
+        for empty in [json!(null), json!([])] {
+            assert_eq!(
+                phase("result.rate > 0.95", "", &MetricValue::Json(empty.clone())),
+                Inconclusive,
+                "{empty}"
+            );
+        }
+        assert_eq!(
+            phase("len(result) == 1", "", &MetricValue::Json(json!([0.97]))),
+            Successful
+        );
+    }
+
+    #[test]
+    fn as_int_truncates_finite_floats_and_refuses_the_rest() {
+        assert_eq!(
+            phase("asInt(result) == 2", "", &MetricValue::Scalar(2.7)),
+            Successful
+        );
+        for odd in [f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(
+                phase("asInt(result) >= 0", "", &MetricValue::Scalar(odd)),
+                Error,
+                "{odd}"
+            );
+        }
+    }
+
+    #[test]
     fn argo_functions_work() {
         let text = MetricValue::Json(json!({"rate": "0.97", "count": 12, "missing": null}));
         assert_eq!(phase("asFloat(result.rate) > 0.95", "", &text), Successful);

@@ -180,6 +180,104 @@ mod tests {
     }
 
     #[test]
+    fn every_phase_is_counted() {
+        let plans = [
+            plan("a", false),
+            plan("b", false),
+            plan("c", false),
+            plan("d", false),
+        ];
+        let mut results = [
+            result(&[(AnalysisPhase::Successful, "")]),
+            result(&[(AnalysisPhase::Failed, "")]),
+            result(&[(AnalysisPhase::Inconclusive, "")]),
+            result(&[(AnalysisPhase::Error, "refused"); 5]),
+        ];
+        let summary = summarize(&plans, &mut results, true, false);
+        let counted = &summary.run_summary;
+        assert_eq!(
+            (
+                counted.count,
+                counted.successful,
+                counted.failed,
+                counted.inconclusive,
+                counted.error
+            ),
+            (4, 1, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn the_message_names_the_worst_metric_and_the_first_among_equals() {
+        let message = |phases: [AnalysisPhase; 2]| {
+            let plans = [plan("first", false), plan("second", false)];
+            let mut results = phases.map(|phase| result(&[(phase, "down"); 5]));
+            summarize(&plans, &mut results, true, false).message
+        };
+        let names =
+            |message: String, name: &str| message.starts_with(&format!("Metric \"{name}\""));
+        assert!(names(
+            message([AnalysisPhase::Error, AnalysisPhase::Failed]),
+            "second"
+        ));
+        assert!(names(
+            message([AnalysisPhase::Failed, AnalysisPhase::Error]),
+            "first"
+        ));
+        assert!(names(
+            message([AnalysisPhase::Failed, AnalysisPhase::Failed]),
+            "first"
+        ));
+        assert!(names(
+            message([AnalysisPhase::Inconclusive, AnalysisPhase::Error]),
+            "second"
+        ));
+    }
+
+    #[test]
+    fn a_failed_dry_run_metric_never_names_the_run_failure() {
+        let plans = [plan("counted", false), plan("experimental", true)];
+        let mut results = [
+            result(&[(AnalysisPhase::Inconclusive, "")]),
+            result(&[(AnalysisPhase::Failed, "")]),
+        ];
+        let summary = summarize(&plans, &mut results, true, false);
+        assert_eq!(summary.phase, AnalysisPhase::Inconclusive);
+        assert!(
+            summary
+                .message
+                .starts_with("Metric \"counted\" assessed Inconclusive"),
+            "{}",
+            summary.message
+        );
+    }
+
+    #[test]
+    fn a_running_run_has_no_message_yet() {
+        let plans = [plan("failed", false), plan("waiting", false)];
+        let mut results = [
+            result(&[(AnalysisPhase::Failed, "")]),
+            MetricResult::default(),
+        ];
+        let summary = summarize(&plans, &mut results, false, false);
+        assert_eq!(
+            (summary.phase, summary.message.as_str()),
+            (AnalysisPhase::Running, "")
+        );
+    }
+
+    #[test]
+    fn a_terminated_run_that_measured_reports_its_metrics_not_the_termination() {
+        let plans = [plan("errors", false)];
+        let mut results = [result(&[(AnalysisPhase::Successful, "")])];
+        let summary = summarize(&plans, &mut results, true, true);
+        assert_eq!(
+            (summary.phase, summary.message.as_str()),
+            (AnalysisPhase::Successful, "")
+        );
+    }
+
+    #[test]
     fn a_terminated_run_with_nothing_measured_is_successful() {
         let plans = [plan("errors", false)];
         let mut results = [MetricResult::default()];

@@ -1,4 +1,4 @@
-use crate::engine::{abort, promote, promote_full, retry};
+use crate::engine::{Effect, abort, promote, promote_full, retry};
 use crate::model::{AnalysisPhase, ConditionKind, ConditionStatus, PauseReason, Phase};
 
 use super::sim::{Sim, analysis, pause, pause_for, weight};
@@ -321,6 +321,126 @@ fn no_progress_past_the_deadline_degrades_and_can_abort() {
             assert_eq!(sim.phase(), Phase::Paused, "progress resumes the rollout");
         }
     }
+}
+
+#[test]
+fn the_deadline_is_reached_at_exactly_progress_deadline_seconds() {
+    for (waited, exceeded) in [(599, false), (600, true)] {
+        let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+        sim.pods_start = false;
+        sim.update_to("v2");
+        sim.settle();
+        sim.advance(waited);
+        sim.settle();
+        assert_eq!(
+            sim.has_event("RolloutTimedOut", ""),
+            exceeded,
+            "after {waited}s"
+        );
+    }
+}
+
+#[test]
+fn progress_seen_after_a_long_gap_is_progress_not_a_timeout() {
+    // Nobody reconciled while the pods started (the daemon was down for 20 minutes): the
+    // first pass afterwards sees progress and must not call the update stuck.
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.plan.progress_deadline_abort = true;
+    sim.pods_start = false;
+    sim.update_to("v2");
+    sim.settle();
+    sim.advance(1200);
+    sim.pods_become_available();
+    sim.settle();
+    assert!(!sim.has_event("RolloutTimedOut", ""));
+    assert!(!sim.state.abort);
+    assert_eq!(sim.phase(), Phase::Paused, "at the canary's pause");
+}
+
+#[test]
+fn a_timeout_is_announced_once() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.pods_start = false;
+    sim.update_to("v2");
+    sim.settle();
+    sim.advance(601);
+    sim.settle();
+    sim.advance(3600);
+    sim.settle();
+    let announced = sim
+        .events
+        .iter()
+        .filter(|event| event.reason == "RolloutTimedOut")
+        .count();
+    assert_eq!(announced, 1);
+    assert_eq!(sim.phase(), Phase::Degraded);
+}
+
+#[test]
+fn an_aborted_rollout_is_not_held_to_the_deadline() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.state = abort(&sim.state);
+    sim.settle();
+    assert_eq!(sim.spec_of("v2"), 0, "the abort finished");
+    sim.advance(86_400);
+    sim.settle();
+    assert!(!sim.has_event("RolloutTimedOut", ""));
+    assert!(sim.state.abort);
+}
+
+#[test]
+fn restart_at_in_the_future_waits_for_its_time() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.with_pods();
+    sim.plan.restart_at = Some(sim.now + jiff::SignedDuration::from_secs(60));
+    sim.settle();
+    assert!(sim.evicted.is_empty(), "not yet: {:?}", sim.evicted);
+    sim.advance(60);
+    sim.settle();
+    assert_eq!(sim.evicted.len(), 5);
+}
+
+#[test]
+fn restart_evicts_as_many_pods_as_max_unavailable_allows_at_once() {
+    let mut sim = Sim::canary(vec![weight(40), pause()])
+        .replicas(10)
+        .deployed();
+    sim.with_pods();
+    sim.advance(1);
+    sim.plan.restart_at = Some(sim.now);
+    sim.reconcile();
+    // 10 available, maxUnavailable 25 % of 10 = 2: two pods at a time.
+    assert_eq!(sim.evicted, ["web-v1-0", "web-v1-1"]);
+}
+
+#[test]
+fn a_replica_set_whose_pods_are_still_going_is_not_deleted_for_history() {
+    let mut sim = Sim::canary(vec![weight(50)]).deployed();
+    sim.plan.revision_history_limit = 0;
+    let mut draining = sim.replica_sets[0].clone();
+    draining.name = "web-v0".into();
+    draining.hash = "v0".into();
+    draining.revision = 0;
+    draining.spec = 0;
+    draining.replicas = 2;
+    draining.available = 0;
+    draining.ready = 0;
+    sim.replica_sets.push(draining);
+    let deletes = |sim: &mut Sim| {
+        let decision = sim.reconcile();
+        decision
+            .effects
+            .iter()
+            .any(|effect| matches!(effect, Effect::DeleteReplicaSet { name } if name == "web-v0"))
+    };
+    assert!(!deletes(&mut sim), "its pods are still terminating");
+    sim.replica_sets
+        .iter_mut()
+        .filter(|rs| rs.hash == "v0")
+        .for_each(|rs| rs.replicas = 0);
+    assert!(deletes(&mut sim), "idle now");
 }
 
 #[test]

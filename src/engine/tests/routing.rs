@@ -464,9 +464,8 @@ fn a_revision_replaced_mid_update_keeps_its_pods_while_a_service_selects_it() {
     let mut sim = updated(Sim::routed(vec![weight(40), pause()]));
     sim.pods_start = false;
     sim.update_to("v3");
-    for _ in 0..3 {
-        sim.reconcile();
-    }
+    sim.settle();
+    assert_eq!(sim.spec_of("v3"), 2, "the new canary is sized");
     assert_eq!(
         sim.selector("web-canary"),
         Some("v2"),
@@ -483,6 +482,88 @@ fn a_revision_replaced_mid_update_keeps_its_pods_while_a_service_selects_it() {
     assert_eq!(sim.selector("web-canary"), Some("v3"));
     assert_eq!(sim.spec_of("v2"), 0, "unreferenced: scaled down at once");
     assert_eq!(sim.carried_weight(), Some(40));
+}
+
+/// A reading of a router that routes by pod-template hash and was last seen sending
+/// `weight` to `canary` and the rest to `stable`.
+fn routing_to(weight: i32, canary: &str, stable: &str) -> RouterState {
+    RouterState {
+        canary_weight: Some(weight),
+        takes_header_routes: true,
+        takes_mirror_routes: true,
+        hashes: Some((canary.into(), stable.into())),
+        ..RouterState::default()
+    }
+}
+
+#[test]
+fn a_replaced_revision_keeps_its_pods_while_a_router_still_routes_to_it() {
+    let mut sim = updated(Sim::routed(vec![weight(40), pause()]));
+    sim.routers_stuck = true;
+    sim.readings[0].state = Ok(routing_to(40, "v2", "v1"));
+    sim.update_to("v3");
+    sim.settle();
+    assert_eq!(sim.selector("web-canary"), Some("v3"), "v3 is available");
+    assert_eq!(sim.spec_of("v2"), 2, "the router still sends v2 40 %");
+
+    sim.readings[0].state = Ok(routing_to(0, "v3", "v1"));
+    sim.settle();
+    assert_eq!(sim.spec_of("v2"), 0, "no router routes to v2 any more");
+}
+
+#[test]
+fn an_old_stable_a_router_routes_to_again_keeps_its_pods_past_its_delay() {
+    let mut sim = updated(Sim::routed(vec![weight(20), pause()]));
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+    assert!(sim.deadline_of("v1").is_some(), "v1 waits for its delay");
+    // Someone points the route back at v1, and the routers stop taking writes.
+    sim.routers_stuck = true;
+    sim.readings[0].state = Ok(routing_to(50, "v1", "v2"));
+    sim.advance(31);
+    sim.settle();
+    assert_eq!(sim.spec_of("v1"), 5, "still routed to: kept past its delay");
+}
+
+#[test]
+fn a_mirror_route_step_without_matches_removes_the_route() {
+    let remove_mirror = Step::SetMirrorRoute(MirrorRoute {
+        name: "mirror".into(),
+        matches: Vec::new(),
+        percentage: None,
+    });
+    let mut sim = updated(Sim::routed(vec![
+        scale(CanaryScale::Replicas(1)),
+        mirror_route("mirror"),
+        pause(),
+        remove_mirror,
+        pause(),
+    ]));
+    assert_eq!(sim.carried_routes(), ["mirror"]);
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.index(), Some(4));
+    assert!(sim.carried_routes().is_empty(), "removed by its step");
+}
+
+#[test]
+fn routers_sending_the_canary_traffic_are_watched_and_idle_ones_are_not() {
+    let mut sim = updated(Sim::routed(vec![weight(20), pause()]));
+    let watch = std::time::Duration::from_secs(30);
+    let requeue = sim.reconcile().requeue_after;
+    assert!(
+        requeue.is_some_and(|after| after <= watch),
+        "at 20 %: {requeue:?}"
+    );
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy);
+    sim.advance(31);
+    sim.settle();
+    assert_eq!(sim.spec_of("v1"), 0);
+    let requeue = sim.reconcile().requeue_after;
+    assert!(requeue.is_none(), "nothing to watch: {requeue:?}");
 }
 
 #[test]
