@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lifecycle test of scripts/testenv itself: `up` twice is harmless, two environments coexist
-# on different ports, a crashed component is cleaned up by the next `up`, and `down` leaves
-# none of the processes it started running. Uses its own work dirs; needs cached binaries.
+# on different ports (one with the gateway of `up --traffic`), a crashed component is cleaned
+# up by the next `up`, and `down` leaves none of the processes it started running. Uses its
+# own work dirs; needs cached binaries.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,6 +27,14 @@ check() {
 not() { ! "$@"; }
 quiet() { "$@" >/dev/null 2>&1; }
 pids_of() { awk '{print $1}' "$1"/pids/*.pid; }
+# The pids of an environment's components but the pod responder, which listens only on the
+# addresses of the pods there are (none in a fresh environment).
+listening_pids_of() {
+  local file
+  for file in "$1"/pids/*.pid; do
+    [ "$(basename "$file")" = pod-responder.pid ] || awk '{print $1}' "$file"
+  done
+}
 alive() { [ -e "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat")" != Z ]; }
 none_alive() {
   local pid
@@ -71,8 +80,14 @@ check "up twice: the second reports already up" \
 check "up twice: same apiserver and processes" \
   test "$(port_of "$a"):$(pids_of "$a")" = "$first_port:$first_pids"
 
-testenv "$b" up >/dev/null
+testenv "$b" up --traffic >/dev/null
 check "two environments: different apiserver ports" test "$(port_of "$b")" != "$first_port"
+check "traffic: status reports the gateway ready" \
+  grep -Eq '^gateway +http://127\.0\.0\.1:[0-9]+ ready$' <(testenv "$b" status 2>&1)
+# shellcheck disable=SC2046 # one pid per word
+check "traffic: every component listens on 127.0.0.1 only" loopback_only $(listening_pids_of "$b")
+check "traffic: the first environment has no gateway" \
+  not grep -q '^gateway' <(testenv "$a" status 2>&1)
 check "two environments: first ready" quiet testenv "$a" status
 check "two environments: second ready" quiet testenv "$b" status
 

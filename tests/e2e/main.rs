@@ -10,6 +10,7 @@ mod crds;
 mod deploy;
 mod gitops;
 mod ha;
+mod requests;
 mod rollouts;
 mod safety;
 mod traffic;

@@ -26,14 +26,6 @@ fn routed(image: &str, steps: &Value, routing: &Value) -> Value {
     manifest
 }
 
-fn verified(status: &RolloutStatus, weight: i32) -> bool {
-    status
-        .canary
-        .as_ref()
-        .and_then(|canary| canary.weights.as_ref())
-        .is_some_and(|weights| weights.canary.weight == weight && weights.verified == Some(true))
-}
-
 /// A router's object and how to read the canary's weight off it.
 struct Probe {
     api_version: &'static str,
@@ -75,14 +67,14 @@ async fn walk(
     let controllers = Controllers::start(&ns);
     apply(&ns, &routed("registry.invalid/web:1", &steps, routing)).await;
     let first = wait_for_status(&ns, "the first revision", |status| {
-        status.phase == Some(Phase::Healthy) && verified(status, 0)
+        status.phase == Some(Phase::Healthy) && routers::carries(status, 0)
     })
     .await;
     probe.wait_for(&ns, 0, "for the first revision").await;
 
     apply(&ns, &routed("registry.invalid/web:2", &steps, routing)).await;
     let paused = wait_for_status(&ns, "the pause at 30%", |status| {
-        status.phase == Some(Phase::Paused) && verified(status, 30)
+        status.phase == Some(Phase::Paused) && routers::carries(status, 30)
     })
     .await;
     assert_eq!(paused.current_step_index, Some(1));
@@ -92,7 +84,7 @@ async fn walk(
     let promoted = wait_for_status(&ns, "the promotion", |status| {
         status.phase == Some(Phase::Healthy)
             && status.stable_rs != first.stable_rs
-            && verified(status, 0)
+            && routers::carries(status, 0)
     })
     .await;
     probe.wait_for(&ns, 0, "once promoted").await;
@@ -485,7 +477,7 @@ async fn gateway_source() -> (TestNamespace, GitServer, Repo, Daemon, String) {
     let daemon = Daemon::start_controlling(&ns, &source, "");
     wait_for_sync(&ns, "apps", &first, SyncResult::Applied).await;
     let v1 = wait_for_status(&ns, "the first revision", |status| {
-        status.phase == Some(Phase::Healthy) && verified(status, 0)
+        status.phase == Some(Phase::Healthy) && routers::carries(status, 0)
     })
     .await
     .stable_rs;
@@ -538,7 +530,7 @@ async fn a_gateway_api_canary_walks_its_weights_and_routes_and_git_syncs_keep_th
     wait_for_status(&ns, "the first pause", |status| {
         status.phase == Some(Phase::Paused)
             && status.current_step_index == Some(1)
-            && verified(status, 20)
+            && routers::carries(status, 20)
     })
     .await;
     let route = route_where(&ns, "20% to the canary", |route| {
@@ -583,7 +575,7 @@ async fn a_gateway_api_canary_walks_its_weights_and_routes_and_git_syncs_keep_th
     wait_for_status(&ns, "the second pause", |status| {
         status.phase == Some(Phase::Paused)
             && status.current_step_index == Some(5)
-            && verified(status, 60)
+            && routers::carries(status, 60)
     })
     .await;
     let route = route_where(&ns, "the managed routes and 60%", |route| {
@@ -624,7 +616,7 @@ async fn abort_retry_and_promote_fully(ns: &TestNamespace, v1: &str) {
     // Abort: all traffic to the stable, the managed routes gone.
     tidegate(ns, &["abort", "web"]);
     wait_for_status(ns, "the abort", |status| {
-        status.phase == Some(Phase::Degraded) && verified(status, 0)
+        status.phase == Some(Phase::Degraded) && routers::carries(status, 0)
     })
     .await;
     let route = route_where(ns, "nothing to the canary", |route| {
@@ -638,7 +630,7 @@ async fn abort_retry_and_promote_fully(ns: &TestNamespace, v1: &str) {
     // Retry walks the weights again; a full promotion finishes.
     tidegate(ns, &["retry", "web"]);
     wait_for_status(ns, "the first pause again", |status| {
-        status.current_step_index == Some(1) && verified(status, 20)
+        status.current_step_index == Some(1) && routers::carries(status, 20)
     })
     .await;
     route_where(ns, "20% again", |route| {
@@ -647,7 +639,9 @@ async fn abort_retry_and_promote_fully(ns: &TestNamespace, v1: &str) {
     .await;
     tidegate(ns, &["promote", "--full", "--direct", "web"]);
     let done = wait_for_status(ns, "the promotion", |status| {
-        status.phase == Some(Phase::Healthy) && status.stable_rs != v1 && verified(status, 0)
+        status.phase == Some(Phase::Healthy)
+            && status.stable_rs != v1
+            && routers::carries(status, 0)
     })
     .await;
     route_where(ns, "the promoted route", |route| {
@@ -829,7 +823,7 @@ async fn run_argo_example(prefix: &str, files: &[&str]) {
         .await;
         match status.phase {
             Some(Phase::Healthy) => {
-                assert!(verified(&status, 0), "{status:#?}");
+                assert!(routers::carries(&status, 0), "{status:#?}");
                 assert_eq!(status.stable_rs, status.current_pod_hash, "promoted");
                 break;
             }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod prometheus;
 pub mod rollout;
 pub mod routers;
+pub mod traffic;
 
 use std::ffi::OsString;
 use std::fmt::Debug;

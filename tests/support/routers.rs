@@ -9,6 +9,7 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
 use serde_json::Value;
 use tidegate::k8s;
+use tidegate::k8s::crd::RolloutStatus;
 use tokio::sync::OnceCell;
 
 use super::{TIMEOUT, TestNamespace, wait_for, wait_for_object};
@@ -143,4 +144,13 @@ pub async fn wait_for_router_object(
         check(live.as_ref()).then_some(live)
     })
     .await
+}
+
+/// Whether the Rollout's status says its routers were read back carrying `weight` for the canary.
+pub fn carries(status: &RolloutStatus, weight: i32) -> bool {
+    status
+        .canary
+        .as_ref()
+        .and_then(|canary| canary.weights.as_ref())
+        .is_some_and(|weights| weights.canary.weight == weight && weights.verified == Some(true))
 }
