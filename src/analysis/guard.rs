@@ -457,5 +457,13 @@ mod tests {
         assert!(HostGuard::new(&["10.0.0.0/33"]).is_err());
         assert!(HostGuard::new(&["*internal"]).is_err());
         assert!(HostGuard::new(&["http://x"]).is_err());
+        assert!(HostGuard::new(&["*."]).is_err(), "a suffix of just the dot");
+        assert!(
+            HostGuard::new(&["example.com/24"]).is_err(),
+            "a prefix on a name"
+        );
+        assert!(HostGuard::new(&[""]).is_err());
+        assert!(HostGuard::new(&["a b"]).is_err());
+        assert!(HostGuard::new(&["*.svc"]).is_ok());
     }
 }

@@ -82,6 +82,8 @@ fn auto_promotion_seconds_delay_the_switch() {
     sim.settle();
     assert_eq!(sim.selector("web-active"), Some("v2"));
     assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+    assert_eq!(sim.state.pause_conditions, [], "the expired pause is gone");
+    assert!(!sim.state.controller_pause);
 }
 
 #[test]
