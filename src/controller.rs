@@ -253,6 +253,7 @@ async fn reconcile_rollout(
         traffic: &readings,
     };
     let decision = engine::reconcile(&plan, &state, &observation, now);
+    announce_unverifiable_routers(&context, &rollout, &readings).await;
     carry_out(&context, &namespace, &rollout, &state, &decision).await?;
     context
         .metrics
@@ -303,7 +304,8 @@ async fn observe(
 
 /// Records the decision, then — only if that succeeded — carries out its effects on the
 /// Rollout as written, then publishes its Events. An effect that failed is also announced
-/// (a Warning `ReconciliationError`), so a stuck Rollout says why.
+/// (a Warning `TrafficRoutingError` for a router that cannot be written, as in Argo, else
+/// `ReconciliationError`), so a stuck Rollout says why.
 async fn carry_out(
     context: &Context,
     namespace: &str,
@@ -350,22 +352,49 @@ async fn carry_out(
     };
     publish_pending(context, &written).await;
     if let Err(error) = &executed {
-        let message = k8s::describe_error(error);
-        let note = Note {
-            warning: true,
-            reason: "ReconciliationError",
-            message: &message,
-            action: "Reconcile",
-        };
-        if let Err(error) = context
-            .events
-            .publish(&written.object_ref(&()), &note)
-            .await
-        {
-            tracing::debug!(%error, "cannot publish the error as an Event");
-        }
+        warn(
+            context,
+            &written,
+            error.event_reason(),
+            &k8s::describe_error(error),
+        )
+        .await;
     }
     Ok(executed?)
+}
+
+/// Announces each router object whose weight cannot be read back (a Warning
+/// `WeightVerifyError`, Argo's reason). The Event is named by its message, so an object that
+/// stays unreadable is announced once, not on every pass.
+async fn announce_unverifiable_routers(
+    context: &Context,
+    rollout: &Rollout,
+    readings: &[crate::model::RouterReading],
+) {
+    for message in readings
+        .iter()
+        .filter_map(crate::model::RouterReading::verify_error)
+    {
+        warn(context, rollout, "WeightVerifyError", &message).await;
+    }
+}
+
+/// Publishes a Warning about the Rollout, once per reason and message; a failure to publish
+/// is only logged.
+async fn warn(context: &Context, rollout: &Rollout, reason: &str, message: &str) {
+    let note = Note {
+        warning: true,
+        reason,
+        message,
+        action: "Reconcile",
+    };
+    if let Err(error) = context
+        .events
+        .publish(&rollout.object_ref(&()), &note)
+        .await
+    {
+        tracing::debug!(%error, reason, "cannot publish a Warning Event");
+    }
 }
 
 /// Records `state` and `events` as the Rollout's status, with the resourceVersion that was

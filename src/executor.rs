@@ -132,6 +132,16 @@ pub enum ExecuteError {
 }
 
 impl ExecuteError {
+    /// The reason of the Warning Event that announces the failure (Argo's): a router that
+    /// cannot be written is a `TrafficRoutingError`, anything else a `ReconciliationError`.
+    #[must_use]
+    pub fn event_reason(&self) -> &'static str {
+        match self {
+            Self::Route { .. } => "TrafficRoutingError",
+            _ => "ReconciliationError",
+        }
+    }
+
     /// Whether retrying later may succeed (the API was unavailable, or an object changed).
     #[must_use]
     pub fn is_transient(&self) -> bool {
@@ -640,5 +650,23 @@ mod tests {
                 arg("extra", Some("1"))
             ]
         );
+    }
+
+    #[test]
+    fn a_router_that_cannot_be_written_is_a_traffic_routing_error() {
+        let route = ExecuteError::Route {
+            rollout: "web".into(),
+            source: Box::new(crate::traffic::io::TrafficError::NotServed {
+                kind: "HTTPRoute",
+                apis: "gateway.networking.k8s.io/v1".into(),
+            }),
+        };
+        assert_eq!(route.event_reason(), "TrafficRoutingError");
+        let taken = ExecuteError::NameTaken {
+            kind: "ReplicaSet",
+            name: "web-1".into(),
+            rollout: "web".into(),
+        };
+        assert_eq!(taken.event_reason(), "ReconciliationError");
     }
 }

@@ -464,6 +464,14 @@ pub struct RouterState {
 }
 
 impl RouterReading {
+    /// Why the weight the object carries cannot be verified, as the message of a
+    /// `WeightVerifyError` Warning; `None` when it was read.
+    #[must_use]
+    pub fn verify_error(&self) -> Option<String> {
+        let error = self.state.as_ref().err()?;
+        Some(format!("Failed to verify weight: {}: {error}", self.object))
+    }
+
     /// Whether the object carries exactly what `intent` asks for.
     #[must_use]
     pub fn carries(&self, intent: &TrafficIntent) -> bool {
@@ -487,5 +495,27 @@ impl RouterReading {
         state.canary_weight == Some(intent.canary_weight)
             && state.routes == expected
             && hashes_match
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_object_that_cannot_be_read_fails_verification() {
+        let unreadable = RouterReading {
+            object: "HTTPRoute web".into(),
+            state: Err("not found".into()),
+        };
+        assert_eq!(
+            unreadable.verify_error().as_deref(),
+            Some("Failed to verify weight: HTTPRoute web: not found")
+        );
+        let read = RouterReading {
+            object: "HTTPRoute web".into(),
+            state: Ok(RouterState::default()),
+        };
+        assert_eq!(read.verify_error(), None);
     }
 }

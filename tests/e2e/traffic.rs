@@ -14,7 +14,8 @@ use tidegate::sync::SyncResult;
 use crate::support::daemon::{Daemon, wait_for_sync};
 use crate::support::git::{GitServer, Repo};
 use crate::support::rollout::{
-    Controllers, apply, create_services, rollout, selector_of, tidegate, wait_for_status,
+    Controllers, apply, create_services, event_reasons, rollout, selector_of, tidegate,
+    wait_for_status,
 };
 use crate::support::routers::{self, install_router_crds, wait_for_router_object};
 use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for};
@@ -352,6 +353,48 @@ async fn app_mesh_routing_walks_a_canary_through_its_virtual_router() {
         },
     };
     walk("route-appmesh", &objects, &routing, &probe).await;
+}
+
+/// A route that does not exist is announced as Argo announces it — its weight cannot be
+/// verified (`WeightVerifyError`) and it cannot be written (`TrafficRoutingError`) — once
+/// each, however many passes fail the same way; the Rollout waits, and goes on once the route
+/// is there.
+#[tokio::test]
+async fn a_missing_route_is_announced_once_and_the_rollout_waits_for_it() {
+    let ns = TestNamespace::create("route-missing").await;
+    install_crds(&ns.client()).await;
+    install_router_crds(&ns.client()).await;
+    create_services(&ns, ["web-canary", "web-stable"]).await;
+    let steps = json!([{"setWeight": 30}, {"pause": {}}]);
+    let routing = json!({"plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "web"}}});
+    let mut manifest = routed("registry.invalid/web:1", &steps, &routing);
+    let controllers = Controllers::start(&ns);
+    apply(&ns, &manifest).await;
+    let count = |reasons: &[String], wanted: &str| reasons.iter().filter(|r| *r == wanted).count();
+    wait_for("both router Warnings", TIMEOUT, || async {
+        let reasons = event_reasons(&ns).await;
+        (count(&reasons, "WeightVerifyError") > 0 && count(&reasons, "TrafficRoutingError") > 0)
+            .then_some(())
+    })
+    .await;
+    // A spec change (not of the template) makes a pass that is sure to fail the same way.
+    manifest["spec"]["revisionHistoryLimit"] = json!(5);
+    apply(&ns, &manifest).await;
+    wait_for_status(&ns, "the second generation observed", |status| {
+        status.observed_generation == "2"
+    })
+    .await;
+
+    routers::apply(&ns, &http_route("gateway")).await;
+    wait_for_status(&ns, "the first revision once the route exists", |status| {
+        status.phase == Some(Phase::Healthy) && routers::carries(status, 0)
+    })
+    .await;
+    controllers.stop().await;
+    let reasons = event_reasons(&ns).await;
+    assert_eq!(count(&reasons, "WeightVerifyError"), 1, "{reasons:?}");
+    assert_eq!(count(&reasons, "TrafficRoutingError"), 1, "{reasons:?}");
+    assert_eq!(count(&reasons, "ReconciliationError"), 0, "{reasons:?}");
 }
 
 // --- Gateway API, in depth, synced from Git ---------------------------------------------------
