@@ -132,10 +132,10 @@ impl Canary<'_> {
     }
 
     /// The `setCanaryScale` in effect: the last one at or before the current step, unless it
-    /// asked to match the traffic weight again; none once the update is aborted, promoting or
-    /// past its steps.
+    /// asked to match the traffic weight again; none once the update is aborted or past its
+    /// steps (a full promotion moves it past them before the targets are computed).
     fn canary_scale(&self) -> Option<CanaryScale> {
-        if self.next.abort || self.next.promote_full || self.is_stable_current() {
+        if self.next.abort || self.is_stable_current() {
             return None;
         }
         let index = self.index();

@@ -656,3 +656,52 @@ fn ping_pong_services_swap_roles_at_each_promotion_without_switching_under_traff
         "no flip without a promotion"
     );
 }
+
+/// Found by cargo-mutants (`canary_scale`, `||` → `&&`): an abort ends a `setCanaryScale`
+/// — with `dynamicStableScale` the aborted canary shrinks as the stable takes the traffic
+/// back, whatever size the step gave it.
+#[test]
+fn an_abort_ends_set_canary_scale() {
+    let mut sim = Sim::routed(vec![scale(CanaryScale::Weight(60)), weight(20), pause()]);
+    // Not held for a delay: the canary follows the replica targets down.
+    sim.traffic().dynamic_stable_scale = true;
+    let mut sim = updated(sim);
+    assert_eq!(sim.spec_of("v2"), 3);
+    sim.state = abort(&sim.state);
+    sim.settle();
+    assert_eq!(sim.carried_weight(), Some(0));
+    sim.advance(31);
+    sim.settle();
+    assert_eq!(sim.spec_of("v2"), 0, "{:#?}", sim.state);
+    assert_eq!(sim.spec_of("v1"), 5);
+}
+
+/// Found by cargo-mutants (`canary_scale`, `||` → `&&`): a full promotion ends a
+/// `setCanaryScale` — the canary grows to every replica before it becomes stable.
+#[test]
+fn a_full_promotion_ends_set_canary_scale() {
+    let mut sim = updated(Sim::routed(vec![
+        scale(CanaryScale::Replicas(1)),
+        weight(20),
+        pause(),
+    ]));
+    assert_eq!(sim.spec_of("v2"), 1);
+    sim.state = promote_full(&sim.state);
+    for _ in 0..100 {
+        if sim.state.stable_hash.as_deref() == Some("v2") {
+            break;
+        }
+        sim.reconcile();
+    }
+    assert_eq!(
+        sim.state.stable_hash.as_deref(),
+        Some("v2"),
+        "{:#?}",
+        sim.state
+    );
+    assert_eq!(
+        sim.spec_of("v2"),
+        5,
+        "every replica before it became stable"
+    );
+}

@@ -135,6 +135,10 @@ fn background_analysis_starts_at_its_step_and_a_failure_aborts() {
 
     sim.set_phase_of("web-v2-2", AnalysisPhase::Failed);
     sim.settle();
+    assert!(sim.has_event(
+        "AnalysisRunFailed",
+        "Background Analysis Run 'web-v2-2' Status New: 'Failed' Previous: 'Running'"
+    ));
     assert_eq!(sim.phase(), Phase::Degraded);
     assert!(sim.state.abort);
     assert!(
@@ -798,4 +802,36 @@ fn only_pauses_a_person_must_release_await_approval() {
     }));
     assert_eq!(automatic.state.message, "BlueGreenPause");
     assert!(!awaiting_approval(&automatic.plan, &automatic.state));
+}
+
+/// Found by cargo-mutants (`background_analysis`, `||` → `&&`): an abort stops the
+/// background run for good — it is terminated, and no new one starts while aborted.
+#[test]
+fn an_abort_stops_the_background_run_and_starts_no_other() {
+    let mut sim = updated(with_background(
+        Sim::canary(vec![weight(20), pause(), weight(60), pause()]),
+        0,
+    ));
+    assert_eq!(sim.created_names(), ["web-v2-2"]);
+    sim.state = abort(&sim.state);
+    sim.settle();
+    sim.advance(3600);
+    sim.settle();
+    assert!(sim.run("web-v2-2").terminated);
+    assert_eq!(sim.created_names(), ["web-v2-2"], "{:#?}", sim.state);
+}
+
+/// Found by cargo-mutants (`background_analysis`, `||` → `&&`): a full promotion skips the
+/// remaining steps and their background measurement; the run is stopped and none starts.
+#[test]
+fn a_full_promotion_stops_the_background_run_and_starts_no_other() {
+    let mut sim = updated(with_background(
+        Sim::canary(vec![weight(20), pause(), weight(60), pause()]),
+        0,
+    ));
+    sim.state = promote_full(&sim.state);
+    sim.settle();
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+    assert!(sim.run("web-v2-2").terminated);
+    assert_eq!(sim.created_names(), ["web-v2-2"], "{:#?}", sim.state);
 }
