@@ -347,7 +347,11 @@ async fn carry_out(
     #[cfg(not(feature = "failpoints"))]
     let _ = state;
     let executed = match Executor::new(&context.client, &written) {
-        Ok(executor) => executor.execute(&actions).await,
+        Ok(executor) => {
+            let executed = executor.execute(&actions).await;
+            announce_router_writes(context, &written, executor.take_announced()).await;
+            executed
+        }
         Err(error) => Err(error),
     };
     publish_pending(context, &written).await;
@@ -361,6 +365,30 @@ async fn carry_out(
         .await;
     }
     Ok(executed?)
+}
+
+/// Announces router writes with the Normal Events Argo's routers give them
+/// (`PatchingCanaryIngress`, `Updated VirtualService`, …), each write once.
+async fn announce_router_writes(
+    context: &Context,
+    rollout: &Rollout,
+    announced: Vec<crate::traffic::io::Announcement>,
+) {
+    for announcement in announced {
+        let note = Note {
+            warning: false,
+            reason: announcement.notice.reason,
+            message: &announcement.notice.message,
+            action: "Route",
+        };
+        if let Err(error) = context
+            .events
+            .publish_keyed(&rollout.object_ref(&()), &announcement.key, &note)
+            .await
+        {
+            tracing::debug!(%error, reason = note.reason, "cannot publish a router Event");
+        }
+    }
 }
 
 /// Announces each router object whose weight cannot be read back (a Warning

@@ -168,6 +168,8 @@ pub struct Executor<'a> {
     client: &'a Client,
     rollout: &'a Rollout,
     namespace: String,
+    /// The router writes done, to announce once the effects are carried out.
+    announced: std::sync::Mutex<Vec<crate::traffic::io::Announcement>>,
 }
 
 impl<'a> Executor<'a> {
@@ -184,6 +186,7 @@ impl<'a> Executor<'a> {
             client,
             rollout,
             namespace,
+            announced: std::sync::Mutex::default(),
         })
     }
 
@@ -422,12 +425,29 @@ impl<'a> Executor<'a> {
         let Some((traffic, context)) = crate::traffic::io::context(self.rollout, canary) else {
             return Ok(());
         };
-        crate::traffic::io::apply(self.client, traffic, &context, intent)
-            .await
-            .map_err(|source| ExecuteError::Route {
-                rollout: self.rollout.name_any(),
-                source: Box::new(source),
-            })
+        let mut announced = Vec::new();
+        let applied =
+            crate::traffic::io::apply(self.client, traffic, &context, intent, &mut announced)
+                .await
+                .map_err(|source| ExecuteError::Route {
+                    rollout: self.rollout.name_any(),
+                    source: Box::new(source),
+                });
+        self.announced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(announced);
+        applied
+    }
+
+    /// The router writes done so far, with the Normal Events Argo announces them with.
+    pub fn take_announced(&self) -> Vec<crate::traffic::io::Announcement> {
+        std::mem::take(
+            &mut self
+                .announced
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     async fn point(&self, service: &str, hash: &str) -> Result<(), ExecuteError> {

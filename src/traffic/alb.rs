@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::json;
 use super::nginx::INGRESS;
-use super::{Context, Lookup, Objects, Read, Shape, Target, Write};
+use super::{Context, Lookup, Notice, Objects, Read, Shape, Target, Write};
 use crate::model::{
     Alb as Config, HeaderRoute, Router, RouterReading, RouterState, StringMatch, TrafficIntent,
 };
@@ -167,6 +167,32 @@ impl Shape for Alb<'_> {
             );
         }
         Ok(writes)
+    }
+
+    fn notices(
+        &self,
+        write: &Write,
+        previous: Option<&TrafficIntent>,
+        intent: &TrafficIntent,
+    ) -> Vec<Notice> {
+        let Write::Replace(target, _) = write else {
+            return Vec::new();
+        };
+        let patching = |message: String| vec![Notice::new("PatchingALBIngress", message)];
+        let had_routes = previous.is_some_and(|previous| !previous.header_routes.is_empty());
+        if super::weight_moves(previous, intent) {
+            patching(format!(
+                "Updating Ingress `{}` to desiredWeight '{}'",
+                target.name, intent.canary_weight
+            ))
+        } else if had_routes && intent.header_routes.is_empty() {
+            patching(format!(
+                "Updating Ingress `{}` removing managed routes",
+                target.name
+            ))
+        } else {
+            Vec::new()
+        }
     }
 
     fn readings(&self, context: &Context, read: &Objects) -> Vec<RouterReading> {

@@ -8,7 +8,7 @@
 use serde_json::json;
 
 use super::json;
-use super::{Context, Kind, Lookup, Objects, Read, Shape, Target, Write};
+use super::{Context, Kind, Lookup, Notice, Objects, Read, Shape, Target, Write};
 use crate::model::{Ambassador as Config, Router, RouterReading, RouterState, TrafficIntent};
 
 pub const MAPPING: Kind = Kind {
@@ -132,6 +132,22 @@ impl Shape for Ambassador<'_> {
             }
         }
         Ok(writes)
+    }
+
+    /// One Notice per canary Mapping written; [`super::io::apply`] announces each message once.
+    fn notices(
+        &self,
+        _write: &Write,
+        previous: Option<&TrafficIntent>,
+        intent: &TrafficIntent,
+    ) -> Vec<Notice> {
+        if !super::weight_moves(previous, intent) {
+            return Vec::new();
+        }
+        vec![Notice::new(
+            "CanaryMappingWeightUpdate",
+            format!("Set canary mapping weight to {}", intent.canary_weight),
+        )]
     }
 
     fn readings(&self, context: &Context, read: &Objects) -> Vec<RouterReading> {

@@ -13,7 +13,7 @@ use kube::core::GroupVersionKind;
 use kube::{Api, Client};
 use serde_json::Value;
 
-use super::{Context, Kind, Lookup, Objects, Read, Shape, Target, Write, shape};
+use super::{Context, Kind, Lookup, Notice, Objects, Read, Shape, Target, Write, shape};
 use crate::k8s::crd::Rollout;
 use crate::k8s::{self, ROLLOUT_FIELD_MANAGER};
 use crate::model::{CanaryPlan, RouterReading, TrafficIntent, TrafficPlan};
@@ -315,13 +315,25 @@ pub async fn read_rollout(
     }
 }
 
+/// A router write to announce: Argo's Normal Event for it, and the key naming the occurrence
+/// (the object and the resourceVersion the write produced: each write is announced, once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announcement {
+    /// The Event.
+    pub notice: Notice,
+    /// Names the occurrence.
+    pub key: String,
+}
+
 /// Makes every router of `traffic` carry `intent`: reads its objects afresh, and writes what
-/// its shape decides, router after router, stopping at the first failure.
+/// its shape decides, router after router, stopping at the first failure. Each write done is
+/// added to `announced` with the Notices its router gives it, each message once per call.
 pub async fn apply(
     client: &Client,
     traffic: &TrafficPlan,
     context: &Context,
     intent: &TrafficIntent,
+    announced: &mut Vec<Announcement>,
 ) -> Result<(), TrafficError> {
     for router in &traffic.routers {
         let shape = shape(router);
@@ -335,13 +347,35 @@ pub async fn apply(
                     message,
                 })?;
         for write in writes {
-            send(client, &read, write).await?;
+            let previous = super::previous_intent(&read, write.target());
+            let notices = shape.notices(&write, previous.as_ref(), intent);
+            let object = write.target().describe();
+            let version = send(client, &read, write).await?;
+            for notice in notices {
+                if announced.iter().any(|done| done.notice == notice) {
+                    continue;
+                }
+                let key = format!(
+                    "{object}\n{}\n{}",
+                    notice.reason,
+                    version
+                        .clone()
+                        .unwrap_or_else(|| jiff::Timestamp::now().to_string())
+                );
+                announced.push(Announcement { notice, key });
+            }
         }
     }
     Ok(())
 }
 
-async fn send(client: &Client, read: &Objects, write: Write) -> Result<(), TrafficError> {
+/// Sends `write`; returns the resourceVersion it produced (none for a delete, which is
+/// announced by its time instead).
+async fn send(
+    client: &Client,
+    read: &Objects,
+    write: Write,
+) -> Result<Option<String>, TrafficError> {
     let target = write.target().clone();
     let api_version = read
         .iter()
@@ -374,20 +408,23 @@ async fn send(client: &Client, read: &Objects, write: Write) -> Result<(), Traff
     };
     match write {
         Write::Create(_, object) => {
-            api.create(&params, &decode(object)?)
+            let created = api
+                .create(&params, &decode(object)?)
                 .await
                 .map_err(failed("create"))?;
+            Ok(created.metadata.resource_version)
         }
         Write::Replace(_, object) => {
-            api.replace(&target.name, &params, &decode(object)?)
+            let replaced = api
+                .replace(&target.name, &params, &decode(object)?)
                 .await
                 .map_err(failed("replace"))?;
+            Ok(replaced.metadata.resource_version)
         }
         Write::Delete(_) => match api.delete(&target.name, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(source) => return Err(failed("delete")(source)),
+            Ok(_) => Ok(None),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+            Err(source) => Err(failed("delete")(source)),
         },
     }
-    Ok(())
 }

@@ -13,7 +13,7 @@
 use serde_json::{Map, Value, json};
 
 use super::json;
-use super::{Context, Kind, Lookup, Objects, Read, Shape, Target, Write};
+use super::{Context, Kind, Lookup, Notice, Objects, Read, Shape, Target, Write};
 use crate::k8s::labels;
 use crate::model::{
     HeaderRoute, Istio as Config, IstioVirtualService, MirrorRoute, Router, RouterReading,
@@ -186,6 +186,72 @@ impl Shape for Istio<'_> {
             }
         }
         Ok(writes)
+    }
+
+    fn notices(
+        &self,
+        write: &Write,
+        previous: Option<&TrafficIntent>,
+        intent: &TrafficIntent,
+    ) -> Vec<Notice> {
+        let Write::Replace(target, _) = write else {
+            return Vec::new();
+        };
+        let name = &target.name;
+        if target.kind == DESTINATION_RULE {
+            return self
+                .0
+                .destination_rule
+                .iter()
+                .map(|rule| {
+                    Notice::new(
+                        "UpdatedDestinationRule",
+                        format!(
+                            "DestinationRule {name} subset updated ({}: {}, {}: {})",
+                            rule.canary_subset,
+                            intent.canary_hash,
+                            rule.stable_subset,
+                            intent.stable_hash
+                        ),
+                    )
+                })
+                .collect();
+        }
+        let updated = |message: String| Notice::new("Updated VirtualService", message);
+        let mut notices = Vec::new();
+        if super::weight_moves(previous, intent) {
+            notices.push(updated(format!(
+                "VirtualService `{name}` set to desiredWeight '{}'",
+                intent.canary_weight
+            )));
+        }
+        let carried = |route: &str| {
+            previous.is_some_and(|previous| {
+                previous.header_routes.iter().any(|r| r.name == route)
+                    || previous.mirror_routes.iter().any(|r| r.name == route)
+            })
+        };
+        for route in intent.header_routes.iter().filter(|r| !carried(&r.name)) {
+            notices.push(updated(format!(
+                "VirtualService `{name}` set headerRoute '{}'",
+                route.name
+            )));
+        }
+        for route in intent.mirror_routes.iter().filter(|r| !carried(&r.name)) {
+            notices.push(updated(format!(
+                "VirtualService `{name}` set mirrorRoute '{}'",
+                route.name
+            )));
+        }
+        let had_routes = previous.is_some_and(|previous| {
+            !previous.header_routes.is_empty() || !previous.mirror_routes.is_empty()
+        });
+        if had_routes && intent.header_routes.is_empty() && intent.mirror_routes.is_empty() {
+            notices.push(updated(format!(
+                "VirtualService `{name}` removed all managed routes."
+            )));
+        }
+        notices
     }
 
     fn readings(&self, context: &Context, read: &Objects) -> Vec<RouterReading> {

@@ -227,6 +227,49 @@ pub trait Shape {
 
     /// What each object carries.
     fn readings(&self, context: &Context, read: &Objects) -> Vec<RouterReading>;
+
+    /// The Normal Events Argo's router announces `write` with, given what the object was last
+    /// asked to carry (`previous`, from its record; `None` before a router wrote it). None by
+    /// default: Argo's Gateway API, Traefik, APISIX and App Mesh routers announce no writes.
+    fn notices(
+        &self,
+        _write: &Write,
+        _previous: Option<&TrafficIntent>,
+        _intent: &TrafficIntent,
+    ) -> Vec<Notice> {
+        Vec::new()
+    }
+}
+
+/// A Normal Event announcing a router write, with the reason and message Argo gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Argo's reason (`PatchingCanaryIngress`, `Updated VirtualService`, …).
+    pub reason: &'static str,
+    /// What was written.
+    pub message: String,
+}
+
+impl Notice {
+    fn new(reason: &'static str, message: String) -> Self {
+        Self { reason, message }
+    }
+}
+
+/// What `target` was last asked to carry, from the record on its object in `read`.
+#[must_use]
+pub fn previous_intent(read: &Objects, target: &Target) -> Option<TrafficIntent> {
+    let live = read
+        .iter()
+        .find(|read| &read.target == target)?
+        .live
+        .as_ref()?;
+    recorded(live).map(|recorded| recorded.intent)
+}
+
+/// Whether a write moves the canary weight from what the object last carried.
+fn weight_moves(previous: Option<&TrafficIntent>, intent: &TrafficIntent) -> bool {
+    previous.is_none_or(|previous| previous.canary_weight != intent.canary_weight)
 }
 
 /// The shape of `router`.

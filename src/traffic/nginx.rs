@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::json;
-use super::{Context, Kind, Lookup, Objects, Read, Shape, Target, Write};
+use super::{Context, Kind, Lookup, Notice, Objects, Read, Shape, Target, Write};
 use crate::model::{Nginx as Config, Router, RouterReading, RouterState, TrafficIntent};
 
 pub const INGRESS: Kind = Kind {
@@ -191,6 +191,34 @@ impl Shape for Nginx<'_> {
             }
         }
         Ok(writes)
+    }
+
+    fn notices(
+        &self,
+        write: &Write,
+        previous: Option<&TrafficIntent>,
+        intent: &TrafficIntent,
+    ) -> Vec<Notice> {
+        let weight = intent.canary_weight;
+        match write {
+            Write::Create(target, _) => vec![Notice::new(
+                "CreatingCanaryIngress",
+                format!(
+                    "Creating canary ingress `{}` with weight `{weight}`",
+                    target.name
+                ),
+            )],
+            Write::Replace(target, _) if super::weight_moves(previous, intent) => {
+                vec![Notice::new(
+                    "PatchingCanaryIngress",
+                    format!(
+                        "Updating Ingress `{}` to desiredWeight '{weight}'",
+                        target.name
+                    ),
+                )]
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn readings(&self, context: &Context, read: &Objects) -> Vec<RouterReading> {

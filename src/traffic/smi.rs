@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::json;
-use super::{Context, Kind, Lookup, Objects, Read, Shape, Target, Write};
+use super::{Context, Kind, Lookup, Notice, Objects, Read, Shape, Target, Write};
 use crate::model::{Router, RouterReading, RouterState, Smi as Config, TrafficIntent};
 
 pub const TRAFFIC_SPLIT: Kind = Kind {
@@ -112,6 +112,21 @@ impl Shape for Smi<'_> {
             }
         }
         Ok(writes)
+    }
+
+    fn notices(
+        &self,
+        write: &Write,
+        _previous: Option<&TrafficIntent>,
+        _intent: &TrafficIntent,
+    ) -> Vec<Notice> {
+        match write {
+            Write::Create(target, _) => vec![Notice::new(
+                "TrafficSplitCreated",
+                format!("TrafficSplit `{}` created", target.name),
+            )],
+            _ => Vec::new(),
+        }
     }
 
     fn readings(&self, context: &Context, read: &Objects) -> Vec<RouterReading> {

@@ -14,8 +14,8 @@ use tidegate::sync::SyncResult;
 use crate::support::daemon::{Daemon, wait_for_sync};
 use crate::support::git::{GitServer, Repo};
 use crate::support::rollout::{
-    Controllers, apply, create_services, event_reasons, rollout, selector_of, tidegate,
-    wait_for_status,
+    Controllers, apply, create_services, event_notes, event_reasons, rollout, selector_of,
+    tidegate, wait_for_status,
 };
 use crate::support::routers::{self, install_router_crds, wait_for_router_object};
 use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for};
@@ -128,7 +128,31 @@ async fn istio_host_level_routing_walks_a_canary() {
         name: "web",
         weight: |live| destination_weight(live, "web-canary"),
     };
-    walk("route-istio", &[vs], &routing, &probe).await;
+    let (ns, _) = walk("route-istio", &[vs], &routing, &probe).await;
+    announced_once(
+        &ns,
+        "Updated VirtualService",
+        &[
+            "VirtualService `web` set to desiredWeight '30'",
+            "VirtualService `web` set to desiredWeight '100'",
+            "VirtualService `web` set to desiredWeight '0'",
+        ],
+    )
+    .await;
+}
+
+/// Each router write of `messages` was announced with `reason`, once.
+async fn announced_once(ns: &TestNamespace, reason: &str, messages: &[&str]) {
+    let notes = event_notes(ns).await;
+    let times = |message: &str| {
+        notes
+            .iter()
+            .filter(|(r, m)| r == reason && m == message)
+            .count()
+    };
+    for message in messages {
+        assert_eq!(times(message), 1, "{message}: {notes:#?}");
+    }
 }
 
 #[tokio::test]
@@ -197,7 +221,23 @@ async fn nginx_routing_walks_a_canary_through_its_own_ingress() {
                 .ok()
         },
     };
-    walk("route-nginx", &[ingress], &routing, &probe).await;
+    let (ns, _) = walk("route-nginx", &[ingress], &routing, &probe).await;
+    announced_once(
+        &ns,
+        "CreatingCanaryIngress",
+        &["Creating canary ingress `web-web-canary` with weight `0`"],
+    )
+    .await;
+    announced_once(
+        &ns,
+        "PatchingCanaryIngress",
+        &[
+            "Updating Ingress `web-web-canary` to desiredWeight '30'",
+            "Updating Ingress `web-web-canary` to desiredWeight '100'",
+            "Updating Ingress `web-web-canary` to desiredWeight '0'",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]

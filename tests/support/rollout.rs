@@ -162,6 +162,15 @@ pub async fn selector_of(namespace: &TestNamespace, service: &str) -> Option<Str
 }
 
 pub async fn event_reasons(namespace: &TestNamespace) -> Vec<String> {
+    event_notes(namespace)
+        .await
+        .into_iter()
+        .map(|(reason, _)| reason)
+        .collect()
+}
+
+/// The (reason, message) of every Event in the namespace.
+pub async fn event_notes(namespace: &TestNamespace) -> Vec<(String, String)> {
     let events = namespace
         .api::<k8s_openapi::api::events::v1::Event>()
         .list(&k8s::ListParams::default())
@@ -170,7 +179,7 @@ pub async fn event_reasons(namespace: &TestNamespace) -> Vec<String> {
     events
         .items
         .into_iter()
-        .filter_map(|event| event.reason)
+        .filter_map(|event| Some((event.reason?, event.note.unwrap_or_default())))
         .collect()
 }
 

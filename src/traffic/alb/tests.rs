@@ -218,3 +218,22 @@ fn ingresses_and_header_routes_that_cannot_carry_the_split_are_errors() {
         "the ALB router matches header values exactly; prefix \"beta\" cannot be routed"
     );
 }
+
+#[test]
+fn writes_are_announced_as_argo_announces_them() {
+    let config = config();
+    let alb = Alb(&config);
+    let write = Write::Replace(Target::new(INGRESS, "shop", "web"), json!({}));
+    let patching = |message: &str| vec![Notice::new("PatchingALBIngress", message.to_owned())];
+    assert_eq!(
+        alb.notices(&write, Some(&intent(0)), &intent(30)),
+        patching("Updating Ingress `web` to desiredWeight '30'")
+    );
+    let mut routed = intent(30);
+    routed.header_routes = vec![header("header", StringMatch::Exact("1".into()))];
+    assert!(alb.notices(&write, Some(&intent(30)), &routed).is_empty());
+    assert_eq!(
+        alb.notices(&write, Some(&routed), &intent(30)),
+        patching("Updating Ingress `web` removing managed routes")
+    );
+}

@@ -192,3 +192,22 @@ fn the_copys_service_and_name_are_derived_from_the_base() {
         format!("{}-canary", "m".repeat(246))
     );
 }
+
+#[test]
+fn a_weight_change_is_announced_as_argo_announces_it() {
+    let config = config();
+    let ambassador = Ambassador(&config);
+    let write = Write::Delete(Target::new(MAPPING, "shop", "web-canary"));
+    assert_eq!(
+        ambassador.notices(&write, Some(&intent(20)), &intent(0)),
+        [Notice::new(
+            "CanaryMappingWeightUpdate",
+            "Set canary mapping weight to 0".to_owned()
+        )]
+    );
+    assert!(
+        ambassador
+            .notices(&write, Some(&intent(20)), &intent(20))
+            .is_empty()
+    );
+}

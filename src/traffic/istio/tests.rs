@@ -421,3 +421,53 @@ fn sync_keeps_a_subset_level_header_route_as_the_router_wrote_it() {
     let carried = crate::traffic::carry(&git, routed).expect("the router wrote it");
     assert_eq!(carried["spec"], routed["spec"]);
 }
+
+#[test]
+fn writes_are_announced_as_argo_announces_them() {
+    let config = with_rule(config(&[]));
+    let istio = Istio(&config);
+    let service = Write::Replace(Target::new(VIRTUAL_SERVICE, "edge", "web"), json!({}));
+    let messages = |previous: Option<&TrafficIntent>, intent: &TrafficIntent| {
+        istio
+            .notices(&service, previous, intent)
+            .into_iter()
+            .map(|notice| {
+                assert_eq!(notice.reason, "Updated VirtualService");
+                notice.message
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        messages(None, &intent(20)),
+        ["VirtualService `web` set to desiredWeight '20'"]
+    );
+    assert_eq!(messages(Some(&intent(20)), &intent(20)), [] as [&str; 0]);
+
+    let mut routed = intent(20);
+    routed.header_routes = vec![header("header", StringMatch::Exact("1".into()))];
+    routed.mirror_routes = vec![mirror("mirror", 50)];
+    assert_eq!(
+        messages(Some(&intent(20)), &routed),
+        [
+            "VirtualService `web` set headerRoute 'header'",
+            "VirtualService `web` set mirrorRoute 'mirror'"
+        ]
+    );
+    assert_eq!(messages(Some(&routed), &routed), [] as [&str; 0]);
+    assert_eq!(
+        messages(Some(&routed), &intent(0)),
+        [
+            "VirtualService `web` set to desiredWeight '0'",
+            "VirtualService `web` removed all managed routes."
+        ]
+    );
+
+    let rule = Write::Replace(Target::new(DESTINATION_RULE, "shop", "web-rule"), json!({}));
+    assert_eq!(
+        istio.notices(&rule, None, &intent(20)),
+        [Notice::new(
+            "UpdatedDestinationRule",
+            "DestinationRule web-rule subset updated (canary: new, stable: old)".to_owned()
+        )]
+    );
+}

@@ -245,3 +245,31 @@ fn long_canary_names_are_cut_to_253_characters() {
     );
     assert_eq!(name.len(), 253);
 }
+
+#[test]
+fn writes_are_announced_as_argo_announces_them() {
+    let config = config();
+    let nginx = Nginx(&config);
+    let target = Target::new(INGRESS, "shop", "web-web-canary");
+    let created = Write::Create(target.clone(), json!({}));
+    assert_eq!(
+        nginx.notices(&created, None, &intent(20)),
+        [Notice::new(
+            "CreatingCanaryIngress",
+            "Creating canary ingress `web-web-canary` with weight `20`".to_owned()
+        )]
+    );
+    let replaced = Write::Replace(target, json!({}));
+    assert_eq!(
+        nginx.notices(&replaced, Some(&intent(20)), &intent(40)),
+        [Notice::new(
+            "PatchingCanaryIngress",
+            "Updating Ingress `web-web-canary` to desiredWeight '40'".to_owned()
+        )]
+    );
+    assert!(
+        nginx
+            .notices(&replaced, Some(&intent(40)), &intent(40))
+            .is_empty()
+    );
+}

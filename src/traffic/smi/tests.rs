@@ -148,3 +148,25 @@ fn disagreeing_backends_carry_no_weight() {
     let readings = Smi(&config()).readings(&context(), &read(TRAFFIC_SPLIT, live));
     assert_eq!(readings[0].state.as_ref().unwrap().canary_weight, None);
 }
+
+#[test]
+fn a_created_traffic_split_is_announced_as_argo_announces_it() {
+    let config = config();
+    let smi = Smi(&config);
+    let target = Target::new(TRAFFIC_SPLIT, "shop", "web");
+    assert_eq!(
+        smi.notices(&Write::Create(target.clone(), json!({})), None, &intent(20)),
+        [Notice::new(
+            "TrafficSplitCreated",
+            "TrafficSplit `web` created".to_owned()
+        )]
+    );
+    assert!(
+        smi.notices(
+            &Write::Replace(target, json!({})),
+            Some(&intent(20)),
+            &intent(40)
+        )
+        .is_empty()
+    );
+}
