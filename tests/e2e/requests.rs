@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use tidegate::k8s::crd::Phase;
 
 use crate::support::prometheus::Prometheus;
-use crate::support::rollout::{Controllers, apply, rollout, tidegate, wait_for_status};
+use crate::support::rollout::{
+    Controllers, apply, replica_sets, rollout, tidegate, wait_for_status,
+};
 use crate::support::routers::{self, install_router_crds};
 use crate::support::traffic::{self, Answers, GATEWAY, Load};
 use crate::support::{TIMEOUT, TestNamespace, install_crds};
@@ -207,12 +209,23 @@ async fn an_abort_returns_every_request_to_the_stable_and_none_fails() {
     });
     let aborted = Instant::now();
     tidegate(&ns, &["abort", "web"]);
-    wait_for_status(&ns, "the abort to reach the route", |status| {
+    let at_zero = wait_for_status(&ns, "the abort to reach the route", |status| {
         status.abort && routers::carries(status, 0)
     })
     .await;
     let read_back = aborted.elapsed();
     let served = read_back + settled_on(&ns, &[("1", 100.0)], &[]).await;
+    // The gateway skips a backend without endpoints, so requests alone cannot see a canary
+    // scaled away too early: its pods must outlive the route's move by the default
+    // abortScaleDownDelaySeconds (30 s), which a second or two of waiting above cannot use up.
+    let canary = replica_sets(&ns)
+        .await
+        .into_iter()
+        .find(|(hash, _, _)| *hash == at_zero.current_pod_hash);
+    assert!(
+        canary.as_ref().is_some_and(|(_, spec, _)| *spec > 0),
+        "the aborted canary keeps its pods for abortScaleDownDelaySeconds: {canary:?}"
+    );
     println!(
         "abort: the route was read back at 0 after {read_back:?}; every request went to the stable after {served:?}"
     );
