@@ -215,8 +215,8 @@ async fn an_abort_returns_every_request_to_the_stable_and_none_fails() {
     .await;
     let read_back = aborted.elapsed();
     let served = read_back + settled_on(&ns, &[("1", 100.0)], &[]).await;
-    // The gateway skips a backend without endpoints, so requests alone cannot see a canary
-    // scaled away too early: its pods must outlive the route's move by the default
+    // Requests alone did not see a canary scaled away too early (a guard broken that way
+    // still failed no request): its pods must outlive the route's move by the default
     // abortScaleDownDelaySeconds (30 s), which a second or two of waiting above cannot use up.
     let canary = replica_sets(&ns)
         .await
