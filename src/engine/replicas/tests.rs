@@ -96,7 +96,7 @@ fn counts((spec, available): (i32, i32)) -> ReplicaCounts {
     ReplicaCounts { spec, available }
 }
 
-const BASIC_CANARY: [Case; 30] = [
+const BASIC_CANARY: [Case; 34] = [
     Case {
         what: "availability above spec is not counted as scale-down room",
         replicas: 10,
@@ -457,6 +457,58 @@ const BASIC_CANARY: [Case; 30] = [
         expected_stable: 1,
         expected_canary: 3,
     },
+    Case {
+        what: "promoteFull (weight 100): canary to full at once, stable out, within loose limits",
+        replicas: 4,
+        weight: 100,
+        max_surge: Amount::Count(4),
+        max_unavailable: Amount::Count(4),
+        stable: (4, 4),
+        canary: (0, 0),
+        older: None,
+        expected_stable: 0,
+        expected_canary: 4,
+    },
+    Case {
+        what: "promoteFull (weight 100) still honours maxSurge and maxUnavailable",
+        replicas: 4,
+        weight: 100,
+        max_surge: Amount::Count(3),
+        max_unavailable: Amount::Count(0),
+        stable: (4, 4),
+        canary: (0, 0),
+        older: None,
+        expected_stable: 4,
+        expected_canary: 3,
+    },
+    Case {
+        // Not in Argo's table; its rule (`GetReplicasForScaleDown`): pods available above a
+        // ReplicaSet's spec are going away, so they give no room to scale down.
+        what: "abort while the stable still terminates pods above its spec: only its spec counts, canary kept",
+        replicas: 10,
+        weight: 0,
+        max_surge: Amount::Count(1),
+        max_unavailable: Amount::Count(0),
+        stable: (4, 7),
+        canary: (6, 6),
+        older: None,
+        expected_stable: 5,
+        expected_canary: 6,
+    },
+    Case {
+        // Not in Argo's table; Argo's `adjustReplicaWithinLimits`: the stable gives up what
+        // exceeds the surge limit only as far as availability allows, the canary the rest.
+        what: "replicas cut to 10 with the canary mostly unavailable: stable keeps 8 for availability, canary gives way",
+        replicas: 10,
+        weight: 50,
+        max_surge: Amount::Count(1),
+        max_unavailable: Amount::Count(0),
+        stable: (9, 9),
+        canary: (8, 2),
+        older: None,
+        expected_stable: 8,
+        expected_canary: 3,
+    },
 ];
 
 #[test]
@@ -480,6 +532,268 @@ fn basic_canary_matches_argo() {
             stable: case.expected_stable,
         };
         assert_eq!(canary.targets(), expected, "{}", case.what);
+    }
+}
+
+/// One traffic-routed case, with the inputs `compute_targets` gives [`RoutedCanary`]: the
+/// weight is the Rollout's max once promoting in full or back on the stable, 0 once aborted
+/// (with no `setCanaryScale` then), and `dynamic_stable` is the stable weight the routers
+/// carry (`None` without `dynamicStableScale`).
+struct RoutedCase {
+    what: &'static str,
+    replicas: i32,
+    max_weight: i32,
+    weight: i32,
+    scale: Option<CanaryScale>,
+    min_pods: Option<i32>,
+    dynamic_stable: Option<i32>,
+    expected_stable: i32,
+    expected_canary: i32,
+}
+
+const ROUTED_CANARY: [RoutedCase; 18] = [
+    RoutedCase {
+        what: "setCanaryScale.replicas sizes the canary, ignoring the weight",
+        replicas: 1,
+        max_weight: 100,
+        weight: 100,
+        scale: Some(CanaryScale::Replicas(9)),
+        min_pods: None,
+        dynamic_stable: None,
+        expected_stable: 1,
+        expected_canary: 9,
+    },
+    RoutedCase {
+        what: "setCanaryScale.weight sizes the canary (even above 100 %), ignoring the weight",
+        replicas: 4,
+        max_weight: 100,
+        weight: 100,
+        scale: Some(CanaryScale::Weight(200)),
+        min_pods: None,
+        dynamic_stable: None,
+        expected_stable: 4,
+        expected_canary: 8,
+    },
+    RoutedCase {
+        what: "matchTrafficWeight: the canary follows the weight again",
+        replicas: 10,
+        max_weight: 100,
+        weight: 20,
+        scale: Some(CanaryScale::MatchTrafficWeight),
+        min_pods: None,
+        dynamic_stable: None,
+        expected_stable: 10,
+        expected_canary: 2,
+    },
+    RoutedCase {
+        what: "canary sized by its weight, stable kept whole",
+        replicas: 10,
+        max_weight: 100,
+        weight: 10,
+        scale: None,
+        min_pods: None,
+        dynamic_stable: None,
+        expected_stable: 10,
+        expected_canary: 1,
+    },
+    RoutedCase {
+        what: "aborted with abortScaleDownDelaySeconds > 0: setCanaryScale dropped, canary to 0",
+        replicas: 1,
+        max_weight: 100,
+        weight: 0,
+        scale: None,
+        min_pods: None,
+        dynamic_stable: None,
+        expected_stable: 1,
+        expected_canary: 0,
+    },
+    RoutedCase {
+        what: "minPodsPerReplicaSet raises a starting canary",
+        replicas: 10,
+        max_weight: 100,
+        weight: 5,
+        scale: None,
+        min_pods: Some(2),
+        dynamic_stable: None,
+        expected_stable: 10,
+        expected_canary: 2,
+    },
+    RoutedCase {
+        what: "promoteFull: minPodsPerReplicaSet above replicas is capped at replicas",
+        replicas: 1,
+        max_weight: 100,
+        weight: 100,
+        scale: None,
+        min_pods: Some(2),
+        dynamic_stable: None,
+        expected_stable: 1,
+        expected_canary: 1,
+    },
+    RoutedCase {
+        what: "dynamicStableScale: the stable follows its 90 %",
+        replicas: 10,
+        max_weight: 100,
+        weight: 10,
+        scale: None,
+        min_pods: None,
+        dynamic_stable: Some(90),
+        expected_stable: 9,
+        expected_canary: 1,
+    },
+    RoutedCase {
+        what: "dynamicStableScale: the stable keeps the 90 % it still carries, not the 80 % to be",
+        replicas: 10,
+        max_weight: 100,
+        weight: 20,
+        scale: None,
+        min_pods: None,
+        dynamic_stable: Some(90),
+        expected_stable: 9,
+        expected_canary: 2,
+    },
+    RoutedCase {
+        what: "dynamicStableScale, aborted after replicas grew to 12: drained canary stays at 0",
+        replicas: 12,
+        max_weight: 100,
+        weight: 0,
+        scale: None,
+        min_pods: None,
+        dynamic_stable: Some(100),
+        expected_stable: 12,
+        expected_canary: 0,
+    },
+    RoutedCase {
+        what: "dynamicStableScale, aborted while stable pods were evicted: drained canary stays at 0",
+        replicas: 10,
+        max_weight: 100,
+        weight: 0,
+        scale: None,
+        min_pods: None,
+        dynamic_stable: Some(100),
+        expected_stable: 10,
+        expected_canary: 0,
+    },
+    RoutedCase {
+        what: "dynamicStableScale, rolled back onto the stable: the weight is the max, both whole",
+        replicas: 10,
+        max_weight: 100,
+        weight: 100,
+        scale: None,
+        min_pods: None,
+        dynamic_stable: Some(100),
+        expected_stable: 10,
+        expected_canary: 10,
+    },
+    RoutedCase {
+        what: "a huge maxTrafficWeight is sized without overflow",
+        replicas: 23,
+        max_weight: 100_000_000,
+        weight: 100_000_000,
+        scale: None,
+        min_pods: None,
+        dynamic_stable: None,
+        expected_stable: 23,
+        expected_canary: 23,
+    },
+    // Not in Argo's tables; from `CheckMinPodsPerReplicaSet`, which leaves a count of 0 alone.
+    RoutedCase {
+        what: "minPodsPerReplicaSet does not raise a canary at weight 0",
+        replicas: 10,
+        max_weight: 100,
+        weight: 0,
+        scale: None,
+        min_pods: Some(2),
+        dynamic_stable: None,
+        expected_stable: 10,
+        expected_canary: 0,
+    },
+    RoutedCase {
+        what: "dynamicStableScale at full weight: minPodsPerReplicaSet does not raise an empty stable",
+        replicas: 10,
+        max_weight: 100,
+        weight: 100,
+        scale: None,
+        min_pods: Some(2),
+        dynamic_stable: Some(0),
+        expected_stable: 0,
+        expected_canary: 10,
+    },
+    RoutedCase {
+        what: "dynamicStableScale: minPodsPerReplicaSet raises a small stable",
+        replicas: 10,
+        max_weight: 100,
+        weight: 95,
+        scale: None,
+        min_pods: Some(3),
+        dynamic_stable: Some(5),
+        expected_stable: 3,
+        expected_canary: 10,
+    },
+    RoutedCase {
+        what: "setCanaryScale.replicas is taken as is, below minPodsPerReplicaSet",
+        replicas: 10,
+        max_weight: 100,
+        weight: 50,
+        scale: Some(CanaryScale::Replicas(1)),
+        min_pods: Some(2),
+        dynamic_stable: None,
+        expected_stable: 10,
+        expected_canary: 1,
+    },
+    RoutedCase {
+        what: "maxTrafficWeight 1000: weight 250 of 10 replicas rounds up to 3",
+        replicas: 10,
+        max_weight: 1000,
+        weight: 250,
+        scale: None,
+        min_pods: None,
+        dynamic_stable: Some(750),
+        expected_stable: 8,
+        expected_canary: 3,
+    },
+];
+
+#[test]
+fn routed_canary_matches_argo() {
+    for case in &ROUTED_CANARY {
+        let canary = RoutedCanary {
+            replicas: case.replicas,
+            max_weight: case.max_weight,
+            weight: case.weight,
+            scale: case.scale,
+            min_pods: case.min_pods,
+            dynamic_stable_weight: case.dynamic_stable,
+        };
+        let expected = Targets {
+            new: case.expected_canary,
+            stable: case.expected_stable,
+        };
+        assert_eq!(canary.targets(), expected, "{}", case.what);
+    }
+}
+
+#[test]
+fn ceil_share_rounds_up_like_argos_traffic_weight_to_replicas() {
+    // (replicas, weight, max weight, expected pods)
+    let shares = [
+        (10, 0, 100, 0),
+        (10, 20, 100, 2),
+        (10, 25, 100, 3),
+        (10, 33, 100, 4),
+        (10, 99, 100, 10),
+        (10, 100, 100, 10),
+        (23, 100_000_000, 100_000_000, 23),
+        // Not in Argo's table: a max weight of 0 (or below) sizes nothing, it does not divide.
+        (10, 50, 0, 0),
+        (10, 50, -100, 0),
+        (10, -20, 100, 0),
+    ];
+    for (replicas, weight, of, expected) in shares {
+        assert_eq!(
+            ceil_share(replicas, weight, of),
+            expected,
+            "{weight}/{of} of {replicas}"
+        );
     }
 }
 
