@@ -231,10 +231,13 @@ pub fn weighted_split(replicas: i32, weight: i32, surge: i32) -> (i32, i32) {
     let zero_allowed = weight == 100 || weight == 0 || (replicas == 1 && surge == 0);
 
     let mut options = Vec::with_capacity(4);
-    if ceil < replicas || zero_allowed {
+    let ceil_allowed = ceil < replicas || zero_allowed;
+    if ceil_allowed {
         options.push((ceil, replicas));
     }
-    if !tied(replicas) && (floor != 0 || zero_allowed) {
+    // A tie goes to the ceiling only where the ceiling is allowed: 99 % of 50 pods without
+    // surge is 49 + 1, not (as in Argo, which "should not get here") no canary at all.
+    if (!tied(replicas) || !ceil_allowed) && (floor != 0 || zero_allowed) {
         options.push((floor, replicas));
     }
     if surge > 0 {

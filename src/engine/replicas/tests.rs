@@ -78,6 +78,24 @@ fn weighted_split_matches_argo() {
     }
 }
 
+/// Found by the `weighted_split_is_bounded` property: where the ceiling would leave the stable
+/// empty and the floor ties with it, Argo's options run out and it returns no canary at all
+/// (its code says it "should not get here"); the floor is the split closest to the weight.
+#[test]
+fn a_tie_the_ceiling_cannot_take_goes_to_the_floor() {
+    assert_eq!(weighted_split(50, 99, 0), (49, 1));
+    assert_eq!(
+        weighted_split(150, 99, 0),
+        (149, 1),
+        "a tie the ceiling may take"
+    );
+    assert_eq!(
+        weighted_split(50, 99, 1),
+        (50, 1),
+        "surge still wins where it may"
+    );
+}
+
 /// One basic-canary case: the Rollout, its ReplicaSets, and the expected next counts.
 struct Case {
     what: &'static str,
