@@ -227,22 +227,23 @@ pub fn weighted_split(replicas: i32, weight: i32, surge: i32) -> (i32, i32) {
     let weighted = i64::from(replicas) * i64::from(weight);
     let floor = narrow(weighted.div_euclid(100));
     let ceil = floor + i32::from(weighted.rem_euclid(100) != 0);
-    let tied = |total: i32| (2 * i64::from(total) * i64::from(weight)).rem_euclid(200) == 100;
     let zero_allowed = weight == 100 || weight == 0 || (replicas == 1 && surge == 0);
+    let floor_allowed = floor != 0 || zero_allowed;
 
+    // A floor that ties with its ceiling loses to it (3 replicas at 50 % is 2 + 1): the
+    // ceiling is listed first and the comparison below is strict. Where the ceiling would
+    // empty the stable, the floor stands alone: 99 % of 50 pods without surge is 49 + 1, not
+    // (as in Argo, whose options run out there) no canary at all.
     let mut options = Vec::with_capacity(4);
-    let ceil_allowed = ceil < replicas || zero_allowed;
-    if ceil_allowed {
+    if ceil < replicas || zero_allowed {
         options.push((ceil, replicas));
     }
-    // A tie goes to the ceiling only where the ceiling is allowed: 99 % of 50 pods without
-    // surge is 49 + 1, not (as in Argo, which "should not get here") no canary at all.
-    if (!tied(replicas) || !ceil_allowed) && (floor != 0 || zero_allowed) {
+    if floor_allowed {
         options.push((floor, replicas));
     }
     if surge > 0 {
         options.push((ceil, replicas + 1));
-        if !tied(replicas + 1) && (floor != 0 || zero_allowed) {
+        if floor_allowed {
             options.push((floor, replicas + 1));
         }
     }
