@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use super::*;
 
 /// (replicas, weight, surge, expected canary, expected stable)
-const WEIGHTED_SPLITS: [(i32, i32, i32, i32, i32); 57] = [
+const WEIGHTED_SPLITS: [(i32, i32, i32, i32, i32); 61] = [
     (0, 0, 0, 0, 0),     // zero replicas, weight 0, no surge
     (0, 50, 0, 0, 0),    // zero replicas, half weight, no surge
     (0, 100, 0, 0, 0),   // zero replicas, full weight, no surge
@@ -65,6 +65,11 @@ const WEIGHTED_SPLITS: [(i32, i32, i32, i32, i32); 57] = [
     (10, 25, 1, 3, 8), // 10 replicas + surge, weight 25
     (10, 99, 1, 10, 1), // 10 replicas + surge, weight 99
     (10, 100, 1, 10, 0), // 10 replicas + surge, full weight
+    // Not in Argo's table: the floor option counts whenever floor and ceiling are not tied.
+    (8, 30, 0, 2, 6), // 8 replicas at 30 %: 2 (25 %) is closer than 3 (37.5 %)
+    (8, 90, 0, 7, 1), // 8 replicas at 90 %: the ceiling (8) would empty the stable, so 7
+    (2, 96, 0, 1, 1), // 2 replicas at 96 %: not tied, the floor keeps one pod on each side
+    (7, 86, 1, 6, 1), // 7 replicas at 86 % + surge: 6 of 7 (85.7 %) beats 7 of 8 (87.5 %)
 ];
 
 #[test]
@@ -114,7 +119,7 @@ fn counts((spec, available): (i32, i32)) -> ReplicaCounts {
     ReplicaCounts { spec, available }
 }
 
-const BASIC_CANARY: [Case; 34] = [
+const BASIC_CANARY: [Case; 36] = [
     Case {
         what: "availability above spec is not counted as scale-down room",
         replicas: 10,
@@ -526,6 +531,32 @@ const BASIC_CANARY: [Case; 34] = [
         older: None,
         expected_stable: 8,
         expected_canary: 3,
+    },
+    Case {
+        // Not in Argo's table: stable first, then the new ReplicaSet, from one surge budget.
+        what: "older RS still draining: stable takes 1 of the 3 surge pods, the new RS the other 2",
+        replicas: 10,
+        weight: 50,
+        max_surge: Amount::Count(1),
+        max_unavailable: Amount::Count(0),
+        stable: (4, 4),
+        canary: (0, 0),
+        older: Some((4, 4)),
+        expected_stable: 5,
+        expected_canary: 2,
+    },
+    Case {
+        // Not in Argo's table: free surge room never shrinks the new ReplicaSet by itself.
+        what: "weight lowered while stable pods are unready: canary kept despite free surge room",
+        replicas: 10,
+        weight: 20,
+        max_surge: Amount::Count(3),
+        max_unavailable: Amount::Count(0),
+        stable: (8, 6),
+        canary: (4, 4),
+        older: None,
+        expected_stable: 8,
+        expected_canary: 4,
     },
 ];
 
