@@ -234,18 +234,17 @@ pub fn weighted_split(replicas: i32, weight: i32, surge: i32) -> (i32, i32) {
     // ceiling is listed first and the comparison below is strict. Where the ceiling would
     // empty the stable, the floor stands alone: 99 % of 50 pods without surge is 49 + 1, not
     // (as in Argo, whose options run out there) no canary at all.
-    let mut options = Vec::with_capacity(4);
+    let mut options = Vec::with_capacity(3);
     if ceil < replicas || zero_allowed {
         options.push((ceil, replicas));
     }
     if floor_allowed {
         options.push((floor, replicas));
     }
+    // Surging only ever helps the ceiling: the floor of one pod more is further from the
+    // weight than the floor without it.
     if surge > 0 {
         options.push((ceil, replicas + 1));
-        if floor_allowed {
-            options.push((floor, replicas + 1));
-        }
     }
     // The first option wins ties, so compare strictly.
     let best = options.into_iter().reduce(|best, option| {
