@@ -174,7 +174,8 @@ pub struct RoutedCanary {
 }
 
 impl RoutedCanary {
-    /// The canary gets `ceil(weight · replicas / max)` pods (or what `setCanaryScale` says);
+    /// The canary gets `ceil(weight · replicas / max)` pods (or what `setCanaryScale` says, its
+    /// weight read on the same `max` scale, as Argo reads it);
     /// the stable keeps `replicas`, or with `dynamicStableScale` what the larger of its weight
     /// to be and its weight now needs. A side with any pods has at least `minPodsPerReplicaSet`
     /// of them (at most `replicas`).
@@ -184,7 +185,7 @@ impl RoutedCanary {
         let share = |weight: i32, of: i32| ceil_share(replicas, weight, of);
         let new = match self.scale {
             Some(CanaryScale::Replicas(count)) => count,
-            Some(CanaryScale::Weight(weight)) => self.at_least_min(share(weight, 100)),
+            Some(CanaryScale::Weight(weight)) => self.at_least_min(share(weight, self.max_weight)),
             Some(CanaryScale::MatchTrafficWeight) | None => {
                 self.at_least_min(share(self.weight, self.max_weight))
             }

@@ -324,7 +324,7 @@ pub struct AppMesh {
 pub enum CanaryScale {
     /// This many pods.
     Replicas(i32),
-    /// This percentage of `replicas`.
+    /// This weight of `replicas`, on the `maxTrafficWeight` scale (like `setWeight`).
     Weight(i32),
     /// As many as its traffic weight asks for again.
     MatchTrafficWeight,

@@ -600,7 +600,7 @@ struct RoutedCase {
     expected_canary: i32,
 }
 
-const ROUTED_CANARY: [RoutedCase; 18] = [
+const ROUTED_CANARY: [RoutedCase; 19] = [
     RoutedCase {
         what: "setCanaryScale.replicas sizes the canary, ignoring the weight",
         replicas: 1,
@@ -798,6 +798,17 @@ const ROUTED_CANARY: [RoutedCase; 18] = [
         min_pods: None,
         dynamic_stable: Some(750),
         expected_stable: 8,
+        expected_canary: 3,
+    },
+    RoutedCase {
+        what: "maxTrafficWeight 1000: setCanaryScale.weight 250 is a quarter, as Argo reads it",
+        replicas: 10,
+        max_weight: 1000,
+        weight: 0,
+        scale: Some(CanaryScale::Weight(250)),
+        min_pods: None,
+        dynamic_stable: None,
+        expected_stable: 10,
         expected_canary: 3,
     },
 ];

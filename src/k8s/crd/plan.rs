@@ -368,7 +368,7 @@ fn read_step(step: &CanaryStep, path: &str, max_weight: i32, check: &mut Check) 
     let mut parts: Vec<Step> = read_deciding_part(step, path, max_weight, check)
         .into_iter()
         .collect();
-    parts.extend(traffic::read_routing_parts(step, path, check));
+    parts.extend(traffic::read_routing_parts(step, path, max_weight, check));
     match parts.len() {
         0 => None,
         1 => parts.pop(),

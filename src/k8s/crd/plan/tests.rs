@@ -394,6 +394,34 @@ fn routers_and_routing_steps_are_read_with_their_defaults() {
 }
 
 #[test]
+fn a_canary_scale_weight_is_read_on_the_max_traffic_weight_scale() {
+    let routed = |weight: i32| {
+        spec(&format!(
+            "  canary:
+    canaryService: web-canary
+    stableService: web-stable
+    trafficRouting:
+      maxTrafficWeight: 1000
+      nginx: {{stableIngress: web}}
+    steps:
+    - setCanaryScale: {{weight: {weight}}}
+"
+        ))
+    };
+    let plan = routed(1000).plan().expect("the whole scale is valid");
+    assert!(matches!(
+        canary(&plan).steps[0],
+        crate::model::Step::SetCanaryScale(crate::model::CanaryScale::Weight(1000))
+    ));
+    assert_eq!(
+        errors(&routed(1001)),
+        [
+            "spec.strategy.canary.steps[0].setCanaryScale.weight: must be between 0 and 1000, got 1001"
+        ]
+    );
+}
+
+#[test]
 fn routing_problems_are_reported_at_their_paths() {
     let found = errors(&spec(
         "  canary:

@@ -272,9 +272,11 @@ fn check_step(step: &Step, traffic: Option<&TrafficPlan>, path: &str, check: &mu
 }
 
 /// Reads the routing parts of one step: `setCanaryScale`, `setHeaderRoute`, `setMirrorRoute`.
+/// A `setCanaryScale.weight` is on the same scale as `setWeight`: 0 to `max_weight`.
 pub(super) fn read_routing_parts(
     step: &crate::k8s::crd::CanaryStep,
     path: &str,
+    max_weight: i32,
     check: &mut Check,
 ) -> Vec<Step> {
     let mut parts = Vec::new();
@@ -282,6 +284,7 @@ pub(super) fn read_routing_parts(
         parts.extend(read_canary_scale(
             scale,
             &format!("{path}.setCanaryScale"),
+            max_weight,
             check,
         ));
     }
@@ -308,7 +311,12 @@ pub(super) fn read_routing_parts(
     parts
 }
 
-fn read_canary_scale(scale: &SetCanaryScale, path: &str, check: &mut Check) -> Option<Step> {
+fn read_canary_scale(
+    scale: &SetCanaryScale,
+    path: &str,
+    max_weight: i32,
+    check: &mut Check,
+) -> Option<Step> {
     let chosen = [
         scale.replicas.is_some(),
         scale.weight.is_some(),
@@ -324,10 +332,10 @@ fn read_canary_scale(scale: &SetCanaryScale, path: &str, check: &mut Check) -> O
     let scale = if let Some(replicas) = scale.replicas {
         CanaryScale::Replicas(check.non_negative(&format!("{path}.replicas"), Some(replicas), 0))
     } else if let Some(weight) = scale.weight {
-        if !(0..=100).contains(&weight) {
+        if !(0..=max_weight).contains(&weight) {
             check.fail(
                 format!("{path}.weight"),
-                format!("must be between 0 and 100, got {weight}"),
+                format!("must be between 0 and {max_weight}, got {weight}"),
             );
         }
         CanaryScale::Weight(weight)
