@@ -39,12 +39,34 @@ impl Args {
     }
 
     /// Resolves `run`'s arguments: values as given, `secretKeyRef` from Secrets in the run's
-    /// namespace, `fieldRef` from the run's own metadata.
+    /// namespace (each read once), `fieldRef` from the run's own metadata.
     pub async fn resolve(client: &Client, run: &AnalysisRun) -> Result<Self, ArgsError> {
-        let mut args = Self::default();
         let namespace = run.namespace().unwrap_or_default();
+        let api = Api::<Secret>::namespaced(client.clone(), &namespace);
+        let mut secrets = BTreeMap::new();
+        for name in secret_names(run) {
+            let read = api.get(&name).await.map_err(|error| {
+                let message = format!("read Secret {name}: {}", crate::k8s::describe_error(&error));
+                if crate::k8s::is_transient(&error) {
+                    ArgsError::Unavailable(message)
+                } else {
+                    ArgsError::Invalid(message)
+                }
+            });
+            secrets.insert(name, read);
+        }
+        Self::assemble(run, &secrets)
+    }
+
+    /// `run`'s arguments in order, given the outcome of reading each Secret they name: the
+    /// first argument that has no value is the error.
+    fn assemble(
+        run: &AnalysisRun,
+        secrets: &BTreeMap<String, Result<Secret, ArgsError>>,
+    ) -> Result<Self, ArgsError> {
+        let mut args = Self::default();
         for argument in &run.spec.args {
-            let value = resolve_one(client, &namespace, run, argument, &mut args.secrets).await?;
+            let value = value_of(run, argument, secrets, &mut args.secrets)?;
             args.values.insert(argument.name.clone(), value);
         }
         Ok(args)
@@ -118,38 +140,48 @@ fn percent_encoded(text: &str) -> String {
     out
 }
 
-async fn resolve_one(
-    client: &Client,
-    namespace: &str,
+/// The names of the Secrets `run`'s arguments read.
+fn secret_names(run: &AnalysisRun) -> std::collections::BTreeSet<String> {
+    run.spec
+        .args
+        .iter()
+        .filter(|argument| argument.value.is_none())
+        .filter_map(|argument| argument.value_from.as_ref()?.secret_key_ref.as_ref())
+        .map(|reference| reference.name.clone())
+        .collect()
+}
+
+/// One argument's value; a value read from a Secret is also added to `secret_values`.
+fn value_of(
     run: &AnalysisRun,
     argument: &Argument,
-    secrets: &mut Vec<String>,
+    secrets: &BTreeMap<String, Result<Secret, ArgsError>>,
+    secret_values: &mut Vec<String>,
 ) -> Result<String, ArgsError> {
     let name = &argument.name;
     if let Some(value) = &argument.value {
         return Ok(value.clone());
     }
-    let Some(source) = &argument.value_from else {
-        return Err(ArgsError::Invalid(format!(
-            "argument {name:?} has no value"
-        )));
-    };
+    let no_value = || ArgsError::Invalid(format!("argument {name:?} has no value"));
+    let source = argument.value_from.as_ref().ok_or_else(no_value)?;
     if let Some(reference) = &source.secret_key_ref {
-        let secret = Api::<Secret>::namespaced(client.clone(), namespace)
-            .get(&reference.name)
-            .await
-            .map_err(|error| {
-                let message = format!(
-                    "argument {name:?}: read Secret {}: {}",
-                    reference.name,
-                    crate::k8s::describe_error(&error)
-                );
-                if crate::k8s::is_transient(&error) {
-                    ArgsError::Unavailable(message)
-                } else {
-                    ArgsError::Invalid(message)
-                }
-            })?;
+        let secret = match secrets.get(&reference.name) {
+            Some(Ok(secret)) => secret,
+            Some(Err(ArgsError::Invalid(message))) => {
+                return Err(ArgsError::Invalid(format!("argument {name:?}: {message}")));
+            }
+            Some(Err(ArgsError::Unavailable(message))) => {
+                return Err(ArgsError::Unavailable(format!(
+                    "argument {name:?}: {message}"
+                )));
+            }
+            None => {
+                return Err(ArgsError::Unavailable(format!(
+                    "argument {name:?}: Secret {} was not read",
+                    reference.name
+                )));
+            }
+        };
         let bytes = secret
             .data
             .as_ref()
@@ -174,7 +206,7 @@ async fn resolve_one(
                 reference.name, reference.key
             ))
         })?;
-        secrets.push(value.clone());
+        secret_values.push(value.clone());
         return Ok(value);
     }
     if let Some(field) = &source.field_ref {
@@ -185,9 +217,7 @@ async fn resolve_one(
             ))
         });
     }
-    Err(ArgsError::Invalid(format!(
-        "argument {name:?} has no value"
-    )))
+    Err(no_value())
 }
 
 #[cfg(test)]
@@ -238,6 +268,128 @@ mod tests {
             args.substitute(&metric()).unwrap_err(),
             "metric \"errors\" uses argument \"service\", which the run does not define"
         );
+    }
+
+    fn run_with(args: &serde_json::Value) -> AnalysisRun {
+        serde_json::from_value(json!({
+            "apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisRun",
+            "metadata": {"name": "web-7d9f-3-1", "namespace": "shop", "labels": {"app": "web"}},
+            "spec": {"metrics": [], "args": args},
+        }))
+        .unwrap()
+    }
+
+    fn secret(data: &serde_json::Value) -> Secret {
+        serde_json::from_value(json!({"metadata": {"name": "s"}, "data": data})).unwrap()
+    }
+
+    fn from_secret(name: &str, key: &str) -> serde_json::Value {
+        json!({"name": name, "valueFrom": {"secretKeyRef": {"name": "creds", "key": key}}})
+    }
+
+    #[test]
+    fn values_secrets_and_fields_are_resolved_in_order() {
+        let run = run_with(&json!([
+            {"name": "service", "value": "web"},
+            from_secret("token", "token"),
+            {"name": "app", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            {"name": "run", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        ]));
+        assert_eq!(
+            secret_names(&run).into_iter().collect::<Vec<_>>(),
+            ["creds"],
+            "only the Secrets the arguments name"
+        );
+        // "s3cr3t" in base64.
+        let secrets = BTreeMap::from([(
+            "creds".to_owned(),
+            Ok(secret(&json!({"token": "czNjcjN0"}))),
+        )]);
+        let args = Args::assemble(&run, &secrets).unwrap();
+        assert_eq!(
+            args.values,
+            BTreeMap::from([
+                ("app".to_owned(), "web".to_owned()),
+                ("run".to_owned(), "web-7d9f-3-1".to_owned()),
+                ("service".to_owned(), "web".to_owned()),
+                ("token".to_owned(), "s3cr3t".to_owned()),
+            ])
+        );
+        assert_eq!(args.secrets, ["s3cr3t"], "a Secret's value is redacted");
+        assert_eq!(args.redact("Bearer s3cr3t"), "Bearer *****");
+    }
+
+    #[test]
+    fn an_argument_without_a_value_is_named() {
+        for (argument, expected) in [
+            (
+                json!({"name": "service"}),
+                "argument \"service\" has no value",
+            ),
+            (
+                json!({"name": "service", "valueFrom": {}}),
+                "argument \"service\" has no value",
+            ),
+            (
+                json!({"name": "service", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['team']"}}}),
+                "argument \"service\": fieldRef \"metadata.labels['team']\" names no field of the run",
+            ),
+            (
+                from_secret("service", "missing"),
+                "argument \"service\": Secret creds has no key \"missing\"",
+            ),
+            (
+                from_secret("service", "binary"),
+                "argument \"service\": Secret creds key \"binary\" is not UTF-8",
+            ),
+        ] {
+            let run = run_with(&json!([{"name": "first", "value": "1"}, argument]));
+            // 0xff 0xfe: not UTF-8.
+            let secrets =
+                BTreeMap::from([("creds".to_owned(), Ok(secret(&json!({"binary": "//4="}))))]);
+            assert_eq!(
+                Args::assemble(&run, &secrets).unwrap_err(),
+                ArgsError::Invalid(expected.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn a_secret_that_could_not_be_read_keeps_its_kind_of_error() {
+        let run = run_with(&json!([from_secret("token", "token")]));
+        for read in [
+            ArgsError::Unavailable("read Secret creds: timed out".to_owned()),
+            ArgsError::Invalid("read Secret creds: not found".to_owned()),
+        ] {
+            let expected = match &read {
+                ArgsError::Unavailable(message) => {
+                    ArgsError::Unavailable(format!("argument \"token\": {message}"))
+                }
+                ArgsError::Invalid(message) => {
+                    ArgsError::Invalid(format!("argument \"token\": {message}"))
+                }
+            };
+            let secrets = BTreeMap::from([("creds".to_owned(), Err(read))]);
+            assert_eq!(Args::assemble(&run, &secrets).unwrap_err(), expected);
+        }
+        assert!(
+            matches!(
+                Args::assemble(&run, &BTreeMap::new()),
+                Err(ArgsError::Unavailable(_))
+            ),
+            "a Secret not read yet is retried, never taken as missing"
+        );
+    }
+
+    #[test]
+    fn a_plain_value_wins_over_value_from() {
+        let run = run_with(&json!([
+            {"name": "service", "value": "web", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "k"}}},
+        ]));
+        assert!(secret_names(&run).is_empty(), "no Secret is read for it");
+        let args = Args::assemble(&run, &BTreeMap::new()).unwrap();
+        assert_eq!(args.values["service"], "web");
+        assert!(args.secrets.is_empty());
     }
 
     #[test]
