@@ -393,6 +393,19 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_is_redacted_as_is_url_encoded_and_json_escaped() {
+        let args = Args {
+            values: BTreeMap::new(),
+            secrets: vec!["p@ss \"w/rd\"~-_.".into(), String::new()],
+        };
+        assert_eq!(
+            args.redact(r#"as is p@ss "w/rd"~-_. in a URL p%40ss%20%22w%2Frd%22~-_. in JSON p@ss \"w/rd\"~-_."#),
+            "as is ***** in a URL ***** in JSON *****",
+            "an empty secret redacts nothing"
+        );
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let args = Args {
             values: BTreeMap::new(),

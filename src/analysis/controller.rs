@@ -7,7 +7,6 @@
 //! carries on from the status: a measurement is recorded once, and a Job once created is
 //! found again, not duplicated.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,20 +20,17 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
 use super::args::{Args, ArgsError};
-use super::assess::{self, Due, MetricPlan};
-use super::condition::evaluate;
+use super::assess::{self, MetricPlan};
 use super::guard::{GuardedResolver, HostGuard};
-use super::provider::{self, Context, Outcome, Provider};
+use super::provider::{self, Context, Provider};
+use super::round;
 use super::summary::summarize;
 use crate::k8s::Scope;
-use crate::k8s::crd::{AnalysisRun, AnalysisRunStatus, Measurement, Metric, MetricResult};
+use crate::k8s::crd::{
+    AnalysisRun, AnalysisRunSpec, AnalysisRunStatus, Measurement, Metric, MetricResult,
+};
 use crate::metrics::{AnalysisLabels, MeasurementLabels, Metrics};
 use crate::model::AnalysisPhase;
-
-/// Longest a measured value may be in the status (web bodies are cut here).
-const MAX_VALUE_CHARS: usize = 1024;
-/// The controller looks at a running run at least this often.
-const RESYNC: Duration = Duration::from_secs(300);
 
 /// What the controller needs besides the cluster.
 #[derive(Clone)]
@@ -149,20 +145,8 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
             return Ok(Action::await_change());
         }
     };
-    let mut results: Vec<MetricResult> = prepared
-        .iter()
-        .map(|metric| {
-            status
-                .metric_results
-                .iter()
-                .find(|result| result.name == metric.plan.name)
-                .cloned()
-                .unwrap_or_else(|| MetricResult {
-                    name: metric.plan.name.clone(),
-                    ..MetricResult::default()
-                })
-        })
-        .collect();
+    let plans: Vec<MetricPlan> = prepared.iter().map(|metric| metric.plan.clone()).collect();
+    let mut results = round::carried_results(&plans, &status);
     let context = Context {
         client: &shared.client,
         run: &run,
@@ -171,87 +155,71 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
         insecure_http: &shared.insecure_http,
     };
 
-    let terminating = take_measurements(
+    take_measurements(
         &shared,
         &context,
         &args,
-        &run,
         &prepared,
+        &plans,
         &mut results,
         started,
         now,
     )
     .await;
-    let plans: Vec<MetricPlan> = prepared.iter().map(|metric| metric.plan.clone()).collect();
+    let terminating = round::is_terminating(run.spec.terminate, &plans, &results);
     let before: Vec<AnalysisPhase> = status
         .metric_results
         .iter()
         .map(|result| result.phase)
         .collect();
     let summary = summarize(&plans, &mut results, terminating, run.spec.terminate);
-    status.phase = summary.phase;
-    status.message = summary.message;
-    status.run_summary = Some(summary.run_summary);
-    status.dry_run_summary = (summary.dry_run_summary.count > 0).then_some(summary.dry_run_summary);
-    status.metric_results = results;
+    round::apply_summary(&mut status, summary, results);
     write_status(&shared, &run, status.clone()).await?;
     announce_metrics(&shared, &run, &before, &status).await;
     if status.phase.is_completed() {
         finished(&shared, &run, &status).await;
         return Ok(Action::await_change());
     }
-    Ok(Action::requeue(next_wake(
-        &prepared,
-        &status,
+    Ok(Action::requeue(round::next_wake(
+        &plans,
+        &status.metric_results,
         started,
+        Timestamp::now(),
         terminating,
     )))
 }
 
 /// Takes every due measurement and, once the run is terminating, stops in-flight ones.
-/// Returns whether the run is terminating.
 #[allow(clippy::too_many_arguments)] // one reconcile's state, passed down once
 async fn take_measurements(
     shared: &Shared,
     context: &Context<'_>,
     args: &Args,
-    run: &AnalysisRun,
     prepared: &[Prepared],
+    plans: &[MetricPlan],
     results: &mut [MetricResult],
     started: Timestamp,
     now: Timestamp,
-) -> bool {
-    let terminating = is_terminating(run, prepared, results);
-    let mut measurements = Vec::new();
-    for (index, (metric, result)) in prepared.iter().zip(results.iter()).enumerate() {
-        let (phase, _) = assess::assess_metric(&metric.plan, result, terminating);
-        if assess::next_measurement(&metric.plan, result, phase, started, now, terminating)
-            == Due::Now
-        {
-            measurements.push(measure(shared, context, args, metric, result, index));
-        }
-    }
+) {
+    let terminating = round::is_terminating(context.run.spec.terminate, plans, results);
+    let measurements = round::due_now(plans, results, started, now, terminating)
+        .into_iter()
+        .map(|index| {
+            measure(
+                shared,
+                context,
+                args,
+                &prepared[index],
+                &results[index],
+                index,
+            )
+        });
     for (index, measurement) in futures::future::join_all(measurements).await {
-        let in_flight = results[index]
-            .measurements
-            .last()
-            .is_some_and(|last| last.phase == AnalysisPhase::Running);
-        let retention = prepared[index].plan.retention;
-        if in_flight {
-            assess::complete_last(&mut results[index], measurement, retention);
-        } else {
-            assess::record(&mut results[index], measurement, retention);
-        }
+        round::settle(&mut results[index], measurement, plans[index].retention);
     }
-    let terminating = is_terminating(run, prepared, results);
-    if terminating {
+    if round::is_terminating(context.run.spec.terminate, plans, results) {
         for (metric, result) in prepared.iter().zip(results.iter_mut()) {
-            if let Some(last) = result
-                .measurements
-                .last()
-                .filter(|last| last.phase == AnalysisPhase::Running)
-                .cloned()
-            {
+            if let Some(last) = round::in_flight(result).cloned() {
                 let stopped = metric
                     .provider
                     .terminate(context, &metric.metric, &last)
@@ -260,33 +228,28 @@ async fn take_measurements(
             }
         }
     }
-    terminating
 }
 
-fn is_terminating(run: &AnalysisRun, prepared: &[Prepared], results: &[MetricResult]) -> bool {
-    run.spec.terminate
-        || prepared.iter().zip(results).any(|(metric, result)| {
-            let (phase, _) = assess::assess_metric(&metric.plan, result, false);
-            assess::ends_the_run(phase, metric.plan.dry_run)
-        })
-}
-
-/// Resolves arguments, substitutes them, reads every metric and checks its provider and
-/// target host; every problem is collected.
+/// Resolves arguments (reading Secrets), then prepares every metric.
 async fn prepare(shared: &Shared, run: &AnalysisRun) -> Result<(Vec<Prepared>, Args), ArgsError> {
     let args = Args::resolve(&shared.client, run).await?;
-    let dry_runs: HashSet<&str> = run
-        .spec
-        .dry_run
-        .iter()
-        .map(|dry| dry.metric_name.as_str())
-        .collect();
+    let prepared = prepare_metrics(&run.spec, &args, &shared.settings.guard)?;
+    Ok((prepared, args))
+}
+
+/// Substitutes the arguments into each metric, reads it and checks its provider and target
+/// host; every problem is collected (secret values redacted) into one Invalid error.
+fn prepare_metrics(
+    spec: &AnalysisRunSpec,
+    args: &Args,
+    guard: &HostGuard,
+) -> Result<Vec<Prepared>, ArgsError> {
     let mut problems = Vec::new();
-    if run.spec.metrics.is_empty() {
+    if spec.metrics.is_empty() {
         problems.push("the run has no metrics".to_owned());
     }
     let mut prepared = Vec::new();
-    for metric in &run.spec.metrics {
+    for metric in &spec.metrics {
         let substituted = match args.substitute(metric) {
             Ok(metric) => metric,
             Err(problem) => {
@@ -294,18 +257,12 @@ async fn prepare(shared: &Shared, run: &AnalysisRun) -> Result<(Vec<Prepared>, A
                 continue;
             }
         };
-        let dry_run = dry_runs.contains("*") || dry_runs.contains(metric.name.as_str());
-        let retention = run
-            .spec
-            .measurement_retention
-            .iter()
-            .find(|retention| retention.metric_name == metric.name || retention.metric_name == "*")
-            .map(|retention| retention.limit);
+        let (dry_run, retention) = options_of(spec, &metric.name);
         let plan = MetricPlan::read(&substituted, dry_run, retention)
             .map_err(|found| problems.extend(found));
         let provider = provider::for_metric(&substituted).map_err(|problem| problems.push(problem));
         if let Some(url) = target_url(&substituted)
-            && let Err(problem) = shared.settings.guard.check(&url)
+            && let Err(problem) = guard.check(&url)
         {
             problems.push(format!("metric {:?}: {problem}", metric.name));
         }
@@ -318,10 +275,25 @@ async fn prepare(shared: &Shared, run: &AnalysisRun) -> Result<(Vec<Prepared>, A
         }
     }
     if problems.is_empty() {
-        Ok((prepared, args))
+        Ok(prepared)
     } else {
         Err(ArgsError::Invalid(args.redact(&problems.join("; "))))
     }
+}
+
+/// Whether the metric `name` is a dry run (listed by name or as `*`), and the measurement
+/// retention that applies to it (the first entry naming it or `*`).
+fn options_of(spec: &AnalysisRunSpec, name: &str) -> (bool, Option<i32>) {
+    let dry_run = spec
+        .dry_run
+        .iter()
+        .any(|dry| dry.metric_name == "*" || dry.metric_name == name);
+    let retention = spec
+        .measurement_retention
+        .iter()
+        .find(|retention| retention.metric_name == name || retention.metric_name == "*")
+        .map(|retention| retention.limit);
+    (dry_run, retention)
 }
 
 fn target_url(metric: &Metric) -> Option<String> {
@@ -342,10 +314,7 @@ async fn measure(
     result: &MetricResult,
     index: usize,
 ) -> (usize, Measurement) {
-    let in_flight = result
-        .measurements
-        .last()
-        .filter(|last| last.phase == AnalysisPhase::Running);
+    let in_flight = round::in_flight(result);
     let started_at = in_flight
         .and_then(|last| last.started_at.clone())
         .unwrap_or_else(|| Time(Timestamp::now()));
@@ -364,94 +333,13 @@ async fn measure(
         })
         .observe(clock.elapsed().as_secs_f64());
     let now = Time(Timestamp::now());
-    let measurement = match outcome {
-        Ok(Outcome::Value(value)) => {
-            let (phase, message) = evaluate(
-                metric.plan.success.as_ref(),
-                metric.plan.failure.as_ref(),
-                &value,
-            );
-            Measurement {
-                phase,
-                message: args.redact(&message),
-                started_at: Some(started_at),
-                finished_at: Some(now),
-                value: truncate(&args.redact(&value.display())),
-                ..Measurement::default()
-            }
-        }
-        Ok(Outcome::Verdict {
-            phase,
-            message,
-            metadata,
-            resume_after,
-        }) => {
-            let running = phase == AnalysisPhase::Running;
-            Measurement {
-                phase,
-                message: args.redact(&message),
-                started_at: Some(started_at),
-                finished_at: (!running).then(|| now.clone()),
-                metadata,
-                resume_at: resume_after
-                    .filter(|_| running)
-                    .map(|after| Time(now.0 + after)),
-                ..Measurement::default()
-            }
-        }
-        Err(message) => Measurement {
-            phase: AnalysisPhase::Error,
-            message: args.redact(&message),
-            started_at: Some(started_at),
-            finished_at: Some(now),
-            ..Measurement::default()
-        },
-    };
+    let measurement = round::measurement_of(outcome, &metric.plan, started_at, &now, |text| {
+        args.redact(text)
+    });
     if measurement.phase == AnalysisPhase::Error {
         tracing::info!(run = %context.run.name_any(), metric = %metric.plan.name, message = %measurement.message, "measurement error");
     }
     (index, measurement)
-}
-
-fn truncate(value: &str) -> String {
-    if value.chars().count() <= MAX_VALUE_CHARS {
-        return value.to_owned();
-    }
-    let mut cut: String = value.chars().take(MAX_VALUE_CHARS).collect();
-    cut.push_str("...");
-    cut
-}
-
-/// When to look again: the soonest due measurement, within [0.5 s, 5 min].
-fn next_wake(
-    prepared: &[Prepared],
-    status: &AnalysisRunStatus,
-    started: Timestamp,
-    terminating: bool,
-) -> Duration {
-    let now = Timestamp::now();
-    let soonest = prepared
-        .iter()
-        .zip(&status.metric_results)
-        .filter_map(|(metric, result)| {
-            match assess::next_measurement(
-                &metric.plan,
-                result,
-                result.phase,
-                started,
-                now,
-                terminating,
-            ) {
-                Due::Now => Some(Duration::ZERO),
-                Due::At(time) => {
-                    Some(Duration::try_from(time.duration_since(now)).unwrap_or_default())
-                }
-                Due::Never => None,
-            }
-        })
-        .min()
-        .unwrap_or(RESYNC);
-    soonest.clamp(Duration::from_millis(500), RESYNC)
 }
 
 async fn write_status(
@@ -479,22 +367,19 @@ async fn announce_metrics(
     before: &[AnalysisPhase],
     status: &AnalysisRunStatus,
 ) {
-    for (index, result) in status.metric_results.iter().enumerate() {
-        let was_completed = before.get(index).is_some_and(|phase| phase.is_completed());
-        if result.phase.is_completed() && !was_completed {
-            let note = format!(
-                "Metric '{}' Completed. Result: {}",
-                result.name, result.phase
-            );
-            publish(
-                shared,
-                run,
-                &format!("Metric{}", result.phase),
-                &note,
-                result.phase,
-            )
-            .await;
-        }
+    for result in round::completed_since(before, status) {
+        let note = format!(
+            "Metric '{}' Completed. Result: {}",
+            result.name, result.phase
+        );
+        publish(
+            shared,
+            run,
+            &format!("Metric{}", result.phase),
+            &note,
+            result.phase,
+        )
+        .await;
     }
 }
 
@@ -543,13 +428,4 @@ async fn publish(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_values_are_cut() {
-        assert_eq!(truncate("short"), "short");
-        let long = "x".repeat(5000);
-        assert_eq!(truncate(&long).chars().count(), MAX_VALUE_CHARS + 3);
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@ pub mod condition;
 pub mod controller;
 pub mod guard;
 pub mod provider;
+pub mod round;
 pub mod summary;
 
 pub use condition::{Condition, MetricValue, evaluate};
