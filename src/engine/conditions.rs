@@ -363,3 +363,6 @@ pub(super) fn deadline_suspended(state: &RolloutState) -> bool {
         Some(reason::ROLLOUT_ABORTED | reason::ROLLOUT_PAUSED | reason::NEW_REPLICA_SET_AVAILABLE)
     )
 }
+
+#[cfg(test)]
+mod tests;
