@@ -6,7 +6,7 @@ use super::*;
 use crate::analysis::condition::MetricValue;
 use crate::analysis::summary::summarize;
 use crate::k8s::crd::{Metric, RunSummary};
-use AnalysisPhase::{Error, Failed, Pending, Running, Successful};
+use AnalysisPhase::{Error, Failed, Inconclusive, Pending, Running, Successful};
 
 fn plan(name: &str, fields: &serde_json::Value, dry_run: bool) -> MetricPlan {
     let mut spec =
@@ -204,6 +204,18 @@ fn a_value_is_judged_by_the_conditions_and_stored_redacted() {
         &now,
         redact,
     );
+    let empty = measurement_of(
+        Ok(Outcome::Value(MetricValue::Vector(Vec::new()))),
+        &plan,
+        Time(at(0)),
+        &now,
+        redact,
+    );
+    assert_eq!(empty.phase, Inconclusive);
+    assert!(
+        empty.message.starts_with("the result is empty"),
+        "{empty:?}"
+    );
     assert!(!secret.value.contains("s3cr3t"), "{secret:?}");
     assert!(!secret.message.contains("s3cr3t"), "{secret:?}");
     let long = measurement_of(
@@ -230,6 +242,7 @@ fn a_verdict_in_flight_resumes_later_and_a_final_one_finishes() {
     };
     let still = measurement_of(verdict(Running), &plan, Time(at(0)), &now, redact);
     assert_eq!(still.phase, Running);
+    assert_eq!(still.started_at, Some(Time(at(0))));
     assert_eq!(still.finished_at, None);
     assert_eq!(still.resume_at, Some(Time(at(15))));
     assert_eq!(still.message, "job run-1 *****");
