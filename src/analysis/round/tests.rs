@@ -265,6 +265,7 @@ fn a_provider_error_is_an_error_measurement() {
         redact,
     );
     assert_eq!(measurement.phase, Error);
+    assert_eq!(measurement.started_at, Some(Time(at(0))));
     assert_eq!(measurement.message, "GET http://p?token=*****: refused");
     assert_eq!(measurement.finished_at, Some(now));
     assert_eq!(measurement.value, "");
