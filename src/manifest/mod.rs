@@ -9,11 +9,13 @@
 //! skipped); paths under `.tidegate/` are tidegate's own records and never rendered. Links
 //! may point at YAML files inside the directory, nowhere else. Argo Rollouts' kinds in
 //! `argoproj.io/v1alpha1` become `tidegate.dev/v1alpha1`, and tidegate's kinds are validated
-//! strictly here rather than left to the apiserver.
+//! strictly here rather than left to the apiserver, and the Services a Rollout names must
+//! select its pods.
 
 mod files;
 mod owned;
 mod path;
+mod references;
 mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
@@ -226,6 +228,7 @@ pub fn render(files: &dyn Files, limits: &Limits) -> Result<Vec<Manifest>, Probl
         }
     }
     duplicates(&manifests, &mut problems);
+    references::service_selectors(&manifests, &mut problems);
     if problems.is_empty() {
         Ok(manifests)
     } else {

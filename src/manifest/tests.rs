@@ -356,3 +356,87 @@ mod never_panics {
         }
     }
 }
+
+fn service(name: &str, namespace: &str, selector: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {namespace}}}\n\
+         spec:\n  selector: {selector}\n  ports: [{{port: 80}}]\n"
+    )
+}
+
+const SERVICES: &str =
+    "      - setWeight: 20\n      canaryService: web-canary\n      stableService: web-stable\n";
+
+#[test]
+fn services_a_rollout_names_must_select_its_pods() {
+    let matching = Tree::default()
+        .file("web.yaml", &rollout(SERVICES))
+        .file(
+            "canary.yaml",
+            &service(
+                "web-canary",
+                "shop",
+                "{app: web, rollouts-pod-template-hash: abc}",
+            ),
+        )
+        .file("stable.yaml", &service("web-stable", "shop", "{app: web}"))
+        .file(
+            "a-elsewhere.yaml",
+            &service("web-canary", "elsewhere", "{app: other}"),
+        );
+    assert_eq!(matching.render().unwrap().len(), 4);
+
+    let mismatched = Tree::default()
+        .file("web.yaml", &rollout(SERVICES))
+        .file(
+            "canary.yaml",
+            &service("web-canary", "shop", "{app: web, tier: front}"),
+        )
+        .file("stable.yaml", &service("web-stable", "shop", "{app: shop}"));
+    assert_eq!(
+        mismatched.problems(),
+        [
+            "canary.yaml:1: spec.selector.tier: Service \"web-canary\" selects tier=front, but the \
+             pod template of Rollout \"web\" (web.yaml:1), whose spec.strategy.canary.canaryService \
+             it is, has no label \"tier\": the Service would not select the Rollout's pods",
+            "stable.yaml:1: spec.selector.app: Service \"web-stable\" selects app=shop, but the \
+             pod template of Rollout \"web\" (web.yaml:1), whose spec.strategy.canary.stableService \
+             it is, has app=web: the Service would not select the Rollout's pods",
+        ]
+    );
+}
+
+#[test]
+fn blue_green_and_ping_pong_services_are_checked_too() {
+    let blue_green = rollout("      - setWeight: 20\n").replace(
+        "    canary:\n      steps:\n      - setWeight: 20\n",
+        "    blueGreen: {activeService: web-active, previewService: web-preview}\n",
+    );
+    let tree = Tree::default()
+        .file("web.yaml", &blue_green)
+        .file("active.yaml", &service("web-active", "shop", "{app: web}"))
+        .file(
+            "preview.yaml",
+            &service("web-preview", "shop", "{app: webb}"),
+        );
+    let problems = tree.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("preview.yaml:1: spec.selector.app: Service \"web-preview\"")
+            && problems[0].contains("spec.strategy.blueGreen.previewService"),
+        "{problems:?}"
+    );
+
+    let ping_pong = "      - setWeight: 20\n      pingPong: {pingService: web-ping, pongService: web-pong}\n      \
+         trafficRouting: {alb: {ingress: web, servicePort: 80, rootService: web}}\n";
+    let tree = Tree::default()
+        .file("web.yaml", &rollout(ping_pong))
+        .file("ping.yaml", &service("web-ping", "shop", "{app: web}"))
+        .file("pong.yaml", &service("web-pong", "shop", "{version: v2}"));
+    let problems = tree.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("spec.strategy.canary.pingPong.pongService"),
+        "{problems:?}"
+    );
+}
