@@ -1,8 +1,8 @@
 //! The files a render reads: a listing of a source directory (from a Git tree or the file
 //! system) and their contents, without following anything out of the directory.
 //!
-//! In: a directory. Out: [`Entry`]s with paths relative to it (`/`-separated) and bytes on
-//! demand, so sizes are checked before anything is read.
+//! In: a directory (or one file named on its own). Out: [`Entry`]s with paths relative to
+//! it (`/`-separated) and bytes on demand, so sizes are checked before anything is read.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -102,6 +102,47 @@ impl Files for DirFiles {
 
     fn read(&self, path: &str) -> io::Result<Vec<u8>> {
         std::fs::read(self.root.join(path))
+    }
+}
+
+/// One file named on its own (`tidegate lint FILE`): its path as given is its name; a link is
+/// followed, since the file was named explicitly.
+#[derive(Clone, Debug)]
+pub struct OneFile {
+    path: PathBuf,
+}
+
+impl OneFile {
+    /// The file at `path`.
+    #[must_use]
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The name its problems are reported under: the path as given.
+    #[must_use]
+    pub fn name(&self) -> String {
+        self.path.to_string_lossy().into_owned()
+    }
+}
+
+impl Files for OneFile {
+    fn entries(&self) -> io::Result<Vec<Entry>> {
+        let meta = std::fs::metadata(&self.path)?;
+        if !meta.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file"));
+        }
+        Ok(vec![Entry {
+            path: self.name(),
+            kind: EntryKind::File { size: meta.len() },
+        }])
+    }
+
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        if path != self.name() {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        std::fs::read(&self.path)
     }
 }
 

@@ -24,7 +24,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-pub use files::{DirFiles, Entry, EntryKind, Files, resolve_link};
+pub use files::{DirFiles, Entry, EntryKind, Files, OneFile, resolve_link};
 pub use path::{FieldPath, Segment, line_of};
 
 use crate::k8s::crd;
@@ -169,6 +169,42 @@ pub fn render(files: &dyn Files, limits: &Limits) -> Result<Vec<Manifest>, Probl
         Err(error) => return Err(Problems(vec![problem("", None, None, error.to_string())])),
     };
     let sources = yaml_sources(&entries, &mut problems);
+    render_sources(files, sources, limits, problems)
+}
+
+/// Reads one file named on its own (`tidegate lint FILE`) as YAML whatever its extension, so
+/// a JSON manifest too, with the same validation as a directory.
+pub fn render_file(path: &Path, limits: &Limits) -> Result<Vec<Manifest>, Problems> {
+    let file = OneFile::new(path);
+    let entries = match file.entries() {
+        Ok(entries) => entries,
+        Err(error) => {
+            return Err(Problems(vec![problem(
+                &file.name(),
+                None,
+                None,
+                error.to_string(),
+            )]));
+        }
+    };
+    let sources = entries
+        .into_iter()
+        .filter_map(|entry| match entry.kind {
+            EntryKind::File { size } => Some((entry.path.clone(), entry.path, size)),
+            EntryKind::Symlink { .. } => None,
+        })
+        .collect();
+    render_sources(&file, sources, limits, Vec::new())
+}
+
+/// Reads `sources` — (path, path to read the bytes from, size) — after the `problems` already
+/// found in listing them.
+fn render_sources(
+    files: &dyn Files,
+    sources: Vec<(String, String, u64)>,
+    limits: &Limits,
+    mut problems: Vec<Problem>,
+) -> Result<Vec<Manifest>, Problems> {
     let mut manifests = Vec::new();
     let mut total_bytes = 0_u64;
     let mut documents = 0_usize;
@@ -318,6 +354,7 @@ fn read_document(
         ));
         return;
     };
+    let generated = fields_at(fields, &root.key("metadata").key("generateName")).is_some();
     let mut required = |name: &str, field: FieldPath| -> Option<String> {
         match fields_at(fields, &field) {
             Some(Value::String(value)) if !value.is_empty() => Some(value.clone()),
@@ -331,12 +368,14 @@ fn read_document(
                 None
             }
             None => {
-                problems.push(problem(
-                    path,
-                    at(&root),
-                    Some(&field),
-                    format!("{name} is required"),
-                ));
+                let message = if name == "metadata.name" && generated {
+                    "metadata.name is required: metadata.generateName makes a new object on every \
+                     apply, so Git could never say which object it describes; give it a name"
+                        .to_owned()
+                } else {
+                    format!("{name} is required")
+                };
+                problems.push(problem(path, at(&root), Some(&field), message));
                 None
             }
         }

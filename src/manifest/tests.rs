@@ -440,3 +440,19 @@ fn blue_green_and_ping_pong_services_are_checked_too() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_generated_name_is_refused_with_the_reason() {
+    let tree = Tree::default().file(
+        "job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\n",
+    );
+    assert_eq!(
+        tree.problems(),
+        [
+            "job.yaml:1: metadata.name: metadata.name is required: metadata.generateName makes a \
+          new object on every apply, so Git could never say which object it describes; give it \
+          a name"
+        ]
+    );
+}
