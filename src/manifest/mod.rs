@@ -24,7 +24,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-pub use files::{DirFiles, Entry, EntryKind, Files, OneFile, resolve_link};
+use files::OneFile;
+pub use files::{DirFiles, Entry, EntryKind, Files, resolve_link};
 pub use path::{FieldPath, Segment, line_of};
 
 use crate::k8s::crd;
