@@ -657,6 +657,24 @@ fn ping_pong_services_swap_roles_at_each_promotion_without_switching_under_traff
     );
 }
 
+/// Found by cargo-mutants (`promote`, `&&` → `||`): only a ping-pong canary records a side.
+/// A routed canary without ping-pong Services, or a blue-green Rollout, promotes without
+/// ever writing `status.canary.stablePingPong`.
+#[test]
+fn no_ping_pong_side_without_ping_pong_services() {
+    let mut routed = updated(Sim::routed(vec![weight(30), pause()]));
+    routed.state = promote(&routed.plan, &routed.state);
+    routed.settle();
+    assert_eq!(routed.state.stable_hash.as_deref(), Some("v2"));
+    assert_eq!(routed.state.stable_ping_pong, None);
+
+    let mut blue_green = updated(Sim::blue_green(|_| {}));
+    blue_green.state = promote(&blue_green.plan, &blue_green.state);
+    blue_green.settle();
+    assert_eq!(blue_green.state.stable_hash.as_deref(), Some("v2"));
+    assert_eq!(blue_green.state.stable_ping_pong, None);
+}
+
 /// Found by cargo-mutants (`canary_scale`, `||` → `&&`): an abort ends a `setCanaryScale`
 /// — with `dynamicStableScale` the aborted canary shrinks as the stable takes the traffic
 /// back, whatever size the step gave it.
