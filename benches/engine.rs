@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use tidegate::engine::{Observation, reconcile};
 use tidegate::model::{
-    Amount, CanaryPlan, ReplicaSetView, RolloutPlan, RolloutState, Step, Strategy,
+    Amount, CanaryPlan, ReplicaSetView, RoleMetadata, RolloutPlan, RolloutState, Step, Strategy,
 };
 
 fn plan(steps: usize) -> RolloutPlan {
@@ -42,6 +42,8 @@ fn plan(steps: usize) -> RolloutPlan {
             background_analysis: None,
             traffic: None,
         }),
+        role_metadata: RoleMetadata::default(),
+        anti_affinity: None,
     }
 }
 
@@ -55,6 +57,8 @@ fn replica_set(hash: &str, revision: u64, replicas: i32) -> ReplicaSetView {
         ready: replicas,
         available: replicas,
         scale_down_deadline: None,
+        pod_metadata: None,
+        avoids: None,
     }
 }
 

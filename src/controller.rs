@@ -294,7 +294,14 @@ async fn observe(
     let restart_pending = plan
         .restart_at
         .is_some_and(|at| state.restarted_at != Some(at));
-    let pods = if restart_pending {
+    // Role metadata is watched on pods while a role has some, or a ReplicaSet records some
+    // that a changed spec no longer wants.
+    let role_metadata = plan.role_metadata.is_configured()
+        || observed
+            .replica_sets
+            .iter()
+            .any(|rs| rs.pod_metadata.is_some());
+    let pods = if restart_pending || role_metadata {
         k8s::observe_pods(client, rollout, &observed.replica_sets).await?
     } else {
         Vec::new()

@@ -17,7 +17,7 @@ use crate::k8s::crd::{
     ClusterAnalysisTemplate, DryRun, MeasurementRetention, Rollout,
 };
 use crate::k8s::{self, ObjectMeta, ReplicaSet, ReplicaSetSpec, Service, labels};
-use crate::model::{AnalysisPlan, ArgValue};
+use crate::model::{AnalysisPlan, ArgValue, AvoidRevision, PodMetadata};
 
 /// An effect could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,24 @@ pub enum ExecuteError {
         name: String,
         /// The replicas asked for.
         replicas: i32,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Giving a ReplicaSet's pods and template their role metadata failed.
+    #[error("set the role metadata of ReplicaSet {name} and its pods")]
+    SetPodMetadata {
+        /// The ReplicaSet.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Pointing a ReplicaSet's anti-affinity rule at the stable revision failed.
+    #[error("set the anti-affinity rule of ReplicaSet {name}")]
+    SetAntiAffinity {
+        /// The ReplicaSet.
+        name: String,
         /// Why.
         #[source]
         source: kube::Error,
@@ -154,6 +172,8 @@ impl ExecuteError {
             | Self::ScaleReplicaSet { source, .. }
             | Self::DeleteReplicaSet { source, .. }
             | Self::SetScaleDownDeadline { source, .. }
+            | Self::SetPodMetadata { source, .. }
+            | Self::SetAntiAffinity { source, .. }
             | Self::EvictPod { source, .. }
             | Self::SetServiceSelector { source, .. }
             | Self::GetTemplate { source, .. }
@@ -170,6 +190,15 @@ pub struct Executor<'a> {
     namespace: String,
     /// The router writes done, to announce once the effects are carried out.
     announced: std::sync::Mutex<Vec<crate::traffic::io::Announcement>>,
+}
+
+/// What a new ReplicaSet's template gets beyond the Rollout's.
+#[derive(Clone, Copy)]
+struct TemplateExtras<'a> {
+    /// Role metadata.
+    pod_metadata: Option<&'a PodMetadata>,
+    /// An anti-affinity rule against the stable revision.
+    avoid: Option<&'a AvoidRevision>,
 }
 
 impl<'a> Executor<'a> {
@@ -195,8 +224,29 @@ impl<'a> Executor<'a> {
     pub async fn execute(&self, effects: &[&Effect]) -> Result<(), ExecuteError> {
         for (done, effect) in effects.iter().enumerate() {
             match effect {
-                Effect::CreateReplicaSet { hash, revision } => {
-                    self.create_replica_set(hash, *revision).await?;
+                Effect::CreateReplicaSet {
+                    hash,
+                    revision,
+                    pod_metadata,
+                    avoid,
+                } => {
+                    let extras = TemplateExtras {
+                        pod_metadata: pod_metadata.as_ref(),
+                        avoid: avoid.as_ref(),
+                    };
+                    self.create_replica_set(hash, *revision, extras).await?;
+                }
+                Effect::SetAntiAffinity { name, avoid } => {
+                    self.set_anti_affinity(name, avoid).await?;
+                }
+                Effect::SetPodMetadata {
+                    name,
+                    previous,
+                    desired,
+                    pods,
+                } => {
+                    self.set_pod_metadata(name, previous.as_ref(), desired.as_ref(), pods)
+                        .await?;
                 }
                 Effect::ScaleReplicaSet { name, replicas } => self.scale(name, *replicas).await?,
                 Effect::DeleteReplicaSet { name } => self.delete_replica_set(name).await?,
@@ -260,8 +310,15 @@ impl<'a> Executor<'a> {
     }
 
     /// The ReplicaSet of a revision: the Rollout's template and selector, both narrowed to
-    /// the revision by its pod-template hash, at 0 replicas, owned by the Rollout.
-    async fn create_replica_set(&self, hash: &str, revision: u64) -> Result<(), ExecuteError> {
+    /// the revision by its pod-template hash, at 0 replicas, owned by the Rollout; its
+    /// template carries the `extras` besides.
+    async fn create_replica_set(
+        &self,
+        hash: &str,
+        revision: u64,
+        extras: TemplateExtras<'_>,
+    ) -> Result<(), ExecuteError> {
+        let pod_metadata = extras.pod_metadata;
         let rollout = self.rollout.name_any();
         let incomplete = |missing| ExecuteError::Incomplete {
             rollout: rollout.clone(),
@@ -281,10 +338,27 @@ impl<'a> Executor<'a> {
             .ok_or_else(|| incomplete("selector"))?;
         let hash_label = (labels::POD_TEMPLATE_HASH.to_owned(), hash.to_owned());
         let metadata = template.metadata.get_or_insert_with(ObjectMeta::default);
+        if let Some(role) = pod_metadata {
+            metadata
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .extend(role.labels.clone());
+            metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .extend(role.annotations.clone());
+        }
         metadata
             .labels
             .get_or_insert_with(BTreeMap::new)
             .extend([hash_label.clone()]);
+        if let (Some(avoid), Some(pod)) = (extras.avoid, template.spec.as_mut()) {
+            pod.affinity = Some(k8s::anti_affinity::with_rule(
+                pod.affinity.as_ref(),
+                avoid,
+                &self.namespace,
+            ));
+        }
         selector
             .match_labels
             .get_or_insert_with(BTreeMap::new)
@@ -297,6 +371,9 @@ impl<'a> Executor<'a> {
         let mut annotations = BTreeMap::from([(labels::REVISION.to_owned(), revision.to_string())]);
         if let Some(commit) = self.rollout.annotations().get(labels::COMMIT) {
             annotations.insert(labels::COMMIT.to_owned(), commit.clone());
+        }
+        if let Some(recorded) = k8s::pod_metadata::record(pod_metadata) {
+            annotations.insert(labels::EPHEMERAL_METADATA.to_owned(), recorded);
         }
         metadata.annotations = Some(annotations);
         let replica_set = ReplicaSet {
@@ -364,6 +441,65 @@ impl<'a> Executor<'a> {
                 name: name.to_owned(),
                 source,
             })
+    }
+
+    /// The template's affinity becomes the Rollout's with `avoid` added (a merge patch
+    /// replaces the rule lists whole, dropping the rule it had).
+    async fn set_anti_affinity(
+        &self,
+        name: &str,
+        avoid: &AvoidRevision,
+    ) -> Result<(), ExecuteError> {
+        let own = self
+            .rollout
+            .spec
+            .template
+            .as_ref()
+            .and_then(|template| template.spec.as_ref())
+            .and_then(|pod| pod.affinity.as_ref());
+        let affinity = k8s::anti_affinity::with_rule(own, avoid, &self.namespace);
+        let patch = json!({ "spec": { "template": { "spec": { "affinity": affinity } } } });
+        match self.patch_replica_set(name, &patch).await {
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            result => result.map_err(|source| ExecuteError::SetAntiAffinity {
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Pods first, then the ReplicaSet's template and record: until the record changes, a
+    /// pass stopped half-way is repeated whole, since what to take away is read from it.
+    /// A pod or ReplicaSet gone meanwhile needs nothing.
+    async fn set_pod_metadata(
+        &self,
+        name: &str,
+        previous: Option<&PodMetadata>,
+        desired: Option<&PodMetadata>,
+        pods: &[String],
+    ) -> Result<(), ExecuteError> {
+        let failed = |source| ExecuteError::SetPodMetadata {
+            name: name.to_owned(),
+            source,
+        };
+        let pod_patch = k8s::pod_metadata::pod_patch(previous, desired);
+        let pod_api = self.api::<k8s::Pod>();
+        for pod in pods {
+            match pod_api
+                .patch(pod, &rollout_patch(), &Patch::Merge(&pod_patch))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.is_not_found() => {}
+                Err(source) => return Err(failed(source)),
+            }
+        }
+        let patch = k8s::pod_metadata::replica_set_patch(previous, desired);
+        match self.patch_replica_set(name, &patch).await {
+            Ok(()) => Ok(()),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            Err(source) => Err(failed(source)),
+        }
     }
 
     /// A merge patch under field manager `tidegate-rollout`.

@@ -54,6 +54,8 @@ pub(super) fn reconcile(
     }
     pass.switch_active(&new);
     pass.promote_after_switch(&new);
+    pass.sync_pod_metadata();
+    pass.sync_anti_affinity();
     pass.trim_history();
     pass.trim_analysis_history();
     let completed = pass.is_stable_current() && new.available >= plan.replicas;

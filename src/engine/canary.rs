@@ -60,6 +60,8 @@ pub(super) fn reconcile(
         pass.progress_steps(&new, targets);
     }
     pass.promote_when_done(&new, targets);
+    pass.sync_pod_metadata();
+    pass.sync_anti_affinity();
     pass.trim_history();
     pass.trim_analysis_history();
     pass.point_services(&new);

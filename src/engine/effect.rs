@@ -1,7 +1,7 @@
 //! What the engine asks the executor to do. Effects are descriptions, not actions: the
 //! executor turns them into calls on the cluster and feeds the results back as observations.
 
-use crate::model::{AnalysisPlan, TrafficIntent};
+use crate::model::{AnalysisPlan, AvoidRevision, PodMetadata, TrafficIntent};
 
 /// One thing the engine wants done.
 #[derive(Clone, Debug, PartialEq)]
@@ -12,6 +12,17 @@ pub enum Effect {
         hash: String,
         /// Its revision number.
         revision: u64,
+        /// The role metadata its template starts with.
+        pod_metadata: Option<PodMetadata>,
+        /// The anti-affinity rule its template gets.
+        avoid: Option<AvoidRevision>,
+    },
+    /// Replace the anti-affinity rule a ReplicaSet's template was given.
+    SetAntiAffinity {
+        /// The ReplicaSet.
+        name: String,
+        /// The rule it is to have.
+        avoid: AvoidRevision,
     },
     /// Set a ReplicaSet's replicas (field manager `tidegate-rollout`).
     ScaleReplicaSet {
@@ -26,6 +37,18 @@ pub enum Effect {
         name: String,
         /// The deadline.
         deadline: Option<jiff::Timestamp>,
+    },
+    /// Give a ReplicaSet's pods, then its template, the role metadata `desired` — and take
+    /// away what `previous` (recorded on the ReplicaSet) added that `desired` does not have.
+    SetPodMetadata {
+        /// The ReplicaSet.
+        name: String,
+        /// What it records it gave.
+        previous: Option<PodMetadata>,
+        /// What it is to give.
+        desired: Option<PodMetadata>,
+        /// Its pods to change (none for a ReplicaSet on its way out).
+        pods: Vec<String>,
     },
     /// Delete a scaled-down ReplicaSet beyond `revisionHistoryLimit`.
     DeleteReplicaSet {

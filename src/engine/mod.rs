@@ -6,12 +6,14 @@
 //! from the status alone: nothing lives in memory between reconciles.
 
 mod actions;
+mod anti_affinity;
 mod bluegreen;
 mod canary;
 mod conditions;
 mod effect;
 mod gate;
 mod pass;
+mod pod_metadata;
 pub mod replicas;
 #[cfg(test)]
 mod tests;

@@ -663,6 +663,8 @@ impl<'a> Pass<'a> {
         self.effects.push(Effect::CreateReplicaSet {
             hash: hash.to_owned(),
             revision,
+            pod_metadata: self.new_pod_metadata(),
+            avoid: self.new_anti_affinity(),
         });
         let message = format!(
             "Created ReplicaSet {}-{hash} (revision {revision})",

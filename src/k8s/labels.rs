@@ -31,6 +31,10 @@ pub const REVISION: &str = "rollout.argoproj.io/revision";
 /// When an old ReplicaSet is to be scaled down (RFC 3339), as Argo writes it.
 pub const SCALE_DOWN_DEADLINE: &str = "scale-down-deadline";
 
+/// The role metadata (JSON `{"labels":…,"annotations":…}`) a ReplicaSet's template and
+/// pods were given, as Argo records it, so that what was added can be taken away again.
+pub const EPHEMERAL_METADATA: &str = "rollout.argoproj.io/ephemeral-metadata";
+
 /// Which Rollout manages a Service's selector.
 pub const MANAGED_BY: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
 

@@ -5,6 +5,7 @@
 //! tidegate's own custom resources ([`crd`]) and what is observed around a Rollout.
 
 mod act;
+pub mod anti_affinity;
 mod api_error;
 mod client;
 pub mod crd;
@@ -12,6 +13,7 @@ pub mod downward;
 pub mod events;
 pub mod labels;
 mod observe;
+pub mod pod_metadata;
 
 pub use act::{ActError, act};
 pub use api_error::{already_exists, describe_error, is_conflict, is_transient};

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 
-use super::crd::{AnalysisRun, Rollout};
+use super::crd::{AnalysisRun, PodTemplateMetadata, Rollout};
 use super::{Pod, ReplicaSet, Service, labels};
-use crate::model::{AnalysisPhase, AnalysisRunState, PodView, ReplicaSetView};
+use crate::model::{AnalysisPhase, AnalysisRunState, PodMetadata, PodView, ReplicaSetView};
 
 /// Reading the objects around a Rollout failed.
 #[derive(Debug, thiserror::Error)]
@@ -216,7 +216,7 @@ fn run_view(run: &AnalysisRun) -> AnalysisRunState {
 }
 
 /// The pods of `replica_sets` (by their pod-template hashes); needed only while a restart is
-/// pending.
+/// pending or a role has metadata for its pods.
 pub async fn observe_pods(
     client: &Client,
     rollout: &Rollout,
@@ -245,6 +245,10 @@ pub async fn observe_pods(
                 hash: pod.labels().get(labels::POD_TEMPLATE_HASH)?.clone(),
                 created: pod.metadata.creation_timestamp.as_ref()?.0,
                 terminating: pod.metadata.deletion_timestamp.is_some(),
+                metadata: PodMetadata {
+                    labels: pod.labels().clone(),
+                    annotations: pod.annotations().clone(),
+                },
             })
         })
         .collect())
@@ -271,5 +275,20 @@ fn replica_set_view(rs: &ReplicaSet) -> Option<ReplicaSetView> {
             .annotations()
             .get(labels::SCALE_DOWN_DEADLINE)
             .and_then(|deadline| deadline.parse().ok()),
+        pod_metadata: rs
+            .annotations()
+            .get(labels::EPHEMERAL_METADATA)
+            .and_then(|recorded| serde_json::from_str::<PodTemplateMetadata>(recorded).ok())
+            .map(|recorded| PodMetadata {
+                labels: recorded.labels,
+                annotations: recorded.annotations,
+            }),
+        avoids: super::anti_affinity::avoided(
+            rs.spec
+                .template
+                .as_ref()
+                .and_then(|template| template.spec.as_ref())
+                .and_then(|pod| pod.affinity.as_ref()),
+        ),
     })
 }

@@ -12,8 +12,9 @@ pub use amount::{Amount, AmountError};
 pub use duration::{DurationError, parse_go_duration, parse_pause_seconds};
 pub use hash::{pod_template_hash, steps_hash};
 pub use plan::{
-    AnalysisArg, AnalysisPlan, ArgValue, BackgroundAnalysis, BlueGreenPlan, CanaryPlan,
-    RolloutPlan, SpecError, SpecErrors, Step, Strategy, TemplateRef,
+    AnalysisArg, AnalysisPlan, AntiAffinity, ArgValue, AvoidRevision, BackgroundAnalysis,
+    BlueGreenPlan, CanaryPlan, PodMetadata, RoleMetadata, RolloutPlan, SpecError, SpecErrors, Step,
+    Strategy, TemplateRef,
 };
 pub use status::{
     AnalysisPhase, AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition,

@@ -32,6 +32,84 @@ pub struct RolloutPlan {
     pub unsuccessful_run_history_limit: i32,
     /// Canary or blue-green.
     pub strategy: Strategy,
+    /// Labels and annotations the pods of each role carry beside their template's.
+    pub role_metadata: RoleMetadata,
+    /// Keep the pods of a new revision off the nodes of the stable one.
+    pub anti_affinity: Option<AntiAffinity>,
+}
+
+/// Argo's `antiAffinity`: a pod anti-affinity rule, on `kubernetes.io/hostname`, that the
+/// ReplicaSet of a new revision gets against the pods of the stable revision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AntiAffinity {
+    /// `preferredDuringSchedulingIgnoredDuringExecution`, with this weight (1–100).
+    Preferred {
+        /// The weight.
+        weight: i32,
+    },
+    /// `requiredDuringSchedulingIgnoredDuringExecution`.
+    Required,
+}
+
+/// The anti-affinity rule a ReplicaSet is given: which rule, against which revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AvoidRevision {
+    /// Preferred or required.
+    pub rule: AntiAffinity,
+    /// The pod-template hash of the revision whose nodes to avoid.
+    pub hash: String,
+}
+
+/// Labels and annotations added to pods (and their ReplicaSet's template) without changing
+/// the revision: Argo's ephemeral metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodMetadata {
+    /// Labels, by key.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations, by key.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl PodMetadata {
+    /// Nothing to add.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.annotations.is_empty()
+    }
+
+    /// Metadata of these label and annotation pairs (for tests).
+    #[cfg(test)]
+    #[must_use]
+    pub fn of(labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> Self {
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect()
+        };
+        Self {
+            labels: map(labels),
+            annotations: map(annotations),
+        }
+    }
+}
+
+/// The metadata of each role: the revision being rolled out (`canaryMetadata`,
+/// `previewMetadata`) and the stable one (`stableMetadata`, `activeMetadata`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoleMetadata {
+    /// For the pods of the revision being rolled out, until it is stable.
+    pub updated: Option<PodMetadata>,
+    /// For the pods of the stable revision.
+    pub stable: Option<PodMetadata>,
+}
+
+impl RoleMetadata {
+    /// Whether either role has metadata (and pods must be watched for it).
+    #[must_use]
+    pub fn is_configured(&self) -> bool {
+        self.updated.is_some() || self.stable.is_some()
+    }
 }
 
 impl RolloutPlan {

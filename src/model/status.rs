@@ -8,6 +8,8 @@ use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::PodMetadata;
+
 /// A Rollout's durable state: everything the engine needs to resume after a restart.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[allow(clippy::struct_excessive_bools)] // Argo's independent status flags, one field each
@@ -287,6 +289,12 @@ pub struct ReplicaSetView {
     pub available: i32,
     /// When an old ReplicaSet is to be scaled down (its `scale-down-deadline` annotation).
     pub scale_down_deadline: Option<Timestamp>,
+    /// The role metadata its template and pods were given (its `ephemeral-metadata`
+    /// annotation).
+    pub pod_metadata: Option<PodMetadata>,
+    /// The revision whose nodes its pods avoid: the pod-template hash its template's
+    /// injected anti-affinity rule names.
+    pub avoids: Option<String>,
 }
 
 /// What the engine observes of one pod of the Rollout.
@@ -300,6 +308,8 @@ pub struct PodView {
     pub created: Timestamp,
     /// Whether it is being deleted already.
     pub terminating: bool,
+    /// Its labels and annotations.
+    pub metadata: PodMetadata,
 }
 
 /// Time until `deadline`, or zero once it has passed.

@@ -5,6 +5,7 @@ use serde_json::json;
 use tidegate::controller::{self, Scope};
 use tidegate::engine;
 use tidegate::k8s;
+use tidegate::k8s::ResourceExt;
 use tidegate::k8s::crd::Phase;
 use tokio::sync::oneshot;
 
@@ -405,6 +406,123 @@ async fn restart_replaces_every_pod() {
     assert!(
         after.iter().all(|name| !before.contains(name)),
         "{before:?} -> {after:?}"
+    );
+    controller.stop().await;
+}
+
+/// The `role` label of every pod of revision `hash`, sorted.
+async fn roles_of_pods(namespace: &TestNamespace, hash: &str) -> Vec<Option<String>> {
+    let selector = format!("rollouts-pod-template-hash={hash}");
+    let pods = namespace
+        .api::<k8s::Pod>()
+        .list(&k8s::ListParams::default().labels(&selector))
+        .await
+        .expect("list pods");
+    let mut roles: Vec<_> = pods
+        .items
+        .iter()
+        .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+        .map(|pod| pod.labels().get("role").cloned())
+        .collect();
+    roles.sort();
+    roles
+}
+
+#[tokio::test]
+async fn role_metadata_and_anti_affinity_shape_the_pods_of_each_revision() {
+    let (namespace, controller) = start("rolemeta", ["web-stable", "web-canary"]).await;
+    let with_roles = |image: &str| {
+        let mut manifest = rollout(image, &json!([{ "setWeight": 34 }, { "pause": {} }]));
+        manifest["spec"]["strategy"]["canary"]["canaryMetadata"] =
+            json!({ "labels": { "role": "canary", "track": "trial" } });
+        manifest["spec"]["strategy"]["canary"]["stableMetadata"] =
+            json!({ "labels": { "role": "stable" } });
+        manifest["spec"]["strategy"]["canary"]["antiAffinity"] =
+            json!({ "preferredDuringSchedulingIgnoredDuringExecution": { "weight": 50 } });
+        manifest
+    };
+    apply(&namespace, &with_roles("registry.invalid/web:1")).await;
+    let first = wait_for_status(&namespace, "initial deploy", |status| {
+        status.phase == Some(Phase::Healthy) && !status.stable_rs.is_empty()
+    })
+    .await;
+    let v1 = first.stable_rs.clone();
+    let stable = Some("stable".to_owned());
+    wait_for("the stable pods marked", TIMEOUT, || async {
+        (roles_of_pods(&namespace, &v1).await == vec![stable.clone(); 3]).then_some(())
+    })
+    .await;
+
+    apply(&namespace, &with_roles("registry.invalid/web:2")).await;
+    let paused = wait_for_status(&namespace, "the pause", |status| {
+        status.phase == Some(Phase::Paused)
+    })
+    .await;
+    let v2 = paused.current_pod_hash.clone();
+    let canary = Some("canary".to_owned());
+    wait_for("one canary pod marked", TIMEOUT, || async {
+        (roles_of_pods(&namespace, &v2).await == vec![canary.clone()]).then_some(())
+    })
+    .await;
+    let canary_set = namespace
+        .api::<k8s::ReplicaSet>()
+        .get(&format!("web-{v2}"))
+        .await
+        .expect("the canary's ReplicaSet");
+    let affinity = canary_set
+        .spec
+        .template
+        .as_ref()
+        .and_then(|template| template.spec.as_ref())
+        .and_then(|pod| pod.affinity.as_ref());
+    let rule = serde_json::to_value(affinity).expect("serialises");
+    let term = &rule["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(term["weight"], 50, "{rule}");
+    assert_eq!(
+        term["podAffinityTerm"]["labelSelector"]["matchExpressions"][0],
+        json!({ "key": "rollouts-pod-template-hash", "operator": "In", "values": [v1] }),
+        "the canary avoids the stable pods' nodes: {rule}"
+    );
+    assert_eq!(
+        term["podAffinityTerm"]["topologyKey"], "kubernetes.io/hostname",
+        "{rule}"
+    );
+    wait_for("the stable pods still marked", TIMEOUT, || async {
+        (roles_of_pods(&namespace, &v1).await == vec![stable.clone(); 2]).then_some(())
+    })
+    .await;
+
+    tidegate(&namespace, &["promote", "--full", "--direct", "web"]);
+    wait_for_status(&namespace, "promotion", |status| {
+        status.phase == Some(Phase::Healthy) && status.stable_rs == v2
+    })
+    .await;
+    // The canary pod that became stable is relabelled in place; the ones added later
+    // come from the template, which changed first.
+    wait_for("every new pod marked stable", TIMEOUT, || async {
+        (roles_of_pods(&namespace, &v2).await == vec![stable.clone(); 3]).then_some(())
+    })
+    .await;
+    let pods = namespace
+        .api::<k8s::Pod>()
+        .list(&k8s::ListParams::default().labels(&format!("rollouts-pod-template-hash={v2}")))
+        .await
+        .expect("list pods");
+    for pod in &pods.items {
+        assert_eq!(pod.labels().get("track"), None, "{}", pod.name_any());
+    }
+    let replica_set = namespace
+        .api::<k8s::ReplicaSet>()
+        .get(&format!("web-{v2}"))
+        .await
+        .expect("the new ReplicaSet");
+    assert_eq!(
+        replica_set
+            .annotations()
+            .get("rollout.argoproj.io/ephemeral-metadata")
+            .map(String::as_str),
+        Some(r#"{"labels":{"role":"stable"}}"#),
+        "recorded as Argo records it"
     );
     controller.stop().await;
 }

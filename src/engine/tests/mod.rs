@@ -1,7 +1,9 @@
 //! Engine tests: whole canary and blue-green rollouts against a simulated cluster.
 
+mod anti_affinity;
 mod bluegreen;
 mod canary;
+mod pod_metadata;
 mod routing;
 mod safety;
 mod sim;

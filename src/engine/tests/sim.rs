@@ -12,9 +12,9 @@ use proptest::test_runner::TestCaseError;
 use crate::engine::{AnalysisKind, Decision, Effect, Event, Observation, reconcile};
 use crate::model::{
     Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, BlueGreenPlan, CanaryPlan, GatewayApi,
-    GatewayRoute, Phase, PodView, ReplicaSetView, RolloutPlan, RolloutState, RouteKind, Router,
-    RouterReading, RouterState, Step, Strategy as RolloutStrategy, TemplateRef, TrafficIntent,
-    TrafficPlan,
+    GatewayRoute, Phase, PodMetadata, PodView, ReplicaSetView, RoleMetadata, RolloutPlan,
+    RolloutState, RouteKind, Router, RouterReading, RouterState, Step, Strategy as RolloutStrategy,
+    TemplateRef, TrafficIntent, TrafficPlan,
 };
 
 pub const NAME: &str = "web";
@@ -104,6 +104,8 @@ pub struct Sim {
     pub routers_stuck: bool,
     /// Every split the routers were asked for, in order.
     pub traffic_writes: Vec<TrafficIntent>,
+    /// The ReplicaSets whose role metadata was written, in order.
+    pub metadata_writes: Vec<String>,
 }
 
 impl Sim {
@@ -128,6 +130,8 @@ impl Sim {
                 background_analysis: None,
                 traffic: None,
             }),
+            role_metadata: RoleMetadata::default(),
+            anti_affinity: None,
         };
         let services = [
             ("web-canary".to_owned(), None),
@@ -155,6 +159,7 @@ impl Sim {
             readings: Vec::new(),
             routers_stuck: false,
             traffic_writes: Vec::new(),
+            metadata_writes: Vec::new(),
         }
     }
 
@@ -262,9 +267,17 @@ impl Sim {
                     hash: rs.hash.clone(),
                     created: self.now,
                     terminating: false,
+                    // As the ReplicaSet's template gives them.
+                    metadata: rs.pod_metadata.clone().unwrap_or_default(),
                 })
             })
             .collect();
+    }
+
+    /// A label of a pod.
+    pub fn pod_label(&self, pod: &str, key: &str) -> Option<&str> {
+        let pod = self.pods.iter().find(|candidate| candidate.name == pod)?;
+        pod.metadata.labels.get(key).map(String::as_str)
     }
 
     /// The hash a Service's selector pins.
@@ -413,16 +426,24 @@ impl Sim {
 
     fn apply(&mut self, effect: &Effect) {
         match effect {
-            Effect::CreateReplicaSet { hash, revision } => self.replica_sets.push(ReplicaSetView {
-                name: format!("{NAME}-{hash}"),
-                hash: hash.clone(),
-                revision: *revision,
-                spec: 0,
-                replicas: 0,
-                ready: 0,
-                available: 0,
-                scale_down_deadline: None,
-            }),
+            Effect::CreateReplicaSet {
+                hash,
+                revision,
+                pod_metadata,
+                avoid,
+            } => {
+                let avoids = avoid.as_ref().map(|avoid| avoid.hash.clone());
+                self.create_replica_set(hash, *revision, pod_metadata.clone(), avoids);
+            }
+            Effect::SetAntiAffinity { name, avoid } => {
+                self.replica_set_mut(name).avoids = Some(avoid.hash.clone());
+            }
+            Effect::SetPodMetadata {
+                name,
+                previous,
+                desired,
+                pods,
+            } => self.set_pod_metadata(name, previous.as_ref(), desired.as_ref(), pods),
             Effect::ScaleReplicaSet { name, replicas } => {
                 let rs = self
                     .replica_sets
@@ -441,12 +462,7 @@ impl Sim {
             }
             Effect::DeleteReplicaSet { name } => self.replica_sets.retain(|rs| rs.name != *name),
             Effect::SetScaleDownDeadline { name, deadline } => {
-                let rs = self
-                    .replica_sets
-                    .iter_mut()
-                    .find(|rs| rs.name == *name)
-                    .expect("RS exists");
-                rs.scale_down_deadline = *deadline;
+                self.replica_set_mut(name).scale_down_deadline = *deadline;
             }
             Effect::SetServiceSelector { service, hash } => {
                 self.services.insert(service.clone(), Some(hash.clone()));
@@ -509,6 +525,60 @@ impl Sim {
             }
             Effect::Event(event) => self.events.push(event.clone()),
         }
+    }
+
+    fn replica_set_mut(&mut self, name: &str) -> &mut ReplicaSetView {
+        self.replica_sets
+            .iter_mut()
+            .find(|rs| rs.name == name)
+            .expect("RS exists")
+    }
+
+    fn create_replica_set(
+        &mut self,
+        hash: &str,
+        revision: u64,
+        pod_metadata: Option<PodMetadata>,
+        avoids: Option<String>,
+    ) {
+        self.replica_sets.push(ReplicaSetView {
+            name: format!("{NAME}-{hash}"),
+            hash: hash.to_owned(),
+            revision,
+            spec: 0,
+            replicas: 0,
+            ready: 0,
+            available: 0,
+            scale_down_deadline: None,
+            pod_metadata,
+            avoids,
+        });
+    }
+
+    /// As the executor: the listed pods get `desired` and lose what `previous` added that
+    /// `desired` lacks; the ReplicaSet records `desired`.
+    fn set_pod_metadata(
+        &mut self,
+        name: &str,
+        previous: Option<&PodMetadata>,
+        desired: Option<&PodMetadata>,
+        pods: &[String],
+    ) {
+        self.replica_set_mut(name).pod_metadata = desired.cloned();
+        let empty = PodMetadata::default();
+        let (previous, desired) = (previous.unwrap_or(&empty), desired.unwrap_or(&empty));
+        for pod in self.pods.iter_mut().filter(|pod| pods.contains(&pod.name)) {
+            let meta = &mut pod.metadata;
+            meta.labels.retain(|key, _| {
+                !previous.labels.contains_key(key) || desired.labels.contains_key(key)
+            });
+            meta.annotations.retain(|key, _| {
+                !previous.annotations.contains_key(key) || desired.annotations.contains_key(key)
+            });
+            meta.labels.extend(desired.labels.clone());
+            meta.annotations.extend(desired.annotations.clone());
+        }
+        self.metadata_writes.push(name.to_owned());
     }
 
     /// Whether any analysis run ended Failed or Error.

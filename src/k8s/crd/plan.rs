@@ -12,11 +12,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
     AnalysisRunArgument, BlueGreenStrategy, CanaryStep, CanaryStrategy, PodTemplateHashValue,
-    RolloutAnalysis, RolloutSpec, RolloutStrategy,
+    PodTemplateMetadata, RolloutAnalysis, RolloutSpec, RolloutStrategy,
 };
+use crate::k8s::labels;
 use crate::model::{
-    Amount, AnalysisArg, AnalysisPlan, ArgValue, BackgroundAnalysis, BlueGreenPlan, CanaryPlan,
-    RolloutPlan, SpecError, SpecErrors, Step, Strategy, TemplateRef, parse_pause_seconds,
+    Amount, AnalysisArg, AnalysisPlan, AntiAffinity, ArgValue, BackgroundAnalysis, BlueGreenPlan,
+    CanaryPlan, PodMetadata, RoleMetadata, RolloutPlan, SpecError, SpecErrors, Step, Strategy,
+    TemplateRef, parse_pause_seconds,
 };
 
 mod traffic;
@@ -133,6 +135,8 @@ fn read_rollout(spec: &RolloutSpec, check: &mut Check) -> Option<RolloutPlan> {
         history.unsuccessful_run_history_limit,
         DEFAULT_RUN_HISTORY_LIMIT,
     );
+    let role_metadata = read_role_metadata(spec, check);
+    let anti_affinity = read_anti_affinity(&spec.strategy, check);
     let strategy = read_strategy(&spec.strategy, revision_history_limit, check)?;
     Some(RolloutPlan {
         replicas,
@@ -145,7 +149,104 @@ fn read_rollout(spec: &RolloutSpec, check: &mut Check) -> Option<RolloutPlan> {
         successful_run_history_limit,
         unsuccessful_run_history_limit,
         strategy,
+        role_metadata,
+        anti_affinity,
     })
+}
+
+/// `antiAffinity`, as Argo validates it: exactly one rule; a preferred one weighs 1 to 100.
+fn read_anti_affinity(strategy: &RolloutStrategy, check: &mut Check) -> Option<AntiAffinity> {
+    let (path, anti_affinity) = match (&strategy.canary, &strategy.blue_green) {
+        (Some(canary), None) => ("spec.strategy.canary.antiAffinity", &canary.anti_affinity),
+        (None, Some(blue_green)) => (
+            "spec.strategy.blueGreen.antiAffinity",
+            &blue_green.anti_affinity,
+        ),
+        _ => return None,
+    };
+    let anti_affinity = anti_affinity.as_ref()?;
+    match (
+        &anti_affinity.preferred_during_scheduling_ignored_during_execution,
+        &anti_affinity.required_during_scheduling_ignored_during_execution,
+    ) {
+        (Some(preferred), None) => {
+            let weight = preferred.weight;
+            if !(1..=100).contains(&weight) {
+                check.fail(
+                    format!("{path}.preferredDuringSchedulingIgnoredDuringExecution.weight"),
+                    format!("must be between 1 and 100, got {weight}"),
+                );
+            }
+            Some(AntiAffinity::Preferred { weight })
+        }
+        (None, Some(_)) => Some(AntiAffinity::Required),
+        _ => {
+            check.fail(
+                path,
+                "needs exactly one of preferredDuringSchedulingIgnoredDuringExecution and \
+                 requiredDuringSchedulingIgnoredDuringExecution",
+            );
+            None
+        }
+    }
+}
+
+/// `canaryMetadata`/`stableMetadata` or `previewMetadata`/`activeMetadata`. Their labels
+/// must leave alone the ones that tie a pod to its ReplicaSet — the selector's keys and the
+/// pod-template hash — or a pod given them would be orphaned and replaced.
+fn read_role_metadata(spec: &RolloutSpec, check: &mut Check) -> RoleMetadata {
+    let strategy = &spec.strategy;
+    let (path, updated, stable) = match (&strategy.canary, &strategy.blue_green) {
+        (Some(canary), None) => (
+            [
+                "spec.strategy.canary.canaryMetadata",
+                "spec.strategy.canary.stableMetadata",
+            ],
+            canary.canary_metadata.as_ref(),
+            canary.stable_metadata.as_ref(),
+        ),
+        (None, Some(blue_green)) => (
+            [
+                "spec.strategy.blueGreen.previewMetadata",
+                "spec.strategy.blueGreen.activeMetadata",
+            ],
+            blue_green.preview_metadata.as_ref(),
+            blue_green.active_metadata.as_ref(),
+        ),
+        _ => return RoleMetadata::default(),
+    };
+    let selector_keys: Vec<&String> = spec
+        .selector
+        .iter()
+        .flat_map(|selector| {
+            let labels = selector.match_labels.iter().flat_map(BTreeMap::keys);
+            let expressions = selector
+                .match_expressions
+                .iter()
+                .flatten()
+                .map(|expression| &expression.key);
+            labels.chain(expressions)
+        })
+        .collect();
+    let mut read = |path: &str, metadata: Option<&PodTemplateMetadata>| {
+        let metadata = metadata?;
+        for key in metadata.labels.keys() {
+            if key == labels::POD_TEMPLATE_HASH || selector_keys.contains(&key) {
+                check.fail(
+                    format!("{path}.labels.{key}"),
+                    "is a key of spec.selector or the pod-template hash: pods given it would leave their ReplicaSet",
+                );
+            }
+        }
+        Some(PodMetadata {
+            labels: metadata.labels.clone(),
+            annotations: metadata.annotations.clone(),
+        })
+    };
+    RoleMetadata {
+        updated: read(path[0], updated),
+        stable: read(path[1], stable),
+    }
 }
 
 fn check_selector_and_template(spec: &RolloutSpec, check: &mut Check) {
@@ -255,18 +356,6 @@ fn read_strategy(
 
 fn read_canary(canary: &CanaryStrategy, check: &mut Check) -> CanaryPlan {
     let path = "spec.strategy.canary";
-    check.unsupported(
-        format!("{path}.antiAffinity"),
-        canary.anti_affinity.is_some(),
-    );
-    check.unsupported(
-        format!("{path}.canaryMetadata"),
-        canary.canary_metadata.is_some(),
-    );
-    check.unsupported(
-        format!("{path}.stableMetadata"),
-        canary.stable_metadata.is_some(),
-    );
     check.unsupported(
         format!("{path}.replicaProgressThreshold"),
         canary.replica_progress_threshold.is_some(),
@@ -509,18 +598,6 @@ fn read_blue_green(
     check: &mut Check,
 ) -> BlueGreenPlan {
     let path = "spec.strategy.blueGreen";
-    check.unsupported(
-        format!("{path}.antiAffinity"),
-        blue_green.anti_affinity.is_some(),
-    );
-    check.unsupported(
-        format!("{path}.previewMetadata"),
-        blue_green.preview_metadata.is_some(),
-    );
-    check.unsupported(
-        format!("{path}.activeMetadata"),
-        blue_green.active_metadata.is_some(),
-    );
     if blue_green.active_service.is_empty() {
         check.fail(format!("{path}.activeService"), "is required");
     }

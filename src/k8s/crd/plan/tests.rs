@@ -267,7 +267,6 @@ fn argo_features_tidegate_does_not_run_are_refused_by_name() {
     stableService: web-stable
     trafficRouting:
       plugins: {argoproj-labs/openshift: {routes: [web]}}
-    canaryMetadata: {labels: {role: canary}}
     steps:
     - experiment: {templates: []}
     - setWeight: 20
@@ -276,13 +275,62 @@ fn argo_features_tidegate_does_not_run_are_refused_by_name() {
     assert_eq!(
         found,
         [
-            "spec.strategy.canary.canaryMetadata: is not supported by tidegate yet",
             "spec.strategy.canary.trafficRouting.plugins[\"argoproj-labs/openshift\"]: traffic \
              router plugins are not supported by tidegate; it drives \"argoproj-labs/gatewayAPI\" \
              itself",
             "spec.strategy.canary.trafficRouting: names no router: set one of istio, nginx, alb, \
              smi, traefik, ambassador, apisix, appMesh or plugins[\"argoproj-labs/gatewayAPI\"]",
             "spec.strategy.canary.steps[0].experiment: is not supported by tidegate yet",
+        ]
+    );
+}
+
+#[test]
+fn role_metadata_is_read_for_both_strategies() {
+    let plan = spec(
+        "  canary:
+    canaryMetadata: {labels: {role: canary}, annotations: {note: trial}}
+    stableMetadata: {labels: {role: stable}}
+",
+    )
+    .plan()
+    .unwrap();
+    let updated = plan.role_metadata.updated.as_ref().unwrap();
+    assert_eq!(updated.labels["role"], "canary");
+    assert_eq!(updated.annotations["note"], "trial");
+    assert_eq!(
+        plan.role_metadata.stable.as_ref().unwrap().labels["role"],
+        "stable"
+    );
+
+    let plan = spec(
+        "  blueGreen:
+    activeService: web-active
+    previewMetadata: {labels: {role: preview}}
+",
+    )
+    .plan()
+    .unwrap();
+    let preview = plan.role_metadata.updated.as_ref().unwrap();
+    assert_eq!(preview.labels["role"], "preview");
+    assert_eq!(plan.role_metadata.stable, None);
+}
+
+#[test]
+fn role_metadata_must_not_move_a_pod_out_of_its_replica_set() {
+    let found = errors(&spec(
+        "  canary:
+    canaryMetadata: {labels: {app: other, role: canary}}
+    stableMetadata: {labels: {rollouts-pod-template-hash: abc}}
+",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.strategy.canary.canaryMetadata.labels.app: is a key of spec.selector or the \
+             pod-template hash: pods given it would leave their ReplicaSet",
+            "spec.strategy.canary.stableMetadata.labels.rollouts-pod-template-hash: is a key of \
+             spec.selector or the pod-template hash: pods given it would leave their ReplicaSet",
         ]
     );
 }
@@ -311,19 +359,77 @@ fn routing_knobs_and_steps_need_a_router() {
 
 #[test]
 fn the_argo_fixtures_plan_or_name_what_is_missing() {
-    let path = format!(
-        "{}/tests/fixtures/argo/rollout-bluegreen.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let rollout: Rollout = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let read = |fixture: &str| {
+        let path = format!(
+            "{}/tests/fixtures/argo/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let rollout: Rollout =
+            serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        rollout.spec
+    };
+    let blue_green = read("rollout-bluegreen.yaml").plan();
+    assert!(blue_green.is_ok(), "{blue_green:?}");
     assert_eq!(
-        errors(&rollout.spec),
+        errors(&read("rollout-canary.yaml")),
+        ["spec.rollbackWindow: is not supported by tidegate yet"]
+    );
+}
+
+#[test]
+fn anti_affinity_is_read_as_argo_validates_it() {
+    let plan = spec(
+        "  canary:
+    antiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: {weight: 40}}
+",
+    )
+    .plan()
+    .unwrap();
+    assert_eq!(
+        plan.anti_affinity,
+        Some(AntiAffinity::Preferred { weight: 40 })
+    );
+    let plan = spec(
+        "  blueGreen:
+    activeService: web-active
+    antiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {}}
+",
+    )
+    .plan()
+    .unwrap();
+    assert_eq!(plan.anti_affinity, Some(AntiAffinity::Required));
+    assert_eq!(spec("  canary: {}\n").plan().unwrap().anti_affinity, None);
+
+    let found = errors(&spec(
+        "  canary:
+    antiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: {weight: 0}}
+",
+    ));
+    assert_eq!(
+        found,
         [
-            "spec.strategy.blueGreen.antiAffinity: is not supported by tidegate yet",
-            "spec.strategy.blueGreen.previewMetadata: is not supported by tidegate yet",
-            "spec.strategy.blueGreen.activeMetadata: is not supported by tidegate yet",
+            "spec.strategy.canary.antiAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight: \
+          must be between 1 and 100, got 0"
         ]
     );
+    for both_or_none in [
+        "{}",
+        "{preferredDuringSchedulingIgnoredDuringExecution: {weight: 1}, \
+          requiredDuringSchedulingIgnoredDuringExecution: {}}",
+    ] {
+        let found = errors(&spec(&format!(
+            "  blueGreen:\n    activeService: web-active\n    antiAffinity: {both_or_none}\n"
+        )));
+        assert_eq!(
+            found,
+            [
+                "spec.strategy.blueGreen.antiAffinity: needs exactly one of \
+              preferredDuringSchedulingIgnoredDuringExecution and \
+              requiredDuringSchedulingIgnoredDuringExecution"
+            ],
+            "{both_or_none}"
+        );
+    }
 }
 
 #[test]
