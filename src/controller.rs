@@ -12,7 +12,7 @@
 //! The decision's Events are recorded with it in the status and published after the
 //! effects, each under a name of its own, so none is lost or doubled by a restart.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +33,7 @@ use crate::k8s::crd::{AnalysisRun, PendingEvent, Rollout};
 use crate::k8s::events::{Note, Publisher};
 use crate::k8s::{self, Lookups, ObserveError, ReplicaSet, Service, labels};
 use crate::metrics::{Metrics, ReconcileLabels};
-use crate::model::RolloutState;
+use crate::model::{RolloutPlan, RolloutState, Strategy};
 
 /// How soon to look again when the engine asks for "now": a floor against hot loops (a
 /// status write wakes the watch anyway).
@@ -228,7 +228,12 @@ async fn reconcile_rollout(
         Ok(plan) => plan,
         Err(errors) => {
             let next = engine::invalid_spec(&state, &errors.to_string(), now);
-            record(&context, &namespace, &rollout, &next, &[], false).await?;
+            let written = Written {
+                state: &next,
+                events: &[],
+                selectors: None,
+            };
+            record(&context, &namespace, &rollout, &written, false).await?;
             return Ok(Action::await_change());
         }
     };
@@ -254,7 +259,8 @@ async fn reconcile_rollout(
     };
     let decision = engine::reconcile(&plan, &state, &observation, now);
     announce_unverifiable_routers(&context, &rollout, &readings).await;
-    carry_out(&context, &namespace, &rollout, &state, &decision).await?;
+    let selectors = blue_green_selectors(&plan, &decision, &observed.services);
+    carry_out(&context, &namespace, &rollout, &state, &decision, selectors).await?;
     context
         .metrics
         .observe_rollout(&namespace, &name, &decision.state);
@@ -319,6 +325,7 @@ async fn carry_out(
     rollout: &Rollout,
     state: &RolloutState,
     decision: &engine::Decision,
+    selectors: Option<BlueGreenSelectors>,
 ) -> Result<(), ReconcileError> {
     let (events, actions): (Vec<&Effect>, Vec<&Effect>) = decision
         .effects
@@ -340,15 +347,12 @@ async fn carry_out(
             .any(|effect| matches!(effect, Effect::SetServiceSelector { .. })),
     )
     .await;
-    let written = record(
-        context,
-        namespace,
-        rollout,
-        &decision.state,
-        &events,
-        acting,
-    )
-    .await?;
+    let written = Written {
+        state: &decision.state,
+        events: &events,
+        selectors,
+    };
+    let written = record(context, namespace, rollout, &written, acting).await?;
     #[cfg(feature = "failpoints")]
     crate::failpoints::boundary_written(&rollout.name_any(), state, &decision.state);
     #[cfg(not(feature = "failpoints"))]
@@ -432,6 +436,40 @@ async fn warn(context: &Context, rollout: &Rollout, reason: &str, message: &str)
     }
 }
 
+/// What a pass records in a Rollout's status.
+struct Written<'a> {
+    /// The engine's state.
+    state: &'a RolloutState,
+    /// Events to publish.
+    events: &'a [&'a engine::Event],
+    /// For blue-green, the revisions its Services select once the pass is carried out.
+    selectors: Option<BlueGreenSelectors>,
+}
+
+/// The revisions a blue-green Rollout's active and preview Services select, for Argo's
+/// `status.blueGreen.activeSelector`/`previewSelector`.
+struct BlueGreenSelectors {
+    active: Option<String>,
+    preview: Option<String>,
+}
+
+/// What the Services of a blue-green Rollout select once `decision` is carried out (as
+/// decided: the status is written before the effects, like every decision).
+fn blue_green_selectors(
+    plan: &RolloutPlan,
+    decision: &engine::Decision,
+    observed: &BTreeMap<String, Option<String>>,
+) -> Option<BlueGreenSelectors> {
+    let Strategy::BlueGreen(blue_green) = &plan.strategy else {
+        return None;
+    };
+    let pin = |service: &str| decision.pin_of(service, observed).map(str::to_owned);
+    Some(BlueGreenSelectors {
+        active: pin(&blue_green.active_service),
+        preview: blue_green.preview_service.as_deref().and_then(pin),
+    })
+}
+
 /// Records `state` and `events` as the Rollout's status, with the resourceVersion that was
 /// read, so the write fails if the Rollout changed meanwhile; returns the Rollout as written.
 /// Nothing is written when nothing changed, unless the pass is about to act (`acting`): then
@@ -440,10 +478,14 @@ async fn record(
     context: &Context,
     namespace: &str,
     rollout: &Rollout,
-    state: &RolloutState,
-    events: &[&engine::Event],
+    written: &Written<'_>,
     acting: bool,
 ) -> Result<Rollout, ReconcileError> {
+    let Written {
+        state,
+        events,
+        selectors,
+    } = written;
     let current = rollout.status.clone().unwrap_or_default();
     let selector = rollout
         .spec
@@ -452,10 +494,14 @@ async fn record(
         .map(labels::selector_string)
         .unwrap_or_default();
     let mut next = current.with_state(state, &selector);
+    if let Some(selectors) = selectors {
+        next = next
+            .with_blue_green_selectors(selectors.active.as_deref(), selectors.preview.as_deref());
+    }
     let published = context.published_of(&rollout.uid().unwrap_or_default());
     next.pending_events
         .retain(|event| !published.contains(&event.sequence));
-    for event in events {
+    for event in *events {
         next.event_sequence += 1;
         next.pending_events.push(PendingEvent {
             sequence: next.event_sequence,

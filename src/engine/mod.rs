@@ -72,6 +72,26 @@ pub struct Decision {
     pub requeue_after: Option<Duration>,
 }
 
+impl Decision {
+    /// The pod-template hash Service `service` selects once the effects are carried out:
+    /// the pin this decision sets, else the one `observed`.
+    #[must_use]
+    pub fn pin_of<'a>(
+        &'a self,
+        service: &str,
+        observed: &'a BTreeMap<String, Option<String>>,
+    ) -> Option<&'a str> {
+        let set = self.effects.iter().rev().find_map(|effect| match effect {
+            Effect::SetServiceSelector {
+                service: pinned,
+                hash,
+            } if pinned == service => Some(hash.as_str()),
+            _ => None,
+        });
+        set.or_else(|| observed.get(service)?.as_deref())
+    }
+}
+
 /// Reconciles a Rollout once.
 #[must_use]
 pub fn reconcile(

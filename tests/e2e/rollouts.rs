@@ -283,12 +283,26 @@ async fn blue_green_switches_the_active_service_only_after_promotion() {
         Some(v1.as_str()),
         "no switch yet"
     );
+    // As Argo writes them, for tools that read them (Argo CD's health check).
+    let selectors = |status: &k8s::crd::RolloutStatus| {
+        status.blue_green.as_ref().map(|blue_green| {
+            (
+                blue_green.active_selector.clone(),
+                blue_green.preview_selector.clone(),
+            )
+        })
+    };
+    wait_for_status(&namespace, "the selectors in the status", |status| {
+        selectors(status) == Some((v1.clone(), v2.clone()))
+    })
+    .await;
 
     tidegate(&namespace, &["promote", "--direct", "web"]);
-    wait_for_status(&namespace, "promotion", |status| {
+    let promoted = wait_for_status(&namespace, "promotion", |status| {
         status.phase == Some(Phase::Healthy) && status.stable_rs == v2
     })
     .await;
+    assert_eq!(selectors(&promoted), Some((v2.clone(), v2.clone())));
     selector_becomes(&namespace, "web-active", &v2).await;
     wait_for(
         "the old revision to scale down after its delay",

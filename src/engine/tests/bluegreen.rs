@@ -232,3 +232,33 @@ mod properties {
         }
     }
 }
+
+/// What the status reports as `activeSelector`/`previewSelector`: a pin this pass sets
+/// wins over the one observed; without either, none.
+#[test]
+fn a_decision_tells_what_each_service_selects_once_carried_out() {
+    let mut sim = updated(Sim::blue_green(|blue_green| {
+        blue_green.auto_promotion_enabled = false;
+    }));
+    let observed = sim.services.clone();
+    assert_eq!(observed.get("web-active"), Some(&Some("v1".to_owned())));
+    sim.state = promote(&sim.plan, &sim.state);
+    let switching = (0..5)
+        .map(|_| sim.reconcile())
+        .find(|decision| {
+            decision.effects.iter().any(|effect| {
+                matches!(effect, crate::engine::Effect::SetServiceSelector { service, .. }
+                    if service == "web-active")
+            })
+        })
+        .expect("a pass switches the active Service");
+    assert_eq!(switching.pin_of("web-active", &observed), Some("v2"));
+    assert_eq!(switching.pin_of("web-preview", &observed), Some("v2"));
+    assert_eq!(switching.pin_of("web-missing", &observed), None);
+    let idle = crate::engine::Decision {
+        state: sim.state.clone(),
+        effects: Vec::new(),
+        requeue_after: None,
+    };
+    assert_eq!(idle.pin_of("web-active", &observed), Some("v1"));
+}

@@ -169,14 +169,42 @@ impl RolloutStatus {
     }
 
     /// This status with the engine's fields replaced by `state`'s, and what only the
-    /// controller keeps (the events waiting to be published) kept.
+    /// controller keeps (the events waiting to be published, the blue-green selectors) kept.
     #[must_use]
     pub fn with_state(&self, state: &RolloutState, selector: &str) -> Self {
-        Self {
+        let mut next = Self {
             pending_events: self.pending_events.clone(),
             event_sequence: self.event_sequence,
             ..Self::from_state(state, selector)
+        };
+        if let Some(blue_green) = &self.blue_green {
+            let written = next.blue_green.get_or_insert_with(BlueGreenStatus::default);
+            written
+                .active_selector
+                .clone_from(&blue_green.active_selector);
+            written
+                .preview_selector
+                .clone_from(&blue_green.preview_selector);
         }
+        next
+    }
+
+    /// Records which revisions the active and preview Services select
+    /// (`status.blueGreen.activeSelector`/`previewSelector`, as Argo writes them).
+    #[must_use]
+    pub fn with_blue_green_selectors(
+        mut self,
+        active: Option<&str>,
+        preview: Option<&str>,
+    ) -> Self {
+        let blue_green = self.blue_green.get_or_insert_with(BlueGreenStatus::default);
+        active
+            .unwrap_or_default()
+            .clone_into(&mut blue_green.active_selector);
+        preview
+            .unwrap_or_default()
+            .clone_into(&mut blue_green.preview_selector);
+        self
     }
 }
 
@@ -344,6 +372,36 @@ mod tests {
         let state = state();
         let status = RolloutStatus::from_state(&state, "app=web");
         assert_eq!(status.to_state(), state);
+    }
+
+    /// A person's action (`act`) rewrites the status from a state: the selectors the
+    /// controller wrote must survive it, or Argo CD would read a blue-green as switched back.
+    #[test]
+    fn blue_green_selectors_are_written_and_kept_by_a_later_state() {
+        let status = RolloutStatus::from_state(&state(), "app=web")
+            .with_blue_green_selectors(Some("aaa"), Some("bbb"));
+        let written = status.blue_green.as_ref().unwrap();
+        assert_eq!(
+            (
+                written.active_selector.as_str(),
+                written.preview_selector.as_str()
+            ),
+            ("aaa", "bbb")
+        );
+        let mut promoted = state();
+        promoted.promote_full = true;
+        let after = status.with_state(&promoted, "app=web");
+        let kept = after.blue_green.as_ref().unwrap();
+        assert_eq!(
+            (
+                kept.active_selector.as_str(),
+                kept.preview_selector.as_str()
+            ),
+            ("aaa", "bbb")
+        );
+        assert!(after.promote_full);
+        let cleared = after.with_blue_green_selectors(None, Some("bbb"));
+        assert_eq!(cleared.blue_green.unwrap().active_selector, "");
     }
 
     #[test]
