@@ -136,6 +136,16 @@ pub enum ExecuteError {
         #[source]
         source: Box<crate::traffic::io::TrafficError>,
     },
+    /// An analysis argument's `fieldRef` names nothing in the Rollout.
+    #[error("AnalysisRun {run}: argument {argument:?}: {reason}")]
+    ArgumentField {
+        /// The run that was to be created.
+        run: String,
+        /// The argument.
+        argument: String,
+        /// Why it has no value.
+        reason: String,
+    },
     /// Creating or terminating an AnalysisRun failed.
     #[error("{action} AnalysisRun {name}")]
     AnalysisRun {
@@ -164,7 +174,8 @@ impl ExecuteError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         let source = match self {
-            Self::Incomplete { .. } => return false,
+            // Until the Rollout changes.
+            Self::Incomplete { .. } | Self::ArgumentField { .. } => return false,
             Self::Route { source, .. } => return source.is_transient(),
             // The next observation shows the engine, which picks another name: soon.
             Self::NameTaken { .. } => return true,
@@ -623,12 +634,22 @@ impl<'a> Executor<'a> {
             spec.dry_run.extend(dry_run);
             spec.measurement_retention.extend(measurement_retention);
         }
-        let supplied = plan.args.iter().map(|arg| Argument {
-            name: arg.name.clone(),
-            value: Some(self.resolve(&arg.value)),
-            value_from: None,
-        });
-        merge_args(&mut spec.args, supplied.collect());
+        let mut supplied = Vec::new();
+        for arg in &plan.args {
+            let value = self
+                .resolve(&arg.value)
+                .map_err(|reason| ExecuteError::ArgumentField {
+                    run: name.to_owned(),
+                    argument: arg.name.clone(),
+                    reason,
+                })?;
+            supplied.push(Argument {
+                name: arg.name.clone(),
+                value: Some(value),
+                value_from: None,
+            });
+        }
+        merge_args(&mut spec.args, supplied);
         spec.dry_run
             .extend(plan.dry_run.iter().map(|metric| DryRun {
                 metric_name: metric.clone(),
@@ -704,10 +725,12 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// The value of a Rollout-supplied argument.
-    fn resolve(&self, value: &ArgValue) -> String {
+    /// The value of a Rollout-supplied argument: metadata fields as the downward API reads
+    /// them (a missing label is empty), any other path into the Rollout as Argo reads it (a
+    /// path that names nothing is an error, and the run is not created).
+    fn resolve(&self, value: &ArgValue) -> Result<String, String> {
         let status = self.rollout.status.as_ref();
-        match value {
+        Ok(match value {
             ArgValue::Literal(value) => value.clone(),
             ArgValue::StableHash => status
                 .map(|status| status.stable_rs.clone())
@@ -715,10 +738,15 @@ impl<'a> Executor<'a> {
             ArgValue::LatestHash => status
                 .map(|status| status.current_pod_hash.clone())
                 .unwrap_or_default(),
-            ArgValue::Field(path) => {
+            ArgValue::Field(path) if path.starts_with("metadata") => {
                 k8s::downward::resolve(&self.rollout.metadata, path).unwrap_or_default()
             }
-        }
+            ArgValue::Field(path) => {
+                let rollout =
+                    serde_json::to_value(self.rollout).map_err(|error| error.to_string())?;
+                k8s::field_path::resolve(&rollout, path)?
+            }
+        })
     }
 
     async fn terminate_analysis_run(&self, name: &str) -> Result<(), ExecuteError> {

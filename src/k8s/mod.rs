@@ -11,6 +11,7 @@ mod client;
 pub mod crd;
 pub mod downward;
 pub mod events;
+pub mod field_path;
 pub mod labels;
 mod observe;
 pub mod pod_metadata;

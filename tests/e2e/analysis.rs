@@ -386,7 +386,12 @@ fn gated_canary(image: &str, prometheus: &str) -> serde_json::Value {
                  "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": image}]}},
                  "strategy": {"canary": {"canaryService": "web-canary", "stableService": "web-stable", "steps": [
                      {"setWeight": 50},
-                     {"analysis": {"templates": [{"templateName": "error-rate"}], "args": [{"name": "address", "value": prometheus}]}},
+                     {"analysis": {"templates": [{"templateName": "error-rate"}], "args": [
+                         {"name": "address", "value": prometheus},
+                         // Any path into the Rollout, and no value at all, as Argo allows.
+                         {"name": "image", "valueFrom": {"fieldRef": {"fieldPath": "spec.template.spec.containers[0].image"}}},
+                         {"name": "note"},
+                     ]}},
                  ]}}}
     })
 }
@@ -426,6 +431,24 @@ async fn a_canary_is_promoted_on_a_good_error_rate_and_aborted_on_a_bad_one() {
             .as_ref()
             .is_some_and(|status| status.phase == AnalysisPhase::Successful)),
         "a successful analysis promoted web:2"
+    );
+    let arg_of = |run: &AnalysisRun, name: &str| {
+        run.spec
+            .args
+            .iter()
+            .find(|arg| arg.name == name)
+            .and_then(|arg| arg.value.clone())
+    };
+    assert!(
+        runs.items
+            .iter()
+            .any(|run| arg_of(run, "image").as_deref() == Some("web:2")
+                && arg_of(run, "note").as_deref() == Some("")),
+        "the run's arguments: {:?}",
+        runs.items
+            .iter()
+            .map(|run| &run.spec.args)
+            .collect::<Vec<_>>()
     );
 
     demo.set(0.5).await;

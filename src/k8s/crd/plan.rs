@@ -552,7 +552,8 @@ fn read_argument(arg: &AnalysisRunArgument, path: &str, check: &mut Check) -> Op
     }
     let source = arg.value_from.as_ref();
     let value = match (arg.value.is_empty(), source) {
-        (false, None) => ArgValue::Literal(arg.value.clone()),
+        // As Argo, an argument without a value is the empty string.
+        (_, None) => ArgValue::Literal(arg.value.clone()),
         (true, Some(source)) => match (source.pod_template_hash_value, &source.field_ref) {
             (Some(PodTemplateHashValue::Stable), None) => ArgValue::StableHash,
             (Some(PodTemplateHashValue::Latest), None) => ArgValue::LatestHash,
@@ -561,9 +562,10 @@ fn read_argument(arg: &AnalysisRunArgument, path: &str, check: &mut Check) -> Op
             }
             (None, Some(field)) => {
                 let message = format!(
-                    "{:?} is not a metadata field tidegate can read (metadata.name, \
+                    "{:?} is not a field tidegate can read: a metadata field (metadata.name, \
                      metadata.namespace, metadata.uid, metadata.labels['key'], \
-                     metadata.annotations['key'])",
+                     metadata.annotations['key']) or a path into the Rollout such as \
+                     spec.template.metadata.labels.version",
                     field.field_path
                 );
                 check.fail(format!("{path}.valueFrom.fieldRef.fieldPath"), message);
@@ -588,8 +590,14 @@ fn read_argument(arg: &AnalysisRunArgument, path: &str, check: &mut Check) -> Op
     })
 }
 
+/// A metadata field of the downward API, or (as Argo reads any other path) a path into the
+/// Rollout object.
 fn is_argument_field(path: &str) -> bool {
-    crate::k8s::downward::parse(path).is_some()
+    if path.starts_with("metadata") {
+        crate::k8s::downward::parse(path).is_some()
+    } else {
+        crate::k8s::field_path::is_valid(path)
+    }
 }
 
 fn read_blue_green(

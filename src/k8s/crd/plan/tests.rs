@@ -68,6 +68,9 @@ fn canary_steps_are_read() {
           valueFrom: {podTemplateHashValue: Latest}
         - name: app
           valueFrom: {fieldRef: {fieldPath: \"metadata.labels['app']\"}}
+        - name: version
+          valueFrom: {fieldRef: {fieldPath: spec.template.metadata.labels.tier}}
+        - name: unset
 ",
     )
     .plan()
@@ -99,7 +102,10 @@ fn canary_steps_are_read() {
         [
             ArgValue::Literal("web-canary".into()),
             ArgValue::LatestHash,
-            ArgValue::Field("metadata.labels['app']".into())
+            ArgValue::Field("metadata.labels['app']".into()),
+            ArgValue::Field("spec.template.metadata.labels.tier".into()),
+            // As Argo: an argument without a value is the empty string.
+            ArgValue::Literal(String::new()),
         ]
     );
 }
@@ -151,7 +157,7 @@ fn every_problem_is_reported_at_its_path() {
         - {name: a}
         - {name: b, value: x, valueFrom: {podTemplateHashValue: Stable}}
         - name: c
-          valueFrom: {fieldRef: {fieldPath: spec.replicas}}
+          valueFrom: {fieldRef: {fieldPath: metadata.generation}}
 ",
     ));
     let expected = [
@@ -162,9 +168,8 @@ fn every_problem_is_reported_at_its_path() {
         "spec.strategy.canary.steps[2]: needs one of setWeight, pause, analysis",
         "spec.strategy.canary.steps[3]: must have at most one of setWeight, pause, analysis",
         "spec.strategy.canary.steps[4].analysis.templates: must name at least one template",
-        "spec.strategy.canary.steps[5].analysis.args[0]: needs exactly one of value and valueFrom",
         "spec.strategy.canary.steps[5].analysis.args[1]: needs exactly one of value and valueFrom",
-        "spec.strategy.canary.steps[5].analysis.args[2].valueFrom.fieldRef.fieldPath: \"spec.replicas\"",
+        "spec.strategy.canary.steps[5].analysis.args[2].valueFrom.fieldRef.fieldPath: \"metadata.generation\"",
     ];
     assert_eq!(found.len(), expected.len(), "{found:#?}");
     for (found, expected) in found.iter().zip(expected) {
@@ -433,21 +438,25 @@ fn anti_affinity_is_read_as_argo_validates_it() {
 }
 
 #[test]
-fn argument_fields_follow_the_downward_api() {
+fn argument_fields_follow_the_downward_api_or_name_a_path_in_the_rollout() {
     for valid in [
         "metadata.name",
         "metadata.namespace",
         "metadata.uid",
         "metadata.labels['a']",
         "metadata.annotations['b/c']",
+        "spec.replicas",
+        "spec.template.metadata.labels.version",
+        "spec.template.spec.containers[0].image",
     ] {
         assert!(is_argument_field(valid), "{valid}");
     }
     for invalid in [
         "metadata.labels",
         "metadata.labels['']",
-        "spec.replicas",
         "metadata.generation",
+        "spec..replicas",
+        "",
     ] {
         assert!(!is_argument_field(invalid), "{invalid}");
     }
