@@ -41,6 +41,7 @@ fn plan(steps: usize) -> RolloutPlan {
             stable_service: Some("web-stable".into()),
             background_analysis: None,
             traffic: None,
+            progress_threshold: None,
         }),
         role_metadata: RoleMetadata::default(),
         anti_affinity: None,

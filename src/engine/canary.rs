@@ -16,8 +16,8 @@ use super::pass::{Pass, Waiting, add};
 use super::replicas::{BasicCanary, Fenceposts, ReplicaCounts, RoutedCanary, Targets};
 use super::{Decision, Observation};
 use crate::model::{
-    CanaryPlan, CanaryScale, PauseCondition, PauseReason, ReplicaSetView, RolloutPlan,
-    RolloutState, Step, until,
+    CanaryPlan, CanaryScale, PauseCondition, PauseReason, ProgressThreshold, ReplicaSetView,
+    RolloutPlan, RolloutState, Step, until,
 };
 
 /// Reconciles a canary once. Pure: the same inputs always give the same decision.
@@ -283,7 +283,8 @@ impl Canary<'_> {
     /// ReplicaSet fully scaled and available, the stable fully created (unless it follows the
     /// traffic), and without routers every other revision gone.
     fn at_desired_counts(&self, new: &ReplicaSetView, targets: Targets) -> bool {
-        let new_ready = new.spec == targets.new && new.available >= targets.new;
+        let new_ready = new.spec == targets.new
+            && ProgressThreshold::met(self.canary.progress_threshold, new.available, targets.new);
         let dynamic = self
             .canary
             .traffic
@@ -394,14 +395,20 @@ impl Canary<'_> {
     }
 
     /// Promotes once every step is done (or a full promotion was asked for) and the new
-    /// ReplicaSet is fully available (ARGO-SEMANTICS §2.5); with routers, once they were also
+    /// ReplicaSet is fully available — or as available as `replicaProgressThreshold` asks
+    /// (ARGO-SEMANTICS §2.5); with routers, once they were also
     /// seen to send it all traffic (a full promotion keeps the split it had).
     fn promote_when_done(&mut self, new: &ReplicaSetView, targets: Targets) {
         if self.is_stable_current() || self.next.abort {
             return;
         }
         let steps_done = self.index() >= self.step_count();
-        if new.available < self.plan.replicas || !(steps_done || self.next.promote_full) {
+        let available = ProgressThreshold::met(
+            self.canary.progress_threshold,
+            new.available,
+            self.plan.replicas,
+        );
+        if !available || !(steps_done || self.next.promote_full) {
             return;
         }
         if self.canary.traffic.is_some()

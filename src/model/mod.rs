@@ -13,8 +13,8 @@ pub use duration::{DurationError, parse_go_duration, parse_pause_seconds};
 pub use hash::{pod_template_hash, steps_hash};
 pub use plan::{
     AnalysisArg, AnalysisPlan, AntiAffinity, ArgValue, AvoidRevision, BackgroundAnalysis,
-    BlueGreenPlan, CanaryPlan, PodMetadata, RoleMetadata, RolloutPlan, SpecError, SpecErrors, Step,
-    Strategy, TemplateRef,
+    BlueGreenPlan, CanaryPlan, PodMetadata, ProgressThreshold, RoleMetadata, RolloutPlan,
+    SpecError, SpecErrors, Step, Strategy, TemplateRef,
 };
 pub use status::{
     AnalysisPhase, AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition,

@@ -167,6 +167,35 @@ pub struct CanaryPlan {
     pub background_analysis: Option<BackgroundAnalysis>,
     /// The traffic routers, if the weights are split by routers rather than replica counts.
     pub traffic: Option<TrafficPlan>,
+    /// How many of the canary pods a step, or the promotion, wants must be available.
+    pub progress_threshold: Option<ProgressThreshold>,
+}
+
+/// Argo's `replicaProgressThreshold`: a step (or the promotion) counts its canary pods as
+/// ready once this many of those it wants are available, rather than all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressThreshold {
+    /// `type: Pod`: this many available pods.
+    Pods(i32),
+    /// `type: Percent`: this percentage of the pods wanted.
+    Percent(i32),
+}
+
+impl ProgressThreshold {
+    /// Whether `available` of the `desired` pods are enough, as Argo decides it: without a
+    /// threshold (or with a negative value) all of them must be; a percentage of none is
+    /// always met.
+    #[must_use]
+    pub fn met(threshold: Option<Self>, available: i32, desired: i32) -> bool {
+        match threshold {
+            Some(Self::Pods(count)) if count >= 0 => available >= count,
+            Some(Self::Percent(percent)) if percent >= 0 => {
+                desired == 0
+                    || i64::from(available) * 100 >= i64::from(percent) * i64::from(desired)
+            }
+            _ => available >= desired,
+        }
+    }
 }
 
 /// One canary step.

@@ -745,3 +745,112 @@ fn scaling_events_say_which_way_and_how_far() {
         );
     }
 }
+
+/// Argo's `replicaProgressThreshold`: a step, and the promotion, go on once enough of the
+/// canary pods they want are available — and not before.
+#[test]
+fn a_replica_progress_threshold_lets_steps_and_promotion_go_on_with_enough_pods() {
+    use crate::model::{ProgressThreshold, Strategy};
+
+    let make_available = |sim: &mut Sim, available: i32| {
+        let rs = sim
+            .replica_sets
+            .iter_mut()
+            .find(|rs| rs.hash == "v2")
+            .unwrap();
+        rs.ready = available;
+        rs.available = available;
+    };
+    for (threshold, enough, short) in [
+        (ProgressThreshold::Percent(60), 3, 2),
+        (ProgressThreshold::Pods(4), 4, 3),
+    ] {
+        let mut sim = Sim::canary(vec![weight(50), pause()])
+            .replicas(10)
+            .deployed();
+        let Strategy::Canary(canary) = &mut sim.plan.strategy else {
+            unreachable!()
+        };
+        canary.progress_threshold = Some(threshold);
+        sim.pods_start = false;
+        sim.update_to("v2");
+        sim.settle();
+        assert_eq!(sim.spec_of("v2"), 5, "{threshold:?}");
+        make_available(&mut sim, short);
+        sim.settle();
+        assert_eq!(
+            sim.index(),
+            Some(0),
+            "{threshold:?}: {short} of 5 is not enough"
+        );
+        make_available(&mut sim, enough);
+        sim.settle();
+        assert_eq!(sim.index(), Some(1), "{threshold:?}: {enough} of 5 is");
+        assert_eq!(sim.phase(), Phase::Paused);
+
+        // The promotion wants all 10: the new pods grow as far as the fenceposts allow.
+        let (enough, short) = match threshold {
+            ProgressThreshold::Percent(_) => (6, 5),
+            ProgressThreshold::Pods(count) => (count, count - 1),
+        };
+        make_available(&mut sim, short);
+        sim.state = promote(&sim.plan, &sim.state);
+        sim.settle();
+        assert!(sim.spec_of("v2") > 5, "{threshold:?}");
+        assert_eq!(
+            sim.state.stable_hash.as_deref(),
+            Some("v1"),
+            "{threshold:?}"
+        );
+        make_available(&mut sim, enough);
+        sim.settle();
+        assert_eq!(
+            sim.state.stable_hash.as_deref(),
+            Some("v2"),
+            "{threshold:?}"
+        );
+    }
+}
+
+#[test]
+fn without_a_threshold_every_wanted_pod_must_be_available() {
+    use crate::model::ProgressThreshold;
+
+    assert!(ProgressThreshold::met(None, 5, 5));
+    assert!(!ProgressThreshold::met(None, 4, 5));
+    assert!(!ProgressThreshold::met(
+        Some(ProgressThreshold::Pods(-1)),
+        4,
+        5
+    ));
+    assert!(ProgressThreshold::met(
+        Some(ProgressThreshold::Pods(-1)),
+        5,
+        5
+    ));
+    assert!(ProgressThreshold::met(
+        Some(ProgressThreshold::Percent(50)),
+        0,
+        0
+    ));
+    assert!(ProgressThreshold::met(
+        Some(ProgressThreshold::Percent(100)),
+        3,
+        3
+    ));
+    assert!(!ProgressThreshold::met(
+        Some(ProgressThreshold::Percent(100)),
+        2,
+        3
+    ));
+    assert!(ProgressThreshold::met(
+        Some(ProgressThreshold::Percent(66)),
+        2,
+        3
+    ));
+    assert!(!ProgressThreshold::met(
+        Some(ProgressThreshold::Percent(67)),
+        2,
+        3
+    ));
+}

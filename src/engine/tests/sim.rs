@@ -129,6 +129,7 @@ impl Sim {
                 stable_service: Some("web-stable".into()),
                 background_analysis: None,
                 traffic: None,
+                progress_threshold: None,
             }),
             role_metadata: RoleMetadata::default(),
             anti_affinity: None,

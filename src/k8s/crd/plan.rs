@@ -12,13 +12,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
     AnalysisRunArgument, BlueGreenStrategy, CanaryStep, CanaryStrategy, PodTemplateHashValue,
-    PodTemplateMetadata, RolloutAnalysis, RolloutSpec, RolloutStrategy,
+    PodTemplateMetadata, ReplicaProgressThreshold, RolloutAnalysis, RolloutSpec, RolloutStrategy,
 };
 use crate::k8s::labels;
 use crate::model::{
     Amount, AnalysisArg, AnalysisPlan, AntiAffinity, ArgValue, BackgroundAnalysis, BlueGreenPlan,
-    CanaryPlan, PodMetadata, RoleMetadata, RolloutPlan, SpecError, SpecErrors, Step, Strategy,
-    TemplateRef, parse_pause_seconds,
+    CanaryPlan, PodMetadata, ProgressThreshold, RoleMetadata, RolloutPlan, SpecError, SpecErrors,
+    Step, Strategy, TemplateRef, parse_pause_seconds,
 };
 
 mod traffic;
@@ -152,6 +152,25 @@ fn read_rollout(spec: &RolloutSpec, check: &mut Check) -> Option<RolloutPlan> {
         role_metadata,
         anti_affinity,
     })
+}
+
+/// `replicaProgressThreshold`: `type` `Pod` or `Percent`, as Argo names them.
+fn read_progress_threshold(
+    threshold: &ReplicaProgressThreshold,
+    path: &str,
+    check: &mut Check,
+) -> Option<ProgressThreshold> {
+    match threshold.kind.as_str() {
+        "Pod" => Some(ProgressThreshold::Pods(threshold.value)),
+        "Percent" => Some(ProgressThreshold::Percent(threshold.value)),
+        other => {
+            check.fail(
+                format!("{path}.type"),
+                format!("must be Pod or Percent, got {other:?}"),
+            );
+            None
+        }
+    }
 }
 
 /// `antiAffinity`, as Argo validates it: exactly one rule; a preferred one weighs 1 to 100.
@@ -356,10 +375,16 @@ fn read_strategy(
 
 fn read_canary(canary: &CanaryStrategy, check: &mut Check) -> CanaryPlan {
     let path = "spec.strategy.canary";
-    check.unsupported(
-        format!("{path}.replicaProgressThreshold"),
-        canary.replica_progress_threshold.is_some(),
-    );
+    let progress_threshold = canary
+        .replica_progress_threshold
+        .as_ref()
+        .and_then(|threshold| {
+            read_progress_threshold(
+                threshold,
+                &format!("{path}.replicaProgressThreshold"),
+                check,
+            )
+        });
     let traffic = traffic::read_traffic(canary, check);
     let max_weight = traffic.as_ref().map_or(100, |traffic| traffic.max_weight);
 
@@ -418,6 +443,7 @@ fn read_canary(canary: &CanaryStrategy, check: &mut Check) -> CanaryPlan {
         stable_service,
         background_analysis,
         traffic,
+        progress_threshold,
     }
 }
 

@@ -382,6 +382,33 @@ fn the_argo_fixtures_plan_or_name_what_is_missing() {
 }
 
 #[test]
+fn replica_progress_threshold_is_read_by_its_type() {
+    for (written, expected) in [
+        ("{type: Pod, value: 3}", ProgressThreshold::Pods(3)),
+        ("{type: Percent, value: 70}", ProgressThreshold::Percent(70)),
+    ] {
+        let plan = spec(&format!(
+            "  canary:\n    replicaProgressThreshold: {written}\n"
+        ))
+        .plan()
+        .unwrap();
+        assert_eq!(
+            canary(&plan).progress_threshold,
+            Some(expected),
+            "{written}"
+        );
+    }
+    assert_eq!(
+        errors(&spec(
+            "  canary:\n    replicaProgressThreshold: {type: Pods, value: 3}\n"
+        )),
+        [
+            "spec.strategy.canary.replicaProgressThreshold.type: must be Pod or Percent, got \"Pods\""
+        ]
+    );
+}
+
+#[test]
 fn anti_affinity_is_read_as_argo_validates_it() {
     let plan = spec(
         "  canary:
