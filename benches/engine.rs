@@ -45,6 +45,7 @@ fn plan(steps: usize) -> RolloutPlan {
         }),
         role_metadata: RoleMetadata::default(),
         anti_affinity: None,
+        rollback_window: None,
     }
 }
 

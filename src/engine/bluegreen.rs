@@ -41,6 +41,7 @@ pub(super) fn reconcile(
     pass.promote_initial_deploy();
     pass.handle_retry();
     pass.handle_abort();
+    pass.fast_track_rollback();
     let unavailable = blue_green.max_unavailable.rounded_down(plan.replicas);
     pass.restart_pods(unavailable);
     if pass.next.promote_full {
@@ -292,7 +293,7 @@ impl BlueGreen<'_> {
             return;
         }
         let reason = if self.next.promote_full {
-            "Full promotion requested"
+            self.full_promotion_reason()
         } else {
             "Completed blue-green update"
         };

@@ -46,6 +46,7 @@ pub(super) fn reconcile(
     pass.promote_initial_deploy();
     pass.handle_retry();
     pass.handle_abort();
+    pass.fast_track_rollback();
     pass.skip_steps_of_the_stable();
     pass.background_analysis();
     let unavailable = pass.fenceposts().unavailable;
@@ -418,7 +419,7 @@ impl Canary<'_> {
             return;
         }
         let reason = if self.next.promote_full {
-            "Full promotion requested".to_owned()
+            self.full_promotion_reason().to_owned()
         } else {
             format!("Completed all {} canary steps", self.step_count())
         };

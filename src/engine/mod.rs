@@ -15,6 +15,7 @@ mod gate;
 mod pass;
 mod pod_metadata;
 pub mod replicas;
+mod rollback_window;
 #[cfg(test)]
 mod tests;
 

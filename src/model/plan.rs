@@ -36,6 +36,9 @@ pub struct RolloutPlan {
     pub role_metadata: RoleMetadata,
     /// Keep the pods of a new revision off the nodes of the stable one.
     pub anti_affinity: Option<AntiAffinity>,
+    /// `rollbackWindow.revisions`: a return to a revision at most this many behind the
+    /// stable one is promoted at once, without steps, pauses or analysis.
+    pub rollback_window: Option<u32>,
 }
 
 /// Argo's `antiAffinity`: a pod anti-affinity rule, on `kubernetes.io/hostname`, that the

@@ -4,6 +4,7 @@ mod anti_affinity;
 mod bluegreen;
 mod canary;
 mod pod_metadata;
+mod rollback_window;
 mod routing;
 mod safety;
 mod sim;

@@ -133,6 +133,7 @@ impl Sim {
             }),
             role_metadata: RoleMetadata::default(),
             anti_affinity: None,
+            rollback_window: None,
         };
         let services = [
             ("web-canary".to_owned(), None),

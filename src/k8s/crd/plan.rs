@@ -104,7 +104,6 @@ impl Check {
 fn read_rollout(spec: &RolloutSpec, check: &mut Check) -> Option<RolloutPlan> {
     let replicas = check.non_negative("spec.replicas", spec.replicas, 1);
     check.unsupported("spec.workloadRef", spec.workload_ref.is_some());
-    check.unsupported("spec.rollbackWindow", spec.rollback_window.is_some());
     check_selector_and_template(spec, check);
 
     let min_ready_seconds = check.non_negative("spec.minReadySeconds", spec.min_ready_seconds, 0);
@@ -151,6 +150,13 @@ fn read_rollout(spec: &RolloutSpec, check: &mut Check) -> Option<RolloutPlan> {
         strategy,
         role_metadata,
         anti_affinity,
+        // As Argo: a window of no revisions (or fewer) is none.
+        rollback_window: spec
+            .rollback_window
+            .as_ref()
+            .and_then(|window| window.revisions)
+            .and_then(|revisions| u32::try_from(revisions).ok())
+            .filter(|revisions| *revisions > 0),
     })
 }
 

@@ -363,22 +363,33 @@ fn routing_knobs_and_steps_need_a_router() {
 }
 
 #[test]
-fn the_argo_fixtures_plan_or_name_what_is_missing() {
-    let read = |fixture: &str| {
+fn the_argo_fixtures_plan() {
+    for fixture in ["rollout-bluegreen.yaml", "rollout-canary.yaml"] {
         let path = format!(
             "{}/tests/fixtures/argo/{fixture}",
             env!("CARGO_MANIFEST_DIR")
         );
         let rollout: Rollout =
             serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        rollout.spec
-    };
-    let blue_green = read("rollout-bluegreen.yaml").plan();
-    assert!(blue_green.is_ok(), "{blue_green:?}");
-    assert_eq!(
-        errors(&read("rollout-canary.yaml")),
-        ["spec.rollbackWindow: is not supported by tidegate yet"]
-    );
+        let planned = rollout.spec.plan();
+        assert!(planned.is_ok(), "{fixture}: {planned:?}");
+    }
+}
+
+#[test]
+fn a_rollback_window_of_no_revisions_is_none() {
+    for (written, expected) in [("2", Some(2)), ("0", None), ("-1", None)] {
+        let mut rollout = spec("  canary: {}\n");
+        rollout.rollback_window = Some(super::super::RollbackWindowSpec {
+            revisions: written.parse().ok(),
+        });
+        assert_eq!(
+            rollout.plan().unwrap().rollback_window,
+            expected,
+            "{written}"
+        );
+    }
+    assert_eq!(spec("  canary: {}\n").plan().unwrap().rollback_window, None);
 }
 
 #[test]
