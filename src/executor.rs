@@ -622,13 +622,14 @@ impl<'a> Executor<'a> {
         kind: AnalysisKind,
     ) -> Result<(), ExecuteError> {
         let mut spec = AnalysisRunSpec::default();
-        for template in &plan.templates {
+        for template in self.templates(&plan.templates).await? {
             let AnalysisTemplateSpec {
                 metrics,
                 args,
                 dry_run,
                 measurement_retention,
-            } = self.template(template).await?;
+                templates: _,
+            } = template;
             spec.metrics.extend(metrics);
             merge_args(&mut spec.args, args);
             spec.dry_run.extend(dry_run);
@@ -696,6 +697,32 @@ impl<'a> Executor<'a> {
             },
             Err(source) => Err(failed(source)),
         }
+    }
+
+    /// The templates `refs` name and, depth first, those they include (`spec.templates`),
+    /// each once: a template included twice, or in a cycle, counts once.
+    async fn templates(
+        &self,
+        refs: &[crate::model::TemplateRef],
+    ) -> Result<Vec<AnalysisTemplateSpec>, ExecuteError> {
+        let mut pending: Vec<crate::model::TemplateRef> = refs.iter().rev().cloned().collect();
+        let mut seen = Vec::new();
+        let mut found = Vec::new();
+        while let Some(next) = pending.pop() {
+            if seen.contains(&next) {
+                continue;
+            }
+            let template = self.template(&next).await?;
+            seen.push(next);
+            pending.extend(template.templates.iter().rev().map(|included| {
+                crate::model::TemplateRef {
+                    name: included.template_name.clone(),
+                    cluster_scope: included.cluster_scope,
+                }
+            }));
+            found.push(template);
+        }
+        Ok(found)
     }
 
     async fn template(

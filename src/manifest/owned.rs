@@ -16,7 +16,8 @@ use crate::analysis::args::Args;
 use crate::analysis::assess::MetricPlan;
 use crate::analysis::provider;
 use crate::k8s::crd::{
-    self, AnalysisRun, AnalysisTemplate, Argument, ClusterAnalysisTemplate, Metric, Rollout,
+    self, AnalysisRun, AnalysisTemplate, AnalysisTemplateSpec, Argument, ClusterAnalysisTemplate,
+    Metric, Rollout,
 };
 
 /// Everything wrong with a document of an owned `kind`, in document order.
@@ -44,16 +45,12 @@ pub fn validate(kind: &str, document: &Value) -> Vec<(FieldPath, String)> {
         }
         "AnalysisTemplate" => {
             if let Some(template) = typed::<AnalysisTemplate>(document, &mut problems) {
-                metric_problems(&template.spec.metrics, &template.spec.args, &mut problems);
+                template_problems(&template.spec, &mut problems);
             }
         }
         "ClusterAnalysisTemplate" => {
             if let Some(template) = typed::<ClusterAnalysisTemplate>(document, &mut problems) {
-                metric_problems(
-                    &template.spec.template.metrics,
-                    &template.spec.template.args,
-                    &mut problems,
-                );
+                template_problems(&template.spec.template, &mut problems);
             }
         }
         "AnalysisRun" => {
@@ -64,6 +61,14 @@ pub fn validate(kind: &str, document: &Value) -> Vec<(FieldPath, String)> {
         _ => {}
     }
     problems
+}
+
+/// A template's metrics, which may all come from the templates it includes.
+fn template_problems(template: &AnalysisTemplateSpec, problems: &mut Vec<(FieldPath, String)>) {
+    if template.metrics.is_empty() && !template.templates.is_empty() {
+        return;
+    }
+    metric_problems(&template.metrics, &template.args, problems);
 }
 
 /// What an AnalysisRun would refuse: bad durations, counts and limits, conditions that do not
@@ -286,6 +291,27 @@ mod tests {
             [
                 "spec.template.spec.containers[0].imagePulPolicy: unknown field (did you mean \"imagePullPolicy\"?)"
             ]
+        );
+    }
+
+    #[test]
+    fn a_template_may_take_all_its_metrics_from_the_templates_it_includes() {
+        let template = |spec: Value| {
+            json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate",
+                   "metadata": {"name": "composed"}, "spec": spec})
+        };
+        let composed = template(json!({"templates": [{"templateName": "base"},
+                                                     {"templateName": "shared", "clusterScope": true}]}));
+        assert_eq!(
+            problems("AnalysisTemplate", &composed),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            problems(
+                "AnalysisTemplate",
+                &template(json!({"args": [{"name": "a"}]}))
+            ),
+            ["spec.metrics: at least one metric is required"]
         );
     }
 

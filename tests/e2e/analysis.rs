@@ -368,14 +368,21 @@ async fn gate(namespace: &TestNamespace) {
             .await
             .expect("apply a Service");
     }
-    let template = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "error-rate"},
-        "spec": {"args": [{"name": "address"}], "metrics": [prometheus_metric("{{args.address}}", json!({"interval": "1s", "count": 2}))]}});
-    let template = serde_json::from_value(template).expect("a valid AnalysisTemplate");
-    namespace
-        .api::<AnalysisTemplate>()
-        .create(&k8s::PostParams::default(), &template)
-        .await
-        .expect("create the AnalysisTemplate");
+    // Template composition, as Argo's: the template the Rollout names only includes the one
+    // with the metric, which includes it back (a cycle counts each template once).
+    let composed = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "error-rate"},
+        "spec": {"args": [{"name": "address"}], "templates": [{"templateName": "error-rate-query"}]}});
+    let query = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "error-rate-query"},
+        "spec": {"args": [{"name": "address"}], "templates": [{"templateName": "error-rate"}],
+                 "metrics": [prometheus_metric("{{args.address}}", json!({"interval": "1s", "count": 2}))]}});
+    for template in [composed, query] {
+        let template = serde_json::from_value(template).expect("a valid AnalysisTemplate");
+        namespace
+            .api::<AnalysisTemplate>()
+            .create(&k8s::PostParams::default(), &template)
+            .await
+            .expect("create the AnalysisTemplate");
+    }
 }
 
 /// A canary: 50%, then the error-rate analysis against `prometheus`, then 100%.
@@ -432,6 +439,19 @@ async fn a_canary_is_promoted_on_a_good_error_rate_and_aborted_on_a_bad_one() {
             .is_some_and(|status| status.phase == AnalysisPhase::Successful)),
         "a successful analysis promoted web:2"
     );
+    for run in &runs.items {
+        let metrics: Vec<&str> = run
+            .spec
+            .metrics
+            .iter()
+            .map(|metric| metric.name.as_str())
+            .collect();
+        assert_eq!(
+            metrics,
+            ["error-rate"],
+            "the included template's metric, once"
+        );
+    }
     let arg_of = |run: &AnalysisRun, name: &str| {
         run.spec
             .args

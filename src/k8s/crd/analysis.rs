@@ -32,8 +32,8 @@ pub use crate::model::AnalysisPhase;
 #[kube(derive = "PartialEq")]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisTemplateSpec {
-    /// The metrics to measure (at least one).
-    #[schemars(length(min = 1))]
+    /// The metrics to measure (at least one, here or in the templates it includes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
     /// Arguments the metrics refer to as `{{args.<name>}}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -44,6 +44,10 @@ pub struct AnalysisTemplateSpec {
     /// How many measurements to keep per metric.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measurement_retention: Vec<MeasurementRetention>,
+    /// Other templates whose metrics, arguments, dry-run and retention settings this one
+    /// includes (Argo's template composition).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<super::RolloutAnalysisTemplate>,
 }
 
 /// The same as an AnalysisTemplate, usable from every namespace.
