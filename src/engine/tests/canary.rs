@@ -543,6 +543,32 @@ fn restart_evicts_stable_pods_first() {
     assert_eq!(sim.phase(), Phase::Paused, "still at the canary's pause");
 }
 
+/// Found by cargo-mutants (`restart_pods`, `==` → `!=`): after the stable revision comes
+/// the current one, and only then pods an older revision left behind.
+#[test]
+fn restart_evicts_the_current_revision_before_older_ones() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    sim.with_pods();
+    sim.pods.push(crate::model::PodView {
+        name: "web-v0-0".into(),
+        hash: "v0".into(),
+        created: sim.now,
+        terminating: false,
+        metadata: crate::model::PodMetadata::default(),
+    });
+    sim.advance(1);
+    sim.plan.restart_at = Some(sim.now);
+    sim.settle();
+    assert_eq!(
+        sim.evicted,
+        [
+            "web-v1-0", "web-v1-1", "web-v1-2", "web-v2-0", "web-v2-1", "web-v0-0"
+        ]
+    );
+}
+
 #[test]
 fn old_revisions_beyond_the_history_limit_are_deleted() {
     let mut sim = Sim::canary(vec![weight(50)]).deployed();
