@@ -14,7 +14,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::PostParams;
+use kube::api::{DeleteParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -25,6 +25,7 @@ use super::guard::{GuardedResolver, HostGuard};
 use super::provider::{self, Context, Provider};
 use super::round;
 use super::summary::summarize;
+use super::ttl::{self, Ttl};
 use crate::k8s::Scope;
 use crate::k8s::crd::{
     AnalysisRun, AnalysisRunSpec, AnalysisRunStatus, Measurement, Metric, MetricResult,
@@ -55,6 +56,15 @@ pub enum AnalysisError {
     /// Writing the status failed (a conflict means the run changed meanwhile).
     #[error("write status of AnalysisRun {run}")]
     WriteStatus {
+        /// The run.
+        run: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// Deleting a run whose `ttlStrategy` expired failed.
+    #[error("delete AnalysisRun {run}")]
+    Delete {
         /// The run.
         run: String,
         /// Why.
@@ -126,7 +136,7 @@ struct Prepared {
 async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action, AnalysisError> {
     let mut status = run.status.clone().unwrap_or_default();
     if status.phase.is_completed() {
-        return Ok(Action::await_change());
+        return collect(&shared, &run, &status).await;
     }
     let now = Timestamp::now();
     let started = status.started_at.as_ref().map_or(now, |time| time.0);
@@ -140,9 +150,10 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
         Err(ArgsError::Invalid(problems)) => {
             status.phase = AnalysisPhase::Error;
             status.message = format!("Analysis spec invalid: {problems}");
+            status.completed_at = Some(Time(now));
             write_status(&shared, &run, status.clone()).await?;
             finished(&shared, &run, &status).await;
-            return Ok(Action::await_change());
+            return collect(&shared, &run, &status).await;
         }
     };
     let plans: Vec<MetricPlan> = prepared.iter().map(|metric| metric.plan.clone()).collect();
@@ -174,11 +185,14 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
         .collect();
     let summary = summarize(&plans, &mut results, terminating, run.spec.terminate);
     round::apply_summary(&mut status, summary, results);
+    if status.phase.is_completed() {
+        status.completed_at = Some(Time(Timestamp::now()));
+    }
     write_status(&shared, &run, status.clone()).await?;
     announce_metrics(&shared, &run, &before, &status).await;
     if status.phase.is_completed() {
         finished(&shared, &run, &status).await;
-        return Ok(Action::await_change());
+        return collect(&shared, &run, &status).await;
     }
     Ok(Action::requeue(round::next_wake(
         &plans,
@@ -187,6 +201,44 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
         Timestamp::now(),
         terminating,
     )))
+}
+
+/// Deletes a finished run whose `ttlStrategy` says its time is up, or looks again when it
+/// will be (a run gone meanwhile needs nothing).
+async fn collect(
+    shared: &Shared,
+    run: &AnalysisRun,
+    status: &AnalysisRunStatus,
+) -> Result<Action, AnalysisError> {
+    let completed = status.completed_at.as_ref().map(|time| time.0);
+    match ttl::ttl(
+        run.spec.ttl_strategy.as_ref(),
+        status.phase,
+        completed,
+        Timestamp::now(),
+    ) {
+        Ttl::Keep => Ok(Action::await_change()),
+        Ttl::Wait(left) => Ok(Action::requeue(left)),
+        Ttl::Expired => {
+            let api: Api<AnalysisRun> =
+                Api::namespaced(shared.client.clone(), &run.namespace().unwrap_or_default());
+            match api
+                .delete(&run.name_any(), &DeleteParams::background())
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(error)) if error.is_not_found() => {}
+                Err(source) => {
+                    return Err(AnalysisError::Delete {
+                        run: run.name_any(),
+                        source,
+                    });
+                }
+            }
+            tracing::info!(run = %run.name_any(), "deleted: its ttlStrategy expired");
+            Ok(Action::await_change())
+        }
+    }
 }
 
 /// Takes every due measurement and, once the run is terminating, stops in-flight ones.

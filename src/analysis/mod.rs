@@ -12,5 +12,6 @@ pub mod guard;
 pub mod provider;
 pub mod round;
 pub mod summary;
+pub mod ttl;
 
 pub use condition::{Condition, MetricValue, evaluate};

@@ -311,6 +311,36 @@ async fn invalid_runs_say_why_and_measure_nothing() {
         "{}",
         expression.message
     );
+    assert!(
+        expression.completed_at.is_some(),
+        "a finished run says when"
+    );
+
+    // ttlStrategy: a finished run goes once its time is up; one without a rule stays.
+    let ttl = run_to_completion(
+        &namespace,
+        "short-lived",
+        json!([{"name": "dd", "provider": {"datadog": {"query": "q"}}}]),
+        json!({"ttlStrategy": {"secondsAfterCompletion": 1, "secondsAfterSuccess": 3600}}),
+    )
+    .await;
+    assert_eq!(ttl.phase, AnalysisPhase::Error);
+    let runs = namespace.api::<AnalysisRun>();
+    crate::support::wait_for("the expired run to be deleted", TIMEOUT, || async {
+        runs.get_opt("short-lived")
+            .await
+            .expect("read the run")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        runs.get_opt("expression")
+            .await
+            .expect("read the run")
+            .is_some(),
+        "a run without ttlStrategy stays"
+    );
     controllers.stop().await;
 }
 

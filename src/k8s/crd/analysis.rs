@@ -100,6 +100,9 @@ pub struct AnalysisRunSpec {
     /// How many measurements to keep per metric.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measurement_retention: Vec<MeasurementRetention>,
+    /// When a finished run is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_strategy: Option<TtlStrategy>,
 }
 
 /// A metric: what to measure, how often, and what counts as success.
@@ -387,12 +390,30 @@ pub struct AnalysisRunStatus {
     /// When the run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
+    /// When the run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
     /// Totals over the metrics that count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_summary: Option<RunSummary>,
     /// Totals over the dry-run metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run_summary: Option<RunSummary>,
+}
+
+/// How long a finished run is kept, by how it ended (Argo's `ttlStrategy`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TtlStrategy {
+    /// Seconds after it finished, whatever its phase (unless a rule below applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_after_completion: Option<i32>,
+    /// Seconds after it Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_after_failure: Option<i32>,
+    /// Seconds after it was Successful.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_after_success: Option<i32>,
 }
 
 /// Metric totals of a run.

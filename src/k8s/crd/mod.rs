@@ -24,7 +24,7 @@ pub use analysis::{
     ClusterAnalysisTemplateSpec, DryRun, FieldRef, JobMetric, MEASUREMENT_ERROR_RETRY, Measurement,
     MeasurementRetention, Metric, MetricProvider, MetricResult, PodTemplateHashValue,
     PrometheusMetric, PrometheusRangeQuery, RolloutAnalysisRunStatus, RolloutArgumentSource,
-    RunSummary, SecretKeyRef, WebMetric, WebMetricHeader,
+    RunSummary, SecretKeyRef, TtlStrategy, WebMetric, WebMetricHeader,
 };
 pub use rollout::{
     AnalysisRunStrategy, AntiAffinity, BlueGreenStatus, BlueGreenStrategy, CanaryStatus,
