@@ -835,3 +835,47 @@ fn a_full_promotion_stops_the_background_run_and_starts_no_other() {
     assert!(sim.run("web-v2-2").terminated);
     assert_eq!(sim.created_names(), ["web-v2-2"], "{:#?}", sim.state);
 }
+
+/// Found by cargo-mutants (`check_deadline`, `||` → `&&` before `self.plan.paused` and
+/// before the pause conditions): a person's `spec.paused` holds the update, and no progress
+/// deadline runs out under it — not even in the pass that sees the pause as the deadline
+/// passes, with pods not yet ready.
+#[test]
+fn no_deadline_runs_out_under_spec_paused() {
+    let mut sim = Sim::canary(vec![weight(40), pause()]).deployed();
+    sim.pods_start = false;
+    sim.plan.progress_deadline_abort = true;
+    sim.update_to("v2");
+    sim.settle();
+    // The pause comes as the deadline passes: the pass that sees it must not abort.
+    sim.advance(601);
+    sim.plan.paused = true;
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Paused, "{}", sim.state.message);
+    assert!(!sim.state.abort);
+}
+
+/// An inconclusive background run waits for a person; the progress deadline does not
+/// decide for them, even with pods not yet ready.
+#[test]
+fn no_deadline_runs_out_while_an_inconclusive_run_waits_for_a_person() {
+    let mut sim = with_background(Sim::canary(vec![weight(40), pause()]), 0).deployed();
+    sim.plan.progress_deadline_abort = true;
+    sim.pods_start = false;
+    sim.update_to("v2");
+    sim.settle();
+    // The verdict comes as the deadline passes: the pass that pauses must not abort.
+    sim.advance(601);
+    sim.set_run_phase(AnalysisPhase::Inconclusive, "undecided");
+    sim.settle();
+    assert!(
+        sim.state
+            .pause_conditions
+            .iter()
+            .any(|pause| pause.reason == PauseReason::InconclusiveAnalysisRun),
+        "{:#?}",
+        sim.state
+    );
+    assert_eq!(sim.phase(), Phase::Paused, "{}", sim.state.message);
+    assert!(!sim.state.abort, "a person decides, not the deadline");
+}
