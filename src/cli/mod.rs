@@ -16,6 +16,7 @@ mod render;
 mod rollouts;
 mod run;
 mod version;
+mod wait;
 
 use std::process::ExitCode;
 
@@ -61,6 +62,14 @@ enum Command {
     Retry(rollouts::TargetArgs),
     /// Replace every pod of a Rollout, as many at a time as availability allows.
     Restart(rollouts::TargetArgs),
+    /// Wait until a Rollout is Healthy (exit 0) or Degraded (exit 1), printing each change;
+    /// Argo's `kubectl argo rollouts status`.
+    #[command(
+        after_help = "Named `wait`, not `status`: `tidegate status` reports the Git sources. A status written before the latest spec was observed never ends the wait (it prints \"Progressing - waiting for rollout spec update to be observed\"). Exit 1 on Degraded or when --timeout passes. `tidegate get rollout NAME` prints the status once."
+    )]
+    Wait(wait::Args),
+    /// Stop an AnalysisRun: it measures no more, and a gate waiting on it never passes.
+    Terminate(rollouts::TerminateArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(completion::Args),
     /// Print version and build information.
@@ -94,6 +103,8 @@ impl Cli {
             Command::Abort(args) => rollouts::abort(&args, out),
             Command::Retry(args) => rollouts::retry(&args, out),
             Command::Restart(args) => rollouts::restart(&args, out),
+            Command::Wait(args) => wait::run(&args, out),
+            Command::Terminate(args) => rollouts::terminate(&args, out),
             Command::Completion(args) => {
                 completion::run(&args, out);
                 Ok(())

@@ -1,5 +1,5 @@
 //! Commands on Rollouts: `get rollout`, `list rollouts`, `promote`, `abort`, `retry`,
-//! `restart`.
+//! `restart`, and `terminate analysisrun`.
 //! Person actions are recorded in the Rollout's status; the controller acts on them.
 
 use std::io::{IsTerminal, Write};
@@ -347,6 +347,40 @@ pub fn restart(args: &TargetArgs, out: &mut impl Write) -> anyhow::Result<()> {
             out,
             "rollout {namespace}/{name} restarting: pods created before {now} are replaced"
         )?)
+    })
+}
+
+/// `tidegate terminate ...`.
+#[derive(Debug, clap::Args)]
+pub struct TerminateArgs {
+    #[command(subcommand)]
+    what: Terminate,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Terminate {
+    /// An AnalysisRun: it takes no more measurements and ends as it stands; a Rollout's gate
+    /// never passes on a terminated run (it pauses for a person instead).
+    #[command(name = "analysisrun")]
+    AnalysisRun(TargetArgs),
+}
+
+/// Runs `tidegate terminate`: sets the run's `spec.terminate`, as Argo's CLI does.
+pub fn terminate(args: &TerminateArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let Terminate::AnalysisRun(target) = &args.what;
+    block_on(async {
+        let (client, namespace) = target.cluster.connect().await?;
+        let name = &target.name;
+        let patch = serde_json::json!({ "spec": { "terminate": true } });
+        let params = kube::api::PatchParams {
+            field_manager: Some(CLI_FIELD_MANAGER.to_owned()),
+            ..Default::default()
+        };
+        Api::<crate::k8s::crd::AnalysisRun>::namespaced(client, &namespace)
+            .patch(name, &params, &kube::api::Patch::Merge(&patch))
+            .await
+            .with_context(|| format!("terminate AnalysisRun {namespace}/{name}"))?;
+        Ok(writeln!(out, "analysisrun {namespace}/{name} terminated")?)
     })
 }
 

@@ -575,6 +575,72 @@ async fn a_missing_service_holds_the_rollout_until_it_appears() {
     controller.stop().await;
 }
 
+/// Runs the `tidegate` binary against the namespace, off the test's runtime so the
+/// controller it runs goes on meanwhile; returns whether it succeeded, its stdout and its
+/// stderr.
+async fn tidegate_outcome(namespace: &TestNamespace, args: &[&str]) -> (bool, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"));
+    command
+        .args(args)
+        .args(["--namespace", namespace.name(), "--kubeconfig"])
+        .arg(crate::support::kubeconfig());
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the command's thread")
+        .expect("run tidegate");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn wait_ends_on_healthy_or_degraded_and_terminate_stops_a_run() {
+    let (namespace, controller) = deployed("wait").await;
+    let (ok, out, err) = tidegate_outcome(&namespace, &["wait", "web", "--timeout", "60s"]).await;
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.lines().last(), Some("Healthy"), "{out}");
+
+    let steps = json!([{ "setWeight": 50 }, { "pause": {} }]);
+    apply(&namespace, &rollout("registry.invalid/web:2", &steps)).await;
+    wait_for_status(&namespace, "the pause", |status| {
+        status.phase == Some(Phase::Paused)
+    })
+    .await;
+    let (ok, out, err) = tidegate_outcome(&namespace, &["wait", "web", "--timeout", "5s"]).await;
+    assert!(!ok, "a paused update is not done: {out}");
+    assert_eq!(out, "Paused - CanaryPauseStep\n");
+    assert!(
+        err.contains("neither Healthy nor Degraded after 5s"),
+        "{err}"
+    );
+
+    // Waiting from the moment of the abort: Degraded ends the wait.
+    tidegate(&namespace, &["abort", "web"]);
+    let (ok, out, err) = tidegate_outcome(&namespace, &["wait", "web", "--timeout", "60s"]).await;
+    assert!(!ok, "{out}");
+    assert!(err.contains("is Degraded: RolloutAborted"), "{out}{err}");
+
+    let run = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisRun",
+        "metadata": {"name": "by-hand"},
+        "spec": {"metrics": [{"name": "m", "provider": {"web": {"url": "http://127.0.0.1:1/"}}}]}});
+    let run: tidegate::k8s::crd::AnalysisRun = serde_json::from_value(run).expect("a run");
+    let runs = namespace.api::<tidegate::k8s::crd::AnalysisRun>();
+    runs.create(&k8s::PostParams::default(), &run)
+        .await
+        .expect("create the run");
+    let said = tidegate(&namespace, &["terminate", "analysisrun", "by-hand"]);
+    assert_eq!(
+        said,
+        format!("analysisrun {}/by-hand terminated\n", namespace.name())
+    );
+    assert!(runs.get("by-hand").await.expect("the run").spec.terminate);
+    let (ok, _, err) = tidegate_outcome(&namespace, &["terminate", "analysisrun", "missing"]).await;
+    assert!(!ok && err.contains("missing"), "{err}");
+    controller.stop().await;
+}
+
 #[tokio::test]
 async fn read_commands_print_json_and_yaml_and_hint_at_typos() {
     let (namespace, controller) = deployed("cli").await;
