@@ -317,6 +317,8 @@ mod tests {
         assert!(guard.check("http://11.0.0.1/").is_err());
         assert!(guard.check("https://evil.example.com/").is_err());
         assert!(guard.check("https://internal/").is_err());
+        // Found by cargo-mutants (`>` → `>=`): the suffix itself names no host under it.
+        assert!(guard.check("https://.internal/").is_err());
     }
 
     #[test]
