@@ -9,7 +9,8 @@ use super::effect::Effect;
 use super::pass::Pass;
 use crate::model::{PodMetadata, PodView, ReplicaSetView};
 
-type Labels = BTreeMap<String, String>;
+/// Labels or annotations, by key.
+type Keyed = BTreeMap<String, String>;
 
 impl Pass<'_> {
     /// Gives the current and the stable ReplicaSet — template and pods — the metadata of
@@ -82,13 +83,13 @@ fn stale_pods(pods: &[PodView], rs: &ReplicaSetView, desired: Option<&PodMetadat
 /// Whether `pod` has every label and annotation of `wanted`, with its value.
 fn carries(pod: &PodMetadata, wanted: &PodMetadata) -> bool {
     let has_all =
-        |have: &Labels, want: &Labels| want.iter().all(|(key, value)| have.get(key) == Some(value));
+        |have: &Keyed, want: &Keyed| want.iter().all(|(key, value)| have.get(key) == Some(value));
     has_all(&pod.labels, &wanted.labels) && has_all(&pod.annotations, &wanted.annotations)
 }
 
 /// Whether `pod` still has a key that `previous` added and `desired` no longer wants.
 fn carries_any_removed(pod: &PodMetadata, previous: &PodMetadata, desired: &PodMetadata) -> bool {
-    let removed = |have: &Labels, before: &Labels, now: &Labels| {
+    let removed = |have: &Keyed, before: &Keyed, now: &Keyed| {
         before
             .keys()
             .any(|key| !now.contains_key(key) && have.contains_key(key))
