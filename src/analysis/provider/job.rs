@@ -257,4 +257,16 @@ mod tests {
         assert_ne!(long, job_name(&"r".repeat(60), "metric", 4));
         assert_eq!(label_value("Smoke Test!"), "Smoke-Test");
     }
+
+    #[test]
+    fn a_name_of_exactly_63_characters_is_kept_and_a_longer_one_hashed_to_63() {
+        // "<run>-m-0": the run's length decides the total.
+        let fits = job_name(&"r".repeat(59), "m", 0);
+        assert_eq!(fits, format!("{}-m-0", "r".repeat(59)));
+        assert_eq!(fits.len(), 63);
+        let hashed = job_name(&"r".repeat(60), "m", 0);
+        assert_eq!(hashed.len(), 63, "{hashed}");
+        assert!(hashed.starts_with(&"r".repeat(40)), "{hashed}");
+        assert_ne!(hashed, format!("{}-m-0", "r".repeat(60))[..63]);
+    }
 }

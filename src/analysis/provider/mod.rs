@@ -170,3 +170,40 @@ pub async fn with_timeout<T>(
         .await
         .unwrap_or_else(|_| Err(format!("{what} timed out after {}s", timeout.as_secs())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_fall_back_unless_positive() {
+        let default = Duration::from_secs(30);
+        assert_eq!(seconds_or(None, default), default);
+        assert_eq!(seconds_or(Some(0), default), default);
+        assert_eq!(seconds_or(Some(-5), default), default);
+        assert_eq!(seconds_or(Some(1), default), Duration::from_secs(1));
+        assert_eq!(seconds_or(Some(90), default), Duration::from_secs(90));
+    }
+
+    fn response(length: usize) -> reqwest::Response {
+        reqwest::Response::from(http::Response::new(vec![b'a'; length]))
+    }
+
+    #[tokio::test]
+    async fn bodies_up_to_the_limit_are_read_and_larger_ones_refused() {
+        assert_eq!(MAX_BODY_BYTES, 4 * 1024 * 1024);
+        let at_limit = read_body(response(MAX_BODY_BYTES), "metrics.test").await;
+        assert_eq!(at_limit.map(|body| body.len()), Ok(MAX_BODY_BYTES));
+        assert_eq!(
+            read_body(response(MAX_BODY_BYTES + 1), "metrics.test").await,
+            Err(format!(
+                "the response of metrics.test is larger than {MAX_BODY_BYTES} bytes"
+            ))
+        );
+        let not_text = reqwest::Response::from(http::Response::new(vec![0xff, 0xfe]));
+        assert_eq!(
+            read_body(not_text, "metrics.test").await,
+            Err("the response of metrics.test is not UTF-8".to_owned())
+        );
+    }
+}

@@ -224,6 +224,38 @@ mod tests {
     }
 
     #[test]
+    fn a_range_of_one_instant_is_valid_and_a_zero_step_is_not() {
+        let instant = "date('2026-01-01T00:00:00Z')";
+        let one_instant = PrometheusRangeQuery {
+            start: instant.into(),
+            end: instant.into(),
+            step: "1m".into(),
+        };
+        let [start, end, step] = range_parameters(&one_instant).unwrap();
+        assert_eq!(start, ("start", "1767225600.000".to_owned()));
+        assert_eq!(end, ("end", "1767225600.000".to_owned()));
+        assert_eq!(step, ("step", "60".to_owned()));
+        let zero_step = PrometheusRangeQuery {
+            step: "0s".into(),
+            ..one_instant
+        };
+        assert_eq!(
+            range_parameters(&zero_step),
+            Err("rangeQuery.step must be more than 0".to_owned())
+        );
+    }
+
+    #[test]
+    fn go_float_spellings_parse() {
+        assert!(parse_float("NaN").unwrap().is_nan());
+        assert_eq!(parse_float("+Inf"), Ok(f64::INFINITY));
+        assert_eq!(parse_float("Inf"), Ok(f64::INFINITY));
+        assert_eq!(parse_float("-Inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_float("0.25"), Ok(0.25));
+        assert!(parse_float("ten").is_err());
+    }
+
+    #[test]
     fn failures_are_errors() {
         let failed = r#"{"status":"error","errorType":"bad_data","error":"parse error at char 5"}"#;
         assert_eq!(

@@ -136,4 +136,26 @@ mod tests {
         );
         assert_eq!(extract("OK", "{$.x}"), Ok(MetricValue::Text("OK".into())));
     }
+
+    #[test]
+    fn paths_with_and_without_the_root_select_the_same_value() {
+        let body = r#"{"data": {"ok": true}}"#;
+        for path in [
+            "{$.data.ok}",
+            "$.data.ok",
+            "{.data.ok}",
+            "data.ok",
+            " { data.ok } ",
+        ] {
+            assert_eq!(
+                extract(body, path),
+                Ok(MetricValue::Json(json!(true))),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            extract(body, "{$}"),
+            Ok(MetricValue::Json(json!({"data": {"ok": true}})))
+        );
+    }
 }
