@@ -46,6 +46,7 @@ fn plan(steps: usize) -> RolloutPlan {
         role_metadata: RoleMetadata::default(),
         anti_affinity: None,
         rollback_window: None,
+        workload: None,
     }
 }
 
@@ -96,6 +97,7 @@ fn main() {
         replica_set_name_taken: false,
         pods: &[],
         traffic: &[],
+        workload_replicas: None,
     };
 
     for _ in 0..10_000 {

@@ -31,7 +31,7 @@ use crate::engine::{self, Effect, Observation};
 use crate::executor::{ExecuteError, Executor};
 use crate::k8s::crd::{AnalysisRun, PendingEvent, Rollout};
 use crate::k8s::events::{Note, Publisher};
-use crate::k8s::{self, Lookups, ObserveError, ReplicaSet, Service, labels};
+use crate::k8s::{self, Deployment, Lookups, ObserveError, ReplicaSet, Service, labels};
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::model::{RolloutPlan, RolloutState, Strategy};
 
@@ -52,6 +52,15 @@ pub enum ReconcileError {
     /// Observing the Rollout's objects failed.
     #[error(transparent)]
     Observe(#[from] ObserveError),
+    /// Reading the Deployment a `workloadRef` names failed.
+    #[error("read Deployment {name}, the Rollout's workloadRef")]
+    ReadWorkload {
+        /// The Deployment.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
     /// Carrying out an effect failed.
     #[error(transparent)]
     Execute(#[from] ExecuteError),
@@ -74,7 +83,9 @@ impl ReconcileError {
             Self::NoNamespace(_) => false,
             Self::Observe(_) => true,
             Self::Execute(error) => error.is_transient(),
-            Self::WriteStatus { source, .. } => k8s::is_transient(source),
+            Self::ReadWorkload { source, .. } | Self::WriteStatus { source, .. } => {
+                k8s::is_transient(source)
+            }
         }
     }
 }
@@ -96,18 +107,20 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (rollouts, replica_sets, runs, services) = match &scope {
+    let (rollouts, replica_sets, runs, services, deployments) = match &scope {
         Scope::Cluster => (
             Api::all(client.clone()),
             Api::all(client.clone()),
             Api::all(client.clone()),
             Api::all(client.clone()),
+            Api::<Deployment>::all(client.clone()),
         ),
         Scope::Namespace(namespace) => (
             Api::namespaced(client.clone(), namespace),
             Api::namespaced(client.clone(), namespace),
             Api::namespaced(client.clone(), namespace),
             Api::namespaced(client.clone(), namespace),
+            Api::<Deployment>::namespaced(client.clone(), namespace),
         ),
     };
     let owned = watcher::Config::default().labels(labels::ROLLOUT);
@@ -129,10 +142,30 @@ pub async fn run(
             .map(|rollout| ObjectRef::from_obj(&*rollout))
             .collect::<Vec<_>>()
     };
+    // A change of a Deployment (its template is a new revision; its appearance ends a
+    // "not found") wakes the Rollouts whose workloadRef names it.
+    let known = controller.store();
+    let referencing = move |deployment: Deployment| {
+        let (namespace, name) = (deployment.namespace(), deployment.name_any());
+        known
+            .state()
+            .into_iter()
+            .filter(|rollout| {
+                rollout.namespace() == namespace
+                    && rollout
+                        .spec
+                        .workload_ref
+                        .as_ref()
+                        .is_some_and(|reference| reference.name == name)
+            })
+            .map(|rollout| ObjectRef::from_obj(&*rollout))
+            .collect::<Vec<_>>()
+    };
     controller
         .owns::<ReplicaSet>(replica_sets, owned.clone())
         .owns::<AnalysisRun>(runs, owned)
         .watches(services, watcher::Config::default(), naming)
+        .watches(deployments, watcher::Config::default(), referencing)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -224,17 +257,18 @@ async fn reconcile_rollout(
     let state = rollout.status.clone().unwrap_or_default().to_state();
     let now = Timestamp::now();
 
+    let (rollout, workload_replicas) =
+        match with_workload(&context.client, &namespace, &rollout).await? {
+            Ok(resolved) => resolved,
+            Err(missing) => {
+                return record_invalid(&context, &namespace, &rollout, &state, &missing, now).await;
+            }
+        };
     let plan = match rollout.spec.plan() {
         Ok(plan) => plan,
         Err(errors) => {
-            let next = engine::invalid_spec(&state, &errors.to_string(), now);
-            let written = Written {
-                state: &next,
-                events: &[],
-                selectors: None,
-            };
-            record(&context, &namespace, &rollout, &written, false).await?;
-            return Ok(Action::await_change());
+            let message = errors.to_string();
+            return record_invalid(&context, &namespace, &rollout, &state, &message, now).await;
         }
     };
     let pod_hash = rollout
@@ -256,6 +290,7 @@ async fn reconcile_rollout(
         replica_set_name_taken: observed.replica_set_name_taken,
         pods: &pods,
         traffic: &readings,
+        workload_replicas,
     };
     let decision = engine::reconcile(&plan, &state, &observation, now);
     announce_unverifiable_routers(&context, &rollout, &readings).await;
@@ -269,6 +304,64 @@ async fn reconcile_rollout(
             .requeue_after
             .map_or(RESYNC, |after| after.max(MIN_REQUEUE)),
     ))
+}
+
+/// Records that the Rollout cannot be run, and why; waits for a change.
+async fn record_invalid(
+    context: &Context,
+    namespace: &str,
+    rollout: &Rollout,
+    state: &RolloutState,
+    message: &str,
+    now: Timestamp,
+) -> Result<Action, ReconcileError> {
+    let next = engine::invalid_spec(state, message, now);
+    let written = Written {
+        state: &next,
+        events: &[],
+        selectors: None,
+    };
+    record(context, namespace, rollout, &written, false).await?;
+    Ok(Action::await_change())
+}
+
+/// A Rollout ready to plan: its `workloadRef`'s template filled in, and that Deployment's
+/// replicas (`None` without a reference).
+type Resolved = (Arc<Rollout>, Option<i32>);
+
+/// The Rollout with the template of the Deployment its `workloadRef` names filled in (the
+/// spec in the API keeps only the reference), and that Deployment's replicas; the Rollout as
+/// it is when it names none. `Err` inside: the Deployment does not exist (the Rollout stays
+/// Degraded until it does — its creation wakes the Rollout).
+async fn with_workload(
+    client: &Client,
+    namespace: &str,
+    rollout: &Arc<Rollout>,
+) -> Result<Result<Resolved, String>, ReconcileError> {
+    let Some(reference) = &rollout.spec.workload_ref else {
+        return Ok(Ok((rollout.clone(), None)));
+    };
+    if rollout.spec.plan().is_err() {
+        // A reference that is itself invalid is reported as the spec's problem.
+        return Ok(Ok((rollout.clone(), None)));
+    }
+    let name = &reference.name;
+    let Some(deployment) =
+        k8s::workload::read(client, namespace, name)
+            .await
+            .map_err(|source| ReconcileError::ReadWorkload {
+                name: name.clone(),
+                source,
+            })?
+    else {
+        return Ok(Err(format!(
+            "spec.workloadRef: Deployment {name:?} not found"
+        )));
+    };
+    let mut resolved = (**rollout).clone();
+    resolved.spec = rollout.spec.with_workload(&deployment);
+    let replicas = k8s::workload::replicas(&deployment);
+    Ok(Ok((Arc::new(resolved), Some(replicas))))
 }
 
 /// What the engine needs to see around the Rollout: its objects, who holds the names it
@@ -352,7 +445,10 @@ async fn carry_out(
         events: &events,
         selectors,
     };
-    let written = record(context, namespace, rollout, &written, acting).await?;
+    let mut written = record(context, namespace, rollout, &written, acting).await?;
+    // The status write answers with the spec as stored, without a workloadRef's template;
+    // it is the spec that was read (the write was conditional on it), so resolve it alike.
+    written.spec = rollout.spec.clone();
     #[cfg(feature = "failpoints")]
     crate::failpoints::boundary_written(&rollout.name_any(), state, &decision.state);
     #[cfg(not(feature = "failpoints"))]

@@ -50,6 +50,17 @@ pub enum ExecuteError {
         #[source]
         source: kube::Error,
     },
+    /// Setting the replicas of the Deployment a `workloadRef` names failed.
+    #[error("scale Deployment {name} to {replicas}")]
+    ScaleWorkload {
+        /// The Deployment.
+        name: String,
+        /// The replicas asked for.
+        replicas: i32,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
     /// Giving a ReplicaSet's pods and template their role metadata failed.
     #[error("set the role metadata of ReplicaSet {name} and its pods")]
     SetPodMetadata {
@@ -181,6 +192,7 @@ impl ExecuteError {
             Self::NameTaken { .. } => return true,
             Self::CreateReplicaSet { source, .. }
             | Self::ScaleReplicaSet { source, .. }
+            | Self::ScaleWorkload { source, .. }
             | Self::DeleteReplicaSet { source, .. }
             | Self::SetScaleDownDeadline { source, .. }
             | Self::SetPodMetadata { source, .. }
@@ -260,6 +272,15 @@ impl<'a> Executor<'a> {
                         .await?;
                 }
                 Effect::ScaleReplicaSet { name, replicas } => self.scale(name, *replicas).await?,
+                Effect::ScaleWorkload { name, replicas } => {
+                    k8s::workload::scale(self.client, &self.namespace, name, *replicas)
+                        .await
+                        .map_err(|source| ExecuteError::ScaleWorkload {
+                            name: name.clone(),
+                            replicas: *replicas,
+                            source,
+                        })?;
+                }
                 Effect::DeleteReplicaSet { name } => self.delete_replica_set(name).await?,
                 Effect::EvictPod { name } => self.evict(name).await?,
                 Effect::SetScaleDownDeadline { name, deadline } => {

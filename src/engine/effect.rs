@@ -24,6 +24,14 @@ pub enum Effect {
         /// The rule it is to have.
         avoid: AvoidRevision,
     },
+    /// Set the replicas of the Deployment a `workloadRef` names (field manager
+    /// `tidegate-rollout`, which then owns them).
+    ScaleWorkload {
+        /// The Deployment.
+        name: String,
+        /// The replicas to set.
+        replicas: i32,
+    },
     /// Set a ReplicaSet's replicas (field manager `tidegate-rollout`).
     ScaleReplicaSet {
         /// The ReplicaSet.

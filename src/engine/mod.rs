@@ -18,6 +18,7 @@ pub mod replicas;
 mod rollback_window;
 #[cfg(test)]
 mod tests;
+mod workload;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -59,6 +60,8 @@ pub struct Observation<'a> {
     pub pods: &'a [PodView],
     /// What each object of its traffic routers carries (routed canaries only).
     pub traffic: &'a [RouterReading],
+    /// The replicas of the Deployment its `workloadRef` names, once read.
+    pub workload_replicas: Option<i32>,
 }
 
 /// The outcome of a reconcile.
@@ -101,10 +104,12 @@ pub fn reconcile(
     observed: &Observation<'_>,
     now: Timestamp,
 ) -> Decision {
-    match &plan.strategy {
+    let mut decision = match &plan.strategy {
         Strategy::Canary(canary) => canary::reconcile(plan, canary, state, observed, now),
         Strategy::BlueGreen(blue_green) => {
             bluegreen::reconcile(plan, blue_green, state, observed, now)
         }
-    }
+    };
+    workload::scale_down(plan, observed, &mut decision);
+    decision
 }

@@ -15,11 +15,12 @@ pub mod field_path;
 pub mod labels;
 mod observe;
 pub mod pod_metadata;
+pub mod workload;
 
 pub use act::{ActError, act};
 pub use api_error::{already_exists, describe_error, is_conflict, is_transient};
 pub use client::{ConnectError, connect};
-pub use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
+pub use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 pub use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Namespace, Node, Pod, PodSpec, PodTemplateSpec, Service, ServiceAccount,
     ServicePort, ServiceSpec,

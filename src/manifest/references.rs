@@ -2,8 +2,9 @@
 //! ping, pong, active, preview) must select the Rollout's pods — each key of its selector,
 //! except the pod-template hash the controller pins, is a label of the pod template with the
 //! same value, as `kubectl argo rollouts lint` checks referenced Services. Such a Service
-//! would otherwise send its traffic to no pod, or to someone else's. Services in another
-//! source cannot be seen here and are not checked.
+//! would otherwise send its traffic to no pod, or to someone else's. The pod template of a
+//! Rollout with a `workloadRef` is its Deployment's, when the render has it. Services and
+//! Deployments in another source cannot be seen here and are not checked.
 
 use serde_json::Value;
 
@@ -25,7 +26,7 @@ const SERVICE_FIELDS: [&[&str]; 6] = [
 /// carry with that value.
 pub(super) fn service_selectors(manifests: &[Manifest], problems: &mut Vec<Problem>) {
     for rollout in manifests.iter().filter(|m| is(m, crd::GROUP, "Rollout")) {
-        let Some(pod_labels) = rollout.object["spec"]["template"]["metadata"]["labels"].as_object()
+        let Some(pod_labels) = pod_template(manifests, rollout)["metadata"]["labels"].as_object()
         else {
             continue;
         };
@@ -62,6 +63,26 @@ pub(super) fn service_selectors(manifests: &[Manifest], problems: &mut Vec<Probl
             }
         }
     }
+}
+
+/// The Rollout's pod template: its own, or that of the Deployment its `workloadRef` names
+/// when that is in the render (`null` otherwise).
+fn pod_template<'m>(manifests: &'m [Manifest], rollout: &'m Manifest) -> &'m Value {
+    let reference = &rollout.object["spec"]["workloadRef"];
+    let Some(name) = reference["name"].as_str() else {
+        return &rollout.object["spec"]["template"];
+    };
+    manifests
+        .iter()
+        .find(|m| {
+            is(m, "apps", "Deployment")
+                && m.key.namespace == rollout.key.namespace
+                && m.key.name == name
+        })
+        .map_or(
+            &Value::Null,
+            |deployment| &deployment.object["spec"]["template"],
+        )
 }
 
 fn is(manifest: &Manifest, group: &str, kind: &str) -> bool {

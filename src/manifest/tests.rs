@@ -456,3 +456,39 @@ fn a_generated_name_is_refused_with_the_reason() {
         ]
     );
 }
+
+#[test]
+fn services_of_a_workload_ref_rollout_must_select_its_deployments_pods() {
+    let rollout = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\n\
+        metadata: {name: web, namespace: shop}\n\
+        spec:\n  replicas: 2\n  \
+        workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  \
+        strategy:\n    canary:\n      steps:\n      - setWeight: 20\n      \
+        canaryService: web-canary\n      stableService: web-stable\n";
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\n\
+        metadata: {name: web, namespace: shop}\n\
+        spec:\n  replicas: 0\n  selector: {matchLabels: {app: web}}\n  \
+        template:\n    metadata: {labels: {app: web}}\n    \
+        spec: {containers: [{name: web, image: web:1}]}\n";
+    let tree = Tree::default()
+        .file("web.yaml", rollout)
+        .file("deployment.yaml", deployment)
+        .file("canary.yaml", &service("web-canary", "shop", "{app: web}"))
+        .file("stable.yaml", &service("web-stable", "shop", "{app: shop}"));
+    let problems = tree.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with(
+            "stable.yaml:1: spec.selector.app: Service \"web-stable\" selects app=shop"
+        ) && problems[0].contains("has app=web"),
+        "{problems:?}"
+    );
+    // Without the Deployment in the render, nothing can be checked — and nothing is refused.
+    let alone = Tree::default()
+        .file("web.yaml", rollout)
+        .file("stable.yaml", &service("web-stable", "shop", "{app: shop}"));
+    assert_eq!(
+        alone.render().map(|manifests| manifests.len()).ok(),
+        Some(2)
+    );
+}

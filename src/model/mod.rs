@@ -14,7 +14,7 @@ pub use hash::{pod_template_hash, steps_hash};
 pub use plan::{
     AnalysisArg, AnalysisPlan, AntiAffinity, ArgValue, AvoidRevision, BackgroundAnalysis,
     BlueGreenPlan, CanaryPlan, PodMetadata, ProgressThreshold, RoleMetadata, RolloutPlan,
-    SpecError, SpecErrors, Step, Strategy, TemplateRef,
+    ScaleDown, SpecError, SpecErrors, Step, Strategy, TemplateRef, WorkloadPlan,
 };
 pub use status::{
     AnalysisPhase, AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition,

@@ -39,6 +39,31 @@ pub struct RolloutPlan {
     /// `rollbackWindow.revisions`: a return to a revision at most this many behind the
     /// stable one is promoted at once, without steps, pauses or analysis.
     pub rollback_window: Option<u32>,
+    /// `workloadRef`: the Deployment that holds the pod template, and whether the Rollout
+    /// scales it down as it takes over.
+    pub workload: Option<WorkloadPlan>,
+}
+
+/// A Deployment referenced by `spec.workloadRef`: its pod template is the Rollout's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadPlan {
+    /// The Deployment, in the Rollout's namespace.
+    pub name: String,
+    /// What happens to the Deployment's own pods.
+    pub scale_down: ScaleDown,
+}
+
+/// `workloadRef.scaleDown`: how a Rollout takes over from the Deployment it references.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ScaleDown {
+    /// The Deployment is never scaled (`never`, the default).
+    #[default]
+    Never,
+    /// Scaled to 0 once the Rollout is Healthy (`onsuccess`).
+    OnSuccess,
+    /// Scaled down as the Rollout's pods become available, back up while they are not, until
+    /// the Rollout is Healthy; then 0 (`progressively`).
+    Progressively,
 }
 
 /// Argo's `antiAffinity`: a pod anti-affinity rule, on `kubernetes.io/hostname`, that the

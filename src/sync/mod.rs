@@ -15,6 +15,7 @@ mod order;
 mod pins;
 mod record;
 mod report;
+mod workload;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -637,14 +638,18 @@ impl Syncer {
 }
 
 /// Whether a Rollout may own part of objects of this kind: the Services it pins, the objects
-/// its traffic routers write.
+/// its traffic routers write, the Deployments it scales down.
 fn may_be_owned_by_a_rollout(api_version: &str, kind: &str) -> bool {
-    pins::may_be_pinned(api_version, kind) || crate::traffic::may_be_routed(api_version, kind)
+    pins::may_be_pinned(api_version, kind)
+        || crate::traffic::may_be_routed(api_version, kind)
+        || workload::may_be_scaled(api_version, kind)
 }
 
 /// `desired` with what a Rollout owns in `live` kept; `None` when it owns nothing there.
 fn carry_rollout_parts(desired: &Value, live: &Value) -> Option<Value> {
-    pins::carry(desired, live).or_else(|| crate::traffic::carry(desired, live))
+    pins::carry(desired, live)
+        .or_else(|| crate::traffic::carry(desired, live))
+        .or_else(|| workload::carry(desired, live))
 }
 
 enum Compared {

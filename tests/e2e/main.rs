@@ -14,4 +14,5 @@ mod requests;
 mod rollouts;
 mod safety;
 mod traffic;
+mod workload;
 mod writeback;

@@ -18,7 +18,7 @@ use tidegate::k8s::crd::{AnalysisRun, AnalysisTemplate, Phase, Rollout, RolloutS
 use tidegate::k8s::{self, labels};
 use tidegate::sync::SyncResult;
 
-use crate::support::daemon::{Daemon, wait_for_sync};
+use crate::support::daemon::{Daemon, apps_source, wait_for_sync};
 use crate::support::git::{GitServer, Repo};
 use crate::support::http::{HttpServer, Response};
 use crate::support::prometheus::ErrorRate;
@@ -258,11 +258,7 @@ async fn gitops(
         .write("settings.yaml", settings("one"))
         .write("rollout.yaml", yaml(&rollout("registry.invalid/web:1")));
     let first = repo.commit("web 1");
-    let source = format!(
-        "- name: apps\n  url: {}\n  namespace: {}\n  interval: 1s\n",
-        server.url("apps"),
-        ns.name()
-    );
+    let source = apps_source(&server.url("apps"), &ns);
     let daemon =
         Daemon::start_controlling(&ns, &source, "analysis:\n  allowedHosts: [127.0.0.1/32]\n");
     wait_for_sync(&ns, "apps", &first, SyncResult::Applied).await;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tidegate::k8s::crd::{Phase, RolloutStatus};
 use tidegate::sync::SyncResult;
 
-use crate::support::daemon::{Daemon, wait_for_sync};
+use crate::support::daemon::{Daemon, apps_source, wait_for_sync};
 use crate::support::git::{GitServer, Repo};
 use crate::support::rollout::{
     Controllers, apply, create_services, event_notes, event_reasons, rollout, selector_of,
@@ -552,11 +552,7 @@ async fn gateway_source() -> (TestNamespace, GitServer, Repo, Daemon, String) {
             yaml(&gateway_rollout("registry.invalid/web:1")),
         );
     let first = repo.commit("web 1");
-    let source = format!(
-        "- name: apps\n  url: {}\n  namespace: {}\n  interval: 1s\n",
-        server.url("apps"),
-        ns.name()
-    );
+    let source = apps_source(&server.url("apps"), &ns);
     let daemon = Daemon::start_controlling(&ns, &source, "");
     wait_for_sync(&ns, "apps", &first, SyncResult::Applied).await;
     let v1 = wait_for_status(&ns, "the first revision", |status| {

@@ -147,3 +147,11 @@ pub async fn wait_for_sync(
         "timed out after {TIMEOUT:?} waiting for {source} at {commit}: {result:?}; last status: {last:#?}"
     )
 }
+
+/// The sources setting of one Git source `apps` at `url`, applied to `ns`, polled every second.
+pub fn apps_source(url: &str, ns: &TestNamespace) -> String {
+    format!(
+        "- name: apps\n  url: {url}\n  namespace: {}\n  interval: 1s\n",
+        ns.name()
+    )
+}

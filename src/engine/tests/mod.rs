@@ -8,3 +8,4 @@ mod rollback_window;
 mod routing;
 mod safety;
 mod sim;
+mod workload;

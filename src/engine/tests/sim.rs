@@ -106,6 +106,10 @@ pub struct Sim {
     pub traffic_writes: Vec<TrafficIntent>,
     /// The ReplicaSets whose role metadata was written, in order.
     pub metadata_writes: Vec<String>,
+    /// The replicas of the Deployment a `workloadRef` names (`None`: not read).
+    pub workload_replicas: Option<i32>,
+    /// Every replica count the Deployment was given, in order.
+    pub workload_writes: Vec<i32>,
 }
 
 impl Sim {
@@ -134,6 +138,7 @@ impl Sim {
             role_metadata: RoleMetadata::default(),
             anti_affinity: None,
             rollback_window: None,
+            workload: None,
         };
         let services = [
             ("web-canary".to_owned(), None),
@@ -162,6 +167,8 @@ impl Sim {
             routers_stuck: false,
             traffic_writes: Vec::new(),
             metadata_writes: Vec::new(),
+            workload_replicas: None,
+            workload_writes: Vec::new(),
         }
     }
 
@@ -416,6 +423,7 @@ impl Sim {
             replica_set_name_taken: self.replica_set_name_taken,
             pods: &self.pods,
             traffic: &self.readings,
+            workload_replicas: self.workload_replicas,
         };
         let decision = reconcile(&self.plan, &self.state, &observation, self.now);
         self.state = decision.state.clone();
@@ -428,6 +436,10 @@ impl Sim {
 
     fn apply(&mut self, effect: &Effect) {
         match effect {
+            Effect::ScaleWorkload { replicas, .. } => {
+                self.workload_replicas = Some(*replicas);
+                self.workload_writes.push(*replicas);
+            }
             Effect::CreateReplicaSet {
                 hash,
                 revision,

@@ -10,6 +10,7 @@ mod hashes;
 mod plan;
 mod rollout;
 mod status;
+mod workload;
 
 use std::borrow::Cow;
 

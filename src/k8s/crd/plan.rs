@@ -22,6 +22,7 @@ use crate::model::{
 };
 
 mod traffic;
+mod workload;
 
 const NOT_SUPPORTED: &str = "is not supported by tidegate yet";
 const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 10;
@@ -103,7 +104,7 @@ impl Check {
 
 fn read_rollout(spec: &RolloutSpec, check: &mut Check) -> Option<RolloutPlan> {
     let replicas = check.non_negative("spec.replicas", spec.replicas, 1);
-    check.unsupported("spec.workloadRef", spec.workload_ref.is_some());
+    let workload = workload::read_workload(spec, check);
     check_selector_and_template(spec, check);
 
     let min_ready_seconds = check.non_negative("spec.minReadySeconds", spec.min_ready_seconds, 0);
@@ -157,6 +158,7 @@ fn read_rollout(spec: &RolloutSpec, check: &mut Check) -> Option<RolloutPlan> {
             .and_then(|window| window.revisions)
             .and_then(|revisions| u32::try_from(revisions).ok())
             .filter(|revisions| *revisions > 0),
+        workload,
     })
 }
 
@@ -275,8 +277,13 @@ fn read_role_metadata(spec: &RolloutSpec, check: &mut Check) -> RoleMetadata {
 }
 
 fn check_selector_and_template(spec: &RolloutSpec, check: &mut Check) {
+    // Until the controller reads the Deployment, a workloadRef's Rollout has no template,
+    // and a selector only if it names its own (else the Deployment's is taken).
+    let pending = workload::template_pending(spec);
     let Some(selector) = &spec.selector else {
-        check.fail("spec.selector", "is required");
+        if !pending {
+            check.fail("spec.selector", "is required");
+        }
         return;
     };
     let expressions = selector.match_expressions.as_deref().unwrap_or_default();
@@ -292,8 +299,10 @@ fn check_selector_and_template(spec: &RolloutSpec, check: &mut Check) {
         );
         return;
     }
-    let Some(template) = &spec.template else {
-        check.fail("spec.template", "is required");
+    let Some(template) = spec.template.as_ref().filter(|_| !pending) else {
+        if !pending {
+            check.fail("spec.template", "is required");
+        }
         return;
     };
     let labels = template

@@ -50,9 +50,15 @@ pub struct RolloutSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "undocumented::<Option<PodTemplateSpec>>")]
     pub template: Option<PodTemplateSpec>,
-    /// A workload (for example a Deployment) that provides the pod template instead of `template`.
+    /// A Deployment that provides the pod template (and, when `selector` is absent, the
+    /// selector) instead of `template`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_ref: Option<ObjectRef>,
+    /// The template (and selector) were filled in from `workloadRef` by the controller: never
+    /// read from or written to the API.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub template_from_workload: bool,
     /// Seconds a new pod must be ready before it counts as available; defaults to 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_ready_seconds: Option<i32>,
