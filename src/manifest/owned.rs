@@ -316,6 +316,42 @@ mod tests {
     }
 
     #[test]
+    fn oauth2_is_linted_clean_and_sigv4_is_refused_by_name() {
+        let template = |authentication: Value| {
+            json!({
+                "apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "t"},
+                "spec": {"args": [{"name": "secret"}], "metrics": [{"name": "errors", "successCondition": "result[0] < 1",
+                    "provider": {"prometheus": {"address": "http://prometheus.svc", "query": "q",
+                        "authentication": authentication}}}]}
+            })
+        };
+        let oauth2 = json!({"oauth2": {"tokenUrl": "https://auth.svc/token", "clientId": "tidegate",
+                                       "clientSecret": "{{args.secret}}", "scopes": ["read"]}});
+        assert_eq!(
+            problems("AnalysisTemplate", &template(oauth2)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            problems(
+                "AnalysisTemplate",
+                &template(json!({"sigv4": {"region": "eu-west-1"}}))
+            ),
+            [
+                "spec.metrics[0].provider: metric \"errors\": authentication.sigv4 is not supported by tidegate yet (oauth2 is)"
+            ]
+        );
+        assert_eq!(
+            problems(
+                "AnalysisTemplate",
+                &template(json!({"oauth2": {"tokenUrl": "https://auth.svc/token"}}))
+            ),
+            [
+                "spec.metrics[0].provider: metric \"errors\": authentication.oauth2 needs clientId, clientSecret"
+            ]
+        );
+    }
+
+    #[test]
     fn analysis_templates_are_checked_like_runs() {
         let template = |metric: Value| {
             json!({

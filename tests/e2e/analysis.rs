@@ -46,6 +46,19 @@ async fn run_to_completion(
         .expect("a completed run has a status")
 }
 
+/// Creates Secret `name` with `data` (its `stringData`).
+async fn create_secret(namespace: &TestNamespace, name: &str, data: serde_json::Value) {
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data});
+    namespace
+        .api::<k8s_openapi::api::core::v1::Secret>()
+        .create(
+            &k8s::PostParams::default(),
+            &serde_json::from_value(secret).expect("a valid Secret"),
+        )
+        .await
+        .expect("create the Secret");
+}
+
 /// `base` with the fields of `extra` (an object) added or replaced.
 fn merged(mut base: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
     if let (Some(fields), serde_json::Value::Object(more)) = (base.as_object_mut(), extra) {
@@ -212,15 +225,7 @@ async fn web_metrics_read_json_paths_and_treat_failures_as_errors() {
         }
     })
     .await;
-    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "health-token"}, "stringData": {"token": "s3cr3t-t0ken"}});
-    namespace
-        .api::<k8s_openapi::api::core::v1::Secret>()
-        .create(
-            &k8s::PostParams::default(),
-            &serde_json::from_value(secret).unwrap(),
-        )
-        .await
-        .unwrap();
+    create_secret(&namespace, "health-token", json!({"token": "s3cr3t-t0ken"})).await;
 
     let web = |name: &str, path: &str, extra: serde_json::Value| {
         let mut metric = json!({"name": name, "consecutiveErrorLimit": 0, "provider": {"web": {"url": server.url(path)}}});
@@ -516,5 +521,109 @@ async fn a_canary_is_promoted_on_a_good_error_rate_and_aborted_on_a_bad_one() {
         "the bad revision never became stable"
     );
     assert!(status.message.contains("error-rate"), "{}", status.message);
+    controllers.stop().await;
+}
+
+/// A token endpoint (RFC 6749 client credentials) for client `tidegate` with secret
+/// `s3cret`: `/token` takes the client by HTTP Basic, `/token-form` only in the form. Both
+/// want the scope `metrics:read`.
+fn token_endpoint(request: &crate::support::http::Request) -> Response {
+    // `tidegate:s3cret`, base64-encoded.
+    let basic = "Basic dGlkZWdhdGU6czNjcmV0";
+    let form = &request.body;
+    let scoped =
+        form.contains("grant_type=client_credentials") && form.contains("scope=metrics%3Aread");
+    let by_basic = request.header("authorization") == Some(basic);
+    let by_form = form.contains("client_id=tidegate") && form.contains("client_secret=s3cret");
+    let accepted = match request.path.as_str() {
+        "/token" => by_basic,
+        "/token-form" => by_form && request.header("authorization").is_none(),
+        _ => false,
+    };
+    if scoped && accepted {
+        Response::ok(r#"{"access_token":"t0k3n","token_type":"Bearer","expires_in":300}"#)
+    } else {
+        Response::status(401, r#"{"error":"invalid_client"}"#)
+    }
+}
+
+#[tokio::test]
+async fn oauth2_client_credentials_authenticate_web_and_prometheus_metrics() {
+    let (namespace, controllers) = setup("analysis-oauth2").await;
+    let tokens = HttpServer::start(token_endpoint).await;
+    // The metric servers answer only a request with the token: the web endpoint, and a
+    // request recorder standing in for a Prometheus behind an OAuth2 proxy.
+    let metrics = HttpServer::start(|request| {
+        if request.header("authorization") != Some("Bearer t0k3n") {
+            return Response::status(401, "who are you");
+        }
+        if request.path.starts_with("/api/v1/query") {
+            Response::ok(r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.01"]}]}}"#)
+        } else {
+            Response::ok(r#"{"ok": true}"#)
+        }
+    })
+    .await;
+    create_secret(
+        &namespace,
+        "oauth",
+        json!({"client-secret": "s3cret", "wrong": "guess"}),
+    )
+    .await;
+    let oauth2 = |token_path: &str| {
+        json!({"oauth2": {
+            "tokenUrl": tokens.url(token_path),
+            "clientId": "tidegate",
+            "clientSecret": "{{args.client-secret}}",
+            "scopes": ["metrics:read"],
+        }})
+    };
+    let metrics_of = |token_path: &str| {
+        json!([
+            {"name": "web", "successCondition": "result == true", "provider": {"web": {
+                "url": metrics.url("/health"), "jsonPath": "{$.ok}",
+                "authentication": oauth2(token_path),
+            }}},
+            {"name": "prometheus", "successCondition": "result[0] < 0.05", "provider": {"prometheus": {
+                "address": metrics.url(""), "query": "error_rate",
+                "authentication": oauth2(token_path),
+            }}},
+        ])
+    };
+    let secret_arg = |key: &str| json!({"args": [{"name": "client-secret", "valueFrom": {"secretKeyRef": {"name": "oauth", "key": key}}}]});
+    for (run, token_path) in [("basic", "/token"), ("form", "/token-form")] {
+        let status = run_to_completion(
+            &namespace,
+            run,
+            metrics_of(token_path),
+            secret_arg("client-secret"),
+        )
+        .await;
+        assert_eq!(
+            status.phase,
+            AnalysisPhase::Successful,
+            "{run}: {status:#?}"
+        );
+        let stored =
+            serde_json::to_string(&namespace.api::<AnalysisRun>().get(run).await.unwrap()).unwrap();
+        assert!(
+            !stored.contains("s3cret") && !stored.contains("t0k3n"),
+            "{run}: {stored}"
+        );
+    }
+
+    let refused = run_to_completion(
+        &namespace,
+        "refused",
+        metrics_of("/token"),
+        merged(secret_arg("wrong"), json!({})),
+    )
+    .await;
+    assert_eq!(refused.phase, AnalysisPhase::Error, "{refused:#?}");
+    let message = &refused.metric_results[0].measurements[0].message;
+    assert!(
+        message.contains("401 Unauthorized (invalid_client)") && !message.contains("guess"),
+        "{message}"
+    );
     controllers.stop().await;
 }

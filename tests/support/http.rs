@@ -17,6 +17,8 @@ pub struct Request {
     pub path: String,
     /// Header lines, names in lower case.
     pub headers: Vec<(String, String)>,
+    /// The body (as long as its `Content-Length` says).
+    pub body: String,
 }
 
 impl Request {
@@ -87,10 +89,15 @@ impl HttpServer {
                             Ok(read) => buffer.extend_from_slice(&chunk[..read]),
                         }
                     }
-                    let head = String::from_utf8_lossy(&buffer);
+                    let end = buffer
+                        .windows(4)
+                        .position(|window| window == b"\r\n\r\n")
+                        .expect("the head ended")
+                        + 4;
+                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
                     let mut lines = head.split("\r\n");
                     let mut first = lines.next().unwrap_or_default().split(' ');
-                    let request = Request {
+                    let mut request = Request {
                         method: first.next().unwrap_or_default().to_owned(),
                         path: first.next().unwrap_or_default().to_owned(),
                         headers: lines
@@ -100,7 +107,20 @@ impl HttpServer {
                                 (name.trim().to_ascii_lowercase(), value.trim().to_owned())
                             })
                             .collect(),
+                        body: String::new(),
                     };
+                    let length: usize = request
+                        .header("content-length")
+                        .and_then(|length| length.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = buffer[end..].to_vec();
+                    while body.len() < length {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(read) => body.extend_from_slice(&chunk[..read]),
+                        }
+                    }
+                    request.body = String::from_utf8_lossy(&body).into_owned();
                     let response = handler(&request);
                     tokio::time::sleep(response.delay).await;
                     let text = format!(

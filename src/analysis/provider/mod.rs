@@ -5,6 +5,7 @@
 //! every URL passes the [`HostGuard`](super::guard::HostGuard) first.
 
 mod job;
+mod oauth2;
 mod prometheus;
 mod web;
 
@@ -122,6 +123,18 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
         .filter(|(_, on)| *on)
         .map(|(name, _)| *name)
         .collect();
+    let authentication = provider
+        .prometheus
+        .as_ref()
+        .and_then(|prometheus| prometheus.authentication.as_ref())
+        .or_else(|| {
+            provider
+                .web
+                .as_ref()
+                .and_then(|web| web.authentication.as_ref())
+        });
+    oauth2::check(authentication)
+        .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
     match named.as_slice() {
         ["prometheus"] => Ok(Box::new(PrometheusProvider)),
         ["web"] => Ok(Box::new(WebProvider)),

@@ -36,9 +36,6 @@ impl Provider for PrometheusProvider {
                 .prometheus
                 .as_ref()
                 .ok_or_else(|| "not a Prometheus metric".to_owned())?;
-            if spec.authentication.is_some() {
-                return Err("prometheus.authentication (SigV4, OAuth2) is not supported: pass a token in a header from a Secret argument".to_owned());
-            }
             let address = spec.address.trim_end_matches('/');
             let endpoint = if spec.range_query.is_some() {
                 "query_range"
@@ -64,6 +61,12 @@ impl Provider for PrometheusProvider {
                 request = request.header(&header.key, &header.value);
             }
             let body = with_timeout(timeout, "Prometheus query", async {
+                let token =
+                    super::oauth2::bearer(context, spec.authentication.as_ref(), spec.insecure)
+                        .await?;
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
                 let response = request.send().await.map_err(|error| {
                     format!(
                         "query {address}: {}",

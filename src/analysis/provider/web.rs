@@ -37,9 +37,6 @@ impl Provider for WebProvider {
                 .web
                 .as_ref()
                 .ok_or_else(|| "not a web metric".to_owned())?;
-            if spec.authentication.is_some() {
-                return Err("web.authentication (OAuth2, SigV4) is not supported: pass a token in a header from a Secret argument".to_owned());
-            }
             context.guard.check(&spec.url)?;
             let method = if spec.method.is_empty() {
                 "GET"
@@ -66,6 +63,12 @@ impl Provider for WebProvider {
                 .and_then(|url| url.host_str().map(ToOwned::to_owned))
                 .unwrap_or_default();
             let body = with_timeout(timeout, "web request", async {
+                let token =
+                    super::oauth2::bearer(context, spec.authentication.as_ref(), spec.insecure)
+                        .await?;
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
                 let response = request.send().await.map_err(|error| {
                     format!(
                         "request to {host}: {}",

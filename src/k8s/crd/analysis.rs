@@ -194,9 +194,10 @@ pub struct PrometheusMetric {
     /// The PromQL query; `{{args.<name>}}` is replaced by the argument.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub query: String,
-    /// SigV4 or OAuth2 settings (not supported by tidegate yet).
+    /// How to authenticate to the server: `oauth2` (client credentials); `sigv4` is not
+    /// supported by tidegate yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authentication: Option<Opaque>,
+    pub authentication: Option<Authentication>,
     /// Query timeout in seconds; defaults to 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<i64>,
@@ -253,9 +254,53 @@ pub struct WebMetric {
     /// Request body as a JSON object (POST and PUT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_body: Option<Opaque>,
-    /// OAuth2 settings (not supported by tidegate yet).
+    /// How to authenticate to the server: `oauth2` (client credentials); `sigv4` is not
+    /// supported by tidegate yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authentication: Option<Opaque>,
+    pub authentication: Option<Authentication>,
+}
+
+/// A provider's authentication to its server.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Authentication {
+    /// OAuth2 client credentials: a token is fetched from `tokenUrl` for each measurement and
+    /// sent as `Authorization: Bearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2Config>,
+    /// AWS SigV4 (Amazon Managed Prometheus): not supported by tidegate yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigv4: Option<Opaque>,
+}
+
+/// OAuth2 client-credentials settings (RFC 6749, section 4.4).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuth2Config {
+    /// The authorization server's token endpoint.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token_url: String,
+    /// The client's identifier.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_id: String,
+    /// The client's secret; use an argument from a Secret (`{{args.client-secret}}`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_secret: String,
+    /// Scopes to ask for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
+
+/// Never shows the secret.
+impl std::fmt::Debug for OAuth2Config {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OAuth2Config")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 /// An HTTP header of a web or Prometheus request.

@@ -21,11 +21,12 @@ use serde::{Deserialize, Serialize};
 
 pub use analysis::{
     AnalysisPhase, AnalysisRun, AnalysisRunArgument, AnalysisRunSpec, AnalysisRunStatus,
-    AnalysisTemplate, AnalysisTemplateSpec, Argument, ArgumentSource, ClusterAnalysisTemplate,
-    ClusterAnalysisTemplateSpec, DryRun, FieldRef, JobMetric, MEASUREMENT_ERROR_RETRY, Measurement,
-    MeasurementRetention, Metric, MetricProvider, MetricResult, PodTemplateHashValue,
-    PrometheusMetric, PrometheusRangeQuery, RolloutAnalysisRunStatus, RolloutArgumentSource,
-    RunSummary, SecretKeyRef, TtlStrategy, WebMetric, WebMetricHeader,
+    AnalysisTemplate, AnalysisTemplateSpec, Argument, ArgumentSource, Authentication,
+    ClusterAnalysisTemplate, ClusterAnalysisTemplateSpec, DryRun, FieldRef, JobMetric,
+    MEASUREMENT_ERROR_RETRY, Measurement, MeasurementRetention, Metric, MetricProvider,
+    MetricResult, OAuth2Config, PodTemplateHashValue, PrometheusMetric, PrometheusRangeQuery,
+    RolloutAnalysisRunStatus, RolloutArgumentSource, RunSummary, SecretKeyRef, TtlStrategy,
+    WebMetric, WebMetricHeader,
 };
 pub use rollout::{
     AnalysisRunStrategy, AntiAffinity, BlueGreenStatus, BlueGreenStrategy, CanaryStatus,

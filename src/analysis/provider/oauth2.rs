@@ -1,0 +1,231 @@
+//! A provider's `authentication`: OAuth2 client credentials (RFC 6749, section 4.4). Before
+//! each measurement a token is asked of `tokenUrl` — the client authenticating with HTTP
+//! Basic, and, if the server refuses that, with its credentials in the form, as Go's
+//! `oauth2` package does for Argo — and sent as `Authorization: Bearer`. The token endpoint
+//! must pass the analysis host allow-list like the metric's own server. Neither the client
+//! secret nor a token ever appears in a message. SigV4 is refused by name.
+//!
+//! The request shaping and the answer's reading are pure; [`bearer`] sends.
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use super::{Context, read_body};
+use crate::k8s::crd::{Authentication, OAuth2Config};
+
+/// Why an `authentication` cannot be used, if it cannot: checked when a run starts and by
+/// `tidegate lint`.
+pub fn check(authentication: Option<&Authentication>) -> Result<(), String> {
+    let Some(authentication) = authentication else {
+        return Ok(());
+    };
+    if authentication.sigv4.is_some() {
+        return Err("authentication.sigv4 is not supported by tidegate yet (oauth2 is)".to_owned());
+    }
+    let Some(oauth2) = &authentication.oauth2 else {
+        return Ok(());
+    };
+    let missing: Vec<&str> = [
+        ("tokenUrl", oauth2.token_url.is_empty()),
+        ("clientId", oauth2.client_id.is_empty()),
+        ("clientSecret", oauth2.client_secret.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(field, empty)| empty.then_some(field))
+    .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "authentication.oauth2 needs {}",
+            missing.join(", ")
+        ));
+    }
+    reqwest::Url::parse(&oauth2.token_url)
+        .map(drop)
+        .map_err(|error| format!("authentication.oauth2.tokenUrl: {error}"))
+}
+
+/// Where the client's credentials go in the token request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientAuth {
+    /// `Authorization: Basic` (RFC 6749, section 2.3.1: servers must support it).
+    Basic,
+    /// `client_id` and `client_secret` in the form.
+    Form,
+}
+
+/// The form of a client-credentials token request.
+fn form(config: &OAuth2Config, style: ClientAuth) -> Vec<(&'static str, String)> {
+    let mut form = vec![("grant_type", "client_credentials".to_owned())];
+    if !config.scopes.is_empty() {
+        form.push(("scope", config.scopes.join(" ")));
+    }
+    if style == ClientAuth::Form {
+        form.push(("client_id", config.client_id.clone()));
+        form.push(("client_secret", config.client_secret.clone()));
+    }
+    form
+}
+
+/// A token endpoint's answer (RFC 6749, sections 5.1 and 5.2).
+#[derive(Deserialize)]
+struct TokenAnswer {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    token_type: String,
+    #[serde(default)]
+    error: String,
+}
+
+/// The bearer token of a successful answer, or why there is none (never quoting the body,
+/// which may hold a token).
+fn read_token(status: StatusCode, body: &str) -> Result<String, String> {
+    let answer: Option<TokenAnswer> = serde_json::from_str(body).ok();
+    if !status.is_success() {
+        let error = answer
+            .map(|answer| answer.error)
+            .filter(|error| !error.is_empty())
+            .map_or_else(String::new, |error| format!(" ({error})"));
+        return Err(format!("the token endpoint answered {status}{error}"));
+    }
+    let answer = answer.ok_or("the token endpoint's answer is not JSON")?;
+    if answer.access_token.is_empty() {
+        return Err("the token endpoint's answer has no access_token".to_owned());
+    }
+    if !answer.token_type.is_empty() && !answer.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(format!(
+            "the token endpoint gave a {:?} token, not a bearer token",
+            answer.token_type
+        ));
+    }
+    Ok(answer.access_token)
+}
+
+/// The bearer token to send, or `None` without OAuth2.
+pub async fn bearer(
+    context: &Context<'_>,
+    authentication: Option<&Authentication>,
+    insecure: bool,
+) -> Result<Option<String>, String> {
+    check(authentication)?;
+    let Some(config) = authentication.and_then(|auth| auth.oauth2.as_ref()) else {
+        return Ok(None);
+    };
+    context.guard.check(&config.token_url)?;
+    let host = reqwest::Url::parse(&config.token_url)
+        .ok()
+        .and_then(|url| url.host_str().map(ToOwned::to_owned))
+        .unwrap_or_default();
+    let http = context.http_client(insecure);
+    let mut last = String::new();
+    for style in [ClientAuth::Basic, ClientAuth::Form] {
+        let mut request = http.post(&config.token_url).form(&form(config, style));
+        if style == ClientAuth::Basic {
+            request = request.basic_auth(&config.client_id, Some(&config.client_secret));
+        }
+        let response = request.send().await.map_err(|error| {
+            format!(
+                "ask {host} for a token: {}",
+                crate::k8s::describe_error(&error.without_url())
+            )
+        })?;
+        let status = response.status();
+        let body = read_body(response, &host).await?;
+        match read_token(status, &body) {
+            Ok(token) => return Ok(Some(token)),
+            // Refused Basic: try the form, as Go's oauth2 package does.
+            Err(error)
+                if style == ClientAuth::Basic
+                    && matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED) =>
+            {
+                last = error;
+            }
+            Err(error) => return Err(format!("OAuth2 token from {host}: {error}")),
+        }
+    }
+    Err(format!("OAuth2 token from {host}: {last}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> OAuth2Config {
+        OAuth2Config {
+            token_url: "https://auth.test/token".into(),
+            client_id: "tidegate".into(),
+            client_secret: "s3cret".into(),
+            scopes: vec!["metrics:read".into(), "openid".into()],
+        }
+    }
+
+    #[test]
+    fn the_form_asks_for_client_credentials_with_the_scopes() {
+        assert_eq!(
+            form(&config(), ClientAuth::Basic),
+            [
+                ("grant_type", "client_credentials".to_owned()),
+                ("scope", "metrics:read openid".to_owned()),
+            ]
+        );
+        let in_form = form(&config(), ClientAuth::Form);
+        assert_eq!(in_form[2], ("client_id", "tidegate".to_owned()));
+        assert_eq!(in_form[3], ("client_secret", "s3cret".to_owned()));
+        let unscoped = OAuth2Config {
+            scopes: Vec::new(),
+            ..config()
+        };
+        assert_eq!(form(&unscoped, ClientAuth::Basic).len(), 1);
+    }
+
+    #[test]
+    fn answers_give_a_bearer_token_or_a_reason_without_secrets() {
+        let ok = r#"{"access_token":"t0k3n","token_type":"Bearer","expires_in":3600}"#;
+        assert_eq!(read_token(StatusCode::OK, ok), Ok("t0k3n".to_owned()));
+        assert_eq!(
+            read_token(StatusCode::OK, r#"{"access_token":"t0k3n"}"#),
+            Ok("t0k3n".to_owned())
+        );
+        let mac = r#"{"access_token":"t0k3n","token_type":"mac"}"#;
+        let refused = read_token(StatusCode::OK, mac).unwrap_err();
+        assert!(
+            refused.contains("\"mac\" token") && !refused.contains("t0k3n"),
+            "{refused}"
+        );
+        assert_eq!(
+            read_token(StatusCode::UNAUTHORIZED, r#"{"error":"invalid_client"}"#),
+            Err("the token endpoint answered 401 Unauthorized (invalid_client)".to_owned())
+        );
+        assert_eq!(
+            read_token(StatusCode::BAD_GATEWAY, "<html>t0k3n</html>"),
+            Err("the token endpoint answered 502 Bad Gateway".to_owned())
+        );
+        assert!(read_token(StatusCode::OK, "{}").is_err());
+        assert!(read_token(StatusCode::OK, "t0k3n").is_err());
+    }
+
+    #[test]
+    fn settings_are_checked_and_sigv4_is_refused_by_name() {
+        let with = |oauth2: Option<OAuth2Config>, sigv4: bool| Authentication {
+            oauth2,
+            sigv4: sigv4.then(Default::default),
+        };
+        assert_eq!(check(None), Ok(()));
+        assert_eq!(check(Some(&with(Some(config()), false))), Ok(()));
+        assert_eq!(
+            check(Some(&with(None, true))),
+            Err("authentication.sigv4 is not supported by tidegate yet (oauth2 is)".to_owned())
+        );
+        let empty = OAuth2Config::default();
+        assert_eq!(
+            check(Some(&with(Some(empty), false))),
+            Err("authentication.oauth2 needs tokenUrl, clientId, clientSecret".to_owned())
+        );
+        let relative = OAuth2Config {
+            token_url: "/token".into(),
+            ..config()
+        };
+        assert!(check(Some(&with(Some(relative), false))).is_err());
+        assert!(!format!("{:?}", config()).contains("s3cret"));
+    }
+}
