@@ -51,32 +51,14 @@ impl Provider for JobProvider {
                 return Err(format!("Job {name} disappeared"));
             };
             let metadata = BTreeMap::from([(JOB_NAME.to_owned(), name.clone())]);
-            let condition = |kind: &str| {
-                job.status
-                    .as_ref()
-                    .and_then(|status| status.conditions.as_ref())
-                    .and_then(|conditions| {
-                        conditions
-                            .iter()
-                            .find(|condition| condition.type_ == kind && condition.status == "True")
-                            .map(|condition| condition.message.clone().unwrap_or_default())
-                    })
-            };
             let verdict = |phase, message: String, resume_after| Outcome::Verdict {
                 phase,
                 message,
                 metadata: metadata.clone(),
                 resume_after,
             };
-            if condition("Complete").is_some() {
-                return Ok(verdict(AnalysisPhase::Successful, String::new(), None));
-            }
-            if let Some(message) = condition("Failed") {
-                return Ok(verdict(
-                    AnalysisPhase::Failed,
-                    format!("Job {name} failed: {message}"),
-                    None,
-                ));
+            if let Some((phase, message)) = finished(&job) {
+                return Ok(verdict(phase, message, None));
             }
             if let Some(reason) = image_trouble(context, &namespace, &name).await {
                 return Ok(verdict(
@@ -88,11 +70,7 @@ impl Provider for JobProvider {
             let started = job
                 .creation_timestamp()
                 .map_or(jiff::Timestamp::now(), |time| time.0);
-            let elapsed = jiff::Timestamp::now()
-                .duration_since(started)
-                .as_secs_f64()
-                .max(0.0);
-            let resume_after = Duration::from_secs_f64((2.0 * elapsed).sqrt().max(1.0));
+            let resume_after = next_look(jiff::Timestamp::now().duration_since(started));
             Ok(verdict(
                 AnalysisPhase::Running,
                 String::new(),
@@ -119,16 +97,51 @@ impl Provider for JobProvider {
                     tracing::warn!(job = %name, error = %crate::k8s::describe_error(&error), "cannot delete a terminated measurement's Job");
                 }
             }
-            Measurement {
-                phase: AnalysisPhase::Inconclusive,
-                message: "Metric Terminated".to_owned(),
-                finished_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                    jiff::Timestamp::now(),
-                )),
-                resume_at: None,
-                ..measurement.clone()
-            }
+            terminated(measurement, jiff::Timestamp::now())
         })
+    }
+}
+
+/// The verdict of a Job that ended: Complete → Successful, Failed → Failed (with the Job's
+/// message); `None` while it runs.
+fn finished(job: &Job) -> Option<(AnalysisPhase, String)> {
+    let name = job.name_any();
+    let condition = |kind: &str| {
+        job.status
+            .as_ref()
+            .and_then(|status| status.conditions.as_ref())
+            .and_then(|conditions| {
+                conditions
+                    .iter()
+                    .find(|condition| condition.type_ == kind && condition.status == "True")
+                    .map(|condition| condition.message.clone().unwrap_or_default())
+            })
+    };
+    if condition("Complete").is_some() {
+        return Some((AnalysisPhase::Successful, String::new()));
+    }
+    condition("Failed").map(|message| {
+        (
+            AnalysisPhase::Failed,
+            format!("Job {name} failed: {message}"),
+        )
+    })
+}
+
+/// When to look at a running Job again: after `sqrt(2 × elapsed)` seconds, at least one.
+fn next_look(elapsed: jiff::SignedDuration) -> Duration {
+    let elapsed = elapsed.as_secs_f64().max(0.0);
+    Duration::from_secs_f64((2.0 * elapsed).sqrt().max(1.0))
+}
+
+/// A measurement stopped by a terminated run: Inconclusive, "Metric Terminated", finished.
+fn terminated(measurement: &Measurement, now: jiff::Timestamp) -> Measurement {
+    Measurement {
+        phase: AnalysisPhase::Inconclusive,
+        message: "Metric Terminated".to_owned(),
+        finished_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)),
+        resume_at: None,
+        ..measurement.clone()
     }
 }
 
@@ -256,6 +269,76 @@ mod tests {
         assert!(long.len() <= 63, "{long}");
         assert_ne!(long, job_name(&"r".repeat(60), "metric", 4));
         assert_eq!(label_value("Smoke Test!"), "Smoke-Test");
+        assert_eq!(JobProvider.name(), "job");
+    }
+
+    fn job(conditions: &[(&str, &str, &str)]) -> Job {
+        let conditions: Vec<_> = conditions
+            .iter()
+            .map(|(kind, status, message)| {
+                serde_json::json!({"type": kind, "status": status, "message": message})
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "smoke-0"},
+            "status": {"conditions": conditions}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_job_decides_only_once_it_completed_or_failed() {
+        assert_eq!(finished(&job(&[])), None);
+        assert_eq!(
+            finished(&job(&[("Complete", "True", "")])),
+            Some((AnalysisPhase::Successful, String::new()))
+        );
+        assert_eq!(
+            finished(&job(&[("Failed", "True", "BackoffLimitExceeded")])),
+            Some((
+                AnalysisPhase::Failed,
+                "Job smoke-0 failed: BackoffLimitExceeded".to_owned()
+            ))
+        );
+        // A condition that is not True decides nothing.
+        assert_eq!(finished(&job(&[("Complete", "False", "")])), None);
+        assert_eq!(finished(&job(&[("Failed", "False", "x")])), None);
+        assert_eq!(finished(&job(&[("Suspended", "True", "")])), None);
+    }
+
+    #[test]
+    fn a_running_job_is_looked_at_after_the_square_root_of_twice_its_age() {
+        assert_eq!(
+            next_look(jiff::SignedDuration::from_secs(0)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            next_look(jiff::SignedDuration::from_secs(-5)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            next_look(jiff::SignedDuration::from_secs(50)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            next_look(jiff::SignedDuration::from_secs(200)),
+            Duration::from_secs(20)
+        );
+    }
+
+    #[test]
+    fn a_terminated_measurement_is_inconclusive_and_finished() {
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let running = Measurement {
+            phase: AnalysisPhase::Running,
+            metadata: BTreeMap::from([(JOB_NAME.to_owned(), "smoke-0".to_owned())]),
+            ..Measurement::default()
+        };
+        let stopped = terminated(&running, now);
+        assert_eq!(stopped.phase, AnalysisPhase::Inconclusive);
+        assert_eq!(stopped.message, "Metric Terminated");
+        assert_eq!(stopped.finished_at.map(|time| time.0), Some(now));
+        assert_eq!(stopped.metadata, running.metadata);
     }
 
     #[test]
