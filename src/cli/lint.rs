@@ -65,7 +65,8 @@ fn report(
 ) -> anyhow::Result<usize> {
     match rendered {
         Ok(manifests) => {
-            for warning in manifests.iter().flat_map(warnings) {
+            let across = crate::manifest::workload_warnings(&manifests);
+            for warning in manifests.iter().flat_map(warnings).chain(across) {
                 writeln!(out, "{prefix}{warning}")?;
             }
             let objects = manifests.len();

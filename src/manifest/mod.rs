@@ -27,6 +27,7 @@ use serde_json::Value;
 use files::OneFile;
 pub use files::{DirFiles, Entry, EntryKind, Files, resolve_link};
 pub use path::{FieldPath, Segment, line_of};
+pub use references::workload_warnings;
 
 use crate::k8s::crd;
 

@@ -85,6 +85,48 @@ fn pod_template<'m>(manifests: &'m [Manifest], rollout: &'m Manifest) -> &'m Val
         )
 }
 
+/// `file:line: field: warning: message` for each Deployment that is a Rollout's pod template
+/// (`workloadRef`) and keeps pods of its own while the Rollout leaves it alone
+/// (`scaleDown: never`, the default): the Deployment's own rolling update would serve every
+/// new template to users, past the Rollout's steps and analysis.
+#[must_use]
+pub fn workload_warnings(manifests: &[Manifest]) -> Vec<String> {
+    let mut found = Vec::new();
+    for rollout in manifests.iter().filter(|m| is(m, crd::GROUP, "Rollout")) {
+        let reference = &rollout.object["spec"]["workloadRef"];
+        let (Some(name), scale_down) = (
+            reference["name"].as_str(),
+            reference["scaleDown"].as_str().unwrap_or_default(),
+        ) else {
+            continue;
+        };
+        if !matches!(scale_down, "" | "never") {
+            continue;
+        }
+        let deployment = manifests.iter().find(|m| {
+            is(m, "apps", "Deployment")
+                && m.key.namespace == rollout.key.namespace
+                && m.key.name == name
+        });
+        let Some(deployment) = deployment else {
+            continue;
+        };
+        // Kubernetes' default is 1.
+        let replicas = deployment.object["spec"]["replicas"].as_i64().unwrap_or(1);
+        if replicas > 0 {
+            found.push(format!(
+                "{}:{}: spec.replicas: warning: Deployment {name:?} is the pod template of \
+                 Rollout {:?} ({}), which never scales it down, yet it runs {replicas} \
+                 replica(s) of its own: its rolling update would serve every new template to \
+                 users past the Rollout's steps and analysis; set replicas: 0, or \
+                 workloadRef.scaleDown: progressively or onsuccess",
+                deployment.origin.file, deployment.origin.line, rollout.key.name, rollout.origin,
+            ));
+        }
+    }
+    found
+}
+
 fn is(manifest: &Manifest, group: &str, kind: &str) -> bool {
     manifest.key.group == group && manifest.key.kind == kind
 }
