@@ -85,6 +85,16 @@ mod tests {
         service["kind"] = json!("Service");
         let owned = live("tidegate-rollout", &json!({"f:spec": {"f:replicas": {}}}));
         assert_eq!(carry(&service, &owned), None);
+        let mut stateful = git();
+        stateful["kind"] = json!("StatefulSet");
+        assert_eq!(
+            carry(&stateful, &owned),
+            None,
+            "only Deployments are scaled by a Rollout"
+        );
+        assert!(may_be_scaled("apps/v1", "Deployment"));
+        assert!(!may_be_scaled("apps/v1", "StatefulSet"));
+        assert!(!may_be_scaled("v1", "Deployment"));
         let mut without = git();
         without["spec"].as_object_mut().unwrap().remove("replicas");
         assert_eq!(carry(&without, &owned), None, "nothing to leave out");
