@@ -198,6 +198,30 @@ mod tests {
         assert_eq!(seconds_or(Some(90), default), Duration::from_secs(90));
     }
 
+    #[tokio::test]
+    async fn only_an_insecure_metric_gets_the_client_that_skips_tls_verification() {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let run: AnalysisRun = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "r"}, "spec": {"metrics": []}
+        }))
+        .unwrap();
+        let (http, insecure_http) = (reqwest::Client::new(), reqwest::Client::new());
+        let guard = HostGuard::default();
+        let context = Context {
+            client: &client,
+            run: &run,
+            guard: &guard,
+            http: &http,
+            insecure_http: &insecure_http,
+        };
+        assert!(std::ptr::eq(context.http_client(false), &raw const http));
+        assert!(std::ptr::eq(
+            context.http_client(true),
+            &raw const insecure_http
+        ));
+    }
+
     fn response(length: usize) -> reqwest::Response {
         reqwest::Response::from(http::Response::new(vec![b'a'; length]))
     }
