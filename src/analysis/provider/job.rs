@@ -331,6 +331,7 @@ mod tests {
         let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
         let running = Measurement {
             phase: AnalysisPhase::Running,
+            resume_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)),
             metadata: BTreeMap::from([(JOB_NAME.to_owned(), "smoke-0".to_owned())]),
             ..Measurement::default()
         };
@@ -339,6 +340,10 @@ mod tests {
         assert_eq!(stopped.message, "Metric Terminated");
         assert_eq!(stopped.finished_at.map(|time| time.0), Some(now));
         assert_eq!(stopped.metadata, running.metadata);
+        assert_eq!(
+            stopped.resume_at, None,
+            "a stopped measurement is not looked at again"
+        );
     }
 
     #[test]
