@@ -198,6 +198,19 @@ mod tests {
         assert_eq!(seconds_or(Some(90), default), Duration::from_secs(90));
     }
 
+    #[test]
+    fn providers_are_named_for_their_metrics_labels() {
+        let names: Vec<&str> = [
+            &PrometheusProvider as &dyn Provider,
+            &WebProvider,
+            &JobProvider,
+        ]
+        .iter()
+        .map(|provider| provider.name())
+        .collect();
+        assert_eq!(names, ["prometheus", "web", "job"]);
+    }
+
     #[tokio::test]
     async fn only_an_insecure_metric_gets_the_client_that_skips_tls_verification() {
         let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
