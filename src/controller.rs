@@ -1,5 +1,6 @@
-//! The Rollout controller: watches Rollouts, the ReplicaSets and AnalysisRuns they own, and
-//! the Services they name; for each Rollout it reads the plan, observes, asks the engine,
+//! The Rollout controller: watches Rollouts, the ReplicaSets and AnalysisRuns they own, the
+//! Services they name and the Deployments their `workloadRef` names; for each Rollout it
+//! fills in a `workloadRef`'s template, reads the plan, observes, asks the engine,
 //! records the decision in the status and then carries it out. Reconciles of one Rollout
 //! never overlap (kube-runtime serialises them).
 //!

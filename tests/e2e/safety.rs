@@ -1048,6 +1048,8 @@ async fn killing_a_canary_with_an_analysis_step_at_every_boundary_changes_nothin
             && status.stable_rs == status.current_pod_hash
             && status.current_step_index == Some(4)
             && sets.iter().filter(|rs| rs.1 > 0).count() == 1
+            // Settled: every ReplicaSet's pods are what it asks for (none left terminating).
+            && sets.iter().all(|rs| rs.1 == rs.2)
     };
     let (reference, boundaries, effects) = tokio::join!(
         drive("crash-canary-ref", &verdicts, None, &first, &second, done),
@@ -1107,6 +1109,8 @@ async fn killing_a_blue_green_rollout_at_every_boundary_changes_nothing() {
         status.phase == Some(Phase::Healthy)
             && status.stable_rs == status.current_pod_hash
             && sets.iter().filter(|rs| rs.1 > 0).count() == 1
+            // Settled: every ReplicaSet's pods are what it asks for (none left terminating).
+            && sets.iter().all(|rs| rs.1 == rs.2)
     };
     let (reference, boundaries, effects) = tokio::join!(
         drive("crash-bg-ref", &verdicts, None, &first, &second, done),
