@@ -24,6 +24,8 @@ pub mod leader;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+#[cfg(test)]
+mod recorder;
 pub mod server;
 pub mod source;
 pub mod sync;

@@ -1,84 +1,11 @@
 //! Each dialect against a local recorder: exact paths, headers and bodies, and the retries.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::IntoResponse;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::*;
-
-/// One request as the recorder saw it.
-#[derive(Debug)]
-struct Seen {
-    method: Method,
-    uri: String,
-    headers: HeaderMap,
-    body: Value,
-}
-
-/// A scripted answer: status, headers, JSON body.
-type Answer = (u16, Vec<(&'static str, String)>, Value);
-
-/// Answers scripted responses in order (then 200 `{}`) and remembers every request.
-#[derive(Clone, Default)]
-struct Recorder {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    script: Arc<Mutex<VecDeque<Answer>>>,
-}
-
-impl Recorder {
-    async fn start(script: Vec<Answer>) -> (Self, String) {
-        let recorder = Self {
-            script: Arc::new(Mutex::new(script.into())),
-            ..Self::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let state = recorder.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let state = state.clone();
-                async move {
-                    state.seen.lock().expect("lock").push(Seen {
-                        method,
-                        uri: uri.to_string(),
-                        headers,
-                        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                    });
-                    let (status, headers, body) = state
-                        .script
-                        .lock()
-                        .expect("lock")
-                        .pop_front()
-                        .unwrap_or((200, Vec::new(), json!({})));
-                    let mut response = (
-                        StatusCode::from_u16(status).expect("status"),
-                        body.to_string(),
-                    )
-                        .into_response();
-                    for (name, value) in headers {
-                        response
-                            .headers_mut()
-                            .insert(name, value.parse().expect("header value"));
-                    }
-                    response
-                }
-            },
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (recorder, format!("http://{address}"))
-    }
-
-    fn take(&self) -> Vec<Seen> {
-        std::mem::take(&mut *self.seen.lock().expect("lock"))
-    }
-}
+use crate::recorder::Recorder;
 
 const TOKEN: &str = "t0ken-for-tests";
 
@@ -112,14 +39,6 @@ fn status(state: StatusState) -> CommitStatus {
         context: "tidegate/shop/web".into(),
         description: "step 2/5: weight 40%".into(),
     }
-}
-
-fn header<'a>(seen: &'a Seen, name: &str) -> Vec<&'a str> {
-    seen.headers
-        .get_all(name)
-        .iter()
-        .map(|value| value.to_str().expect("ascii"))
-        .collect()
 }
 
 #[tokio::test]
@@ -168,13 +87,10 @@ async fn github_statuses_pulls_and_comments_have_the_documented_shape() {
         ]
     );
     for request in &seen {
-        assert_eq!(
-            header(request, "authorization"),
-            [format!("Bearer {TOKEN}")]
-        );
-        assert_eq!(header(request, "accept"), ["application/vnd.github+json"]);
-        assert_eq!(header(request, "x-github-api-version"), ["2022-11-28"]);
-        assert!(header(request, "user-agent")[0].starts_with("tidegate/"));
+        assert_eq!(request.header("authorization"), [format!("Bearer {TOKEN}")]);
+        assert_eq!(request.header("accept"), ["application/vnd.github+json"]);
+        assert_eq!(request.header("x-github-api-version"), ["2022-11-28"]);
+        assert!(request.header("user-agent")[0].starts_with("tidegate/"));
     }
     assert_eq!(
         seen[0].body,
@@ -275,8 +191,8 @@ async fn gitlab_statuses_merge_requests_and_notes_have_the_documented_shape() {
         ]
     );
     for request in &seen {
-        assert_eq!(header(request, "private-token"), [TOKEN]);
-        assert!(header(request, "authorization").is_empty());
+        assert_eq!(request.header("private-token"), [TOKEN]);
+        assert!(request.header("authorization").is_empty());
     }
     assert_eq!(
         seen[0].body,
@@ -292,7 +208,7 @@ async fn gitlab_statuses_merge_requests_and_notes_have_the_documented_shape() {
 
 #[tokio::test]
 async fn gitea_sends_its_token_header_and_api_path() {
-    let (recorder, url) = Recorder::start(vec![]).await;
+    let (recorder, url) = Recorder::start::<String>(vec![]).await;
     let forge = Forge::new(Kind::Gitea, &url, "acme/shop", token()).with_retry(fast());
     forge
         .set_status("abc", &status(StatusState::Success))
@@ -300,10 +216,7 @@ async fn gitea_sends_its_token_header_and_api_path() {
         .expect("status");
     let seen = recorder.take();
     assert_eq!(seen[0].uri, "/api/v1/repos/acme/shop/statuses/abc");
-    assert_eq!(
-        header(&seen[0], "authorization"),
-        [format!("token {TOKEN}")]
-    );
+    assert_eq!(seen[0].header("authorization"), [format!("token {TOKEN}")]);
     assert_eq!(seen[0].body["state"], "success");
 }
 

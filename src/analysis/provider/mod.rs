@@ -184,6 +184,51 @@ pub async fn with_timeout<T>(
         .unwrap_or_else(|_| Err(format!("{what} timed out after {}s", timeout.as_secs())))
 }
 
+/// What a provider's unit test needs for a [`Context`]: loopback (`127.0.0.1`) allowed, a
+/// cluster client that is never reached.
+#[cfg(test)]
+pub(super) struct Harness {
+    client: kube::Client,
+    run: AnalysisRun,
+    guard: HostGuard,
+    http: reqwest::Client,
+    insecure_http: reqwest::Client,
+}
+
+#[cfg(test)]
+impl Harness {
+    /// Must be called in a Tokio runtime.
+    pub(super) fn new() -> Self {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().expect("a URL"));
+        Self {
+            client: kube::Client::try_from(config).expect("a client"),
+            run: serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "r"}, "spec": {"metrics": []}
+            }))
+            .expect("a run"),
+            guard: HostGuard::new(&["127.0.0.1/32"]).expect("a guard"),
+            http: reqwest::Client::new(),
+            insecure_http: reqwest::Client::new(),
+        }
+    }
+
+    pub(super) fn context(&self) -> Context<'_> {
+        Context {
+            client: &self.client,
+            run: &self.run,
+            guard: &self.guard,
+            http: &self.http,
+            insecure_http: &self.insecure_http,
+        }
+    }
+}
+
+/// A metric from its JSON form.
+#[cfg(test)]
+pub(super) fn metric(json: serde_json::Value) -> Metric {
+    serde_json::from_value(json).expect("a valid metric")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,25 +258,15 @@ mod tests {
 
     #[tokio::test]
     async fn only_an_insecure_metric_gets_the_client_that_skips_tls_verification() {
-        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
-        let client = kube::Client::try_from(config).unwrap();
-        let run: AnalysisRun = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "r"}, "spec": {"metrics": []}
-        }))
-        .unwrap();
-        let (http, insecure_http) = (reqwest::Client::new(), reqwest::Client::new());
-        let guard = HostGuard::default();
-        let context = Context {
-            client: &client,
-            run: &run,
-            guard: &guard,
-            http: &http,
-            insecure_http: &insecure_http,
-        };
-        assert!(std::ptr::eq(context.http_client(false), &raw const http));
+        let harness = Harness::new();
+        let context = harness.context();
+        assert!(std::ptr::eq(
+            context.http_client(false),
+            &raw const harness.http
+        ));
         assert!(std::ptr::eq(
             context.http_client(true),
-            &raw const insecure_http
+            &raw const harness.insecure_http
         ));
     }
 

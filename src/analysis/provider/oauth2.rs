@@ -149,6 +149,7 @@ pub async fn bearer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recorder::Recorder;
 
     fn config() -> OAuth2Config {
         OAuth2Config {
@@ -227,5 +228,105 @@ mod tests {
         };
         assert!(check(Some(&with(Some(relative), false))).is_err());
         assert!(!format!("{:?}", config()).contains("s3cret"));
+    }
+
+    /// OAuth2 settings with the token endpoint at `url`.
+    fn at(url: &str) -> Authentication {
+        Authentication {
+            oauth2: Some(OAuth2Config {
+                token_url: format!("{url}/token"),
+                ..config()
+            }),
+            sigv4: None,
+        }
+    }
+
+    const FORM: &str = "grant_type=client_credentials&scope=metrics%3Aread+openid";
+
+    fn token() -> serde_json::Value {
+        serde_json::json!({"access_token": "t0k3n", "token_type": "Bearer"})
+    }
+
+    #[tokio::test]
+    async fn the_client_authenticates_with_basic_first() {
+        let harness = super::super::Harness::new();
+        let (recorder, url) = Recorder::start(vec![(200, vec![], token())]).await;
+        let got = bearer(&harness.context(), Some(&at(&url)), false).await;
+        assert_eq!(got, Ok(Some("t0k3n".to_owned())));
+        let seen = recorder.take();
+        assert_eq!(seen.len(), 1, "{seen:#?}");
+        assert_eq!(
+            (seen[0].method.as_str(), seen[0].uri.as_str()),
+            ("POST", "/token")
+        );
+        assert_eq!(
+            seen[0].header("authorization"),
+            ["Basic dGlkZWdhdGU6czNjcmV0"],
+            "tidegate:s3cret"
+        );
+        assert_eq!(
+            seen[0].header("content-type"),
+            ["application/x-www-form-urlencoded"]
+        );
+        assert_eq!(seen[0].text, FORM);
+    }
+
+    #[tokio::test]
+    async fn a_refused_basic_is_retried_with_the_credentials_in_the_form() {
+        let harness = super::super::Harness::new();
+        for refusal in [400, 401] {
+            let invalid = serde_json::json!({"error": "invalid_client"});
+            let (recorder, url) =
+                Recorder::start(vec![(refusal, vec![], invalid), (200, vec![], token())]).await;
+            let got = bearer(&harness.context(), Some(&at(&url)), false).await;
+            assert_eq!(got, Ok(Some("t0k3n".to_owned())), "after {refusal}");
+            let seen = recorder.take();
+            assert_eq!(seen.len(), 2, "{seen:#?}");
+            assert!(seen[1].header("authorization").is_empty(), "{seen:#?}");
+            assert_eq!(
+                seen[1].text,
+                format!("{FORM}&client_id=tidegate&client_secret=s3cret")
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn other_failures_are_not_retried_and_never_quote_the_answer() {
+        let harness = super::super::Harness::new();
+        let unavailable = serde_json::json!({"error": "temporarily_unavailable"});
+        let no_token = serde_json::json!({"token_type": "Bearer"});
+        let invalid = serde_json::json!({"error": "invalid_client"});
+        let cases = [
+            (
+                vec![(503, vec![], unavailable)],
+                "the token endpoint answered 503 Service Unavailable (temporarily_unavailable)",
+            ),
+            (
+                vec![(200, vec![], no_token)],
+                "the token endpoint's answer has no access_token",
+            ),
+            (
+                vec![(401, vec![], invalid.clone()), (401, vec![], invalid)],
+                "the token endpoint answered 401 Unauthorized (invalid_client)",
+            ),
+        ];
+        for (script, reason) in cases {
+            let requests = script.len();
+            let (recorder, url) = Recorder::start(script).await;
+            let got = bearer(&harness.context(), Some(&at(&url)), false).await;
+            assert_eq!(got, Err(format!("OAuth2 token from 127.0.0.1: {reason}")));
+            assert_eq!(recorder.take().len(), requests, "{reason}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_oauth2_or_outside_the_allowed_hosts_no_token_is_asked() {
+        let harness = super::super::Harness::new();
+        let (recorder, url) = Recorder::start(vec![(200, vec![], token())]).await;
+        assert_eq!(bearer(&harness.context(), None, false).await, Ok(None));
+        let elsewhere = at(&url.replace("127.0.0.1", "127.0.0.2"));
+        let refused = bearer(&harness.context(), Some(&elsewhere), false).await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(recorder.take().is_empty());
     }
 }

@@ -182,6 +182,7 @@ fn parse_float(text: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recorder::Recorder;
 
     #[test]
     fn results_are_mapped_as_argo_maps_them() {
@@ -272,5 +273,97 @@ mod tests {
             .is_err()
         );
         assert!(parse_response("<html>").is_err());
+    }
+
+    async fn measure(prometheus: serde_json::Value) -> Result<Outcome, String> {
+        let harness = super::super::Harness::new();
+        let metric = super::super::metric(
+            serde_json::json!({"name": "m", "provider": {"prometheus": prometheus}}),
+        );
+        PrometheusProvider
+            .measure(&harness.context(), &metric, 0, None)
+            .await
+    }
+
+    /// The query string of a request's URI, decoded.
+    fn query_of(uri: &str) -> Vec<(String, String)> {
+        let url = reqwest::Url::parse(&format!("http://x{uri}")).expect("a URI");
+        url.query_pairs().into_owned().collect()
+    }
+
+    const VECTOR: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.5"]}]}}"#;
+
+    #[tokio::test]
+    async fn instant_and_range_queries_reach_the_query_api_with_headers_and_token() {
+        let token = r#"{"access_token": "t0k3n"}"#;
+        let (recorder, url) = Recorder::start(vec![
+            (200, vec![], VECTOR),
+            (200, vec![], token),
+            (200, vec![], VECTOR),
+        ])
+        .await;
+        let query = r#"sum(rate(errors{job="web"}[1m]))"#;
+        let instant = serde_json::json!({"address": format!("{url}/"), "query": query,
+            "headers": [{"key": "X-Scope-OrgID", "value": "shop"}]});
+        assert_eq!(
+            measure(instant).await,
+            Ok(Outcome::Value(MetricValue::Vector(vec![0.5])))
+        );
+        let range = serde_json::json!({"address": url, "query": query,
+            "rangeQuery": {"start": "now() - duration('10m')", "end": "now()", "step": "30s"},
+            "authentication": {"oauth2": {"tokenUrl": format!("{url}/token"),
+                "clientId": "tidegate", "clientSecret": "s3cret"}}});
+        assert_eq!(
+            measure(range).await,
+            Ok(Outcome::Value(MetricValue::Vector(vec![0.5])))
+        );
+        let seen = recorder.take();
+        assert_eq!(seen.len(), 3, "{seen:#?}");
+        assert_eq!(seen[0].method.as_str(), "GET");
+        assert!(seen[0].uri.starts_with("/api/v1/query?"), "{}", seen[0].uri);
+        assert_eq!(
+            query_of(&seen[0].uri),
+            [("query".to_owned(), query.to_owned())]
+        );
+        assert_eq!(seen[0].header("x-scope-orgid"), ["shop"]);
+        assert!(seen[0].header("authorization").is_empty());
+        assert!(seen[1].uri.starts_with("/token"), "{}", seen[1].uri);
+        assert!(
+            seen[2].uri.starts_with("/api/v1/query_range?"),
+            "{}",
+            seen[2].uri
+        );
+        let names: Vec<String> = query_of(&seen[2].uri)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, ["query", "start", "end", "step"]);
+        assert_eq!(seen[2].header("authorization"), ["Bearer t0k3n"]);
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_keeps_prometheus_reason_and_any_other_is_named_by_status() {
+        let failed = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+        let (recorder, url) = Recorder::start(vec![
+            (400, vec![], failed),
+            (503, vec![], "upstream unavailable"),
+            (200, vec![], "<html>"),
+        ])
+        .await;
+        let metric = serde_json::json!({"address": url, "query": "up"});
+        assert_eq!(
+            measure(metric.clone()).await,
+            Err("Prometheus query failed: bad_data: parse error".to_owned())
+        );
+        assert_eq!(
+            measure(metric.clone()).await,
+            Err(format!("{url} answered 503 Service Unavailable"))
+        );
+        let not_json = measure(metric).await.unwrap_err();
+        assert!(
+            not_json.starts_with("Prometheus response is not JSON"),
+            "{not_json}"
+        );
+        assert_eq!(recorder.take().len(), 3);
     }
 }

@@ -117,6 +117,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::recorder::Recorder;
 
     #[test]
     fn json_paths_select_the_first_match() {
@@ -160,5 +161,82 @@ mod tests {
             extract(body, "{$}"),
             Ok(MetricValue::Json(json!({"data": {"ok": true}})))
         );
+    }
+
+    async fn measure(metric: serde_json::Value) -> Result<Outcome, String> {
+        let harness = super::super::Harness::new();
+        let metric = super::super::metric(metric);
+        WebProvider
+            .measure(&harness.context(), &metric, 0, None)
+            .await
+    }
+
+    #[tokio::test]
+    async fn requests_carry_the_metric_s_method_headers_json_body_and_token() {
+        let token = json!({"access_token": "t0k3n", "token_type": "Bearer"});
+        let answer = json!({"data": {"ok": true}});
+        let (recorder, url) =
+            Recorder::start(vec![(200, vec![], token), (200, vec![], answer)]).await;
+        let web = json!({"url": format!("{url}/check?team=shop"), "method": "POST",
+            "headers": [{"key": "X-Team", "value": "shop"}], "jsonBody": {"q": 1},
+            "jsonPath": "{$.data.ok}",
+            "authentication": {"oauth2": {"tokenUrl": format!("{url}/token"),
+                "clientId": "tidegate", "clientSecret": "s3cret"}}});
+        let got = measure(json!({"name": "m", "provider": {"web": web}})).await;
+        assert_eq!(got, Ok(Outcome::Value(MetricValue::Json(json!(true)))));
+        let seen = recorder.take();
+        assert_eq!(seen.len(), 2, "a token, then the measurement: {seen:#?}");
+        let request = &seen[1];
+        assert_eq!(
+            (request.method.as_str(), request.uri.as_str()),
+            ("POST", "/check?team=shop")
+        );
+        assert_eq!(request.header("x-team"), ["shop"]);
+        assert_eq!(request.header("content-type"), ["application/json"]);
+        assert_eq!(request.header("authorization"), ["Bearer t0k3n"]);
+        assert_eq!(request.body, json!({"q": 1}));
+    }
+
+    #[tokio::test]
+    async fn a_plain_get_by_default_a_text_body_as_given_and_non_2xx_is_an_error() {
+        let (recorder, url) = Recorder::start(vec![
+            (200, vec![], "healthy"),
+            (200, vec![], "{}"),
+            (503, vec![], "{\"ok\": true}"),
+        ])
+        .await;
+        let web = |extra: serde_json::Value| {
+            let mut web = json!({"url": format!("{url}/health")});
+            web.as_object_mut()
+                .expect("an object")
+                .extend(extra.as_object().expect("an object").clone());
+            json!({"name": "m", "provider": {"web": web}})
+        };
+        assert_eq!(
+            measure(web(json!({}))).await,
+            Ok(Outcome::Value(MetricValue::Text("healthy".to_owned())))
+        );
+        let put = measure(web(json!({"method": "PUT", "body": "level=1"}))).await;
+        assert_eq!(put, Ok(Outcome::Value(MetricValue::Json(json!({})))));
+        assert_eq!(
+            measure(web(json!({}))).await,
+            Err("127.0.0.1 answered 503 Service Unavailable".to_owned())
+        );
+        let seen = recorder.take();
+        assert_eq!(
+            (seen[0].method.as_str(), seen[0].text.as_str()),
+            ("GET", "")
+        );
+        assert!(seen[0].header("authorization").is_empty());
+        assert_eq!(
+            (seen[1].method.as_str(), seen[1].text.as_str()),
+            ("PUT", "level=1")
+        );
+        assert!(seen[1].header("content-type").is_empty(), "{seen:#?}");
+        assert_eq!(
+            measure(web(json!({"method": "NOT A METHOD"}))).await,
+            Err("unknown HTTP method \"NOT A METHOD\"".to_owned())
+        );
+        assert_eq!(recorder.take().len(), 0);
     }
 }
