@@ -30,13 +30,30 @@ async fn run_to_completion(
     metrics: serde_json::Value,
     extra: serde_json::Value,
 ) -> AnalysisRunStatus {
+    create_run(namespace, name, metrics, extra).await;
+    completed(namespace, name).await
+}
+
+/// Creates AnalysisRun `name` with `metrics` (and `extra` spec fields).
+async fn create_run(
+    namespace: &TestNamespace,
+    name: &str,
+    metrics: serde_json::Value,
+    extra: serde_json::Value,
+) -> AnalysisRun {
     let spec = merged(json!({"metrics": metrics}), extra);
     let run: AnalysisRun = serde_json::from_value(json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisRun", "metadata": {"name": name}, "spec": spec}))
         .expect("a valid AnalysisRun");
-    let runs = namespace.api::<AnalysisRun>();
-    runs.create(&k8s::PostParams::default(), &run)
+    namespace
+        .api::<AnalysisRun>()
+        .create(&k8s::PostParams::default(), &run)
         .await
-        .expect("create AnalysisRun");
+        .expect("create AnalysisRun")
+}
+
+/// The status of AnalysisRun `name` once it has ended.
+async fn completed(namespace: &TestNamespace, name: &str) -> AnalysisRunStatus {
+    let runs = namespace.api::<AnalysisRun>();
     let done = wait_for_object(&runs, name, TIMEOUT, |run: Option<&AnalysisRun>| {
         run.and_then(|run| run.status.as_ref())
             .is_some_and(|status| status.phase.is_completed())
@@ -389,6 +406,163 @@ async fn job_metrics_succeed_and_fail_with_their_jobs() {
         jobs.get_opt(&job_name).await.ok()?.is_none().then_some(())
     })
     .await;
+    controllers.stop().await;
+}
+
+/// A Job metric named `smoke` whose pod no node can take: it stays Pending, and kwok leaves
+/// its status alone.
+fn unschedulable_job() -> serde_json::Value {
+    json!({"name": "smoke", "consecutiveErrorLimit": 0, "provider": {"job": {"spec":
+        {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "nodeSelector": {"no-such": "node"},
+            "containers": [{"name": "smoke", "image": "registry.invalid/smoke:1"}]}}}}}})
+}
+
+#[tokio::test]
+async fn a_job_whose_image_cannot_be_pulled_is_inconclusive() {
+    let (namespace, controllers) = setup("analysis-job-pull").await;
+    create_run(&namespace, "pull", json!([unschedulable_job()]), json!({})).await;
+    let pods = namespace.api::<k8s_openapi::api::core::v1::Pod>();
+    let pod = wait_for("the Job's pod", TIMEOUT, || async {
+        let listed = pods
+            .list(&k8s::ListParams::default().labels("job-name=pull-smoke-0"))
+            .await
+            .ok()?;
+        listed.items.into_iter().next()
+    })
+    .await;
+    // What a kubelet reports when the registry refuses the image.
+    let waiting = json!({"status": {"containerStatuses": [{"name": "smoke",
+        "image": "registry.invalid/smoke:1", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "ErrImagePull", "message": "no such host"}}}]}});
+    pods.patch_status(
+        &pod.metadata.name.expect("a named pod"),
+        &k8s::PatchParams::default(),
+        &k8s::Patch::Merge(&waiting),
+    )
+    .await
+    .expect("report the pull failure");
+    let status = completed(&namespace, "pull").await;
+    assert_eq!(status.phase, AnalysisPhase::Inconclusive, "{status:#?}");
+    assert_eq!(
+        status.metric_results[0].measurements[0].message,
+        "Job pull-smoke-0: container smoke is waiting: ErrImagePull"
+    );
+    controllers.stop().await;
+}
+
+#[tokio::test]
+async fn a_terminated_job_measurement_deletes_its_job() {
+    let (namespace, controllers) = setup("analysis-job-stop").await;
+    create_run(
+        &namespace,
+        "stopped",
+        json!([unschedulable_job()]),
+        json!({}),
+    )
+    .await;
+    let runs = namespace.api::<AnalysisRun>();
+    wait_for_object(&runs, "stopped", TIMEOUT, |run: Option<&AnalysisRun>| {
+        run.and_then(|run| run.status.as_ref())
+            .and_then(|status| status.metric_results.first())
+            .and_then(|result| result.measurements.first())
+            .is_some_and(|measurement| measurement.phase == AnalysisPhase::Running)
+    })
+    .await;
+    let jobs = namespace.api::<k8s_openapi::api::batch::v1::Job>();
+    assert!(jobs.get_opt("stopped-smoke-0").await.unwrap().is_some());
+    runs.patch(
+        "stopped",
+        &k8s::PatchParams::default(),
+        &k8s::Patch::Merge(json!({"spec": {"terminate": true}})),
+    )
+    .await
+    .expect("terminate the run");
+    let status = completed(&namespace, "stopped").await;
+    let measurement = &status.metric_results[0].measurements[0];
+    assert_eq!(
+        (measurement.phase, measurement.message.as_str()),
+        (AnalysisPhase::Inconclusive, "Metric Terminated"),
+        "{status:#?}"
+    );
+    wait_for(
+        "the terminated measurement's Job to go",
+        TIMEOUT,
+        || async {
+            jobs.get_opt("stopped-smoke-0")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        runs.get_opt("stopped").await.unwrap().is_some(),
+        "the run stays"
+    );
+    controllers.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_that_exists_is_measured_only_if_its_run_owns_it() {
+    let namespace = TestNamespace::create("analysis-job-owner").await;
+    install_crds(&namespace.client()).await;
+    let completes = json!({"name": "smoke", "consecutiveErrorLimit": 0, "provider": {"job":
+        {"spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "smoke", "image": "smoke:1"}]}}}}}});
+    let jobs = namespace.api::<k8s_openapi::api::batch::v1::Job>();
+    let job = |name: &str, owner: Option<&AnalysisRun>| {
+        let owners: Vec<_> = owner
+            .map(|run| {
+                json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisRun",
+                    "name": run.metadata.name, "uid": run.metadata.uid, "controller": true})
+            })
+            .into_iter()
+            .collect();
+        serde_json::from_value::<k8s_openapi::api::batch::v1::Job>(json!({
+            "metadata": {"name": name, "ownerReferences": owners},
+            "spec": completes["provider"]["job"]["spec"]}))
+        .expect("a valid Job")
+    };
+    // As a controller that stopped between creating the Job and recording it leaves them.
+    let mine = create_run(&namespace, "mine", json!([completes.clone()]), json!({})).await;
+    let made = job("mine-smoke-0", Some(&mine));
+    jobs.create(&k8s::PostParams::default(), &made)
+        .await
+        .expect("create the run's Job");
+    create_run(&namespace, "theirs", json!([completes.clone()]), json!({})).await;
+    jobs.create(&k8s::PostParams::default(), &job("theirs-smoke-0", None))
+        .await
+        .expect("create a foreign Job");
+    let controllers = Controllers::start(&namespace);
+
+    let mine = completed(&namespace, "mine").await;
+    assert_eq!(mine.phase, AnalysisPhase::Successful, "{mine:#?}");
+    assert_eq!(
+        mine.metric_results[0].measurements[0].metadata["job-name"],
+        "mine-smoke-0"
+    );
+    let theirs = completed(&namespace, "theirs").await;
+    assert_eq!(theirs.phase, AnalysisPhase::Error, "{theirs:#?}");
+    let message = &theirs.metric_results[0].measurements[0].message;
+    assert!(
+        message.contains("Job theirs-smoke-0 already exists and does not belong to this run"),
+        "{message}"
+    );
+    let names: Vec<String> = jobs
+        .list(&k8s::ListParams::default())
+        .await
+        .expect("list Jobs")
+        .items
+        .into_iter()
+        .filter_map(|job| job.metadata.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["mine-smoke-0", "theirs-smoke-0"],
+        "no other Job was made"
+    );
     controllers.stop().await;
 }
 
