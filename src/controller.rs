@@ -33,6 +33,7 @@ use crate::executor::{ExecuteError, Executor};
 use crate::k8s::crd::{AnalysisRun, PendingEvent, Rollout};
 use crate::k8s::events::{Note, Publisher};
 use crate::k8s::{self, Deployment, Lookups, ObserveError, ReplicaSet, Service, labels};
+use crate::metrics::argo::ArgoMetrics;
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::model::{RolloutPlan, RolloutState, Strategy};
 
@@ -162,6 +163,8 @@ pub async fn run(
             .map(|rollout| ObjectRef::from_obj(&*rollout))
             .collect::<Vec<_>>()
     };
+    let caches = context.metrics.argo.caches.clone();
+    caches.watch_rollouts(Some(controller.store()));
     controller
         .owns::<ReplicaSet>(replica_sets, owned.clone())
         .owns::<AnalysisRun>(runs, owned)
@@ -175,6 +178,7 @@ pub async fn run(
             }
         })
         .await;
+    caches.watch_rollouts(None);
 }
 
 /// Runs the Rollout controller and the AnalysisRun controller together until `shutdown`.
@@ -232,18 +236,35 @@ async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Actio
         rollout = rollout.name_any()
     );
     let started = std::time::Instant::now();
+    let object = ArgoMetrics::object(
+        &rollout.namespace().unwrap_or_default(),
+        &rollout.name_any(),
+    );
     // Boxed: a reconcile's future is large (observation, decision, effects).
     let result = Box::pin(reconcile_rollout(rollout, context.clone()).instrument(span)).await;
     let labels = ReconcileLabels {
         controller: "rollout",
         result: if result.is_ok() { "ok" } else { "error" },
     };
-    context.metrics.reconciles.get_or_create(&labels).inc();
-    context
-        .metrics
+    let seconds = started.elapsed().as_secs_f64();
+    let metrics = &context.metrics;
+    metrics.reconciles.get_or_create(&labels).inc();
+    metrics
         .reconcile_duration
         .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
+        .observe(seconds);
+    metrics
+        .argo
+        .rollout_reconcile
+        .get_or_create(&object)
+        .observe(seconds);
+    if result.is_err() {
+        metrics
+            .argo
+            .rollout_reconcile_error
+            .get_or_create(&object)
+            .inc();
+    }
     result
 }
 
@@ -471,6 +492,18 @@ async fn carry_out(
             &k8s::describe_error(error),
         )
         .await;
+        if let Some(message) = error.replica_set_create_failure() {
+            let failed =
+                engine::replica_set_create_failed(&decision.state, &message, Timestamp::now());
+            let failed = Written {
+                state: &failed,
+                events: &[],
+                selectors: None,
+            };
+            if let Err(error) = record(context, namespace, &written, &failed, false).await {
+                tracing::debug!(%error, "cannot record ReplicaSetCreateError; the retry will");
+            }
+        }
     }
     Ok(executed?)
 }
@@ -652,6 +685,12 @@ async fn publish_pending(context: &Context, rollout: &Rollout) {
         {
             Ok(()) => {
                 published.insert(event.sequence);
+                context.metrics.argo.count_event(
+                    &rollout.namespace().unwrap_or_default(),
+                    &rollout.name_any(),
+                    event.warning,
+                    &event.reason,
+                );
             }
             Err(error) => {
                 tracing::warn!(rollout = %rollout.name_any(), %error, "could not publish an Event; it stays pending");

@@ -177,7 +177,20 @@ impl ExecuteError {
     pub fn event_reason(&self) -> &'static str {
         match self {
             Self::Route { .. } => "TrafficRoutingError",
+            Self::CreateReplicaSet { .. } => "ReplicaSetCreateError",
             _ => "ReconciliationError",
+        }
+    }
+
+    /// Argo's message for a new ReplicaSet that could not be created, if that is what failed.
+    #[must_use]
+    pub fn replica_set_create_failure(&self) -> Option<String> {
+        match self {
+            Self::CreateReplicaSet { name, source } => Some(format!(
+                "Failed to create new replica set {name:?}: {}",
+                k8s::describe_error(source)
+            )),
+            _ => None,
         }
     }
 
@@ -900,5 +913,24 @@ mod tests {
             rollout: "web".into(),
         };
         assert_eq!(taken.event_reason(), "ReconciliationError");
+        assert_eq!(taken.replica_set_create_failure(), None);
+    }
+
+    #[test]
+    fn a_replica_set_that_cannot_be_created_is_argo_s_replica_set_create_error() {
+        let refused = ExecuteError::CreateReplicaSet {
+            name: "web-6f7d9c".into(),
+            source: kube::Error::Api(Box::new(kube::core::Status::failure(
+                "exceeded quota: rs, requested: count/replicasets.apps=1",
+                "Forbidden",
+            ))),
+        };
+        assert_eq!(refused.event_reason(), "ReplicaSetCreateError");
+        let message = refused.replica_set_create_failure().expect("a message");
+        assert!(
+            message.starts_with("Failed to create new replica set \"web-6f7d9c\": ")
+                && message.contains("exceeded quota"),
+            "{message}"
+        );
     }
 }

@@ -94,7 +94,10 @@ pub async fn run(
         insecure_http: http_client(&settings.guard, true),
         settings,
     });
-    Controller::new(runs, watcher::Config::default())
+    let controller = Controller::new(runs, watcher::Config::default());
+    let caches = shared.settings.metrics.argo.caches.clone();
+    caches.watch_runs(Some(controller.store()));
+    controller
         .owns(
             jobs,
             watcher::Config::default().labels("tidegate.dev/analysis-run"),
@@ -107,6 +110,7 @@ pub async fn run(
             }
         })
         .await;
+    caches.watch_runs(None);
 }
 
 /// The providers' HTTP client: names resolved through the guard, redirects never followed
@@ -336,10 +340,7 @@ fn prepare_metrics(
 /// Whether the metric `name` is a dry run (listed by name or as `*`), and the measurement
 /// retention that applies to it (the first entry naming it or `*`).
 fn options_of(spec: &AnalysisRunSpec, name: &str) -> (bool, Option<i32>) {
-    let dry_run = spec
-        .dry_run
-        .iter()
-        .any(|dry| dry.metric_name == "*" || dry.metric_name == name);
+    let dry_run = spec.is_dry_run(name);
     let retention = spec
         .measurement_retention
         .iter()

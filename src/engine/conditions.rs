@@ -16,6 +16,7 @@ pub(super) mod reason {
     pub const ROLLOUT_RETRY: &str = "RolloutRetry";
     pub const ROLLOUT_COMPLETED: &str = "RolloutCompleted";
     pub const AVAILABLE: &str = "AvailableReason";
+    pub const REPLICA_SET_CREATE_ERROR: &str = "ReplicaSetCreateError";
 }
 
 /// What the reconcile learned, for the conditions.
@@ -280,6 +281,28 @@ pub fn invalid_spec(state: &RolloutState, message: &str, now: Timestamp) -> Roll
     );
     next.phase = Some(Phase::Degraded);
     next.message = format!("InvalidSpec: {message}");
+    next
+}
+
+/// Records that the new revision's ReplicaSet could not be created, as Argo does: the
+/// Progressing condition turns False with reason `ReplicaSetCreateError` and `message`,
+/// until a later pass makes progress. The phase stays what it was.
+#[must_use]
+pub fn replica_set_create_failed(
+    state: &RolloutState,
+    message: &str,
+    now: Timestamp,
+) -> RolloutState {
+    let mut next = state.clone();
+    set(
+        &mut next.conditions,
+        ConditionKind::Progressing,
+        ConditionStatus::False,
+        reason::REPLICA_SET_CREATE_ERROR,
+        message,
+        false,
+        now,
+    );
     next
 }
 

@@ -26,7 +26,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 pub use actions::{abort, awaiting_approval, promote, promote_full, retry};
-pub use conditions::invalid_spec;
+pub use conditions::{invalid_spec, replica_set_create_failed};
 pub use effect::{AnalysisKind, Effect, Event};
 
 use crate::model::{

@@ -7,6 +7,7 @@ mod support;
 mod analysis;
 mod cluster;
 mod crds;
+mod dashboard;
 mod deploy;
 mod gitops;
 mod ha;

@@ -21,6 +21,11 @@ impl Prometheus {
     /// Starts Prometheus scraping `targets` (`127.0.0.1:port`) as job `demo`, and waits until
     /// it is ready.
     pub async fn start(targets: &[String]) -> Self {
+        Self::start_job("demo", targets).await
+    }
+
+    /// Like [`Prometheus::start`], the targets scraped as job `job`.
+    pub async fn start_job(job: &str, targets: &[String]) -> Self {
         let data = TempDir::new("prometheus");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind")
@@ -35,7 +40,7 @@ impl Prometheus {
         let config = data.path().join("prometheus.yml");
         std::fs::write(
             &config,
-            format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: demo\n  static_configs:\n  - targets: [{targets}]\n"),
+            format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: {job}\n  static_configs:\n  - targets: [{targets}]\n"),
         )
         .expect("write the Prometheus configuration");
         let log =
@@ -101,6 +106,19 @@ impl Prometheus {
             accept(sample).then_some(())
         })
         .await;
+    }
+
+    /// The result of instant query `query` (an empty list when it matches nothing), or
+    /// `None` when Prometheus cannot answer it.
+    pub async fn query(&self, query: &str) -> Option<Vec<serde_json::Value>> {
+        let mut url = reqwest::Url::parse(&self.url("/api/v1/query")).expect("a valid URL");
+        url.query_pairs_mut().append_pair("query", query);
+        let body = reqwest::get(url).await.ok()?.text().await.ok()?;
+        let response: serde_json::Value = serde_json::from_str(&body).ok()?;
+        if response["status"] != "success" {
+            return None;
+        }
+        response["data"]["result"].as_array().cloned()
     }
 
     /// Stops it (to test a Prometheus outage).

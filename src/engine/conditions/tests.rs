@@ -649,3 +649,34 @@ fn blue_green_waits_for_the_switch_then_post_promotion() {
         progressing("waiting for post-promotion verification to complete")
     );
 }
+
+#[test]
+fn a_replica_set_that_cannot_be_created_turns_progressing_false_until_progress() {
+    let mut state = state_with(all_ready(3));
+    state.phase = Some(Phase::Progressing);
+    assess(&mut state, &assessment(), at(10));
+    let message = "Failed to create new replica set \"web-abc\": exceeded quota";
+    let failed = replica_set_create_failed(&state, message, at(20));
+    assert_eq!(
+        progressing_of(&failed),
+        (
+            ConditionStatus::False,
+            "ReplicaSetCreateError".to_owned(),
+            message.to_owned()
+        )
+    );
+    assert_eq!(failed.phase, Some(Phase::Progressing), "the phase stays");
+    let mut next = failed.clone();
+    assess(&mut next, &assessment(), at(30));
+    assert_eq!(
+        progressing_of(&next).1,
+        "ReplicaSetCreateError",
+        "a pass without progress keeps it"
+    );
+    let moved = Assessment {
+        progressed: true,
+        ..assessment()
+    };
+    assess(&mut next, &moved, at(40));
+    assert_eq!(progressing_of(&next).1, "ReplicaSetUpdated");
+}

@@ -565,6 +565,16 @@ pub struct RolloutAnalysisRunStatus {
 /// How long after an errored measurement the next one is taken (Argo's default).
 pub const MEASUREMENT_ERROR_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 
+impl AnalysisRunSpec {
+    /// Whether metric `name` is a dry run: listed by name or as `*`.
+    #[must_use]
+    pub fn is_dry_run(&self, name: &str) -> bool {
+        self.dry_run
+            .iter()
+            .any(|dry| dry.metric_name == "*" || dry.metric_name == name)
+    }
+}
+
 impl AnalysisRun {
     /// By when the analysis controller should next write to this run, or `None` once it
     /// completed or when that cannot be told (an interval given by an argument): the run's

@@ -1,7 +1,11 @@
-//! Prometheus metrics of the daemon, served on `/metrics` in the text exposition format.
+//! Prometheus metrics of the daemon, served on `/metrics` in the text exposition format:
+//! tidegate's own families (prefixed `tidegate_`) and Argo Rollouts' ([`argo`]).
 //!
-//! Label sets are bounded: per source (from the configuration) and per result, never per
-//! revision, object or pod.
+//! Label sets are bounded: per source (from the configuration), per result, per Rollout
+//! and AnalysisRun in the cluster — never per revision or pod.
+
+pub mod argo;
+pub mod objects;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -135,6 +139,8 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Mutating Kubernetes requests, sent or refused by the leader fence.
     pub kube_writes: Family<WriteLabels, Counter>,
+    /// Argo Rollouts' families.
+    pub argo: argo::ArgoMetrics,
 }
 
 impl Default for Metrics {
@@ -297,6 +303,7 @@ impl Default for Metrics {
             rollout_weight,
             leader,
             kube_writes,
+            argo: argo::ArgoMetrics::default(),
         }
     }
 }
@@ -357,8 +364,11 @@ impl Metrics {
     /// Everything, in the Prometheus text format.
     #[must_use]
     pub fn encode(&self) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        encode_registry(&mut out, &self.registry)
+            .and_then(|()| encode_registry(&mut out, &self.argo.registry))
+            .and_then(|()| encode_eof(&mut out))
             .expect("writing to a String cannot fail");
         out
     }
