@@ -206,11 +206,26 @@ pub async fn wait_for_object<K>(
 where
     K: k8s::Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
-    // Boxed: watch futures of large resources (a Rollout) would make every caller's large.
-    let waiting = Box::pin(await_condition(api.clone(), name, condition));
-    match tokio::time::timeout(timeout, waiting).await {
-        Ok(Ok(object)) => object,
-        Ok(Err(error)) => panic!("watching {name}: {error}"),
+    // A watch the apiserver ends (410 Expired under load) is started again.
+    let condition = std::sync::Arc::new(condition);
+    let watching = async {
+        loop {
+            let condition = condition.clone();
+            let matches = move |object: Option<&K>| condition.matches_object(object);
+            // Boxed: watch futures of large resources (a Rollout) would make every caller's
+            // large.
+            match Box::pin(await_condition(api.clone(), name, matches)).await {
+                Ok(object) => return object,
+                Err(error) => {
+                    eprintln!("watching {name} again after: {error}");
+                    // Not a wait for the condition: a pause before the next watch.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, watching).await {
+        Ok(object) => object,
         Err(_elapsed) => {
             let last = api.get_opt(name).await;
             panic!("timed out after {timeout:?} waiting for {name}; last seen: {last:#?}")
