@@ -316,7 +316,7 @@ mod tests {
     }
 
     #[test]
-    fn oauth2_is_linted_clean_and_sigv4_is_refused_by_name() {
+    fn oauth2_and_sigv4_are_linted_clean_and_what_does_not_run_is_refused_by_name() {
         let template = |authentication: Value| {
             json!({
                 "apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "t"},
@@ -334,10 +334,32 @@ mod tests {
         assert_eq!(
             problems(
                 "AnalysisTemplate",
-                &template(json!({"sigv4": {"region": "eu-west-1"}}))
+                &template(json!({"sigv4": {"region": "eu-west-1", "profile": "prod"}}))
             ),
+            Vec::<String>::new()
+        );
+        let role = json!({"sigv4": {"region": "eu-west-1", "roleArn": "arn:aws:iam::1:role/r"}});
+        let refused = problems("AnalysisTemplate", &template(role));
+        assert_eq!(refused.len(), 1);
+        assert!(
+            refused[0].contains("authentication.sigv4.roleArn is not supported"),
+            "{refused:?}"
+        );
+        let both = json!({"sigv4": {}, "oauth2": {"tokenUrl": "https://auth.svc/token",
+                                                   "clientId": "c", "clientSecret": "s"}});
+        assert_eq!(
+            problems("AnalysisTemplate", &template(both)),
             [
-                "spec.metrics[0].provider: metric \"errors\": authentication.sigv4 is not supported by tidegate yet (oauth2 is)"
+                "spec.metrics[0].provider: metric \"errors\": authentication: oauth2 and sigv4 cannot both be set"
+            ]
+        );
+        let web = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "w"},
+            "spec": {"metrics": [{"name": "health", "provider": {"web": {"url": "http://web.svc",
+                "authentication": {"sigv4": {"region": "eu-west-1"}}}}}]}});
+        assert_eq!(
+            problems("AnalysisTemplate", &web),
+            [
+                "spec.metrics[0].provider: metric \"health\": authentication.sigv4 signs Prometheus queries only"
             ]
         );
         assert_eq!(

@@ -7,6 +7,7 @@
 mod job;
 mod oauth2;
 mod prometheus;
+mod sigv4;
 mod web;
 
 use std::collections::BTreeMap;
@@ -123,17 +124,7 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
         .filter(|(_, on)| *on)
         .map(|(name, _)| *name)
         .collect();
-    let authentication = provider
-        .prometheus
-        .as_ref()
-        .and_then(|prometheus| prometheus.authentication.as_ref())
-        .or_else(|| {
-            provider
-                .web
-                .as_ref()
-                .and_then(|web| web.authentication.as_ref())
-        });
-    oauth2::check(authentication)
+    check_authentication(provider)
         .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
     match named.as_slice() {
         ["prometheus"] => Ok(Box::new(PrometheusProvider)),
@@ -150,6 +141,31 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
             several.join(", ")
         )),
     }
+}
+
+/// Why a provider's `authentication` cannot be used, if it cannot: OAuth2 for Prometheus and
+/// web, SigV4 for Prometheus only, never both.
+fn check_authentication(provider: &crate::k8s::crd::MetricProvider) -> Result<(), String> {
+    let prometheus = provider
+        .prometheus
+        .as_ref()
+        .and_then(|prometheus| prometheus.authentication.as_ref());
+    let web = provider
+        .web
+        .as_ref()
+        .and_then(|web| web.authentication.as_ref());
+    if web.is_some_and(|web| web.sigv4.is_some()) {
+        return Err("authentication.sigv4 signs Prometheus queries only".to_owned());
+    }
+    if let Some(authentication) = prometheus {
+        if authentication.oauth2.is_some() && authentication.sigv4.is_some() {
+            return Err("authentication: oauth2 and sigv4 cannot both be set".to_owned());
+        }
+        if let Some(sigv4) = &authentication.sigv4 {
+            sigv4::check(sigv4)?;
+        }
+    }
+    oauth2::check(prometheus.or(web))
 }
 
 /// Largest response body a provider reads.

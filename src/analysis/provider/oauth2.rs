@@ -3,7 +3,7 @@
 //! Basic, and, if the server refuses that, with its credentials in the form, as Go's
 //! `oauth2` package does for Argo — and sent as `Authorization: Bearer`. The token endpoint
 //! must pass the analysis host allow-list like the metric's own server. Neither the client
-//! secret nor a token ever appears in a message. SigV4 is refused by name.
+//! secret nor a token ever appears in a message.
 //!
 //! The request shaping and the answer's reading are pure; [`bearer`] sends.
 
@@ -19,9 +19,6 @@ pub fn check(authentication: Option<&Authentication>) -> Result<(), String> {
     let Some(authentication) = authentication else {
         return Ok(());
     };
-    if authentication.sigv4.is_some() {
-        return Err("authentication.sigv4 is not supported by tidegate yet (oauth2 is)".to_owned());
-    }
     let Some(oauth2) = &authentication.oauth2 else {
         return Ok(());
     };
@@ -206,7 +203,7 @@ mod tests {
     }
 
     #[test]
-    fn settings_are_checked_and_sigv4_is_refused_by_name() {
+    fn settings_are_checked() {
         let with = |oauth2: Option<OAuth2Config>, sigv4: bool| Authentication {
             oauth2,
             sigv4: sigv4.then(Default::default),
@@ -215,7 +212,8 @@ mod tests {
         assert_eq!(check(Some(&with(Some(config()), false))), Ok(()));
         assert_eq!(
             check(Some(&with(None, true))),
-            Err("authentication.sigv4 is not supported by tidegate yet (oauth2 is)".to_owned())
+            Ok(()),
+            "sigv4 is not oauth2's"
         );
         let empty = OAuth2Config::default();
         assert_eq!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{Context, Outcome, Provider, seconds_or, with_timeout};
+use super::{Context, Outcome, Provider, seconds_or, sigv4, with_timeout};
 use crate::analysis::condition::{MetricValue, evaluate_time};
 use crate::k8s::crd::{Measurement, Metric, PrometheusRangeQuery};
 use crate::model::parse_go_duration;
@@ -56,11 +56,22 @@ impl Provider for PrometheusProvider {
                     query_url.query_pairs_mut().append_pair(name, &value);
                 }
             }
-            let mut request = http.get(query_url);
-            for header in &spec.headers {
-                request = request.header(&header.key, &header.value);
-            }
+            let sigv4 = spec
+                .authentication
+                .as_ref()
+                .and_then(|authentication| authentication.sigv4.as_ref());
             let body = with_timeout(timeout, "Prometheus query", async {
+                let mut request = match sigv4 {
+                    Some(config) => {
+                        let now = jiff::Timestamp::now();
+                        sigv4::signed_get(http, config, &query_url, &sigv4::environment, now)
+                            .await?
+                    }
+                    None => http.get(query_url),
+                };
+                for header in &spec.headers {
+                    request = request.header(&header.key, &header.value);
+                }
                 let token =
                     super::oauth2::bearer(context, spec.authentication.as_ref(), spec.insecure)
                         .await?;

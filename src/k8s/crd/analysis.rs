@@ -267,9 +267,25 @@ pub struct Authentication {
     /// sent as `Authorization: Bearer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth2: Option<OAuth2Config>,
-    /// AWS SigV4 (Amazon Managed Prometheus): not supported by tidegate yet.
+    /// AWS Signature Version 4 (Amazon Managed Prometheus): Prometheus requests are signed
+    /// with the daemon's AWS credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sigv4: Option<Opaque>,
+    pub sigv4: Option<SigV4Config>,
+}
+
+/// AWS SigV4 settings, as Argo's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SigV4Config {
+    /// The AWS region (default: `AWS_REGION`, then `AWS_DEFAULT_REGION`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    /// The profile of the shared credentials file (default: `AWS_PROFILE`, then `default`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub profile: String,
+    /// A role to assume: not supported by tidegate yet (refused by name).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role_arn: String,
 }
 
 /// OAuth2 client-credentials settings (RFC 6749, section 4.4).

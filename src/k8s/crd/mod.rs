@@ -25,8 +25,8 @@ pub use analysis::{
     ClusterAnalysisTemplate, ClusterAnalysisTemplateSpec, DryRun, FieldRef, JobMetric,
     MEASUREMENT_ERROR_RETRY, Measurement, MeasurementRetention, Metric, MetricProvider,
     MetricResult, OAuth2Config, PodTemplateHashValue, PrometheusMetric, PrometheusRangeQuery,
-    RolloutAnalysisRunStatus, RolloutArgumentSource, RunSummary, SecretKeyRef, TtlStrategy,
-    WebMetric, WebMetricHeader,
+    RolloutAnalysisRunStatus, RolloutArgumentSource, RunSummary, SecretKeyRef, SigV4Config,
+    TtlStrategy, WebMetric, WebMetricHeader,
 };
 pub use rollout::{
     AnalysisRunStrategy, AntiAffinity, BlueGreenStatus, BlueGreenStrategy, CanaryStatus,
