@@ -316,7 +316,7 @@ mod tests {
     }
 
     #[test]
-    fn oauth2_and_sigv4_are_linted_clean_and_what_does_not_run_is_refused_by_name() {
+    fn oauth2_and_sigv4_are_linted_clean_and_what_cannot_run_is_refused() {
         let template = |authentication: Value| {
             json!({
                 "apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "t"},
@@ -339,10 +339,15 @@ mod tests {
             Vec::<String>::new()
         );
         let role = json!({"sigv4": {"region": "eu-west-1", "roleArn": "arn:aws:iam::1:role/r"}});
-        let refused = problems("AnalysisTemplate", &template(role));
+        assert_eq!(
+            problems("AnalysisTemplate", &template(role)),
+            Vec::<String>::new()
+        );
+        let not_arn = json!({"sigv4": {"roleArn": "prometheus"}});
+        let refused = problems("AnalysisTemplate", &template(not_arn));
         assert_eq!(refused.len(), 1);
         assert!(
-            refused[0].contains("authentication.sigv4.roleArn is not supported"),
+            refused[0].contains("roleArn \"prometheus\" is not an ARN"),
             "{refused:?}"
         );
         let both = json!({"sigv4": {}, "oauth2": {"tokenUrl": "https://auth.svc/token",

@@ -3,8 +3,8 @@
 //! SDKs find them — the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //! `AWS_SESSION_TOKEN`), then a web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` and
 //! `AWS_ROLE_ARN`, as EKS gives a service account, exchanged at STS), then the shared
-//! credentials file's profile. `roleArn` is refused by name. Neither a secret key nor a
-//! session token ever appears in a message.
+//! credentials file's profile; with `roleArn`, those are exchanged at STS for the role's
+//! (`AssumeRole`). Neither a secret key nor a session token ever appears in a message.
 //!
 //! Signing, the credential sources' parsing and STS's answer are pure; [`signed_get`] reads
 //! the environment, files and STS.
@@ -51,10 +51,13 @@ impl std::fmt::Debug for Credentials {
 
 /// Why `sigv4` settings cannot be used, if they cannot.
 pub fn check(config: &SigV4Config) -> Result<(), String> {
-    if config.role_arn.is_empty() {
+    if config.role_arn.is_empty() || config.role_arn.starts_with("arn:") {
         Ok(())
     } else {
-        Err("authentication.sigv4.roleArn is not supported by tidegate yet (give the daemon the role's credentials instead)".to_owned())
+        Err(format!(
+            "authentication.sigv4.roleArn {:?} is not an ARN (arn:aws:iam::<account>:role/<name>)",
+            config.role_arn
+        ))
     }
 }
 
@@ -188,7 +191,7 @@ pub async fn signed_get(
     now: jiff::Timestamp,
 ) -> Result<reqwest::RequestBuilder, String> {
     let region = region(config, var)?;
-    let credentials = resolve_with(config, &region, var).await?;
+    let credentials = resolve_with(config, &region, var, now).await?;
     let url = with_canonical_query(url);
     let headers = sign("GET", &url, b"", &credentials, &region, SERVICE, now);
     Ok(headers
@@ -252,8 +255,8 @@ fn element(xml: &str, name: &str) -> Option<String> {
     )
 }
 
-/// The temporary credentials in STS's answer to `AssumeRoleWithWebIdentity`, or why there
-/// are none (STS's error code, never the body).
+/// The temporary credentials in STS's answer to `AssumeRole` or `AssumeRoleWithWebIdentity`,
+/// or why there are none (STS's error code, never the body).
 fn read_sts_answer(status: reqwest::StatusCode, body: &str) -> Result<Credentials, String> {
     if !status.is_success() {
         let code = element(body, "Code").map_or_else(String::new, |code| format!(" ({code})"));
@@ -289,8 +292,30 @@ pub fn environment(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-/// The credentials to sign with, found as AWS's SDKs find them.
+/// The credentials to sign with: the daemon's, found as AWS's SDKs find them, exchanged at
+/// STS for the role's when `roleArn` is set (`AssumeRole`, signed with the daemon's).
 async fn resolve_with(
+    config: &SigV4Config,
+    region: &str,
+    var: Env<'_>,
+    now: jiff::Timestamp,
+) -> Result<Credentials, String> {
+    let own = own_credentials(config, region, var).await?;
+    if config.role_arn.is_empty() {
+        return Ok(own);
+    }
+    let form = [
+        ("Action", "AssumeRole"),
+        ("Version", "2011-06-15"),
+        ("RoleArn", config.role_arn.as_str()),
+        ("RoleSessionName", "tidegate"),
+    ];
+    let endpoint = sts_endpoint(var, region);
+    ask_sts(&endpoint, &form, Some((&own, region, now))).await
+}
+
+/// The daemon's own credentials, found as AWS's SDKs find them.
+async fn own_credentials(
     config: &SigV4Config,
     region: &str,
     var: Env<'_>,
@@ -303,8 +328,14 @@ async fn resolve_with(
     {
         let token = std::fs::read_to_string(&token_file)
             .map_err(|error| format!("read the web identity token {token_file}: {error}"))?;
-        return assume_role_with_web_identity(&sts_endpoint(var, region), &role, token.trim())
-            .await;
+        let form = [
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", role.as_str()),
+            ("RoleSessionName", "tidegate"),
+            ("WebIdentityToken", token.trim()),
+        ];
+        return ask_sts(&sts_endpoint(var, region), &form, None).await;
     }
     let file = var("AWS_SHARED_CREDENTIALS_FILE")
         .or_else(|| var("HOME").map(|home| format!("{home}/.aws/credentials")));
@@ -322,32 +353,41 @@ async fn resolve_with(
     Err("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN) or a shared credentials file".to_owned())
 }
 
-/// Exchanges a web identity token for temporary credentials at STS (an unsigned request).
-async fn assume_role_with_web_identity(
+/// Temporary credentials from STS for the `form` of an `AssumeRole…` action, the request
+/// signed (service `sts`) with `signing`'s credentials, region and time when given
+/// (`AssumeRoleWithWebIdentity` is not signed: the token is the proof).
+async fn ask_sts(
     endpoint: &str,
-    role: &str,
-    token: &str,
+    form: &[(&str, &str)],
+    signing: Option<(&Credentials, &str, jiff::Timestamp)>,
 ) -> Result<Credentials, String> {
     let url = Url::parse(endpoint).map_err(|error| format!("STS endpoint: {error}"))?;
     let host = url.host_str().unwrap_or_default().to_owned();
-    let form = [
-        ("Action", "AssumeRoleWithWebIdentity"),
-        ("Version", "2011-06-15"),
-        ("RoleArn", role),
-        ("RoleSessionName", "tidegate"),
-        ("WebIdentityToken", token),
-    ];
-    let response = reqwest::Client::new()
-        .post(url)
-        .form(&form)
-        .send()
-        .await
-        .map_err(|error| {
-            format!(
-                "ask STS ({host}) for credentials: {}",
-                crate::k8s::describe_error(&error.without_url())
-            )
-        })?;
+    let mut encoder = Url::parse("form:").expect("a URL");
+    encoder.query_pairs_mut().extend_pairs(form);
+    let body = encoder.query().unwrap_or_default().to_owned();
+    let mut request = reqwest::Client::new()
+        .post(url.clone())
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some((credentials, region, now)) = signing {
+        for (name, value) in sign(
+            "POST",
+            &url,
+            body.as_bytes(),
+            credentials,
+            region,
+            "sts",
+            now,
+        ) {
+            request = request.header(name, value);
+        }
+    }
+    let response = request.body(body).send().await.map_err(|error| {
+        format!(
+            "ask STS ({host}) for credentials: {}",
+            crate::k8s::describe_error(&error.without_url())
+        )
+    })?;
     let status = response.status();
     let body = super::read_body(response, &host).await?;
     read_sts_answer(status, &body)

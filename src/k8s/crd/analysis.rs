@@ -283,7 +283,7 @@ pub struct SigV4Config {
     /// The profile of the shared credentials file (default: `AWS_PROFILE`, then `default`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub profile: String,
-    /// A role to assume: not supported by tidegate yet (refused by name).
+    /// A role to assume (STS `AssumeRole`, with the daemon's credentials) for the queries.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub role_arn: String,
 }

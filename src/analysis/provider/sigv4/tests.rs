@@ -109,16 +109,20 @@ fn queries_are_encoded_as_signed_never_with_plus_for_a_space() {
 }
 
 #[test]
-fn settings_are_checked_and_role_arn_is_refused_by_name() {
+fn a_role_must_be_an_arn_and_credentials_never_show_their_secrets() {
     assert_eq!(check(&SigV4Config::default()), Ok(()));
-    let role = SigV4Config {
-        role_arn: "arn:aws:iam::123456789012:role/prometheus".into(),
+    let role = |arn: &str| SigV4Config {
+        role_arn: arn.into(),
         ..SigV4Config::default()
     };
+    assert_eq!(
+        check(&role("arn:aws:iam::123456789012:role/prometheus")),
+        Ok(())
+    );
     assert!(
-        check(&role)
+        check(&role("prometheus"))
             .unwrap_err()
-            .contains("roleArn is not supported")
+            .contains("is not an ARN")
     );
     let debug = format!(
         "{:?}",
@@ -224,7 +228,7 @@ async fn the_environment_comes_first_then_a_web_identity_then_the_profile() {
         ("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent"),
         ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
     ]);
-    let found = resolve_with(&config, "us-east-1", &from_env).await;
+    let found = resolve_with(&config, "us-east-1", &from_env, suite_time()).await;
     assert_eq!(found.map(|c| c.access_key_id), Ok("AKIDENV".to_owned()));
 
     let dir = std::env::temp_dir().join(format!("tidegate-sigv4-{}", std::process::id()));
@@ -238,7 +242,7 @@ async fn the_environment_comes_first_then_a_web_identity_then_the_profile() {
         ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/prometheus"),
         ("AWS_ENDPOINT_URL_STS", &sts),
     ]);
-    let found = resolve_with(&config, "us-east-1", &web_identity).await;
+    let found = resolve_with(&config, "us-east-1", &web_identity, suite_time()).await;
     assert_eq!(
         found.map(|c| c.access_key_id),
         Ok("ASgeIAIOSFODNN7EXAMPLE".to_owned())
@@ -266,23 +270,27 @@ async fn the_environment_comes_first_then_a_web_identity_then_the_profile() {
         ("AWS_SHARED_CREDENTIALS_FILE", &path),
         ("AWS_PROFILE", "prod"),
     ]);
-    let found = resolve_with(&config, "us-east-1", &shared).await;
+    let found = resolve_with(&config, "us-east-1", &shared, suite_time()).await;
     assert_eq!(found.map(|c| c.access_key_id), Ok("AKIDPROD".to_owned()));
     let named = SigV4Config {
         profile: "default".into(),
         ..config.clone()
     };
-    let found = resolve_with(&named, "us-east-1", &shared).await;
+    let found = resolve_with(&named, "us-east-1", &shared, suite_time()).await;
     assert_eq!(found.map(|c| c.access_key_id), Ok("AKIDDEFAULT".to_owned()));
     let unknown = SigV4Config {
         profile: "staging".into(),
         ..config.clone()
     };
-    let missing = resolve_with(&unknown, "us-east-1", &shared)
+    let missing = resolve_with(&unknown, "us-east-1", &shared, suite_time())
         .await
         .unwrap_err();
     assert!(missing.contains("profile \"staging\""), "{missing}");
-    assert!(resolve_with(&config, "us-east-1", &env(&[])).await.is_err());
+    assert!(
+        resolve_with(&config, "us-east-1", &env(&[]), suite_time())
+            .await
+            .is_err()
+    );
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
@@ -347,6 +355,64 @@ async fn a_signed_query_reaches_the_server_as_it_was_signed() {
     );
     assert!(
         authorization.is_some_and(|value| value.contains("/20150830/eu-west-1/aps/aws4_request")),
+        "{authorization:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_role_is_assumed_at_sts_with_a_request_signed_by_the_daemon_s_credentials() {
+    let answer = STS_ANSWER.replace("WithWebIdentity", "");
+    let (recorder, sts) = Recorder::start(vec![(200, vec![], answer)]).await;
+    let config = SigV4Config {
+        role_arn: "arn:aws:iam::123456789012:role/prometheus".into(),
+        ..SigV4Config::default()
+    };
+    let vars = env(&[
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        ),
+        ("AWS_ENDPOINT_URL_STS", &sts),
+    ]);
+    let found = resolve_with(&config, "eu-west-1", &vars, suite_time()).await;
+    assert_eq!(
+        found.map(|credentials| credentials.access_key_id),
+        Ok("ASgeIAIOSFODNN7EXAMPLE".to_owned())
+    );
+    let seen = recorder.take();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].uri.as_str()),
+        ("POST", "/")
+    );
+    assert_eq!(
+        seen[0].text,
+        "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fprometheus&RoleSessionName=tidegate"
+    );
+    assert_eq!(
+        seen[0].header("content-type"),
+        ["application/x-www-form-urlencoded"]
+    );
+    let expected = sign(
+        "POST",
+        &Url::parse(&sts).expect("a URL"),
+        seen[0].text.as_bytes(),
+        &suite(),
+        "eu-west-1",
+        "sts",
+        suite_time(),
+    );
+    let authorization = expected
+        .iter()
+        .find(|(name, _)| *name == "authorization")
+        .map(|(_, value)| value.as_str());
+    assert_eq!(
+        seen[0].header("authorization").first().copied(),
+        authorization
+    );
+    assert!(
+        authorization.is_some_and(|value| value.contains("/20150830/eu-west-1/sts/aws4_request")),
         "{authorization:?}"
     );
 }
