@@ -168,6 +168,16 @@ fn check_authentication(provider: &crate::k8s::crd::MetricProvider) -> Result<()
     oauth2::check(prometheus.or(web))
 }
 
+/// The host of `url` for messages (never the whole URL, which may carry credentials), empty
+/// when it has none.
+#[must_use]
+pub fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|url| url.host_str().map(ToOwned::to_owned))
+        .unwrap_or_default()
+}
+
 /// Largest response body a provider reads.
 const MAX_BODY_BYTES: usize = 4 << 20;
 
@@ -248,6 +258,15 @@ pub(super) fn metric(json: serde_json::Value) -> Metric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_name_the_host_only() {
+        assert_eq!(
+            host_of("https://user:pw@metrics.test:9090/q?token=x"),
+            "metrics.test"
+        );
+        assert_eq!(host_of("not a url"), "");
+    }
 
     #[test]
     fn timeouts_fall_back_unless_positive() {

@@ -109,10 +109,7 @@ pub async fn bearer(
         return Ok(None);
     };
     context.guard.check(&config.token_url)?;
-    let host = reqwest::Url::parse(&config.token_url)
-        .ok()
-        .and_then(|url| url.host_str().map(ToOwned::to_owned))
-        .unwrap_or_default();
+    let host = super::host_of(&config.token_url);
     let http = context.http_client(insecure);
     let mut last = String::new();
     for style in [ClientAuth::Basic, ClientAuth::Form] {

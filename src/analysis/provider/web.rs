@@ -58,10 +58,7 @@ impl Provider for WebProvider {
             } else if !spec.body.is_empty() {
                 request = request.body(spec.body.clone());
             }
-            let host = reqwest::Url::parse(&spec.url)
-                .ok()
-                .and_then(|url| url.host_str().map(ToOwned::to_owned))
-                .unwrap_or_default();
+            let host = super::host_of(&spec.url);
             let body = with_timeout(timeout, "web request", async {
                 let token =
                     super::oauth2::bearer(context, spec.authentication.as_ref(), spec.insecure)
