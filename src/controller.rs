@@ -134,35 +134,19 @@ pub async fn run(
     });
     let controller = Controller::<Rollout>::new(rollouts, watcher::Config::default());
     // A Service change (or a missing Service appearing) wakes the Rollouts that name it.
-    let known = controller.store();
-    let naming = move |service: Service| {
-        let (namespace, name) = (service.namespace(), service.name_any());
-        known
-            .state()
-            .into_iter()
-            .filter(|rollout| rollout.namespace() == namespace && names_service(rollout, &name))
-            .map(|rollout| ObjectRef::from_obj(&*rollout))
-            .collect::<Vec<_>>()
-    };
+    let naming = waking::<Service>(controller.store(), |rollout: &Rollout, service: &str| {
+        names_service(rollout, service)
+    });
     // A change of a Deployment (its template is a new revision; its appearance ends a
     // "not found") wakes the Rollouts whose workloadRef names it.
-    let known = controller.store();
-    let referencing = move |deployment: Deployment| {
-        let (namespace, name) = (deployment.namespace(), deployment.name_any());
-        known
-            .state()
-            .into_iter()
-            .filter(|rollout| {
-                rollout.namespace() == namespace
-                    && rollout
-                        .spec
-                        .workload_ref
-                        .as_ref()
-                        .is_some_and(|reference| reference.name == name)
-            })
-            .map(|rollout| ObjectRef::from_obj(&*rollout))
-            .collect::<Vec<_>>()
-    };
+    let referencing =
+        waking::<Deployment>(controller.store(), |rollout: &Rollout, deployment: &str| {
+            rollout
+                .spec
+                .workload_ref
+                .as_ref()
+                .is_some_and(|reference| reference.name == deployment)
+        });
     let caches = context.metrics.argo.caches.clone();
     caches.watch_rollouts(Some(controller.store()));
     controller
@@ -205,6 +189,23 @@ pub async fn run_all(
             let _ = stop.send(true);
         },
     );
+}
+
+/// A watch mapper: a change of an object wakes the known Rollouts of its namespace that
+/// `names` it (by the object's name).
+fn waking<K: Resource>(
+    known: kube::runtime::reflector::Store<Rollout>,
+    names: impl Fn(&Rollout, &str) -> bool,
+) -> impl Fn(K) -> Vec<ObjectRef<Rollout>> {
+    move |object: K| {
+        let (namespace, name) = (object.namespace(), object.name_any());
+        known
+            .state()
+            .into_iter()
+            .filter(|rollout| rollout.namespace() == namespace && names(rollout, &name))
+            .map(|rollout| ObjectRef::from_obj(&*rollout))
+            .collect()
+    }
 }
 
 /// Whether `rollout` names Service `service` in its strategy.
