@@ -337,16 +337,9 @@ fn prepare_metrics(
     }
 }
 
-/// Whether the metric `name` is a dry run (listed by name or as `*`), and the measurement
-/// retention that applies to it (the first entry naming it or `*`).
+/// Whether the metric `name` is a dry run, and the measurement retention that applies to it.
 fn options_of(spec: &AnalysisRunSpec, name: &str) -> (bool, Option<i32>) {
-    let dry_run = spec.is_dry_run(name);
-    let retention = spec
-        .measurement_retention
-        .iter()
-        .find(|retention| retention.metric_name == name || retention.metric_name == "*")
-        .map(|retention| retention.limit);
-    (dry_run, retention)
+    (spec.is_dry_run(name), spec.retention_of(name))
 }
 
 fn target_url(metric: &Metric) -> Option<String> {

@@ -20,7 +20,7 @@ fn limit() -> Args {
 }
 
 #[test]
-fn dry_runs_and_retention_apply_by_name_or_to_every_metric() {
+fn dry_runs_and_retention_apply_to_the_metrics_their_rules_match() {
     let named = spec(&json!({
         "dryRun": [{"metricName": "latency"}],
         "measurementRetention": [{"metricName": "latency", "limit": 3}, {"metricName": "*", "limit": 7}],
@@ -28,9 +28,14 @@ fn dry_runs_and_retention_apply_by_name_or_to_every_metric() {
     assert_eq!(options_of(&named, "errors"), (false, Some(7)));
     assert_eq!(
         options_of(&named, "latency"),
-        (true, Some(3)),
-        "the first entry naming it"
+        (true, Some(7)),
+        "the last rule matching it, as in Argo"
     );
+    let ordered = spec(&json!({
+        "measurementRetention": [{"metricName": ".*", "limit": 7}, {"metricName": "^lat", "limit": 3}],
+    }));
+    assert_eq!(options_of(&ordered, "latency"), (false, Some(3)));
+    assert_eq!(options_of(&ordered, "errors"), (false, Some(7)));
     let every = spec(&json!({"dryRun": [{"metricName": "*"}]}));
     assert_eq!(options_of(&every, "errors"), (true, None));
     assert_eq!(options_of(&spec(&json!({})), "errors"), (false, None));

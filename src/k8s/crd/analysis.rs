@@ -582,13 +582,33 @@ pub struct RolloutAnalysisRunStatus {
 pub const MEASUREMENT_ERROR_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl AnalysisRunSpec {
-    /// Whether metric `name` is a dry run: listed by name or as `*`.
+    /// Whether metric `name` is a dry run: a `dryRun` rule's `metricName` matches it.
     #[must_use]
     pub fn is_dry_run(&self, name: &str) -> bool {
         self.dry_run
             .iter()
-            .any(|dry| dry.metric_name == "*" || dry.metric_name == name)
+            .any(|dry| rule_matches(&dry.metric_name, name))
     }
+
+    /// How many measurements of metric `name` to keep: the limit of the last
+    /// `measurementRetention` rule matching it, as Argo takes it.
+    #[must_use]
+    pub fn retention_of(&self, name: &str) -> Option<i32> {
+        self.measurement_retention
+            .iter()
+            .rfind(|retention| rule_matches(&retention.metric_name, name))
+            .map(|retention| retention.limit)
+    }
+}
+
+/// Whether a `dryRun` or `measurementRetention` rule's `metricName` matches metric `name`: as
+/// in Argo, a regular expression found anywhere in the name (`.*`, `^error-`, `latency`);
+/// tidegate also takes `*` for every metric. A rule that is not a valid expression matches
+/// its exact name only.
+fn rule_matches(rule: &str, name: &str) -> bool {
+    rule == "*"
+        || rule == name
+        || regex::Regex::new(rule).is_ok_and(|expression| expression.is_match(name))
 }
 
 impl AnalysisRun {

@@ -174,3 +174,43 @@ fn deploy_crds_are_current() {
         }
     }
 }
+
+#[test]
+fn dry_run_and_retention_rules_match_metric_names_as_argo_s_regular_expressions() {
+    let spec: AnalysisRunSpec = serde_json::from_value(serde_json::json!({
+        "metrics": [],
+        "dryRun": [{"metricName": "^latency-"}, {"metricName": "smoke"}],
+        "measurementRetention": [
+            {"metricName": ".*", "limit": 5},
+            {"metricName": "error", "limit": 20},
+            {"metricName": "(unclosed", "limit": 1}
+        ]
+    }))
+    .unwrap();
+    assert!(spec.is_dry_run("latency-p99"));
+    assert!(!spec.is_dry_run("p99-latency-"), "anchored at the start");
+    assert!(
+        spec.is_dry_run("smoke-test"),
+        "found anywhere, as Go's MatchString"
+    );
+    assert!(!spec.is_dry_run("error-rate"));
+    assert_eq!(
+        spec.retention_of("error-rate"),
+        Some(20),
+        "the last matching rule"
+    );
+    assert_eq!(spec.retention_of("latency"), Some(5));
+    assert_eq!(
+        spec.retention_of("(unclosed"),
+        Some(1),
+        "an invalid expression: its name"
+    );
+    let star: AnalysisRunSpec = serde_json::from_value(serde_json::json!({
+        "metrics": [], "dryRun": [{"metricName": "*"}]
+    }))
+    .unwrap();
+    assert!(star.is_dry_run("anything"));
+    let none: AnalysisRunSpec = serde_json::from_value(serde_json::json!({"metrics": []})).unwrap();
+    assert!(!none.is_dry_run("anything"));
+    assert_eq!(none.retention_of("anything"), None);
+}
