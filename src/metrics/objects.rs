@@ -260,29 +260,24 @@ impl Caches {
     }
 
     fn rollouts(&self) -> Vec<RolloutFacts> {
-        let store = self
-            .rollouts
-            .read()
-            .expect("the caches lock is never poisoned");
-        let mut facts: Vec<_> = store
-            .iter()
-            .flat_map(Store::state)
-            .map(|rollout| rollout_facts(&rollout))
-            .collect();
-        facts.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        facts
+        facts_of(&self.rollouts, rollout_facts)
     }
 
     fn runs(&self) -> Vec<RunFacts> {
-        let store = self.runs.read().expect("the caches lock is never poisoned");
-        let mut facts: Vec<_> = store
-            .iter()
-            .flat_map(Store::state)
-            .map(|run| run_facts(&run))
-            .collect();
-        facts.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        facts
+        facts_of(&self.runs, run_facts)
     }
+}
+
+/// What each object in `cache` contributes, by namespace and name (nothing without a cache).
+fn facts_of<K, F>(cache: &RwLock<Option<Store<K>>>, facts: fn(&K) -> F) -> Vec<F>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    let cache = cache.read().expect("the caches lock is never poisoned");
+    let mut objects: Vec<_> = cache.iter().flat_map(Store::state).collect();
+    objects.sort_by_cached_key(|object| (object.namespace(), object.name_any()));
+    objects.iter().map(|object| facts(object)).collect()
 }
 
 /// Encodes one gauge family: its descriptor, then one sample per `(labels, value)`.

@@ -22,6 +22,14 @@ fn suite_time() -> jiff::Timestamp {
     "2015-08-30T12:36:00Z".parse().expect("a timestamp")
 }
 
+/// The `authorization` header among signed headers.
+fn authorization_of<'a>(headers: &'a [(&'static str, String)]) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(name, _)| *name == "authorization")
+        .map(|(_, value)| value.as_str())
+}
+
 fn signed(url: &str, credentials: &Credentials) -> HashMap<&'static str, String> {
     let url = Url::parse(url).expect("a URL");
     sign(
@@ -345,10 +353,7 @@ async fn a_signed_query_reaches_the_server_as_it_was_signed() {
         "aps",
         suite_time(),
     );
-    let authorization = expected
-        .iter()
-        .find(|(name, _)| *name == "authorization")
-        .map(|(_, value)| value.as_str());
+    let authorization = authorization_of(&expected);
     assert_eq!(
         seen[0].header("authorization").first().copied(),
         authorization
@@ -403,10 +408,7 @@ async fn a_role_is_assumed_at_sts_with_a_request_signed_by_the_daemon_s_credenti
         "sts",
         suite_time(),
     );
-    let authorization = expected
-        .iter()
-        .find(|(name, _)| *name == "authorization")
-        .map(|(_, value)| value.as_str());
+    let authorization = authorization_of(&expected);
     assert_eq!(
         seen[0].header("authorization").first().copied(),
         authorization
