@@ -18,7 +18,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::PostParams;
 use kube::runtime::controller::Action;
@@ -149,19 +148,15 @@ pub async fn run(
         });
     let caches = context.metrics.argo.caches.clone();
     caches.watch_rollouts(Some(controller.store()));
-    controller
+    let controller = controller
         .owns::<ReplicaSet>(replica_sets, owned.clone())
         .owns::<AnalysisRun>(runs, owned)
         .watches(services, watcher::Config::default(), naming)
-        .watches(deployments, watcher::Config::default(), referencing)
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, context)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "controller event");
-            }
-        })
-        .await;
+        .watches(deployments, watcher::Config::default(), referencing);
+    k8s::shutdown::run_until_shutdown(controller, shutdown, |controller| {
+        controller.run(reconcile, error_policy, context)
+    })
+    .await;
     caches.watch_rollouts(None);
 }
 

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -97,19 +96,14 @@ pub async fn run(
     let controller = Controller::new(runs, watcher::Config::default());
     let caches = shared.settings.metrics.argo.caches.clone();
     caches.watch_runs(Some(controller.store()));
-    controller
-        .owns(
-            jobs,
-            watcher::Config::default().labels("tidegate.dev/analysis-run"),
-        )
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, shared)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "analysis controller event");
-            }
-        })
-        .await;
+    let controller = controller.owns(
+        jobs,
+        watcher::Config::default().labels("tidegate.dev/analysis-run"),
+    );
+    crate::k8s::shutdown::run_until_shutdown(controller, shutdown, |controller| {
+        controller.run(reconcile, error_policy, shared)
+    })
+    .await;
     caches.watch_runs(None);
 }
 

@@ -15,6 +15,7 @@ pub mod field_path;
 pub mod labels;
 mod observe;
 pub mod pod_metadata;
+pub mod shutdown;
 pub mod workload;
 
 pub use act::{ActError, act};

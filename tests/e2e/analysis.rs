@@ -566,6 +566,23 @@ async fn a_job_that_exists_is_measured_only_if_its_run_owns_it() {
     controllers.stop().await;
 }
 
+#[tokio::test]
+async fn a_job_the_api_refuses_is_an_error_that_says_so() {
+    let (namespace, controllers) = setup("analysis-job-refused").await;
+    // A container without an image: the apiserver refuses the Job.
+    let refused = json!({"name": "smoke", "consecutiveErrorLimit": 0, "provider": {"job":
+        {"spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "smoke"}]}}}}}});
+    let status = run_to_completion(&namespace, "refused", json!([refused]), json!({})).await;
+    assert_eq!(status.phase, AnalysisPhase::Error, "{status:#?}");
+    let message = &status.metric_results[0].measurements[0].message;
+    assert!(
+        message.contains("create Job refused-smoke-0") && message.contains("image"),
+        "{message}"
+    );
+    controllers.stop().await;
+}
+
 /// The canary's Services and its error-rate AnalysisTemplate (Prometheus address as argument).
 async fn gate(namespace: &TestNamespace) {
     for name in ["web-canary", "web-stable"] {
