@@ -1,5 +1,6 @@
 //! `tidegate promote NAME` through Git: commits an approval record for the Rollout's current
-//! revision and step to its source's tracked branch; the daemon releases the pause when it
+//! revision and step to its source's tracked branch, and `spec.paused: false` in the
+//! Rollout's file when Git paused it (`tidegate pause`); the daemon releases the pause when it
 //! syncs that commit. The approval is a reviewed, attributed change in Git like any other.
 //!
 //! In: the Rollout (from the cluster) and the configuration naming its source. Out: one commit.
@@ -8,15 +9,15 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use super::cluster::ClusterArgs;
-use crate::config::Config;
-use crate::k8s::crd::Rollout;
-use crate::k8s::labels;
+use super::gitops::Applied;
+use crate::escape;
+use crate::manifest::path::FieldPath;
 use crate::writeback::approval::Approval;
 use crate::writeback::progress;
-use crate::writeback::{Author, Change, Edit, GitWriter, Written};
+use crate::writeback::{Change, Edit, Written};
 
 /// Who approves: `--as`, else `$USER`, else `tidegate-cli`.
 pub fn approver(given: Option<&str>) -> String {
@@ -26,7 +27,8 @@ pub fn approver(given: Option<&str>) -> String {
         .unwrap_or_else(|| "tidegate-cli".to_owned())
 }
 
-/// Commits the approval of `name`'s current pause; prints the commit.
+/// Commits the approval of `name`'s current pause, and lifts a pause set in Git
+/// (`spec.paused: false`, as Argo's promote does) in the same commit; prints the commit.
 pub async fn commit_approval(
     name: &str,
     cluster: &ClusterArgs,
@@ -34,92 +36,93 @@ pub async fn commit_approval(
     by: &str,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let (client, namespace) = cluster.connect().await?;
-    let rollout = match Api::<Rollout>::namespaced(client.clone(), &namespace)
-        .get(name)
-        .await
-    {
-        Ok(rollout) => rollout,
-        Err(error) => {
-            let error =
-                anyhow::Error::from(error).context(format!("get Rollout {namespace}/{name}"));
-            return Err(super::cluster::explain_missing(&client, &namespace, name, error).await);
-        }
-    };
-    let config = Config::load(config)?;
-    let source_name = rollout
-        .labels()
-        .get(labels::SOURCE)
-        .cloned()
-        .with_context(|| {
-            format!(
-                "Rollout {namespace}/{name} was not applied from Git (no {} label): use --direct",
-                labels::SOURCE
-            )
-        })?;
-    let source = config
-        .sources
-        .iter()
-        .find(|source| source.name == source_name)
-        .with_context(|| {
-            format!("the configuration has no source {source_name:?} (the Rollout's source)")
-        })?;
-    let snapshot = progress::snapshot(&rollout).with_context(|| {
-        format!("Rollout {namespace}/{name} has not been observed by the controller yet")
-    })?;
+    let applied = Applied::find(name, cluster, config).await?;
+    let id = applied.id();
+    let snapshot = progress::snapshot(&applied.rollout)
+        .with_context(|| format!("Rollout {id} has not been observed by the controller yet"))?;
+    let paused = applied.rollout.spec.paused;
     anyhow::ensure!(
-        snapshot.awaiting_approval,
-        "Rollout {namespace}/{name} is not paused waiting for approval (use --direct to promote it anyway)"
+        snapshot.awaiting_approval || paused,
+        "Rollout {id} is not paused waiting for approval (use --direct to promote it anyway)"
     );
-    let approval = Approval {
-        namespace: namespace.clone(),
-        rollout: rollout.name_any(),
+    let approval = snapshot.awaiting_approval.then(|| Approval {
+        namespace: applied.namespace.clone(),
+        rollout: applied.rollout.name_any(),
         revision: snapshot.hash.clone(),
         step: Some(snapshot.step),
         approved_by: by.to_owned(),
         reason: String::new(),
-    };
-    let message = format!(
-        "Approve {namespace}/{name} revision {} at step {}/{}\n\nApproved by {by} with tidegate promote.\n",
+    });
+    let id_text = escape::one_line(&id, 200);
+    let at_step = format!(
+        "{id_text} revision {} at step {}/{}",
         snapshot.hash,
         snapshot.step + 1,
         snapshot.steps.max(1)
     );
-    let cache = config.state.cache_dir().join(".cli").join(&source.name);
-    let writer = GitWriter::new(
-        &cache,
-        &source.url,
-        source.auth.as_ref(),
-        Author {
-            name: by.to_owned(),
-            email: format!("{by}@tidegate.invalid"),
-        },
+    let (what, done) = match (&approval, paused) {
+        (Some(_), false) => (format!("Approve {at_step}"), "Approved"),
+        (Some(_), true) => (
+            format!("Resume and approve {at_step}"),
+            "Resumed and approved",
+        ),
+        (None, _) => (format!("Resume {id_text}"), "Resumed"),
+    };
+    let message = format!(
+        "{what}\n\n{done} by {} with tidegate promote.\n",
+        escape::one_line(by, 200)
     );
-    let branch = source.reference.clone();
-    let path = Approval::path(&namespace, name);
-    let content = approval.to_yaml().into_bytes();
-    let written = tokio::task::spawn_blocking(move || {
-        writer.commit(&branch, None, &mut |_| {
-            Ok(Edit {
-                message: message.clone(),
-                changes: vec![Change {
+    let record = approval.as_ref().map(|approval| {
+        (
+            Approval::path(&approval.namespace, &approval.rollout),
+            approval.to_yaml().into_bytes(),
+        )
+    });
+    let unpause = paused
+        .then(|| applied.manifest())
+        .transpose()?
+        .map(|manifest| {
+            (
+                manifest,
+                FieldPath::parse("spec.paused"),
+                serde_json::Value::Bool(false),
+            )
+        });
+    let written = applied
+        .commit(by, move |tip| {
+            let mut changes: Vec<Change> = Vec::new();
+            if let Some((path, content)) = &record {
+                changes.push(Change {
                     path: path.clone(),
                     content: Some(content.clone()),
-                }],
+                });
+            }
+            if let Some((manifest, path, value)) = &unpause {
+                changes.extend(manifest.change(tip, |_| Ok(vec![(path.clone(), value.clone())]))?);
+            }
+            Ok(Edit {
+                message: message.clone(),
+                changes,
             })
         })
-    })
-    .await??;
+        .await?;
+    let branch = &applied.source.reference;
+    let done = match (&approval, paused) {
+        (Some(_), false) => format!("the approval of {id} revision {}", snapshot.hash),
+        (Some(_), true) => format!(
+            "spec.paused: false and the approval of {id} revision {}",
+            snapshot.hash
+        ),
+        (None, _) => format!("spec.paused: false for {id}"),
+    };
     match written {
         Written::Committed { commit } => writeln!(
             out,
-            "approval of {namespace}/{name} revision {} committed to {} as {commit}; the pause is released when tidegate syncs it",
-            snapshot.hash, source.reference
+            "{done} committed to {branch} as {commit}; the pause is released when tidegate syncs it"
         )?,
         Written::AlreadyThere { .. } => writeln!(
             out,
-            "{} already approves {namespace}/{name} revision {}; the pause is released when tidegate syncs it",
-            source.reference, snapshot.hash
+            "{branch} already holds {done}; the pause is released when tidegate syncs it"
         )?,
     }
     Ok(())

@@ -4,12 +4,14 @@
 //! dispatches and turns errors into a message on stderr and a failing exit code.
 
 mod approve;
+mod change;
 mod cluster;
 mod completion;
 mod config;
 mod controller;
 mod crd;
 mod diff;
+mod gitops;
 mod lint;
 mod reference;
 mod render;
@@ -56,6 +58,10 @@ enum Command {
     List(rollouts::ListArgs),
     /// Move a Rollout past its current pause or step (`--full`: past all of them).
     Promote(rollouts::PromoteArgs),
+    /// Pause a Rollout, through Git: commits `spec.paused: true` to its file (`promote` lifts it).
+    Pause(change::PauseArgs),
+    /// Change a Rollout's desired state through Git (`set image`).
+    Set(change::SetArgs),
     /// Abort a Rollout's update: the stable revision takes everything back.
     Abort(rollouts::TargetArgs),
     /// Retry an aborted update from its first step.
@@ -100,6 +106,8 @@ impl Cli {
             Command::Get(args) => rollouts::get(&args, out),
             Command::List(args) => rollouts::list(&args, out),
             Command::Promote(args) => rollouts::promote(&args, out),
+            Command::Pause(args) => change::pause(&args, out),
+            Command::Set(args) => change::set(&args, out),
             Command::Abort(args) => rollouts::abort(&args, out),
             Command::Retry(args) => rollouts::retry(&args, out),
             Command::Restart(args) => rollouts::restart(&args, out),

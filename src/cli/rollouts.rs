@@ -263,6 +263,11 @@ pub fn promote(args: &PromoteArgs, out: &mut impl Write) -> anyhow::Result<()> {
             if state.abort {
                 return Err("it is aborted: retry it first".to_owned());
             }
+            if rollout.spec.paused {
+                // Git holds `spec.paused: true`; the sync would keep the pause whatever the
+                // status says.
+                return Err("spec.paused is true in Git: promote without --direct commits spec.paused: false".to_owned());
+            }
             if full {
                 return Ok(engine::promote_full(state));
             }

@@ -14,9 +14,9 @@
 
 mod files;
 mod owned;
-mod path;
+pub(crate) mod path;
 mod references;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

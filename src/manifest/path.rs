@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde_saphyr::granit_parser::{Event, Parser};
+use serde_saphyr::granit_parser::{Event, Parser, Span};
 
 /// One step into a document: a mapping key or a sequence index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,7 +91,9 @@ impl fmt::Display for FieldPath {
     }
 }
 
-enum Frame {
+/// Where a YAML event walk stands: inside a mapping (at its key, once read) or a sequence
+/// (at its next index).
+pub(crate) enum Frame {
     Mapping { key: Option<String> },
     Sequence { next: usize },
 }
@@ -101,52 +103,64 @@ enum Frame {
 /// not parse or has no such document.
 #[must_use]
 pub fn line_of(text: &str, document: usize, path: &FieldPath) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None; // (matched depth, line)
+    let parsed = walk(text, document, |stack, _, span, _| {
+        note_match(stack, path, span.start.line(), &mut best);
+    });
+    if !parsed {
+        return None;
+    }
+    best.map(|(_, line)| line)
+}
+
+/// Walks the document of `text` whose root node starts on line `document`, calling `visit`
+/// with the frames around each node (before the node is entered) and each mapping key (after
+/// it is read: the frames then end at that key; the last argument is `true`). Stops at the
+/// document's end or a complex key; `false` when the text does not parse.
+pub(crate) fn walk(
+    text: &str,
+    document: usize,
+    mut visit: impl FnMut(&[Frame], &Event<'_>, &Span, bool),
+) -> bool {
     let mut in_document = false;
     let mut at_root = false;
     let mut stack: Vec<Frame> = Vec::new();
-    let mut best: Option<(usize, usize)> = None; // (matched depth, line)
     for item in Parser::new_from_str(text) {
-        let (event, span) = item.ok()?;
-        let line = span.start.line();
+        let Ok((event, span)) = item else {
+            return false;
+        };
         match event {
             Event::DocumentStart(..) => {
                 at_root = true;
                 stack.clear();
             }
-            Event::DocumentEnd if in_document => return best.map(|(_, line)| line),
+            Event::DocumentEnd if in_document => return true,
             Event::Scalar(..)
             | Event::MappingStart(..)
             | Event::SequenceStart(..)
             | Event::Alias(..)
-                if at_root =>
+                if at_root || in_document =>
             {
-                at_root = false;
-                in_document = line == document;
-                if in_document {
-                    best = Some((0, line));
-                    if let Event::MappingStart(..) = event {
-                        stack.push(Frame::Mapping { key: None });
-                    } else if let Event::SequenceStart(..) = event {
-                        stack.push(Frame::Sequence { next: 0 });
+                if at_root {
+                    at_root = false;
+                    in_document = span.start.line() == document;
+                    if !in_document {
+                        continue;
                     }
                 }
-            }
-            Event::Scalar(..)
-            | Event::MappingStart(..)
-            | Event::SequenceStart(..)
-            | Event::Alias(..)
-                if in_document =>
-            {
                 // A scalar in key position names the next value; anything else is a node.
-                if let (Some(Frame::Mapping { key }), Event::Scalar(value, ..)) =
-                    (stack.last_mut(), &event)
+                if let Some(Frame::Mapping { key }) = stack.last_mut()
                     && key.is_none()
                 {
+                    let Event::Scalar(value, ..) = &event else {
+                        // A complex key: nothing tidegate points at lives under one.
+                        return true;
+                    };
                     *key = Some(value.to_string());
-                    note_match(&stack, path, line, &mut best);
+                    visit(&stack, &event, &span, true);
                     continue;
                 }
-                note_match(&stack, path, line, &mut best);
+                visit(&stack, &event, &span, false);
                 match event {
                     Event::MappingStart(..) => stack.push(Frame::Mapping { key: None }),
                     Event::SequenceStart(..) => stack.push(Frame::Sequence { next: 0 }),
@@ -160,7 +174,7 @@ pub fn line_of(text: &str, document: usize, path: &FieldPath) -> Option<usize> {
             _ => {}
         }
     }
-    best.map(|(_, line)| line)
+    true
 }
 
 /// After a value: the mapping waits for its next key, the sequence moves to its next item.

@@ -7,6 +7,7 @@
 
 pub mod approval;
 pub mod git;
+pub mod manifest_edit;
 pub mod messages;
 pub mod progress;
 pub mod queue;

@@ -929,3 +929,183 @@ async fn a_record_read_that_never_answers_never_holds_up_another_rollouts_approv
     .await;
     daemon.stop().await;
 }
+
+/// Runs the `tidegate` binary against `ns` with the configuration `config`.
+fn cli(ns: &TestNamespace, config: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .args(["--namespace", ns.name(), "--kubeconfig"])
+        .arg(crate::support::kubeconfig())
+        .output()
+        .expect("run tidegate")
+}
+
+fn succeeded(output: &std::process::Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{text}");
+    text
+}
+
+/// A daemon syncing `original` as `apps/web/rollout.yaml` from a Git server, with the Rollout
+/// healthy, and a configuration file naming the same source for the CLI.
+struct CliSetup {
+    ns: TestNamespace,
+    server: GitServer,
+    daemon: Daemon,
+    config: std::path::PathBuf,
+    _secrets: TempDir,
+}
+
+async fn cli_setup(original: &str) -> CliSetup {
+    let ns = TestNamespace::create("cli-git").await;
+    install_crds(&ns.client()).await;
+    let server = GitServer::start(Some(CREDENTIALS));
+    server
+        .repo("deploy")
+        .write("apps/web/rollout.yaml", original)
+        .commit("web 1");
+    let secrets = TempDir::new("secrets");
+    let password = password_file(&secrets);
+    let sources = source(
+        &ns,
+        &server.url("deploy"),
+        &password,
+        "  path: apps\n  writeBack: {}\n",
+    );
+    let daemon = Daemon::start_controlling(&ns, &sources, "");
+    wait_for_object(&ns.api::<Rollout>(), "web", TIMEOUT, healthy_on("web:1")).await;
+    let config = secrets.path().join("tidegate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n{sources}state:\n  namespace: {}\n  cacheDir: {}\n",
+            ns.name(),
+            secrets.path().join("cli-cache").display()
+        ),
+    )
+    .expect("write the CLI's configuration");
+    CliSetup {
+        ns,
+        server,
+        daemon,
+        config,
+        _secrets: secrets,
+    }
+}
+
+#[tokio::test]
+async fn set_image_pause_and_promote_are_commits_the_daemon_then_applies() {
+    let original = format!(
+        "# The shop's front end.\n{}",
+        rollout("web:1", APPROVAL_STEPS)
+    );
+    let CliSetup {
+        ns,
+        server,
+        daemon,
+        config,
+        _secrets,
+    } = cli_setup(&original).await;
+    let rollouts = ns.api::<Rollout>();
+    let file = |commit: &str| {
+        server
+            .show("deploy", commit, "apps/web/rollout.yaml")
+            .expect("the Rollout's file")
+    };
+    let last = || server.log("deploy", "main", "%an|%s")[0].clone();
+
+    // set image: one line of the file changes, and the canary of web:2 waits at its pause.
+    let said = succeeded(&cli(
+        &ns,
+        &config,
+        &["set", "image", "web", "web=web:2", "--as", "alice"],
+    ));
+    assert!(said.contains("committed to main"), "{said}");
+    assert_eq!(
+        file("main"),
+        original.replace("image: web:1", "image: web:2")
+    );
+    assert_eq!(
+        last(),
+        format!("alice|Set image web=web:2 of {}/web", ns.name())
+    );
+    let at_pause = wait_for_object(&rollouts, "web", TIMEOUT, |rollout: Option<&Rollout>| {
+        rollout
+            .and_then(|rollout| rollout.status.as_ref())
+            .is_some_and(|status| {
+                status.current_step_index == Some(1) && !status.pause_conditions.is_empty()
+            })
+    })
+    .await
+    .expect("the Rollout");
+    let canary = at_pause.status.expect("status").current_pod_hash;
+
+    // pause: `paused: true` joins the file; the cluster's Rollout is paused by its spec.
+    succeeded(&cli(&ns, &config, &["pause", "web", "--as", "alice"]));
+    assert_eq!(
+        file("main"),
+        original
+            .replace("image: web:1", "image: web:2")
+            .replace("spec:\n  replicas", "spec:\n  paused: true\n  replicas")
+    );
+    assert_eq!(last(), format!("alice|Pause {}/web", ns.name()));
+    wait_for_object(&rollouts, "web", TIMEOUT, |rollout: Option<&Rollout>| {
+        rollout.is_some_and(|rollout| {
+            rollout.spec.paused
+                && rollout.status.as_ref().is_some_and(|status| {
+                    status.observed_generation
+                        == rollout.metadata.generation.unwrap_or(0).to_string()
+                        && status.message == "manually paused"
+                })
+        })
+    })
+    .await;
+    // A break-glass promotion cannot lift a pause that Git holds.
+    let direct = cli(&ns, &config, &["promote", "--direct", "web"]);
+    assert!(!direct.status.success());
+    assert!(
+        String::from_utf8_lossy(&direct.stderr).contains("spec.paused is true in Git"),
+        "{direct:?}"
+    );
+
+    // promote: one commit lifts the pause and approves the step; web:2 becomes stable.
+    let said = succeeded(&cli(&ns, &config, &["promote", "web", "--as", "bob"]));
+    assert!(
+        said.contains("spec.paused: false and the approval"),
+        "{said}"
+    );
+    assert_eq!(
+        last(),
+        format!(
+            "bob|Resume and approve {}/web revision {canary} at step 2/2",
+            ns.name()
+        )
+    );
+    assert!(file("main").contains("  paused: false\n"));
+    let promoted = wait_for_object(&rollouts, "web", TIMEOUT, healthy_on("web:2"))
+        .await
+        .expect("the Rollout");
+    assert!(!promoted.spec.paused);
+    assert_eq!(
+        server.log("deploy", "main", "%H").len(),
+        4,
+        "web 1, set image, pause, promote"
+    );
+
+    // A container that is not there changes nothing.
+    let wrong = cli(&ns, &config, &["set", "image", "web", "api=web:3"]);
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr)
+            .contains("no container api in the Rollout's pod template (it has web)"),
+        "{wrong:?}"
+    );
+    assert_eq!(server.log("deploy", "main", "%H").len(), 4);
+    daemon.stop().await;
+}

@@ -1,0 +1,307 @@
+//! `tidegate pause NAME` and `tidegate set image NAME CONTAINER=IMAGE...`: Argo's kubectl
+//! plugin patches these into the cluster, where a GitOps sync would take them back. tidegate
+//! commits them to the Rollout's file on its source's tracked branch (`spec.paused: true`;
+//! the container's `image:` value), and the daemon acts when it syncs the commit.
+//! `tidegate promote` lifts such a pause the same way.
+//!
+//! In: the command line, the Rollout, its file on the branch. Out: one commit.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::cluster::{ClusterArgs, block_on};
+use super::gitops::Applied;
+use crate::escape;
+use crate::manifest::path::FieldPath;
+use crate::writeback::{Edit, Written};
+
+/// Who commits, and where the Rollout's source is configured.
+#[derive(Debug, clap::Args)]
+struct Committer {
+    /// Who makes the change (default: $USER).
+    #[arg(long = "as", value_name = "NAME")]
+    by: Option<String>,
+    /// The configuration file naming the Rollout's source.
+    #[arg(long, short, value_name = "FILE", default_value = "tidegate.yaml")]
+    config: PathBuf,
+}
+
+/// `tidegate pause NAME`.
+#[derive(Debug, clap::Args)]
+pub struct PauseArgs {
+    /// The Rollout.
+    name: String,
+    #[command(flatten)]
+    committer: Committer,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// `tidegate set ...`.
+#[derive(Debug, clap::Args)]
+pub struct SetArgs {
+    #[command(subcommand)]
+    what: Set,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Set {
+    /// Set container images of a Rollout's pod template, in its file in Git: a new revision
+    /// once tidegate syncs the commit.
+    Image(SetImageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SetImageArgs {
+    /// The Rollout.
+    name: String,
+    /// `CONTAINER=IMAGE` (containers and init containers; `*=IMAGE` sets every one).
+    #[arg(required = true, value_name = "CONTAINER=IMAGE")]
+    images: Vec<String>,
+    #[command(flatten)]
+    committer: Committer,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// Runs `tidegate pause`: commits `spec.paused: true`.
+pub fn pause(args: &PauseArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let field = (FieldPath::parse("spec.paused"), Value::Bool(true));
+    block_on(commit(
+        &args.name,
+        &args.committer,
+        &args.cluster,
+        "Pause",
+        "pause",
+        move |_| Ok(vec![field.clone()]),
+        out,
+    ))
+}
+
+/// Runs `tidegate set image`: commits each container's new image.
+pub fn set(args: &SetArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let Set::Image(args) = &args.what;
+    let wanted = args
+        .images
+        .iter()
+        .map(|pair| parse_image(pair))
+        .collect::<Result<Vec<_>, _>>()?;
+    let summary = wanted
+        .iter()
+        .map(|(container, image)| format!("{container}={image}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    block_on(commit(
+        &args.name,
+        &args.committer,
+        &args.cluster,
+        &format!("Set image {summary} of"),
+        "set image",
+        move |document| image_fields(document, &wanted),
+        out,
+    ))
+}
+
+/// `CONTAINER=IMAGE` read, or why not.
+fn parse_image(pair: &str) -> anyhow::Result<(String, String)> {
+    let (container, image) = pair
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("{pair:?}: expected CONTAINER=IMAGE"))?;
+    anyhow::ensure!(
+        !container.is_empty(),
+        "{pair:?}: the container name is empty"
+    );
+    anyhow::ensure!(
+        !image.is_empty() && !image.chars().any(|c| c.is_whitespace() || c.is_control()),
+        "{pair:?}: the image must be a non-empty reference without spaces"
+    );
+    Ok((container.to_owned(), image.to_owned()))
+}
+
+/// The `image` fields of the Rollout document's containers and init containers named in
+/// `wanted` (`*`: all), with their new values; an error names a container not there.
+fn image_fields(
+    document: &Value,
+    wanted: &[(String, String)],
+) -> Result<Vec<(FieldPath, Value)>, String> {
+    let Some(pod) = document.pointer("/spec/template/spec") else {
+        return Err(match document.pointer("/spec/workloadRef/name") {
+            Some(name) => format!(
+                "the Rollout's pod template is in Deployment {name}: set the image in its manifest"
+            ),
+            None => "the Rollout has no spec.template.spec".to_owned(),
+        });
+    };
+    let mut fields = Vec::new();
+    let mut present = Vec::new();
+    for list in ["containers", "initContainers"] {
+        let containers = pod
+            .get(list)
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        for (index, container) in containers.iter().enumerate() {
+            let name = container
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            present.push(name.to_owned());
+            // The last pair naming a container wins (as kubectl's does).
+            if let Some((_, image)) = wanted
+                .iter()
+                .rev()
+                .find(|(wanted, _)| wanted == name || wanted == "*")
+            {
+                let path = FieldPath::parse("spec.template.spec")
+                    .key(list)
+                    .index(index)
+                    .key("image");
+                fields.push((path, Value::String(image.clone())));
+            }
+        }
+    }
+    let missing: Vec<&str> = wanted
+        .iter()
+        .map(|(container, _)| container.as_str())
+        .filter(|container| *container != "*" && !present.iter().any(|name| name == container))
+        .collect();
+    if missing.is_empty() {
+        Ok(fields)
+    } else {
+        Err(format!(
+            "no container {} in the Rollout's pod template (it has {})",
+            missing.join(", "),
+            present.join(", ")
+        ))
+    }
+}
+
+/// Commits the Rollout's fields that `fields_of` picks, with the subject `<what> <ns/name>`.
+async fn commit(
+    name: &str,
+    committer: &Committer,
+    cluster: &ClusterArgs,
+    what: &str,
+    command: &str,
+    fields_of: impl Fn(&Value) -> Result<Vec<(FieldPath, Value)>, String> + Send + 'static,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let by = super::approve::approver(committer.by.as_deref());
+    let applied = Applied::find(name, cluster, &committer.config).await?;
+    let id = applied.id();
+    let manifest = applied.manifest()?;
+    let message = format!(
+        "{} {}\n\nBy {} with tidegate {command}.\n",
+        escape::one_line(what, 400),
+        escape::one_line(&id, 200),
+        escape::one_line(&by, 200)
+    );
+    let written = applied
+        .commit(&by, move |tip| {
+            Ok(Edit {
+                message: message.clone(),
+                changes: manifest.change(tip, &fields_of)?.into_iter().collect(),
+            })
+        })
+        .await?;
+    let branch = &applied.source.reference;
+    match written {
+        Written::Committed { commit } => writeln!(
+            out,
+            "{command} of {id} committed to {branch} as {commit}; tidegate applies it when it syncs the commit"
+        )?,
+        Written::AlreadyThere { .. } => {
+            writeln!(
+                out,
+                "{branch} already holds this for {id}; nothing to commit"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn document() -> Value {
+        json!({"spec": {"template": {"spec": {
+            "initContainers": [{"name": "migrate", "image": "shop:1"}],
+            "containers": [{"name": "web", "image": "shop:1"}, {"name": "proxy", "image": "envoy:1"}],
+        }}}})
+    }
+
+    fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(container, image)| ((*container).to_owned(), (*image).to_owned()))
+            .collect()
+    }
+
+    fn shown(fields: &[(FieldPath, Value)]) -> Vec<String> {
+        fields
+            .iter()
+            .map(|(path, value)| format!("{path}={value}"))
+            .collect()
+    }
+
+    #[test]
+    fn named_containers_and_init_containers_get_their_images() {
+        let fields = image_fields(
+            &document(),
+            &pairs(&[("web", "shop:2"), ("migrate", "shop:2")]),
+        )
+        .expect("both exist");
+        assert_eq!(
+            shown(&fields),
+            [
+                "spec.template.spec.containers[0].image=\"shop:2\"",
+                "spec.template.spec.initContainers[0].image=\"shop:2\""
+            ]
+        );
+    }
+
+    #[test]
+    fn a_star_sets_every_container_and_a_later_pair_wins() {
+        let fields = image_fields(&document(), &pairs(&[("*", "all:1"), ("proxy", "envoy:2")]))
+            .expect("valid");
+        assert_eq!(
+            shown(&fields),
+            [
+                "spec.template.spec.containers[0].image=\"all:1\"",
+                "spec.template.spec.containers[1].image=\"envoy:2\"",
+                "spec.template.spec.initContainers[0].image=\"all:1\""
+            ]
+        );
+    }
+
+    #[test]
+    fn a_container_not_there_is_named_with_those_that_are() {
+        let error = image_fields(&document(), &pairs(&[("api", "shop:2")])).expect_err("no api");
+        assert_eq!(
+            error,
+            "no container api in the Rollout's pod template (it has web, proxy, migrate)"
+        );
+        let referenced = json!({"spec": {"workloadRef": {"kind": "Deployment", "name": "web"}}});
+        let error =
+            image_fields(&referenced, &pairs(&[("web", "shop:2")])).expect_err("no template");
+        assert!(error.contains("Deployment \"web\""), "{error}");
+    }
+
+    #[test]
+    fn image_pairs_are_checked() {
+        assert_eq!(
+            parse_image("web=reg.example:5000/shop@sha256:ab").expect("valid"),
+            (
+                "web".to_owned(),
+                "reg.example:5000/shop@sha256:ab".to_owned()
+            )
+        );
+        for bad in ["web", "=shop:1", "web=", "web=shop 1", "web=shop\n1"] {
+            assert!(parse_image(bad).is_err(), "{bad:?}");
+        }
+    }
+}
