@@ -1,19 +1,24 @@
-//! `tidegate pause NAME` and `tidegate set image NAME CONTAINER=IMAGE...`: Argo's kubectl
-//! plugin patches these into the cluster, where a GitOps sync would take them back. tidegate
-//! commits them to the Rollout's file on its source's tracked branch (`spec.paused: true`;
-//! the container's `image:` value), and the daemon acts when it syncs the commit.
+//! `tidegate pause NAME`, `tidegate set image NAME CONTAINER=IMAGE...` and `tidegate undo NAME
+//! [--to-revision N]`: Argo's kubectl plugin patches these into the cluster, where a GitOps
+//! sync would take them back. tidegate commits them to the Rollout's file on its source's
+//! tracked branch (`spec.paused: true`; the container's `image:` value; `spec.template` as the
+//! commit that deployed revision N had it), and the daemon acts when it syncs the commit.
 //! `tidegate promote` lifts such a pause the same way.
 //!
-//! In: the command line, the Rollout, its file on the branch. Out: one commit.
+//! In: the command line, the Rollout (and for `undo` its ReplicaSets), its file on the branch.
+//! Out: one commit.
 
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
+use kube::ResourceExt;
 use serde_json::Value;
 
 use super::cluster::{ClusterArgs, block_on};
 use super::gitops::Applied;
 use crate::escape;
+use crate::k8s::{self, ListParams, ReplicaSet, labels};
 use crate::manifest::path::FieldPath;
 use crate::writeback::{Edit, Written};
 
@@ -64,6 +69,139 @@ struct SetImageArgs {
     committer: Committer,
     #[command(flatten)]
     cluster: ClusterArgs,
+}
+
+/// `tidegate undo NAME`.
+#[derive(Debug, clap::Args)]
+pub struct UndoArgs {
+    /// The Rollout.
+    name: String,
+    /// The revision to go back to (default: the one before the current).
+    #[arg(long, value_name = "N")]
+    to_revision: Option<u64>,
+    #[command(flatten)]
+    committer: Committer,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// One revision of a Rollout, as its ReplicaSet records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Revision {
+    number: u64,
+    hash: String,
+    /// The commit that brought it (`tidegate.dev/commit`).
+    commit: Option<String>,
+}
+
+/// Runs `tidegate undo`: commits the pod template of an earlier revision, as the commit that
+/// brought that revision had it.
+pub fn undo(args: &UndoArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    block_on(async {
+        let by = super::approve::approver(args.committer.by.as_deref());
+        let applied = Applied::find(&args.name, &args.cluster, &args.committer.config).await?;
+        let id = applied.id();
+        let owned = ListParams::default().labels(&format!("{}={}", labels::ROLLOUT, args.name));
+        let revisions: Vec<Revision> =
+            k8s::Api::<ReplicaSet>::namespaced(applied.client.clone(), &applied.namespace)
+                .list(&owned)
+                .await
+                .with_context(|| format!("list the ReplicaSets of Rollout {id}"))?
+                .items
+                .iter()
+                .filter_map(revision_of)
+                .collect();
+        let current = applied
+            .rollout
+            .status
+            .as_ref()
+            .map(|status| status.current_pod_hash.clone())
+            .unwrap_or_default();
+        let target = pick(&revisions, &current, args.to_revision)
+            .map_err(|message| anyhow::anyhow!("Rollout {id}: {message}"))?;
+        let commit = target.commit.clone().with_context(|| {
+            format!(
+                "Rollout {id}: revision {} has no {} annotation, so its commit is not known",
+                target.number,
+                labels::COMMIT
+            )
+        })?;
+        let manifest = applied.manifest()?;
+        let message = format!(
+            "Undo {} to revision {}\n\nThe pod template as commit {commit} had it.\n\nBy {} with tidegate undo.\n",
+            escape::one_line(&id, 200),
+            target.number,
+            escape::one_line(&by, 200)
+        );
+        let template = FieldPath::parse("spec.template");
+        let deployed = commit.clone();
+        let written = applied
+            .commit(&by, move |tip| {
+                Ok(Edit {
+                    message: message.clone(),
+                    changes: manifest
+                        .restore(tip, &deployed, &template)?
+                        .into_iter()
+                        .collect(),
+                })
+            })
+            .await?;
+        let branch = &applied.source.reference;
+        match written {
+            Written::Committed { commit: undone } => writeln!(
+                out,
+                "undo of {id} to revision {} (the pod template of {commit}) committed to {branch} as {undone}; tidegate applies it when it syncs the commit",
+                target.number
+            )?,
+            Written::AlreadyThere { .. } => writeln!(
+                out,
+                "{branch} already holds the pod template of revision {} for {id}; nothing to commit",
+                target.number
+            )?,
+        }
+        Ok(())
+    })
+}
+
+fn revision_of(rs: &ReplicaSet) -> Option<Revision> {
+    Some(Revision {
+        number: rs.annotations().get(labels::REVISION)?.parse().ok()?,
+        hash: rs.labels().get(labels::POD_TEMPLATE_HASH)?.clone(),
+        commit: rs.annotations().get(labels::COMMIT).cloned(),
+    })
+}
+
+/// The revision to go back to: `to` if given, else the newest one older than the current.
+fn pick<'r>(
+    revisions: &'r [Revision],
+    current: &str,
+    to: Option<u64>,
+) -> Result<&'r Revision, String> {
+    let current = revisions
+        .iter()
+        .find(|revision| revision.hash == current)
+        .map_or(0, |revision| revision.number);
+    let known = || {
+        let mut numbers: Vec<u64> = revisions.iter().map(|revision| revision.number).collect();
+        numbers.sort_unstable();
+        numbers
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match to {
+        Some(number) if number == current => Err(format!("revision {number} is the current one")),
+        Some(number) => revisions
+            .iter()
+            .find(|revision| revision.number == number)
+            .ok_or_else(|| format!("no revision {number} (its ReplicaSets have {})", known())),
+        None => revisions
+            .iter()
+            .filter(|revision| revision.number < current)
+            .max_by_key(|revision| revision.number)
+            .ok_or_else(|| "no earlier revision to go back to".to_owned()),
+    }
 }
 
 /// Runs `tidegate pause`: commits `spec.paused: true`.
@@ -226,6 +364,38 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn revisions() -> Vec<Revision> {
+        [(1, "aaa"), (3, "ccc"), (2, "bbb")]
+            .into_iter()
+            .map(|(number, hash)| Revision {
+                number,
+                hash: hash.to_owned(),
+                commit: Some(format!("commit-{hash}")),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn undo_goes_to_the_newest_older_revision_or_the_one_named() {
+        let all = revisions();
+        assert_eq!(pick(&all, "ccc", None).map(|r| r.number), Ok(2));
+        assert_eq!(pick(&all, "bbb", None).map(|r| r.number), Ok(1));
+        assert_eq!(pick(&all, "ccc", Some(1)).map(|r| r.number), Ok(1));
+        assert_eq!(pick(&all, "aaa", Some(3)).map(|r| r.number), Ok(3));
+        assert_eq!(
+            pick(&all, "aaa", None),
+            Err("no earlier revision to go back to".to_owned())
+        );
+        assert_eq!(
+            pick(&all, "ccc", Some(3)),
+            Err("revision 3 is the current one".to_owned())
+        );
+        assert_eq!(
+            pick(&all, "ccc", Some(7)),
+            Err("no revision 7 (its ReplicaSets have 1, 2, 3)".to_owned())
+        );
+    }
 
     fn document() -> Value {
         json!({"spec": {"template": {"spec": {

@@ -26,6 +26,8 @@ pub struct Applied {
     pub rollout: Rollout,
     /// Its namespace.
     pub namespace: String,
+    /// The cluster it is in.
+    pub client: kube::Client,
     /// Its source.
     pub source: SourceConfig,
     /// Its file, from the repository root, as the sync stamped it (when it did).
@@ -75,6 +77,7 @@ impl Applied {
         Ok(Self {
             rollout,
             namespace,
+            client,
             source,
             file,
             cache,
@@ -143,11 +146,8 @@ impl Manifest {
         fields_of: impl FnOnce(&Value) -> Result<Vec<(FieldPath, Value)>, String>,
     ) -> Result<Option<Change>, WriteError> {
         let file = &self.file;
-        let text = tip
-            .read(file)?
+        let text = read_text(tip, None, file)?
             .ok_or_else(|| WriteError::Conflict(format!("{file} is not on the branch any more")))?;
-        let text = String::from_utf8(text)
-            .map_err(|_| WriteError::Conflict(format!("{file} is not UTF-8 text")))?;
         let object = Object {
             file,
             kind: "Rollout",
@@ -168,4 +168,52 @@ impl Manifest {
             content: Some(edited.into_bytes()),
         }))
     }
+
+    /// The change putting back the block at `path` as the Rollout's file had it in `commit`;
+    /// `None` when the file already holds it.
+    pub fn restore(
+        &self,
+        tip: &Tip,
+        commit: &str,
+        path: &FieldPath,
+    ) -> Result<Option<Change>, WriteError> {
+        let file = &self.file;
+        let text = read_text(tip, None, file)?
+            .ok_or_else(|| WriteError::Conflict(format!("{file} is not on the branch any more")))?;
+        let earlier = read_text(tip, Some(commit), file)?.ok_or_else(|| {
+            WriteError::Conflict(format!(
+                "{file} is not in commit {commit}: the Rollout's file moved since"
+            ))
+        })?;
+        let object = Object {
+            file,
+            kind: "Rollout",
+            name: &self.name,
+        };
+        let edited =
+            manifest_edit::copy_block(&text, object, path, &earlier, &format!("{file}@{commit}"))
+                .map_err(|error| WriteError::Conflict(error.to_string()))?;
+        Ok((edited != text).then(|| Change {
+            path: file.clone(),
+            content: Some(edited.into_bytes()),
+        }))
+    }
+}
+
+/// The text of `file` at `commit` (the tip when `None`), if it is there.
+fn read_text(tip: &Tip, commit: Option<&str>, file: &str) -> Result<Option<String>, WriteError> {
+    let bytes = match commit {
+        None => tip.read(file)?,
+        Some(commit) => {
+            let id = gix::ObjectId::from_hex(commit.as_bytes())
+                .map_err(|_| WriteError::Conflict(format!("{commit:?} is not a commit id")))?;
+            crate::writeback::git::read_at(tip.repo, id, file)?
+        }
+    };
+    bytes
+        .map(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| WriteError::Conflict(format!("{file} is not UTF-8 text")))
+        })
+        .transpose()
 }

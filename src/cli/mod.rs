@@ -62,6 +62,8 @@ enum Command {
     Pause(change::PauseArgs),
     /// Change a Rollout's desired state through Git (`set image`).
     Set(change::SetArgs),
+    /// Go back to an earlier revision through Git: commits its pod template to the Rollout's file.
+    Undo(change::UndoArgs),
     /// Abort a Rollout's update: the stable revision takes everything back.
     Abort(rollouts::TargetArgs),
     /// Retry an aborted update from its first step.
@@ -108,6 +110,7 @@ impl Cli {
             Command::Promote(args) => rollouts::promote(&args, out),
             Command::Pause(args) => change::pause(&args, out),
             Command::Set(args) => change::set(&args, out),
+            Command::Undo(args) => change::undo(&args, out),
             Command::Abort(args) => rollouts::abort(&args, out),
             Command::Retry(args) => rollouts::retry(&args, out),
             Command::Restart(args) => rollouts::restart(&args, out),

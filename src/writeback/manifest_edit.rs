@@ -146,6 +146,93 @@ pub fn set(
     Ok(edited)
 }
 
+/// `text` with the block at `path` of `object` replaced by that block of `source` (the same
+/// object's file at an earlier commit, named `source_name` in messages), re-indented to where
+/// it goes. Both must be block-style (`key:` with its value on the lines below).
+pub fn copy_block(
+    text: &str,
+    object: Object<'_>,
+    path: &FieldPath,
+    source: &str,
+    source_name: &str,
+) -> Result<String, EditError> {
+    let (document_line, before) = document(text, object)?;
+    let from = Object {
+        file: source_name,
+        ..object
+    };
+    let (source_line, earlier) = document(source, from)?;
+    let field_error = |file: &str, line: usize, message: String| EditError::Field {
+        file: file.to_owned(),
+        line,
+        message,
+    };
+    let Some(value) = lookup(&earlier, path) else {
+        return Err(field_error(
+            source_name,
+            source_line,
+            format!("{path} is not there"),
+        ));
+    };
+    if lookup(&before, path) == Some(value) {
+        return Ok(text.to_owned());
+    }
+    let block_of = |text: &str, file: &str, document: usize| {
+        Nodes::new(text).block(document, path).ok_or_else(|| {
+            let line = crate::manifest::path::line_of(text, document, path).unwrap_or(document);
+            field_error(
+                file,
+                line,
+                format!("{path} is not a block-style mapping or list"),
+            )
+        })
+    };
+    let target = block_of(text, object.file, document_line)?;
+    let copied = block_of(source, source_name, source_line)?;
+    let lines = reindent(
+        &source[copied.lines.clone()],
+        copied.key_column,
+        target.key_column,
+    )
+    .ok_or_else(|| {
+        field_error(
+            source_name,
+            copied.key_line,
+            format!("{path} cannot be re-indented"),
+        )
+    })?;
+    let mut edited = text.to_owned();
+    edited.replace_range(target.lines.clone(), &lines);
+    if document(&edited, object).map(|(_, after)| after) != Ok(with(&before, path, value)) {
+        return Err(field_error(
+            object.file,
+            target.key_line,
+            format!("{path}: the copy would change more than this field: edit the file by hand"),
+        ));
+    }
+    Ok(edited)
+}
+
+/// `lines` moved from indentation `from` to `to` (each line's own indentation kept relative);
+/// `None` if a line has too little indentation to move left.
+fn reindent(lines: &str, from: usize, to: usize) -> Option<String> {
+    let mut out = String::with_capacity(lines.len());
+    for line in lines.split_inclusive('\n') {
+        if to >= from || line.trim().is_empty() {
+            if !line.trim().is_empty() {
+                out.push_str(&" ".repeat(to - from.min(to)));
+            }
+            out.push_str(line);
+        } else {
+            let cut = from - to;
+            line.get(..cut)
+                .filter(|indent| indent.chars().all(|c| c == ' '))?;
+            out.push_str(&line[cut..]);
+        }
+    }
+    Some(out)
+}
+
 /// The value at `path` of `object` in `text`, if there is one.
 pub fn get(text: &str, object: Object<'_>, path: &FieldPath) -> Result<Option<Value>, EditError> {
     let (_, document) = document(text, object)?;
@@ -268,6 +355,17 @@ enum Found {
     Alias { line: usize },
 }
 
+/// The lines a block-style value spans.
+#[derive(Debug)]
+struct Block {
+    /// Its lines' bytes, from the start of its first line to the end of its last.
+    lines: std::ops::Range<usize>,
+    /// The line of its key.
+    key_line: usize,
+    /// The column of its key.
+    key_column: usize,
+}
+
 /// The YAML events of a text, with byte offsets.
 struct Nodes<'t> {
     text: &'t str,
@@ -325,6 +423,41 @@ impl<'t> Nodes<'t> {
             };
         });
         found
+    }
+
+    /// The lines of the block-style value at `path` (a key's value that starts on a later
+    /// line than the key); `None` otherwise.
+    fn block(&self, document: usize, path: &FieldPath) -> Option<Block> {
+        let mut key: Option<(usize, usize)> = None; // (line, column) of the path's key
+        let (mut first, mut last): (Option<usize>, Option<usize>) = (None, None);
+        walk(self.text, document, |stack, _, span, is_key| {
+            if is_key && at(stack, path) {
+                key = Some((span.start.line(), span.start.col()));
+                return;
+            }
+            let inside = stack.len() > path.0.len() && at(&stack[..path.0.len()], path);
+            if inside || (!is_key && at(stack, path)) {
+                let (start, end) = (self.byte(span.start.index()), self.byte(span.end.index()));
+                first = Some(first.map_or(start, |first| first.min(start)));
+                last = Some(last.map_or(end, |last| last.max(end)));
+            }
+        });
+        let ((key_line, key_column), first, last) = (key?, first?, last?);
+        let line_start = self.text[..first]
+            .rfind('\n')
+            .map_or(0, |newline| newline + 1);
+        let line_end = self.text[last..]
+            .find('\n')
+            .map_or(self.text.len(), |newline| last + newline + 1);
+        let starts_below = self.text[..line_start].matches('\n').count() + 1 > key_line;
+        let indented = self.text[line_start..first]
+            .chars()
+            .all(|c| c == ' ' || c == '-');
+        (starts_below && indented).then_some(Block {
+            lines: line_start..line_end,
+            key_line,
+            key_column,
+        })
     }
 
     /// For the block mapping at `path`: the byte offset where its first key's line starts and

@@ -1000,7 +1000,7 @@ async fn cli_setup(original: &str) -> CliSetup {
 }
 
 #[tokio::test]
-async fn set_image_pause_and_promote_are_commits_the_daemon_then_applies() {
+async fn set_image_pause_promote_and_undo_are_commits_the_daemon_then_applies() {
     let original = format!(
         "# The shop's front end.\n{}",
         rollout("web:1", APPROVAL_STEPS)
@@ -1013,6 +1013,8 @@ async fn set_image_pause_and_promote_are_commits_the_daemon_then_applies() {
         _secrets,
     } = cli_setup(&original).await;
     let rollouts = ns.api::<Rollout>();
+    let first = rollouts.get("web").await.expect("the Rollout");
+    let first_hash = first.status.expect("status").current_pod_hash;
     let file = |commit: &str| {
         server
             .show("deploy", commit, "apps/web/rollout.yaml")
@@ -1098,14 +1100,55 @@ async fn set_image_pause_and_promote_are_commits_the_daemon_then_applies() {
         "web 1, set image, pause, promote"
     );
 
+    undo_to_the_first_revision(&ns, &server, &config, &original, &first_hash).await;
+    daemon.stop().await;
+}
+
+/// `tidegate undo` after the test above: revision 1's pod template, as "web 1" had it, comes
+/// back through Git; a revision that does not exist, or a container, changes nothing.
+async fn undo_to_the_first_revision(
+    ns: &TestNamespace,
+    server: &GitServer,
+    config: &Path,
+    original: &str,
+    first_hash: &str,
+) {
+    let rollouts = ns.api::<Rollout>();
+    let file = |commit: &str| {
+        server
+            .show("deploy", commit, "apps/web/rollout.yaml")
+            .expect("the Rollout's file")
+    };
+    let last = || server.log("deploy", "main", "%an|%s")[0].clone();
+    let said = succeeded(&cli(ns, config, &["undo", "web", "--as", "carol"]));
+    assert!(said.contains("to revision 1"), "{said}");
+    assert_eq!(
+        last(),
+        format!("carol|Undo {}/web to revision 1", ns.name())
+    );
+    assert_eq!(
+        file("main"),
+        original.replace("spec:\n  replicas", "spec:\n  paused: false\n  replicas")
+    );
+    wait_for_object(&rollouts, "web", TIMEOUT, |rollout: Option<&Rollout>| {
+        rollout
+            .and_then(|rollout| rollout.status.as_ref())
+            .is_some_and(|status| status.current_pod_hash == first_hash)
+    })
+    .await;
+    let nowhere = cli(ns, config, &["undo", "web", "--to-revision", "9"]);
+    assert!(
+        String::from_utf8_lossy(&nowhere.stderr).contains("no revision 9"),
+        "{nowhere:?}"
+    );
+
     // A container that is not there changes nothing.
-    let wrong = cli(&ns, &config, &["set", "image", "web", "api=web:3"]);
+    let wrong = cli(ns, config, &["set", "image", "web", "api=web:3"]);
     assert!(!wrong.status.success());
     assert!(
         String::from_utf8_lossy(&wrong.stderr)
             .contains("no container api in the Rollout's pod template (it has web)"),
         "{wrong:?}"
     );
-    assert_eq!(server.log("deploy", "main", "%H").len(), 4);
-    daemon.stop().await;
+    assert_eq!(server.log("deploy", "main", "%H").len(), 5);
 }

@@ -217,3 +217,107 @@ fn get_reads_a_field() {
     );
     assert_eq!(get(FILE, web(), &path("spec.paused")).expect("read"), None);
 }
+
+const EARLIER: &str = "\
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+    name: web
+spec:
+    replicas: 2
+    template:
+        spec:
+            containers:
+            -   name: web
+                image: nginx:1.24   # the old one
+";
+
+#[test]
+fn a_block_is_copied_from_an_earlier_file_shifted_to_its_key() {
+    let edited = copy_block(
+        FILE,
+        web(),
+        &path("spec.template"),
+        EARLIER,
+        "apps/web.yaml@abc",
+    )
+    .expect("copied");
+    let expected = FILE.replace(
+        "    spec:
+      containers:
+        - name: sidecar
+          image: \"envoy:1.30\"
+        - name: web
+          image: nginx:1.25 # pinned
+",
+        "      spec:
+          containers:
+          -   name: web
+              image: nginx:1.24   # the old one
+",
+    );
+    assert_eq!(edited, expected);
+    let template = get(&edited, web(), &path("spec.template")).expect("read");
+    assert_eq!(
+        template,
+        get(EARLIER, web(), &path("spec.template")).expect("read")
+    );
+    assert_eq!(
+        get(&edited, web(), &path("spec.replicas")).expect("read"),
+        Some(json!(3)),
+        "everything else is today's"
+    );
+}
+
+#[test]
+fn a_block_already_equal_changes_nothing_and_odd_blocks_are_refused() {
+    let same = copy_block(
+        FILE,
+        web(),
+        &path("spec.template"),
+        FILE,
+        "apps/web.yaml@abc",
+    )
+    .expect("nothing to do");
+    assert_eq!(same, FILE);
+    let flow =
+        "kind: Rollout\nmetadata:\n  name: web\nspec:\n  template: {spec: {containers: []}}\n";
+    let error = copy_block(
+        FILE,
+        web(),
+        &path("spec.template"),
+        flow,
+        "apps/web.yaml@abc",
+    )
+    .expect_err("flow style");
+    assert_eq!(
+        error.to_string(),
+        "apps/web.yaml@abc:5: spec.template is not a block-style mapping or list"
+    );
+    let without = "kind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 1\n";
+    let error = copy_block(
+        FILE,
+        web(),
+        &path("spec.template"),
+        without,
+        "apps/web.yaml@abc",
+    )
+    .expect_err("no template");
+    assert_eq!(
+        error.to_string(),
+        "apps/web.yaml@abc:1: spec.template is not there"
+    );
+}
+
+#[test]
+fn reindent_moves_lines_both_ways_and_refuses_what_cannot_move() {
+    assert_eq!(
+        reindent("  a:\n    b: 1\n\n", 2, 4).as_deref(),
+        Some("    a:\n      b: 1\n\n")
+    );
+    assert_eq!(
+        reindent("    a:\n      b: 1\n", 4, 2).as_deref(),
+        Some("  a:\n    b: 1\n")
+    );
+    assert_eq!(reindent("    a:\n b: 1\n", 4, 2), None);
+}
