@@ -298,6 +298,11 @@ fn prepare_metrics(
     if spec.metrics.is_empty() {
         problems.push("the run has no metrics".to_owned());
     }
+    problems.extend(
+        spec.unmatched_rules()
+            .into_iter()
+            .map(|(_, problem)| problem),
+    );
     let mut prepared = Vec::new();
     for metric in &spec.metrics {
         let substituted = match args.substitute(metric) {

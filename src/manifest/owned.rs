@@ -56,6 +56,12 @@ pub fn validate(kind: &str, document: &Value) -> Vec<(FieldPath, String)> {
         "AnalysisRun" => {
             if let Some(run) = typed::<AnalysisRun>(document, &mut problems) {
                 metric_problems(&run.spec.metrics, &run.spec.args, &mut problems);
+                problems.extend(
+                    run.spec
+                        .unmatched_rules()
+                        .into_iter()
+                        .map(|(field, problem)| (FieldPath::parse(&field), problem)),
+                );
             }
         }
         _ => {}
@@ -375,6 +381,18 @@ mod tests {
             [
                 "spec.metrics[0].provider: metric \"errors\": authentication.oauth2 needs clientId, clientSecret"
             ]
+        );
+    }
+
+    #[test]
+    fn a_run_s_rules_must_each_match_a_metric() {
+        let run = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisRun", "metadata": {"name": "r"},
+            "spec": {"metrics": [{"name": "errors", "provider": {"web": {"url": "http://web.svc"}}}],
+                     "dryRun": [{"metricName": "latency"}],
+                     "measurementRetention": [{"metricName": "err", "limit": 3}]}});
+        assert_eq!(
+            problems("AnalysisRun", &run),
+            ["spec.dryRun[0].metricName: dryRun[0]: Rule didn't match any metric name(s)"]
         );
     }
 

@@ -337,6 +337,20 @@ async fn invalid_runs_say_why_and_measure_nothing() {
         expression.completed_at.is_some(),
         "a finished run says when"
     );
+    // A dryRun rule that matches no metric is Argo's spec error too.
+    let unmatched = run_to_completion(
+        &namespace,
+        "unmatched",
+        json!([{"name": "x", "provider": {"web": {"url": "http://127.0.0.1:1/"}}}]),
+        json!({"dryRun": [{"metricName": "x"}, {"metricName": "latency"}]}),
+    )
+    .await;
+    assert_eq!(unmatched.phase, AnalysisPhase::Error);
+    assert_eq!(
+        unmatched.message,
+        "Analysis spec invalid: dryRun[1]: Rule didn't match any metric name(s)"
+    );
+    assert!(unmatched.metric_results.is_empty());
 
     // ttlStrategy: a finished run goes once its time is up; one without a rule stays.
     let ttl = run_to_completion(

@@ -599,6 +599,43 @@ impl AnalysisRunSpec {
             .rfind(|retention| rule_matches(&retention.metric_name, name))
             .map(|retention| retention.limit)
     }
+
+    /// Argo's refusal of rules that match no metric (`dryRun[0]: Rule didn't match any metric
+    /// name(s)`), with each rule's field: a run with one is an Error, as in Argo.
+    #[must_use]
+    pub fn unmatched_rules(&self) -> Vec<(String, String)> {
+        let names: Vec<&str> = self
+            .metrics
+            .iter()
+            .map(|metric| metric.name.as_str())
+            .collect();
+        let unmatched = |field: &str, rules: Vec<&str>| -> Vec<(String, String)> {
+            rules
+                .into_iter()
+                .enumerate()
+                .filter(|(_, rule)| !names.iter().any(|name| rule_matches(rule, name)))
+                .map(|(index, _)| {
+                    (
+                        format!("spec.{field}[{index}].metricName"),
+                        format!("{field}[{index}]: Rule didn't match any metric name(s)"),
+                    )
+                })
+                .collect()
+        };
+        let dry_run = self
+            .dry_run
+            .iter()
+            .map(|rule| rule.metric_name.as_str())
+            .collect();
+        let retention = self
+            .measurement_retention
+            .iter()
+            .map(|rule| rule.metric_name.as_str())
+            .collect();
+        let mut found = unmatched("dryRun", dry_run);
+        found.extend(unmatched("measurementRetention", retention));
+        found
+    }
 }
 
 /// Whether a `dryRun` or `measurementRetention` rule's `metricName` matches metric `name`: as

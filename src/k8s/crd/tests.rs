@@ -214,3 +214,32 @@ fn dry_run_and_retention_rules_match_metric_names_as_argo_s_regular_expressions(
     assert!(!none.is_dry_run("anything"));
     assert_eq!(none.retention_of("anything"), None);
 }
+
+#[test]
+fn rules_matching_no_metric_are_refused_with_argo_s_message() {
+    let spec: AnalysisRunSpec = serde_json::from_value(serde_json::json!({
+        "metrics": [{"name": "error-rate", "provider": {"web": {"url": "http://x"}}}],
+        "dryRun": [{"metricName": "error"}, {"metricName": "latency"}],
+        "measurementRetention": [{"metricName": ".*", "limit": 5}, {"metricName": "smoke", "limit": 1}]
+    }))
+    .unwrap();
+    assert_eq!(
+        spec.unmatched_rules(),
+        [
+            (
+                "spec.dryRun[1].metricName".to_owned(),
+                "dryRun[1]: Rule didn't match any metric name(s)".to_owned()
+            ),
+            (
+                "spec.measurementRetention[1].metricName".to_owned(),
+                "measurementRetention[1]: Rule didn't match any metric name(s)".to_owned()
+            ),
+        ]
+    );
+    let matched: AnalysisRunSpec = serde_json::from_value(serde_json::json!({
+        "metrics": [{"name": "error-rate", "provider": {"web": {"url": "http://x"}}}],
+        "dryRun": [{"metricName": "*"}],
+    }))
+    .unwrap();
+    assert!(matched.unmatched_rules().is_empty());
+}
