@@ -256,6 +256,9 @@ pub(super) fn metric(json: serde_json::Value) -> Metric {
 }
 
 #[cfg(test)]
+mod coverage;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -6,6 +6,8 @@
 //! `argoproj.io/v1alpha1` manifests of the same kinds into tidegate's group.
 
 mod analysis;
+#[cfg(test)]
+pub(crate) mod coverage;
 mod hashes;
 mod plan;
 mod rollout;
