@@ -754,6 +754,7 @@ fn token_endpoint(request: &crate::support::http::Request) -> Response {
 
 #[tokio::test]
 async fn oauth2_client_credentials_authenticate_web_and_prometheus_metrics() {
+    let logs = crate::support::Logs::capture();
     let (namespace, controllers) = setup("analysis-oauth2").await;
     let tokens = HttpServer::start(token_endpoint).await;
     // The metric servers answer only a request with the token: the web endpoint, and a
@@ -831,4 +832,13 @@ async fn oauth2_client_credentials_authenticate_web_and_prometheus_metrics() {
         "{message}"
     );
     controllers.stop().await;
+    // Neither the secrets nor the token reach a log, even at trace level.
+    let logged = logs.text();
+    assert!(
+        logged.contains("analysis run completed"),
+        "logs were captured"
+    );
+    for secret in ["s3cret", "t0k3n", "guess"] {
+        assert!(!logged.contains(secret), "{secret:?} was logged");
+    }
 }
