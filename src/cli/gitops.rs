@@ -60,7 +60,8 @@ impl Applied {
             .cloned()
             .with_context(|| {
                 format!(
-                    "Rollout {namespace}/{name} was not applied from Git (no {} label)",
+                    "Rollout {namespace}/{name} was not applied from Git (no {} label): \
+                     change its manifest where it lives (promote: use --direct)",
                     labels::SOURCE
                 )
             })?;
