@@ -126,6 +126,13 @@ pub fn undo(args: &UndoArgs, out: &mut impl Write) -> anyhow::Result<()> {
                 labels::COMMIT
             )
         })?;
+        // It comes from the cluster and goes into a commit message: a commit id, or nothing.
+        anyhow::ensure!(
+            is_commit_id(&commit),
+            "Rollout {id}: revision {} names {:?} as its commit, which is not a commit id",
+            target.number,
+            escape::one_line(&commit, 80)
+        );
         let manifest = applied.manifest()?;
         let message = format!(
             "Undo {} to revision {}\n\nThe pod template as commit {commit} had it.\n\nBy {} with tidegate undo.\n",
@@ -161,6 +168,11 @@ pub fn undo(args: &UndoArgs, out: &mut impl Write) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Whether `text` is a full SHA-1 or SHA-256 commit id.
+fn is_commit_id(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 fn revision_of(rs: &ReplicaSet) -> Option<Revision> {
@@ -374,6 +386,20 @@ mod tests {
                 commit: Some(format!("commit-{hash}")),
             })
             .collect()
+    }
+
+    #[test]
+    fn only_a_full_commit_id_is_taken_from_a_replica_set() {
+        assert!(is_commit_id(&"a1".repeat(20)));
+        assert!(is_commit_id(&"0f".repeat(32)));
+        for bad in [
+            "",
+            "abc123",
+            &"g1".repeat(20),
+            &format!("{}\nTidegate-Revert: x", "a".repeat(40)),
+        ] {
+            assert!(!is_commit_id(bad), "{bad:?}");
+        }
     }
 
     #[test]
