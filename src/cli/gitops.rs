@@ -1,4 +1,4 @@
-//! The CLI actions that change a Rollout through Git (`promote`, `pause`, `set image`): the
+//! The CLI actions that change a Rollout through Git (`promote`, `pause`, `set image`, `undo`): the
 //! Rollout from the cluster tells its source and file (stamped by the sync), the
 //! configuration tells the source's repository, and one commit on the tracked branch carries
 //! the change. The daemon acts when it syncs that commit, so Git stays the truth.
