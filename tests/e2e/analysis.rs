@@ -13,7 +13,7 @@ use tidegate::model::AnalysisPhase;
 
 use crate::support::http::{HttpServer, Response};
 use crate::support::prometheus::ErrorRate;
-use crate::support::rollout::Controllers;
+use crate::support::rollout::{ControllerProcess, Controllers};
 use crate::support::{TIMEOUT, TestNamespace, healthy_on, install_crds, wait_for, wait_for_object};
 
 async fn setup(prefix: &str) -> (TestNamespace, Controllers) {
@@ -754,8 +754,10 @@ fn token_endpoint(request: &crate::support::http::Request) -> Response {
 
 #[tokio::test]
 async fn oauth2_client_credentials_authenticate_web_and_prometheus_metrics() {
-    let logs = crate::support::Logs::capture();
-    let (namespace, controllers) = setup("analysis-oauth2").await;
+    let namespace = TestNamespace::create("analysis-oauth2").await;
+    install_crds(&namespace.client()).await;
+    // The real controller process, logging everything at trace level.
+    let controller = ControllerProcess::start_logging(&namespace, None, "trace");
     let tokens = HttpServer::start(token_endpoint).await;
     // The metric servers answer only a request with the token: the web endpoint, and a
     // request recorder standing in for a Prometheus behind an OAuth2 proxy.
@@ -831,13 +833,12 @@ async fn oauth2_client_credentials_authenticate_web_and_prometheus_metrics() {
         message.contains("401 Unauthorized (invalid_client)") && !message.contains("guess"),
         "{message}"
     );
-    controllers.stop().await;
     // Neither the secrets nor the token reach a log, even at trace level.
-    let logged = logs.text();
-    assert!(
-        logged.contains("analysis run completed"),
-        "logs were captured"
-    );
+    let logged = wait_for("the three runs' ends logged", TIMEOUT, || {
+        let logged = controller.log();
+        async move { (logged.matches("analysis run completed").count() == 3).then_some(logged) }
+    })
+    .await;
     for secret in ["s3cret", "t0k3n", "guess"] {
         assert!(!logged.contains(secret), "{secret:?} was logged");
     }

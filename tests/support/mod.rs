@@ -235,52 +235,6 @@ where
 
 /// Healthy with the stable ReplicaSet at the hash of `image`'s template (a status written
 /// before the new spec was seen does not count).
-/// Everything logged on this thread (the test's runtime and the controllers it runs) until
-/// the guard drops, at every level of every crate: what a daemon run at `trace` would print.
-pub struct Logs {
-    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    _guard: tracing::subscriber::DefaultGuard,
-}
-
-#[derive(Clone)]
-struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .expect("the log buffer")
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    /// Starts capturing.
-    pub fn capture() -> Self {
-        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let buffer = LogBuffer(text.clone());
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-            .with_ansi(false)
-            .with_writer(move || buffer.clone())
-            .finish();
-        Self {
-            text,
-            _guard: tracing::subscriber::set_default(subscriber),
-        }
-    }
-
-    /// What was logged so far.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.text.lock().expect("the log buffer")).into_owned()
-    }
-}
-
 pub fn healthy_on(image: &'static str) -> impl Fn(Option<&tidegate::k8s::crd::Rollout>) -> bool {
     move |rollout: Option<&tidegate::k8s::crd::Rollout>| {
         rollout.is_some_and(|rollout| {

@@ -202,6 +202,13 @@ impl ControllerProcess {
     /// Starts it; `failpoints` is the `fail` crate's `FAILPOINTS` setting (the binary has
     /// failpoints only when the tests are built with `--features failpoints`).
     pub fn start(namespace: &TestNamespace, failpoints: Option<&str>) -> Self {
+        let level =
+            std::env::var("TIDEGATE_TEST_CONTROLLER_LOG").unwrap_or_else(|_| "warn".to_owned());
+        Self::start_logging(namespace, failpoints, &level)
+    }
+
+    /// Starts it with `RUST_LOG` at `level`.
+    pub fn start_logging(namespace: &TestNamespace, failpoints: Option<&str>, level: &str) -> Self {
         let dir = super::git::TempDir::new("controller");
         let log = dir.path().join("controller.log");
         let file = std::fs::File::create(&log).expect("create the controller's log");
@@ -216,10 +223,7 @@ impl ControllerProcess {
                 "--kubeconfig",
             ])
             .arg(crate::support::kubeconfig())
-            .env(
-                "RUST_LOG",
-                std::env::var("TIDEGATE_TEST_CONTROLLER_LOG").unwrap_or_else(|_| "warn".to_owned()),
-            )
+            .env("RUST_LOG", level)
             .stdout(std::process::Stdio::null())
             .stderr(file);
         if let Some(failpoints) = failpoints {
