@@ -11,11 +11,9 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
+use crate::analysis::templates;
 use crate::engine::{AnalysisKind, Effect};
-use crate::k8s::crd::{
-    AnalysisRun, AnalysisRunSpec, AnalysisTemplate, AnalysisTemplateSpec, Argument,
-    ClusterAnalysisTemplate, DryRun, MeasurementRetention, Rollout,
-};
+use crate::k8s::crd::{AnalysisRun, Argument, DryRun, MeasurementRetention, Rollout};
 use crate::k8s::{self, ObjectMeta, ReplicaSet, ReplicaSetSpec, Service, labels};
 use crate::model::{AnalysisPlan, ArgValue, AvoidRevision, PodMetadata};
 
@@ -655,20 +653,14 @@ impl<'a> Executor<'a> {
         plan: &AnalysisPlan,
         kind: AnalysisKind,
     ) -> Result<(), ExecuteError> {
-        let mut spec = AnalysisRunSpec::default();
-        for template in self.templates(&plan.templates).await? {
-            let AnalysisTemplateSpec {
-                metrics,
-                args,
-                dry_run,
-                measurement_retention,
-                templates: _,
-            } = template;
-            spec.metrics.extend(metrics);
-            merge_args(&mut spec.args, args);
-            spec.dry_run.extend(dry_run);
-            spec.measurement_retention.extend(measurement_retention);
-        }
+        let templates = templates::fetch(self.client, &self.namespace, &plan.templates)
+            .await
+            .map_err(|error| ExecuteError::GetTemplate {
+                kind: error.kind,
+                name: error.name,
+                source: error.source,
+            })?;
+        let mut spec = templates::combined(templates);
         let mut supplied = Vec::new();
         for arg in &plan.args {
             let value = self
@@ -684,7 +676,7 @@ impl<'a> Executor<'a> {
                 value_from: None,
             });
         }
-        merge_args(&mut spec.args, supplied);
+        templates::merge_args(&mut spec.args, supplied);
         spec.dry_run
             .extend(plan.dry_run.iter().map(|metric| DryRun {
                 metric_name: metric.clone(),
@@ -735,57 +727,6 @@ impl<'a> Executor<'a> {
 
     /// The templates `refs` name and, depth first, those they include (`spec.templates`),
     /// each once: a template included twice, or in a cycle, counts once.
-    async fn templates(
-        &self,
-        refs: &[crate::model::TemplateRef],
-    ) -> Result<Vec<AnalysisTemplateSpec>, ExecuteError> {
-        let mut pending: Vec<crate::model::TemplateRef> = refs.iter().rev().cloned().collect();
-        let mut seen = Vec::new();
-        let mut found = Vec::new();
-        while let Some(next) = pending.pop() {
-            if seen.contains(&next) {
-                continue;
-            }
-            let template = self.template(&next).await?;
-            seen.push(next);
-            pending.extend(template.templates.iter().rev().map(|included| {
-                crate::model::TemplateRef {
-                    name: included.template_name.clone(),
-                    cluster_scope: included.cluster_scope,
-                }
-            }));
-            found.push(template);
-        }
-        Ok(found)
-    }
-
-    async fn template(
-        &self,
-        template: &crate::model::TemplateRef,
-    ) -> Result<AnalysisTemplateSpec, ExecuteError> {
-        let name = template.name.clone();
-        if template.cluster_scope {
-            let api = Api::<ClusterAnalysisTemplate>::all(self.client.clone());
-            let found = api.get(&name).await;
-            found
-                .map(|found| found.spec.template)
-                .map_err(|source| ExecuteError::GetTemplate {
-                    kind: "ClusterAnalysisTemplate",
-                    name,
-                    source,
-                })
-        } else {
-            let found = self.api::<AnalysisTemplate>().get(&name).await;
-            found
-                .map(|found| found.spec)
-                .map_err(|source| ExecuteError::GetTemplate {
-                    kind: "AnalysisTemplate",
-                    name,
-                    source,
-                })
-        }
-    }
-
     /// The value of a Rollout-supplied argument: metadata fields as the downward API reads
     /// them (a missing label is empty), any other path into the Rollout as Argo reads it (a
     /// path that names nothing is an error, and the run is not created).
@@ -859,43 +800,9 @@ fn rollout_patch() -> PatchParams {
     }
 }
 
-/// Adds `extra` arguments, a later value for a name replacing an earlier one that had none.
-fn merge_args(args: &mut Vec<Argument>, extra: Vec<Argument>) {
-    for arg in extra {
-        match args.iter_mut().find(|existing| existing.name == arg.name) {
-            Some(existing) if arg.value.is_some() || arg.value_from.is_some() => *existing = arg,
-            Some(_) => {}
-            None => args.push(arg),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn supplied_arguments_fill_template_arguments() {
-        let arg = |name: &str, value: Option<&str>| Argument {
-            name: name.into(),
-            value: value.map(Into::into),
-            value_from: None,
-        };
-        let mut args = vec![arg("service", None), arg("threshold", Some("0.95"))];
-        merge_args(
-            &mut args,
-            vec![arg("service", Some("web-canary")), arg("extra", Some("1"))],
-        );
-        merge_args(&mut args, vec![arg("threshold", None)]);
-        assert_eq!(
-            args,
-            [
-                arg("service", Some("web-canary")),
-                arg("threshold", Some("0.95")),
-                arg("extra", Some("1"))
-            ]
-        );
-    }
 
     #[test]
     fn a_router_that_cannot_be_written_is_a_traffic_routing_error() {

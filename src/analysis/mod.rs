@@ -12,6 +12,7 @@ pub mod guard;
 pub mod provider;
 pub mod round;
 pub mod summary;
+pub mod templates;
 pub mod ttl;
 
 pub use condition::{Condition, MetricValue, evaluate};
