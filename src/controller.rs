@@ -160,7 +160,7 @@ pub async fn run(
     caches.watch_rollouts(None);
 }
 
-/// Runs the Rollout controller and the AnalysisRun controller together until `shutdown`.
+/// Runs the Rollout, Experiment and AnalysisRun controllers together until `shutdown`.
 pub async fn run_all(
     client: Client,
     scope: Scope,
@@ -176,6 +176,11 @@ pub async fn run_all(
             client.clone(),
             scope.clone(),
             analysis.metrics.clone(),
+            stopped_signal(stopped.clone())
+        ),
+        crate::experiment::controller::run(
+            client.clone(),
+            scope.clone(),
             stopped_signal(stopped.clone())
         ),
         crate::analysis::controller::run(client, scope, analysis, stopped_signal(stopped)),

@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod engine;
 pub mod escape;
 pub mod executor;
+pub mod experiment;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;
 pub mod forge;

@@ -17,7 +17,7 @@ use crate::analysis::assess::MetricPlan;
 use crate::analysis::provider;
 use crate::k8s::crd::{
     self, AnalysisRun, AnalysisTemplate, AnalysisTemplateSpec, Argument, ClusterAnalysisTemplate,
-    Metric, Rollout,
+    Experiment, Metric, Rollout,
 };
 
 /// Everything wrong with a document of an owned `kind`, in document order.
@@ -51,6 +51,17 @@ pub fn validate(kind: &str, document: &Value) -> Vec<(FieldPath, String)> {
         "ClusterAnalysisTemplate" => {
             if let Some(template) = typed::<ClusterAnalysisTemplate>(document, &mut problems) {
                 template_problems(&template.spec.template, &mut problems);
+            }
+        }
+        "Experiment" => {
+            if let Some(experiment) = typed::<Experiment>(document, &mut problems) {
+                problems.extend(
+                    experiment
+                        .spec
+                        .problems()
+                        .into_iter()
+                        .map(|(field, problem)| (FieldPath::parse(&field), problem)),
+                );
             }
         }
         "AnalysisRun" => {

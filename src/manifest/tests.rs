@@ -165,6 +165,33 @@ fn an_invalid_rollout_spec_is_named_with_file_and_line() {
 }
 
 #[test]
+fn an_invalid_experiment_is_named_with_file_line_and_field() {
+    let experiment = "apiVersion: argoproj.io/v1alpha1
+kind: Experiment
+metadata: {name: ab}
+spec:
+  templates:
+  - name: purple
+    selector: {matchLabels: {app: demo}}
+    template:
+      metadata: {labels: {app: other}}
+      spec: {containers: [{name: demo, image: demo}]}
+  - name: purple
+    selector: {}
+    template: {spec: {containers: [{name: demo, image: demo}]}}
+";
+    let tree = Tree::default().file("ab.yaml", experiment);
+    assert_eq!(
+        tree.problems(),
+        [
+            "ab.yaml:7: spec.templates[0].selector: does not match the labels of the template's pods",
+            "ab.yaml:11: spec.templates[1].name: template name 'purple' is repeated",
+            "ab.yaml:12: spec.templates[1].selector: this template selects all pods: a non-empty selector is required",
+        ]
+    );
+}
+
+#[test]
 fn bad_yaml_names_its_line_and_nothing_renders() {
     let tree = Tree::default()
         .file("a.yaml", CONFIG_MAP)

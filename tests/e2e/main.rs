@@ -9,6 +9,7 @@ mod cluster;
 mod crds;
 mod dashboard;
 mod deploy;
+mod experiments;
 mod gitops;
 mod ha;
 mod requests;

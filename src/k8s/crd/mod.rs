@@ -1,5 +1,5 @@
 //! tidegate's custom resources — `Rollout`, `AnalysisTemplate`, `ClusterAnalysisTemplate`,
-//! `AnalysisRun` in `tidegate.dev/v1alpha1` — and their CustomResourceDefinitions.
+//! `AnalysisRun`, `Experiment` in `tidegate.dev/v1alpha1` — and their CustomResourceDefinitions.
 //!
 //! In: nothing (the types are the source of truth). Out: the CRDs as objects or YAML (what
 //! `tidegate crd` prints and `deploy/crds/` holds), and the rewrite of Argo Rollouts'
@@ -8,6 +8,7 @@
 mod analysis;
 #[cfg(test)]
 pub(crate) mod coverage;
+mod experiment;
 mod hashes;
 mod plan;
 mod rollout;
@@ -30,6 +31,11 @@ pub use analysis::{
     RolloutAnalysisRunStatus, RolloutArgumentSource, RunSummary, SecretKeyRef, SigV4Config,
     TtlStrategy, WebMetric, WebMetricHeader,
 };
+pub use experiment::{
+    DEFAULT_PROGRESS_DEADLINE_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS, Experiment,
+    ExperimentAnalysis, ExperimentAnalysisRunStatus, ExperimentCondition, ExperimentSpec,
+    ExperimentStatus, ExperimentTemplate, TemplatePhase, TemplateService, TemplateStatus,
+};
 pub use rollout::{
     AnalysisRunStrategy, AntiAffinity, BlueGreenStatus, BlueGreenStrategy, CanaryStatus,
     CanaryStep, CanaryStrategy, ManagedRoute, ObjectRef, PauseCondition, PauseReason, PendingEvent,
@@ -50,11 +56,12 @@ pub const API_VERSION: &str = "tidegate.dev/v1alpha1";
 pub const ARGO_API_VERSION: &str = "argoproj.io/v1alpha1";
 
 /// The kinds tidegate owns, in both groups.
-pub const KINDS: [&str; 4] = [
+pub const KINDS: [&str; 5] = [
     "Rollout",
     "AnalysisTemplate",
     "ClusterAnalysisTemplate",
     "AnalysisRun",
+    "Experiment",
 ];
 
 /// The CustomResourceDefinitions of every kind tidegate owns, in [`KINDS`] order.
@@ -65,6 +72,7 @@ pub fn definitions() -> Vec<CustomResourceDefinition> {
         AnalysisTemplate::crd(),
         ClusterAnalysisTemplate::crd(),
         AnalysisRun::crd(),
+        Experiment::crd(),
     ]
 }
 

@@ -333,7 +333,7 @@ fn check_selector_and_template(spec: &RolloutSpec, check: &mut Check) {
 /// Whether `labels` satisfy `selector`: Kubernetes' rules, as kube implements them, after
 /// the checks the apiserver makes (`In`/`NotIn` need values, `Exists`/`DoesNotExist` take
 /// none).
-fn selector_matches(
+pub(super) fn selector_matches(
     selector: &LabelSelector,
     labels: &BTreeMap<String, String>,
 ) -> Result<bool, String> {

@@ -81,6 +81,10 @@ fn argo_kinds_move_to_the_tidegate_group() {
     }
     assert_eq!(
         translated_api_version(ARGO_API_VERSION, "Experiment"),
+        API_VERSION
+    );
+    assert_eq!(
+        translated_api_version(ARGO_API_VERSION, "Unknown"),
         ARGO_API_VERSION
     );
     assert_eq!(translated_api_version("apps/v1", "Rollout"), "apps/v1");
@@ -112,6 +116,7 @@ fn definitions_cover_every_kind_with_its_scope() {
             "Cluster",
         ),
         ("analysisruns.tidegate.dev", "AnalysisRun", "Namespaced"),
+        ("experiments.tidegate.dev", "Experiment", "Namespaced"),
     ];
     let expected: Vec<_> = expected
         .iter()

@@ -1,0 +1,9 @@
+//! Experiments: pod templates run side by side as ReplicaSets for a while, with analyses over
+//! them, with Argo Rollouts' semantics.
+//!
+//! In: Experiments (applied from Git or made by hand). Out: their ReplicaSets, Services and
+//! AnalysisRuns, and their status. [`decide`] is the pure reconcile; [`controller`] observes
+//! and acts.
+
+pub mod controller;
+pub mod decide;

@@ -1,0 +1,270 @@
+//! Experiments on the testenv, from Argo's own examples unchanged: templates run as
+//! ReplicaSets whose pods kwok runs, analyses as AnalysisRuns with Job metrics (kwok completes
+//! the Jobs' pods), a template Service, the duration, termination and the scale-down delay.
+
+use serde_json::{Value, json};
+use tidegate::k8s::crd::{AnalysisRun, Experiment, TemplatePhase};
+use tidegate::k8s::{self, ReplicaSet, ResourceExt, Service, crd, labels};
+use tidegate::model::AnalysisPhase;
+
+use crate::support::rollout::Controllers;
+use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for_object};
+
+/// The documents of an Argo example in `tests/fixtures/argo/`, moved into tidegate's group.
+fn argo_documents(name: &str) -> Vec<Value> {
+    let path = format!("{}/tests/fixtures/argo/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("read fixture");
+    serde_saphyr::from_multiple::<Value>(&text)
+        .expect("parse fixture")
+        .into_iter()
+        .filter(|document| !document.is_null())
+        .map(|mut document| {
+            let kind = document["kind"].as_str().expect("kind").to_owned();
+            let api_version = document["apiVersion"].as_str().expect("apiVersion");
+            document["apiVersion"] = crd::translated_api_version(api_version, &kind).into();
+            document
+        })
+        .collect()
+}
+
+async fn apply(namespace: &TestNamespace, fixture: &str) {
+    for document in argo_documents(fixture) {
+        let name = document["metadata"]["name"]
+            .as_str()
+            .expect("name")
+            .to_owned();
+        let params = k8s::PatchParams::apply(k8s::SYNC_FIELD_MANAGER).validation_strict();
+        let result = match document["kind"].as_str() {
+            Some("Experiment") => namespace
+                .api::<Experiment>()
+                .patch(&name, &params, &k8s::Patch::Apply(&document))
+                .await
+                .map(drop),
+            Some("AnalysisTemplate") => namespace
+                .api::<crd::AnalysisTemplate>()
+                .patch(&name, &params, &k8s::Patch::Apply(&document))
+                .await
+                .map(drop),
+            other => panic!("unexpected kind {other:?}"),
+        };
+        result.unwrap_or_else(|error| panic!("apply {fixture} {name}: {error}"));
+    }
+}
+
+fn phase(experiment: Option<&Experiment>) -> Option<AnalysisPhase> {
+    experiment?.status.as_ref()?.phase
+}
+
+async fn replicas(namespace: &TestNamespace, name: &str) -> Option<i32> {
+    let replica_set = namespace.api::<ReplicaSet>().get_opt(name).await.ok()??;
+    replica_set.spec.replicas
+}
+
+/// Template `template` of experiment `name` runs as its ReplicaSet, as the status records.
+async fn assert_template_runs(
+    namespace: &TestNamespace,
+    name: &str,
+    template: &str,
+    status: &tidegate::k8s::crd::ExperimentStatus,
+) {
+    let replica_set = namespace
+        .api::<ReplicaSet>()
+        .get(&format!("{name}-{template}"))
+        .await
+        .expect("the template's ReplicaSet");
+    let hash = replica_set.labels()[labels::POD_TEMPLATE_HASH].clone();
+    assert_eq!(
+        replica_set.annotations()["experiment.argoproj.io/template-name"],
+        template
+    );
+    assert_eq!(
+        replica_set
+            .spec
+            .selector
+            .match_labels
+            .as_ref()
+            .expect("a selector")[labels::POD_TEMPLATE_HASH],
+        hash
+    );
+    let recorded = status
+        .template_statuses
+        .iter()
+        .find(|status| status.name == template)
+        .expect("a template status");
+    assert_eq!(recorded.status, Some(TemplatePhase::Running));
+    assert_eq!(
+        (
+            recorded.available_replicas,
+            recorded.pod_template_hash.as_str()
+        ),
+        (1, hash.as_str())
+    );
+}
+
+#[tokio::test]
+async fn argo_s_experiment_with_analysis_runs_until_terminated_then_scales_down() {
+    let namespace = TestNamespace::create("experiment-analysis").await;
+    install_crds(&namespace.client()).await;
+    let controllers = Controllers::start(&namespace);
+    apply(&namespace, "analysis-templates.yaml").await;
+    apply(&namespace, "experiment-with-analysis.yaml").await;
+    let experiments = namespace.api::<Experiment>();
+    let name = "experiment-with-analysis";
+
+    // Both templates run, both analyses pass, and — with neither a duration nor a required
+    // analysis — the experiment keeps running.
+    let running = wait_for_object(
+        &experiments,
+        name,
+        TIMEOUT * 2,
+        |experiment: Option<&Experiment>| {
+            experiment
+                .and_then(|experiment| experiment.status.as_ref())
+                .is_some_and(|status| {
+                    status.analysis_runs.len() == 2
+                        && status
+                            .analysis_runs
+                            .iter()
+                            .all(|run| run.phase == Some(AnalysisPhase::Successful))
+                })
+        },
+    )
+    .await
+    .expect("the experiment exists");
+    let status = running.status.expect("a status");
+    assert_eq!(status.phase, Some(AnalysisPhase::Running), "{status:#?}");
+    assert!(status.available_at.is_some());
+    for template in ["purple", "orange"] {
+        assert_template_runs(&namespace, name, template, &status).await;
+    }
+    let run = namespace
+        .api::<AnalysisRun>()
+        .get(&format!("{name}-pass"))
+        .await
+        .expect("the pass analysis's run");
+    assert_eq!(run.owner_references()[0].name, name);
+
+    // Terminated: Successful at once; the pods stay for the default 30 s scale-down delay.
+    let patch = json!({"spec": {"terminate": true}});
+    experiments
+        .patch(
+            name,
+            &k8s::PatchParams::default(),
+            &k8s::Patch::Merge(&patch),
+        )
+        .await
+        .expect("terminate the experiment");
+    let terminated = wait_for_object(
+        &experiments,
+        name,
+        TIMEOUT,
+        |experiment: Option<&Experiment>| {
+            phase(experiment).is_some_and(AnalysisPhase::is_completed)
+        },
+    )
+    .await
+    .expect("the experiment exists");
+    assert_eq!(
+        phase(Some(&terminated)),
+        Some(AnalysisPhase::Successful),
+        "{:#?}",
+        terminated.status
+    );
+    let purple = format!("{name}-purple");
+    let marked = wait_for_object(
+        &namespace.api::<ReplicaSet>(),
+        &purple,
+        TIMEOUT,
+        |rs: Option<&ReplicaSet>| {
+            rs.is_some_and(|rs| rs.annotations().contains_key(labels::SCALE_DOWN_DEADLINE))
+        },
+    )
+    .await
+    .expect("the ReplicaSet");
+    assert_eq!(
+        marked.spec.replicas,
+        Some(1),
+        "pods kept until the deadline"
+    );
+    wait_for_object(
+        &namespace.api::<ReplicaSet>(),
+        &purple,
+        TIMEOUT,
+        |rs: Option<&ReplicaSet>| rs.is_some_and(|rs| rs.spec.replicas == Some(0)),
+    )
+    .await;
+    controllers.stop().await;
+}
+
+#[tokio::test]
+async fn argo_s_experiment_with_service_runs_for_its_duration_behind_its_service() {
+    let namespace = TestNamespace::create("experiment-service").await;
+    install_crds(&namespace.client()).await;
+    let controllers = Controllers::start(&namespace);
+    apply(&namespace, "experiment-with-service.yaml").await;
+    let experiments = namespace.api::<Experiment>();
+    let name = "experiment-with-service";
+    let service_name = format!("{name}-test");
+
+    let service = wait_for_object(
+        &namespace.api::<Service>(),
+        &service_name,
+        TIMEOUT,
+        |service: Option<&Service>| service.is_some(),
+    )
+    .await
+    .expect("the template's Service");
+    let replica_set = namespace
+        .api::<ReplicaSet>()
+        .get(&format!("{name}-test"))
+        .await
+        .expect("the template's ReplicaSet");
+    let spec = service.spec.expect("a Service spec");
+    let selector = spec.selector.expect("a selector");
+    assert_eq!(
+        selector[labels::POD_TEMPLATE_HASH],
+        replica_set.labels()[labels::POD_TEMPLATE_HASH]
+    );
+    assert_eq!(selector["app"], "experiment-with-service");
+    let ports = spec.ports.expect("ports");
+    assert_eq!(
+        (ports[0].port, ports[0].protocol.as_deref()),
+        (8080, Some("TCP"))
+    );
+
+    // Running for its 10 s, then Successful; 5 s later the pods go, then the Service.
+    let done = wait_for_object(
+        &experiments,
+        name,
+        TIMEOUT,
+        |experiment: Option<&Experiment>| {
+            phase(experiment).is_some_and(AnalysisPhase::is_completed)
+        },
+    )
+    .await
+    .expect("the experiment exists");
+    let status = done.status.expect("a status");
+    assert_eq!(status.phase, Some(AnalysisPhase::Successful), "{status:#?}");
+    let available = status.available_at.expect("availableAt").0;
+    let ended = status
+        .conditions
+        .iter()
+        .find(|condition| condition.kind == "Progressing")
+        .and_then(|condition| condition.last_transition_time.clone())
+        .expect("a Progressing condition")
+        .0;
+    assert!(
+        ended.duration_since(available) >= jiff::SignedDuration::from_secs(10),
+        "ran its duration: {available} .. {ended}"
+    );
+    assert_eq!(status.template_statuses[0].service_name, service_name);
+    wait_for_object(
+        &namespace.api::<Service>(),
+        &service_name,
+        TIMEOUT,
+        |service: Option<&Service>| service.is_none(),
+    )
+    .await;
+    assert_eq!(replicas(&namespace, &format!("{name}-test")).await, Some(0));
+    controllers.stop().await;
+}
