@@ -181,6 +181,7 @@ pub async fn run_all(
         crate::experiment::controller::run(
             client.clone(),
             scope.clone(),
+            analysis.metrics.argo.caches.clone(),
             stopped_signal(stopped.clone())
         ),
         crate::analysis::controller::run(client, scope, analysis, stopped_signal(stopped)),

@@ -11,6 +11,7 @@ mod config;
 mod controller;
 mod crd;
 mod diff;
+mod experiments;
 mod gitops;
 mod lint;
 mod reference;

@@ -265,7 +265,12 @@ pub fn rollout_table(rollouts: &[Rollout]) -> String {
             status.message,
         ]);
     }
-    let widths: Vec<usize> = (0..8)
+    aligned(&rows)
+}
+
+/// Rows as columns, each as wide as its widest cell, two spaces apart.
+pub(super) fn aligned<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
         .map(|column| {
             rows.iter()
                 .map(|row| row[column].chars().count())
@@ -274,7 +279,7 @@ pub fn rollout_table(rollouts: &[Rollout]) -> String {
         })
         .collect();
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)

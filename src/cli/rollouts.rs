@@ -1,5 +1,6 @@
 //! Commands on Rollouts: `get rollout`, `list rollouts`, `promote`, `abort`, `retry`,
-//! `restart`, and `terminate analysisrun`.
+//! `restart`, and `terminate analysisrun`; `get`, `list` and `terminate` of experiments go to
+//! [`super::experiments`].
 //! Person actions are recorded in the Rollout's status; the controller acts on them.
 
 use std::io::{IsTerminal, Write};
@@ -35,6 +36,16 @@ enum Get {
         #[arg(long, short)]
         watch: bool,
         /// `table`: the tree view; `json`/`yaml`: the Rollout object.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// One Experiment: its phase, templates and analyses.
+    Experiment {
+        /// The Experiment.
+        name: String,
+        /// `table`, or the Experiment object as `json`/`yaml`.
         #[arg(long, short, value_enum, default_value_t)]
         output: Output,
         #[command(flatten)]
@@ -88,6 +99,17 @@ enum List {
         #[arg(long, short, value_enum, default_value_t)]
         output: Output,
     },
+    /// Experiments of a namespace, or of all namespaces with `--all-namespaces`.
+    Experiments {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// List the Experiments of every namespace.
+        #[arg(long, short = 'A', conflicts_with = "namespace")]
+        all_namespaces: bool,
+        /// `table`, or the Experiment objects as `json`/`yaml`.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
+    },
 }
 
 /// `tidegate promote NAME [--full]`.
@@ -123,12 +145,27 @@ pub struct TargetArgs {
 
 /// Runs `tidegate get`.
 pub fn get(args: &GetArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let Get::Rollout {
-        name,
-        watch,
-        output,
-        cluster,
-    } = &args.what;
+    let (name, watch, output, cluster) = match &args.what {
+        Get::Rollout {
+            name,
+            watch,
+            output,
+            cluster,
+        } => (name, watch, output, cluster),
+        Get::Experiment {
+            name,
+            output,
+            cluster,
+        } => {
+            return block_on(async {
+                let (client, namespace) = cluster.connect().await?;
+                let experiment = super::experiments::get(&client, &namespace, name).await?;
+                let text = structured(&experiment, *output)?
+                    .unwrap_or_else(|| super::experiments::detail(&experiment));
+                Ok(write!(out, "{text}")?)
+            });
+        }
+    };
     block_on(async {
         let (client, namespace) = cluster.connect().await?;
         let first = match show(&client, &namespace, name, *output).await {
@@ -216,11 +253,27 @@ async fn detail(client: &k8s::Client, namespace: &str, name: &str) -> anyhow::Re
 
 /// Runs `tidegate list`.
 pub fn list(args: &ListArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let List::Rollouts {
-        cluster,
-        all_namespaces,
-        output,
-    } = &args.what;
+    let (cluster, all_namespaces, output) = match &args.what {
+        List::Rollouts {
+            cluster,
+            all_namespaces,
+            output,
+        } => (cluster, all_namespaces, output),
+        List::Experiments {
+            cluster,
+            all_namespaces,
+            output,
+        } => {
+            return block_on(async {
+                let (client, namespace) = cluster.connect().await?;
+                let scope = (!*all_namespaces).then_some(namespace.as_str());
+                let experiments = super::experiments::list(client, scope).await?;
+                let text = structured(&experiments, *output)?
+                    .unwrap_or_else(|| super::experiments::table(&experiments));
+                Ok(write!(out, "{text}")?)
+            });
+        }
+    };
     block_on(async {
         let (client, namespace) = cluster.connect().await?;
         let api: Api<Rollout> = if *all_namespaces {
@@ -368,11 +421,27 @@ enum Terminate {
     /// never passes on a terminated run (it pauses for a person instead).
     #[command(name = "analysisrun")]
     AnalysisRun(TargetArgs),
+    /// An Experiment: its templates scale down (after its scaleDownDelaySeconds) and its
+    /// analyses stop; it ends Successful unless an analysis already failed.
+    Experiment(TargetArgs),
 }
 
 /// Runs `tidegate terminate`: sets the run's `spec.terminate`, as Argo's CLI does.
 pub fn terminate(args: &TerminateArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let Terminate::AnalysisRun(target) = &args.what;
+    let target = match &args.what {
+        Terminate::AnalysisRun(target) => target,
+        Terminate::Experiment(target) => {
+            return block_on(async {
+                let (client, namespace) = target.cluster.connect().await?;
+                super::experiments::terminate(client, &namespace, &target.name).await?;
+                Ok(writeln!(
+                    out,
+                    "experiment {namespace}/{} terminated",
+                    target.name
+                )?)
+            });
+        }
+    };
     block_on(async {
         let (client, namespace) = target.cluster.connect().await?;
         let name = &target.name;

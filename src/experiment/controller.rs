@@ -89,10 +89,12 @@ pub enum ExperimentError {
     },
 }
 
-/// Runs the controller until `shutdown` completes.
+/// Runs the controller until `shutdown` completes; `caches` reads its Experiments for the
+/// metrics meanwhile.
 pub async fn run(
     client: Client,
     scope: Scope,
+    caches: crate::metrics::objects::Caches,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let (experiments, replica_sets, runs, services) = match &scope {
@@ -114,7 +116,9 @@ pub async fn run(
         client,
     });
     let owned = || watcher::Config::default().labels(EXPERIMENT_LABEL);
-    let controller = Controller::new(experiments, watcher::Config::default())
+    let controller = Controller::new(experiments, watcher::Config::default());
+    caches.watch_experiments(Some(controller.store()));
+    let controller = controller
         .owns(replica_sets, owned())
         .owns(runs, owned())
         .owns(services, owned());
@@ -122,6 +126,7 @@ pub async fn run(
         controller.run(reconcile, error_policy, shared)
     })
     .await;
+    caches.watch_experiments(None);
 }
 
 #[allow(clippy::needless_pass_by_value)] // the signature kube-runtime's Controller::run wants

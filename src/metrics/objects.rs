@@ -1,6 +1,7 @@
 //! Argo Rollouts' per-object families: `rollout_info`, `rollout_info_replicas_*`, the
 //! deprecated `rollout_phase`, `analysis_run_info`, the deprecated `analysis_run_phase`,
-//! `analysis_run_metric_type` and `analysis_run_metric_phase`, with Argo's names and labels.
+//! `analysis_run_metric_type`, `analysis_run_metric_phase`, `experiment_info` and the
+//! deprecated `experiment_phase`, with Argo's names and labels.
 //!
 //! They are computed at each scrape from the controllers' caches, as Argo's collectors are:
 //! this module keeps no state of its own. What each object contributes is pure
@@ -16,7 +17,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use crate::k8s::crd::{AnalysisRun, Metric, Rollout};
+use crate::k8s::crd::{AnalysisRun, Experiment, Metric, Rollout};
 use crate::model::AnalysisPhase;
 
 /// Argo's phases of a Rollout in `rollout_info` and `rollout_phase`.
@@ -217,6 +218,36 @@ pub fn run_facts(run: &AnalysisRun) -> RunFacts {
     }
 }
 
+/// Argo's phases of an Experiment in the deprecated `experiment_phase` (Failed is not one).
+const EXPERIMENT_PHASES: [AnalysisPhase; 5] = [
+    AnalysisPhase::Pending,
+    AnalysisPhase::Error,
+    AnalysisPhase::Successful,
+    AnalysisPhase::Running,
+    AnalysisPhase::Inconclusive,
+];
+
+/// What one Experiment contributes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExperimentFacts {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// `None` before its first reconcile (Argo's empty phase).
+    pub phase: Option<AnalysisPhase>,
+}
+
+/// What `experiment` contributes.
+#[must_use]
+pub fn experiment_facts(experiment: &Experiment) -> ExperimentFacts {
+    ExperimentFacts {
+        namespace: experiment.namespace().unwrap_or_default(),
+        name: experiment.name_any(),
+        phase: experiment.status.as_ref().and_then(|status| status.phase),
+    }
+}
+
 /// The phase label of an optional phase: Argo's empty string before there is one.
 fn phase_label(phase: Option<AnalysisPhase>) -> String {
     phase.map(|phase| phase.to_string()).unwrap_or_default()
@@ -234,6 +265,7 @@ fn is_phase(current: Option<AnalysisPhase>, phase: AnalysisPhase) -> i64 {
 pub struct Caches {
     rollouts: Arc<RwLock<Option<Store<Rollout>>>>,
     runs: Arc<RwLock<Option<Store<AnalysisRun>>>>,
+    experiments: Arc<RwLock<Option<Store<Experiment>>>>,
 }
 
 impl fmt::Debug for Caches {
@@ -259,12 +291,24 @@ impl Caches {
             .expect("the caches lock is never poisoned") = store;
     }
 
+    /// Reads Experiments from `store` from now on (`None`: the controller stopped).
+    pub fn watch_experiments(&self, store: Option<Store<Experiment>>) {
+        *self
+            .experiments
+            .write()
+            .expect("the caches lock is never poisoned") = store;
+    }
+
     fn rollouts(&self) -> Vec<RolloutFacts> {
         facts_of(&self.rollouts, rollout_facts)
     }
 
     fn runs(&self) -> Vec<RunFacts> {
         facts_of(&self.runs, run_facts)
+    }
+
+    fn experiments(&self) -> Vec<ExperimentFacts> {
+        facts_of(&self.experiments, experiment_facts)
     }
 }
 
@@ -445,8 +489,45 @@ fn encode_runs(encoder: &mut DescriptorEncoder, runs: &[RunFacts]) -> fmt::Resul
 impl Collector for Caches {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         encode_rollouts(&mut encoder, &self.rollouts())?;
-        encode_runs(&mut encoder, &self.runs())
+        encode_runs(&mut encoder, &self.runs())?;
+        encode_experiments(&mut encoder, &self.experiments())
     }
+}
+
+fn encode_experiments(
+    encoder: &mut DescriptorEncoder,
+    experiments: &[ExperimentFacts],
+) -> fmt::Result {
+    gauges(
+        encoder,
+        "experiment_info",
+        "Information about Experiment.",
+        experiments.iter().map(|experiment| {
+            let phase = phase_label(experiment.phase);
+            (
+                with(
+                    object(&experiment.namespace, &experiment.name),
+                    &[("phase", &phase)],
+                ),
+                1,
+            )
+        }),
+    )?;
+    gauges(
+        encoder,
+        "experiment_phase",
+        "Information on the state of the experiment (DEPRECATED - use experiment_info)",
+        experiments.iter().flat_map(|experiment| {
+            EXPERIMENT_PHASES.iter().map(|phase| {
+                let label = phase.to_string();
+                let labels = with(
+                    object(&experiment.namespace, &experiment.name),
+                    &[("phase", &label)],
+                );
+                (labels, is_phase(experiment.phase, *phase))
+            })
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -688,5 +769,38 @@ mod tests {
         metrics.argo.caches.watch_runs(None);
         let after = metrics.encode();
         assert!(!after.contains("rollout_info{") && !after.contains("analysis_run_info{"));
+    }
+
+    #[test]
+    fn experiments_are_encoded_as_argo_s_experiment_families() {
+        let experiment = |name: &str, phase: Option<&str>| -> Experiment {
+            serde_json::from_value(json!({
+                "apiVersion": "tidegate.dev/v1alpha1", "kind": "Experiment",
+                "metadata": {"name": name, "namespace": "shop"},
+                "spec": {"templates": []},
+                "status": phase.map(|phase| json!({"phase": phase})),
+            }))
+            .expect("a valid Experiment")
+        };
+        let metrics = crate::metrics::Metrics::default();
+        metrics.argo.caches.watch_experiments(Some(store(vec![
+            experiment("ab", Some("Failed")),
+            experiment("new", None),
+        ])));
+        let text = metrics.encode();
+        for line in [
+            r#"experiment_info{namespace="shop",name="ab",phase="Failed"} 1"#,
+            r#"experiment_info{namespace="shop",name="new",phase=""} 1"#,
+            r#"experiment_phase{namespace="shop",name="new",phase="Pending"} 1"#,
+            r#"experiment_phase{namespace="shop",name="ab",phase="Running"} 0"#,
+        ] {
+            assert!(text.contains(&format!("\n{line}\n")), "{line}\n{text}");
+        }
+        assert_eq!(
+            text.matches("experiment_phase{").count(),
+            2 * EXPERIMENT_PHASES.len()
+        );
+        metrics.argo.caches.watch_experiments(None);
+        assert!(!metrics.encode().contains("experiment_info{"));
     }
 }

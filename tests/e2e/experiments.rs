@@ -2,12 +2,12 @@
 //! ReplicaSets whose pods kwok runs, analyses as AnalysisRuns with Job metrics (kwok completes
 //! the Jobs' pods), a template Service, the duration, termination and the scale-down delay.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tidegate::k8s::crd::{AnalysisRun, Experiment, TemplatePhase};
 use tidegate::k8s::{self, ReplicaSet, ResourceExt, Service, crd, labels};
 use tidegate::model::AnalysisPhase;
 
-use crate::support::rollout::Controllers;
+use crate::support::rollout::{Controllers, tidegate};
 use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for_object};
 
 /// The documents of an Argo example in `tests/fixtures/argo/`, moved into tidegate's group.
@@ -144,16 +144,21 @@ async fn argo_s_experiment_with_analysis_runs_until_terminated_then_scales_down(
         .expect("the pass analysis's run");
     assert_eq!(run.owner_references()[0].name, name);
 
+    // What the CLI shows of it.
+    let listed = tidegate(&namespace, &["list", "experiments"]);
+    assert!(
+        listed
+            .lines()
+            .any(|line| line.contains(name) && line.contains("Running")),
+        "{listed}"
+    );
+    let shown = tidegate(&namespace, &["get", "experiment", name]);
+    assert!(shown.contains("Status:     Running"), "{shown}");
+    assert!(shown.contains(&format!("{name}-random-fail")), "{shown}");
+
     // Terminated: Successful at once; the pods stay for the default 30 s scale-down delay.
-    let patch = json!({"spec": {"terminate": true}});
-    experiments
-        .patch(
-            name,
-            &k8s::PatchParams::default(),
-            &k8s::Patch::Merge(&patch),
-        )
-        .await
-        .expect("terminate the experiment");
+    let said = tidegate(&namespace, &["terminate", "experiment", name]);
+    assert!(said.contains("terminated"), "{said}");
     let terminated = wait_for_object(
         &experiments,
         name,
