@@ -94,6 +94,7 @@ fn main() {
         services: &services,
         analysis_runs: &[],
         foreign_runs: &[],
+        experiments: &[],
         replica_set_name_taken: false,
         pods: &[],
         traffic: &[],

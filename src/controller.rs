@@ -1,6 +1,6 @@
-//! The Rollout controller: watches Rollouts, the ReplicaSets and AnalysisRuns they own, the
-//! Services they name and the Deployments their `workloadRef` names; for each Rollout it
-//! fills in a `workloadRef`'s template, reads the plan, observes, asks the engine,
+//! The Rollout controller: watches Rollouts, the ReplicaSets, AnalysisRuns and Experiments
+//! they own, the Services they name and the Deployments their `workloadRef` names; for each
+//! Rollout it fills in a `workloadRef`'s template, reads the plan, observes, asks the engine,
 //! records the decision in the status and then carries it out. Reconciles of one Rollout
 //! never overlap (kube-runtime serialises them).
 //!
@@ -29,7 +29,7 @@ use tracing::Instrument;
 
 use crate::engine::{self, Effect, Observation};
 use crate::executor::{ExecuteError, Executor};
-use crate::k8s::crd::{AnalysisRun, PendingEvent, Rollout};
+use crate::k8s::crd::{AnalysisRun, Experiment, PendingEvent, Rollout};
 use crate::k8s::events::{Note, Publisher};
 use crate::k8s::{self, Deployment, Lookups, ObserveError, ReplicaSet, Service, labels};
 use crate::metrics::argo::ArgoMetrics;
@@ -124,6 +124,10 @@ pub async fn run(
             Api::<Deployment>::namespaced(client.clone(), namespace),
         ),
     };
+    let experiments: Api<Experiment> = match &scope {
+        Scope::Cluster => Api::all(client.clone()),
+        Scope::Namespace(namespace) => Api::namespaced(client.clone(), namespace),
+    };
     let owned = watcher::Config::default().labels(labels::ROLLOUT);
     let context = Arc::new(Context {
         client: client.clone(),
@@ -150,7 +154,8 @@ pub async fn run(
     caches.watch_rollouts(Some(controller.store()));
     let controller = controller
         .owns::<ReplicaSet>(replica_sets, owned.clone())
-        .owns::<AnalysisRun>(runs, owned)
+        .owns::<AnalysisRun>(runs, owned.clone())
+        .owns::<Experiment>(experiments, owned)
         .watches(services, watcher::Config::default(), naming)
         .watches(deployments, watcher::Config::default(), referencing);
     k8s::shutdown::run_until_shutdown(controller, shutdown, |controller| {
@@ -311,6 +316,7 @@ async fn reconcile_rollout(
         services: &observed.services,
         analysis_runs: &observed.analysis_runs,
         foreign_runs: &observed.foreign_runs,
+        experiments: &observed.experiments,
         replica_set_name_taken: observed.replica_set_name_taken,
         pods: &pods,
         traffic: &readings,

@@ -1,9 +1,12 @@
 //! Carries out the engine's effects on the cluster: creates and scales ReplicaSets, pins
-//! Service selectors, starts and stops AnalysisRuns. Every effect is idempotent (creating
-//! what the Rollout already owns is fine, scaling sets an absolute count), so repeating a
-//! reconcile after a crash repeats nothing that matters. A name held by an object that is not
-//! the Rollout's is an error, never taken for the Rollout's own; the next observation tells
-//! the engine, which picks another name. (Events are published by the controller.)
+//! Service selectors, starts and stops AnalysisRuns and Experiments. Every effect is
+//! idempotent (creating what the Rollout already owns is fine, scaling sets an absolute
+//! count), so repeating a reconcile after a crash repeats nothing that matters. A name held by
+//! an object that is not the Rollout's is an error, never taken for the Rollout's own; the
+//! next observation tells the engine, which picks another name. (Events are published by the
+//! controller.)
+
+mod experiment;
 
 use std::collections::BTreeMap;
 
@@ -155,6 +158,17 @@ pub enum ExecuteError {
         /// Why it has no value.
         reason: String,
     },
+    /// Creating or terminating an Experiment (or reading what it is made of) failed.
+    #[error("{action} Experiment {name}")]
+    Experiment {
+        /// `create`, `terminate`, ...
+        action: &'static str,
+        /// The Experiment.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
     /// Creating or terminating an AnalysisRun failed.
     #[error("{action} AnalysisRun {name}")]
     AnalysisRun {
@@ -211,7 +225,8 @@ impl ExecuteError {
             | Self::EvictPod { source, .. }
             | Self::SetServiceSelector { source, .. }
             | Self::GetTemplate { source, .. }
-            | Self::AnalysisRun { source, .. } => source,
+            | Self::AnalysisRun { source, .. }
+            | Self::Experiment { source, .. } => source,
         };
         k8s::is_transient(source)
     }
@@ -308,6 +323,16 @@ impl<'a> Executor<'a> {
                         .await?;
                 }
                 Effect::TerminateAnalysisRun { name } => self.terminate_analysis_run(name).await?,
+                Effect::CreateExperiment {
+                    name,
+                    step,
+                    stable_hash,
+                    canary_hash,
+                } => {
+                    self.create_experiment(name, *step, stable_hash, canary_hash)
+                        .await?;
+                }
+                Effect::TerminateExperiment { name } => self.terminate_experiment(name).await?,
                 Effect::DeleteAnalysisRun { name } => self.delete_analysis_run(name).await?,
                 Effect::SetTraffic(intent) => self.route(intent).await?,
                 Effect::Event(_) => {}

@@ -43,7 +43,8 @@ pub fn between_effects(rollout: &str, done: usize, total: usize) {
 }
 
 /// What marks a step boundary: the revision, step, stable revision, abort and full
-/// promotion, pauses, the preview checkpoint and the analysis runs with their phases.
+/// promotion, pauses, the preview checkpoint, the analysis runs with their phases and the
+/// step's Experiment.
 fn boundary(state: &RolloutState) -> String {
     let mut pauses: Vec<String> = state
         .pause_conditions
@@ -62,7 +63,7 @@ fn boundary(state: &RolloutState) -> String {
     .map(|run| format!("{}={}", run.name, run.phase))
     .collect();
     format!(
-        "revision {} step {:?} stable {} abort {} full {} pauses [{}] checkpoint {} runs [{}]",
+        "revision {} step {:?} stable {} abort {} full {} pauses [{}] checkpoint {} runs [{}] experiment {}",
         state.current_pod_hash.as_deref().unwrap_or("-"),
         state.current_step_index,
         state.stable_hash.as_deref().unwrap_or("-"),
@@ -71,6 +72,7 @@ fn boundary(state: &RolloutState) -> String {
         pauses.join(","),
         state.preview_checkpoint,
         runs.join(","),
+        state.step_experiment.as_deref().unwrap_or("-"),
     )
 }
 

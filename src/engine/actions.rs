@@ -17,6 +17,7 @@ pub fn promote(plan: &RolloutPlan, state: &RolloutState) -> RolloutState {
         let index = next.current_step_index.unwrap_or(0);
         next.current_step_index = Some((index + 1).min(steps));
         next.step_analysis = None;
+        next.step_experiment = None;
     };
     let gate_runs = match &plan.strategy {
         Strategy::Canary(_) => [state.step_analysis.as_ref(), None],
@@ -33,6 +34,13 @@ pub fn promote(plan: &RolloutPlan, state: &RolloutState) -> RolloutState {
             .pause_conditions
             .iter()
             .any(|p| p.reason == PauseReason::InconclusiveAnalysisRun);
+    // An inconclusive experiment is passed the same way (Argo clears the pause only, and
+    // the experiment pauses the rollout again).
+    let inconclusive = inconclusive
+        || state
+            .pause_conditions
+            .iter()
+            .any(|p| p.reason == PauseReason::InconclusiveExperiment);
     if inconclusive {
         next.pause_conditions.clear();
         next.controller_pause = false;

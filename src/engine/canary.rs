@@ -273,6 +273,7 @@ impl Canary<'_> {
             Step::SetHeaderRoute(_) | Step::SetMirrorRoute(_) => self.routers_carry_now(new),
             Step::Pause(duration) => self.pause_done(*duration),
             Step::Analysis(_) => self.analysis_done(index),
+            Step::Experiment(_) => self.experiment_gate(index),
             Step::Combined(_) => unreachable!("a step's gate is a single step"),
         };
         if done {
@@ -370,7 +371,8 @@ impl Canary<'_> {
     /// What the current step waits for, for the progress deadline.
     fn waiting(&self) -> Waiting {
         match self.canary.steps.get(self.index()).map(Step::gate) {
-            Some(Step::Pause(_)) => Waiting::Pause,
+            // An Experiment holds its templates to its own progress deadline.
+            Some(Step::Pause(_) | Step::Experiment(_)) => Waiting::Pause,
             Some(Step::Analysis(_)) => Waiting::Analysis(AnalysisKind::Step(self.index())),
             _ => Waiting::Pods,
         }
@@ -382,6 +384,7 @@ impl Canary<'_> {
             .pause_conditions
             .retain(|p| p.reason != PauseReason::CanaryPauseStep);
         self.next.step_analysis = None;
+        self.next.step_experiment = None;
         let description = describe(step.gate());
         let steps = self.step_count();
         self.effects.push(Event::normal(
@@ -476,6 +479,7 @@ fn describe(step: &Step) -> String {
         Step::Pause(Some(duration)) => format!("pause: {}", go_duration(*duration)),
         Step::Pause(None) => "pause".to_owned(),
         Step::Analysis(_) => "analysis".to_owned(),
+        Step::Experiment(_) => "experiment".to_owned(),
         Step::SetCanaryScale(CanaryScale::Weight(weight)) => {
             format!("setCanaryScale{{weight: {weight}}}")
         }

@@ -96,6 +96,22 @@ pub enum Effect {
         /// Its name.
         name: String,
     },
+    /// Create the Experiment of canary step `step` from the stable and canary ReplicaSets.
+    CreateExperiment {
+        /// Its name.
+        name: String,
+        /// The step's index.
+        step: usize,
+        /// The pod-template hash of the stable revision.
+        stable_hash: String,
+        /// The pod-template hash of the canary revision.
+        canary_hash: String,
+    },
+    /// Stop an Experiment that is no longer needed.
+    TerminateExperiment {
+        /// Its name.
+        name: String,
+    },
     /// Make the Rollout's traffic routers carry this split and these managed routes.
     SetTraffic(TrafficIntent),
     /// Record a Kubernetes Event on the Rollout.

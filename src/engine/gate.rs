@@ -51,10 +51,12 @@ impl Pass<'_> {
         .flatten()
     }
 
-    /// Clears every slot: the runs they record no longer decide anything (and are stopped
-    /// by [`Self::terminate_idle_runs`] if they still run).
+    /// Clears every slot, and the step's Experiment: the runs they record no longer decide
+    /// anything (and are stopped by [`Self::terminate_idle_runs`] and
+    /// [`Self::terminate_idle_experiments`] if they still run).
     pub(super) fn clear_analysis(&mut self) {
         self.next.step_analysis = None;
+        self.next.step_experiment = None;
         self.next.background_analysis = None;
         self.next.pre_promotion_analysis = None;
         self.next.post_promotion_analysis = None;
@@ -206,6 +208,11 @@ impl Pass<'_> {
             self.start_run(analysis, kind);
             return;
         }
+        self.pause_for_a_person(reason);
+    }
+
+    /// Pauses the update for a person, for `reason`, with Argo's `RolloutPaused` Event.
+    pub(super) fn pause_for_a_person(&mut self, reason: PauseReason) {
         self.next.pause_conditions.push(PauseCondition {
             reason,
             start: self.now,
@@ -213,7 +220,7 @@ impl Pass<'_> {
         self.next.controller_pause = true;
         self.effects.push(Event::normal(
             "RolloutPaused",
-            "Rollout is paused (InconclusiveAnalysisRun)",
+            format!("Rollout is paused ({reason})"),
         ));
         self.progressed = true;
     }
@@ -245,7 +252,7 @@ impl Pass<'_> {
 
     /// Whether the recorded runs still decide anything: not once the update is aborted, fully
     /// promoted or being fully promoted.
-    fn analysis_live(&self) -> bool {
+    pub(super) fn analysis_live(&self) -> bool {
         !self.next.abort && !self.next.promote_full && !self.is_stable_current()
     }
 

@@ -1,8 +1,8 @@
 //! The rollout engine: pure decisions about Rollouts, without I/O or clocks.
 //!
 //! In: the Rollout's plan (its checked spec), its durable state (its status), what was
-//! observed around it (ReplicaSets, Services, AnalysisRuns) and the time. Out: the next
-//! state, the effects for the executor, and when to look again. A restarted daemon resumes
+//! observed around it (ReplicaSets, Services, AnalysisRuns, Experiments) and the time. Out:
+//! the next state, the effects for the executor, and when to look again. A restarted daemon resumes
 //! from the status alone: nothing lives in memory between reconciles.
 
 mod actions;
@@ -11,6 +11,7 @@ mod bluegreen;
 mod canary;
 mod conditions;
 mod effect;
+mod experiment;
 mod gate;
 mod pass;
 mod pod_metadata;
@@ -30,7 +31,8 @@ pub use conditions::{invalid_spec, replica_set_create_failed};
 pub use effect::{AnalysisKind, Effect, Event};
 
 use crate::model::{
-    AnalysisRunState, PodView, ReplicaSetView, RolloutPlan, RolloutState, RouterReading, Strategy,
+    AnalysisRunState, ExperimentState, PodView, ReplicaSetView, RolloutPlan, RolloutState,
+    RouterReading, Strategy,
 };
 
 /// What the executor observed of a Rollout and the objects around it.
@@ -53,6 +55,8 @@ pub struct Observation<'a> {
     pub analysis_runs: &'a [AnalysisRunState],
     /// Names the status records for AnalysisRuns that exist but belong to someone else.
     pub foreign_runs: &'a [String],
+    /// Its Experiments.
+    pub experiments: &'a [ExperimentState],
     /// The name the current revision's ReplicaSet would have is taken by a ReplicaSet that
     /// is not the Rollout's.
     pub replica_set_name_taken: bool,

@@ -205,7 +205,9 @@ impl<'a> Pass<'a> {
 
     pub(super) fn abort_message(&self) -> String {
         let revision = self.revision_of(self.observed.pod_hash);
-        let cause = self.analysis_abort_cause();
+        let cause = self
+            .analysis_abort_cause()
+            .or_else(|| self.experiment_abort_cause());
         match cause {
             Some(cause) => format!("Rollout aborted update to revision {revision}: {cause}"),
             None => format!("Rollout aborted update to revision {revision}"),
@@ -213,14 +215,15 @@ impl<'a> Pass<'a> {
     }
 
     /// Scaling and steps stop while a person paused the rollout or an inconclusive analysis
-    /// waits for one (ARGO-SEMANTICS §1.8).
+    /// or experiment waits for one (ARGO-SEMANTICS §1.8).
     pub(super) fn halted(&self) -> bool {
         self.plan.paused
-            || self
-                .next
-                .pause_conditions
-                .iter()
-                .any(|p| p.reason == PauseReason::InconclusiveAnalysisRun)
+            || self.next.pause_conditions.iter().any(|p| {
+                matches!(
+                    p.reason,
+                    PauseReason::InconclusiveAnalysisRun | PauseReason::InconclusiveExperiment
+                )
+            })
     }
 
     pub(super) fn stable_replica_set(&self) -> Option<&'a ReplicaSetView> {
@@ -443,6 +446,7 @@ impl<'a> Pass<'a> {
     /// Records pod counts, conditions and phase; `active_switched` is `Some` for blue-green.
     fn finish_as(mut self, active_switched: Option<bool>) -> Decision {
         self.terminate_idle_runs();
+        self.terminate_idle_experiments();
         if self.next.pause_conditions.is_empty() {
             self.next.controller_pause = false;
         }

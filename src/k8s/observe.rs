@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 
-use super::crd::{AnalysisRun, PodTemplateMetadata, Rollout};
+use super::crd::{AnalysisRun, Experiment, PodTemplateMetadata, Rollout};
 use super::{Pod, ReplicaSet, Service, labels};
-use crate::model::{AnalysisPhase, AnalysisRunState, PodMetadata, PodView, ReplicaSetView};
+use crate::model::{
+    AnalysisPhase, AnalysisRunState, ExperimentState, PodMetadata, PodView, ReplicaSetView,
+};
 
 /// Reading the objects around a Rollout failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,17 @@ pub enum ObserveError {
         #[source]
         source: kube::Error,
     },
+    /// Listing the Rollout's Experiments failed.
+    #[error("list Experiments of Rollout {namespace}/{rollout}")]
+    ListExperiments {
+        /// Namespace of the Rollout.
+        namespace: String,
+        /// The Rollout.
+        rollout: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
 }
 
 /// What was observed around a Rollout, owned (the engine borrows it).
@@ -70,6 +83,8 @@ pub struct Observed {
     pub analysis_runs: Vec<AnalysisRunState>,
     /// Recorded AnalysisRun names held by runs that are not the Rollout's.
     pub foreign_runs: Vec<String>,
+    /// Experiments the Rollout started.
+    pub experiments: Vec<ExperimentState>,
     /// The name of the current revision's ReplicaSet is held by one that is not the
     /// Rollout's.
     pub replica_set_name_taken: bool,
@@ -186,13 +201,52 @@ pub async fn observe(
         }
     }
 
+    let experiments = observe_experiments(client, rollout, &owned).await?;
     Ok(Observed {
         replica_sets,
         services: observed_services,
         analysis_runs,
         foreign_runs,
+        experiments,
         replica_set_name_taken,
     })
+}
+
+/// The Experiments `rollout` owns (those labelled `owned` and owned by it).
+async fn observe_experiments(
+    client: &Client,
+    rollout: &Rollout,
+    owned: &ListParams,
+) -> Result<Vec<ExperimentState>, ObserveError> {
+    let namespace = rollout.namespace().unwrap_or_default();
+    let uid = rollout.uid();
+    let listed = Api::<Experiment>::namespaced(client.clone(), &namespace)
+        .list(owned)
+        .await
+        .map_err(|source| ObserveError::ListExperiments {
+            namespace: namespace.clone(),
+            rollout: rollout.name_any(),
+            source,
+        })?;
+    Ok(listed
+        .items
+        .iter()
+        .filter(|experiment| {
+            experiment
+                .owner_references()
+                .iter()
+                .any(|owner| Some(&owner.uid) == uid.as_ref() && owner.controller == Some(true))
+        })
+        .map(|experiment| {
+            let status = experiment.status.clone().unwrap_or_default();
+            ExperimentState {
+                name: experiment.name_any(),
+                phase: status.phase,
+                message: status.message,
+                terminated: experiment.spec.terminate,
+            }
+        })
+        .collect())
 }
 
 /// The engine's view of an AnalysisRun.

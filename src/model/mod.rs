@@ -13,12 +13,13 @@ pub use duration::{DurationError, parse_go_duration, parse_pause_seconds};
 pub use hash::{pod_template_hash, steps_hash};
 pub use plan::{
     AnalysisArg, AnalysisPlan, AntiAffinity, ArgValue, AvoidRevision, BackgroundAnalysis,
-    BlueGreenPlan, CanaryPlan, PodMetadata, ProgressThreshold, RoleMetadata, RolloutPlan,
-    ScaleDown, SpecError, SpecErrors, Step, Strategy, TemplateRef, WorkloadPlan,
+    BlueGreenPlan, CanaryPlan, ExperimentPlan, PodMetadata, ProgressThreshold, RoleMetadata,
+    RolloutPlan, ScaleDown, SpecError, SpecErrors, Step, Strategy, TemplateRef, WorkloadPlan,
 };
 pub use status::{
-    AnalysisPhase, AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition,
-    PauseReason, Phase, PodCounts, PodView, ReplicaSetView, RolloutState, TrafficStatus, until,
+    AnalysisPhase, AnalysisRunState, Condition, ConditionKind, ConditionStatus, ExperimentState,
+    PauseCondition, PauseReason, Phase, PodCounts, PodView, ReplicaSetView, RolloutState,
+    TrafficStatus, until,
 };
 pub use traffic::{
     Alb, Ambassador, Apisix, AppMesh, CanaryScale, GatewayApi, GatewayRoute, HeaderMatch,

@@ -241,6 +241,8 @@ pub enum Step {
     SetHeaderRoute(HeaderRoute),
     /// Set (or remove) a managed route mirroring matching requests to the canary.
     SetMirrorRoute(MirrorRoute),
+    /// Run an Experiment of the stable and canary templates; continue only when it succeeds.
+    Experiment(ExperimentPlan),
     /// Several of the above in one step, as Argo allows (`setCanaryScale` with
     /// `setHeaderRoute` and a `pause`, say): all take effect together, and the step completes
     /// as its first part does. The parts are single steps, the deciding one first.
@@ -262,6 +264,14 @@ impl Step {
     pub fn gate(&self) -> &Step {
         self.parts().first().unwrap_or(self)
     }
+}
+
+/// An `experiment` step as the engine needs it: the executor builds the Experiment from the
+/// step in the Rollout's spec, with these arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExperimentPlan {
+    /// Each analysis's arguments as the Rollout supplies them, in the step's order.
+    pub analysis_args: Vec<Vec<AnalysisArg>>,
 }
 
 /// Background analysis of a canary.

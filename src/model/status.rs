@@ -36,6 +36,8 @@ pub struct RolloutState {
     pub pause_conditions: Vec<PauseCondition>,
     /// The AnalysisRun of the current canary step, as last observed.
     pub step_analysis: Option<AnalysisRunState>,
+    /// The Experiment of the current canary step (its name).
+    pub step_experiment: Option<String>,
     /// The canary's background AnalysisRun, as last observed.
     pub background_analysis: Option<AnalysisRunState>,
     /// The blue-green pre-promotion AnalysisRun, as last observed.
@@ -268,6 +270,20 @@ pub struct AnalysisRunState {
     /// is still running and that can be told; an analysis gate whose run is overdue by more
     /// than the progress deadline is stuck.
     pub expected_by: Option<Timestamp>,
+}
+
+/// An Experiment of the Rollout as observed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExperimentState {
+    /// Its name.
+    pub name: String,
+    /// Its phase; `None` before the experiment controller first saw it.
+    pub phase: Option<AnalysisPhase>,
+    /// Its message.
+    pub message: String,
+    /// It was asked to stop (`spec.terminate`): ending Successful then says nothing about
+    /// the canary, so it never lets a rollout continue.
+    pub terminated: bool,
 }
 
 /// What the engine observes of one ReplicaSet of the Rollout.

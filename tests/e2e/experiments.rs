@@ -2,11 +2,12 @@
 //! ReplicaSets whose pods kwok runs, analyses as AnalysisRuns with Job metrics (kwok completes
 //! the Jobs' pods), a template Service, the duration, termination and the scale-down delay.
 
-use serde_json::Value;
-use tidegate::k8s::crd::{AnalysisRun, Experiment, TemplatePhase};
+use serde_json::{Value, json};
+use tidegate::k8s::crd::{AnalysisRun, Experiment, PauseReason, Rollout, TemplatePhase};
 use tidegate::k8s::{self, ReplicaSet, ResourceExt, Service, crd, labels};
 use tidegate::model::AnalysisPhase;
 
+use crate::support::http::{HttpServer, Response};
 use crate::support::rollout::{Controllers, tidegate};
 use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for_object};
 
@@ -28,7 +29,11 @@ fn argo_documents(name: &str) -> Vec<Value> {
 }
 
 async fn apply(namespace: &TestNamespace, fixture: &str) {
-    for document in argo_documents(fixture) {
+    apply_documents(namespace, fixture, argo_documents(fixture)).await;
+}
+
+async fn apply_documents(namespace: &TestNamespace, fixture: &str, documents: Vec<Value>) {
+    for document in documents {
         let name = document["metadata"]["name"]
             .as_str()
             .expect("name")
@@ -42,6 +47,11 @@ async fn apply(namespace: &TestNamespace, fixture: &str) {
                 .map(drop),
             Some("AnalysisTemplate") => namespace
                 .api::<crd::AnalysisTemplate>()
+                .patch(&name, &params, &k8s::Patch::Apply(&document))
+                .await
+                .map(drop),
+            Some("Rollout") => namespace
+                .api::<Rollout>()
                 .patch(&name, &params, &k8s::Patch::Apply(&document))
                 .await
                 .map(drop),
@@ -272,4 +282,307 @@ async fn argo_s_experiment_with_service_runs_for_its_duration_behind_its_service
     .await;
     assert_eq!(replicas(&namespace, &format!("{name}-test")).await, Some(0));
     controllers.stop().await;
+}
+
+/// Argo's example Rollout `fixture`, with `change` made to it, applied.
+async fn apply_rollout(namespace: &TestNamespace, fixture: &str, change: impl Fn(&mut Value)) {
+    let mut documents = argo_documents(fixture);
+    for document in &mut documents {
+        change(document);
+    }
+    apply_documents(namespace, fixture, documents).await;
+}
+
+fn image(image: &'static str) -> impl Fn(&mut Value) {
+    move |rollout: &mut Value| {
+        rollout["spec"]["template"]["spec"]["containers"][0]["image"] = image.into();
+    }
+}
+
+/// Records a person's action on Rollout `name`, as the CLI does.
+async fn act(
+    namespace: &TestNamespace,
+    name: &str,
+    action: impl Fn(
+        &tidegate::model::RolloutPlan,
+        &tidegate::model::RolloutState,
+    ) -> tidegate::model::RolloutState,
+) {
+    k8s::act(
+        &namespace.client(),
+        namespace.name(),
+        name,
+        |rollout, state| {
+            let plan = rollout.spec.plan().map_err(|errors| errors.to_string())?;
+            Ok(action(&plan, state))
+        },
+    )
+    .await
+    .expect("record the action");
+}
+
+/// Waits until Rollout `name` is Healthy with `image` stable.
+async fn healthy(namespace: &TestNamespace, name: &str, image: &'static str) -> Rollout {
+    wait_for_object(
+        &namespace.api::<Rollout>(),
+        name,
+        TIMEOUT * 2,
+        crate::support::healthy_on(image),
+    )
+    .await
+    .expect("the Rollout")
+}
+
+/// The Experiment Rollout `name` records for its current step, once it does.
+async fn step_experiment(namespace: &TestNamespace, name: &str) -> String {
+    let rollout = wait_for_object(
+        &namespace.api::<Rollout>(),
+        name,
+        TIMEOUT * 2,
+        |rollout: Option<&Rollout>| {
+            rollout
+                .and_then(|rollout| rollout.status.as_ref())
+                .and_then(|status| status.canary.as_ref())
+                .is_some_and(|canary| !canary.current_experiment.is_empty())
+        },
+    )
+    .await
+    .expect("the Rollout");
+    rollout
+        .status
+        .and_then(|status| status.canary)
+        .expect("a canary status")
+        .current_experiment
+}
+
+fn template_image(experiment: &Experiment, template: &str) -> Option<String> {
+    experiment
+        .spec
+        .templates
+        .iter()
+        .find(|candidate| candidate.name == template)?
+        .template
+        .spec
+        .as_ref()?
+        .containers[0]
+        .image
+        .clone()
+}
+
+/// Argo's `rollout-experiment-step.yaml`, unchanged: the step's Experiment runs the canary
+/// template with Argo's random-fail analysis (kwok completes its Jobs, so it passes); with
+/// neither a duration nor a required analysis it runs on, holding the step. Terminated by a
+/// person it ends Successful — which, unlike in Argo, never passes the step: the Rollout
+/// pauses until a person promotes it.
+#[tokio::test]
+async fn argo_s_experiment_step_holds_the_canary_until_its_experiment_is_decided() {
+    let namespace = TestNamespace::create("experiment-step").await;
+    install_crds(&namespace.client()).await;
+    let controllers = Controllers::start(&namespace);
+    let name = "rollout-experiment-step";
+    apply(&namespace, "analysis-templates.yaml").await;
+    apply(&namespace, "rollout-experiment-step.yaml").await;
+    healthy(&namespace, name, "argoproj/rollouts-demo:blue").await;
+
+    apply_rollout(
+        &namespace,
+        "rollout-experiment-step.yaml",
+        image("argoproj/rollouts-demo:yellow"),
+    )
+    .await;
+    let experiment_name = step_experiment(&namespace, name).await;
+    let experiments = namespace.api::<Experiment>();
+    let experiment = wait_for_object(
+        &experiments,
+        &experiment_name,
+        TIMEOUT * 2,
+        |experiment: Option<&Experiment>| {
+            experiment
+                .and_then(|experiment| experiment.status.as_ref())
+                .is_some_and(|status| {
+                    status
+                        .analysis_runs
+                        .iter()
+                        .any(|run| run.phase == Some(AnalysisPhase::Successful))
+                })
+        },
+    )
+    .await
+    .expect("the Experiment");
+    assert_eq!(
+        template_image(&experiment, "canary").as_deref(),
+        Some("argoproj/rollouts-demo:yellow")
+    );
+    assert_eq!(experiment.owner_references()[0].name, name);
+    assert_eq!(
+        phase(Some(&experiment)),
+        Some(AnalysisPhase::Running),
+        "no duration: it runs on"
+    );
+    let rollout = namespace
+        .api::<Rollout>()
+        .get(name)
+        .await
+        .expect("the Rollout");
+    let status = rollout.status.expect("a status");
+    assert_eq!(
+        status.current_step_index,
+        Some(1),
+        "the step waits for its experiment"
+    );
+
+    tidegate(&namespace, &["terminate", "experiment", &experiment_name]);
+    wait_for_object(
+        &namespace.api::<Rollout>(),
+        name,
+        TIMEOUT,
+        |rollout: Option<&Rollout>| {
+            rollout
+                .and_then(|rollout| rollout.status.as_ref())
+                .is_some_and(|status| {
+                    status
+                        .pause_conditions
+                        .iter()
+                        .any(|pause| pause.reason == PauseReason::InconclusiveExperiment)
+                })
+        },
+    )
+    .await;
+    let rollout = namespace
+        .api::<Rollout>()
+        .get(name)
+        .await
+        .expect("the Rollout");
+    assert_eq!(
+        rollout.status.unwrap().current_step_index,
+        Some(1),
+        "a terminated experiment passes nothing"
+    );
+
+    act(&namespace, name, tidegate::engine::promote).await;
+    healthy(&namespace, name, "argoproj/rollouts-demo:yellow").await;
+    controllers.stop().await;
+}
+
+/// Argo's `rollout-baseline-vs-canary.yaml`, unchanged: the Experiment runs the stable
+/// revision as `baseline` and the new one as `canary`; an abort stops it. Then the same step
+/// with an analysis that fails: the Rollout aborts with Argo's message.
+#[tokio::test]
+async fn argo_s_baseline_vs_canary_runs_both_revisions_and_a_failing_experiment_aborts() {
+    let namespace = TestNamespace::create("experiment-baseline").await;
+    install_crds(&namespace.client()).await;
+    let controllers = Controllers::start(&namespace);
+    let name = "rollout-baseline-vs-canary";
+    apply(&namespace, "rollout-baseline-vs-canary.yaml").await;
+    healthy(&namespace, name, "argoproj/rollouts-demo:blue").await;
+
+    apply_rollout(
+        &namespace,
+        "rollout-baseline-vs-canary.yaml",
+        image("argoproj/rollouts-demo:yellow"),
+    )
+    .await;
+    let experiment_name = step_experiment(&namespace, name).await;
+    let experiments = namespace.api::<Experiment>();
+    let running = wait_for_object(
+        &experiments,
+        &experiment_name,
+        TIMEOUT * 2,
+        |experiment: Option<&Experiment>| phase(experiment) == Some(AnalysisPhase::Running),
+    )
+    .await
+    .expect("the Experiment");
+    assert_eq!(
+        template_image(&running, "baseline").as_deref(),
+        Some("argoproj/rollouts-demo:blue")
+    );
+    assert_eq!(
+        template_image(&running, "canary").as_deref(),
+        Some("argoproj/rollouts-demo:yellow")
+    );
+    for template in ["baseline", "canary"] {
+        assert_eq!(
+            replicas(&namespace, &format!("{experiment_name}-{template}")).await,
+            Some(1)
+        );
+    }
+
+    act(&namespace, name, |_, state| tidegate::engine::abort(state)).await;
+    wait_for_object(
+        &experiments,
+        &experiment_name,
+        TIMEOUT,
+        |experiment: Option<&Experiment>| {
+            experiment.is_some_and(|experiment| experiment.spec.terminate)
+        },
+    )
+    .await;
+    assert_eq!(
+        stable_image(&namespace, name).await.as_deref(),
+        Some("argoproj/rollouts-demo:blue")
+    );
+    a_failing_experiment_aborts(&namespace, name).await;
+    controllers.stop().await;
+}
+
+/// The image of Rollout `name`'s stable ReplicaSet.
+async fn stable_image(namespace: &TestNamespace, name: &str) -> Option<String> {
+    let rollout = namespace
+        .api::<Rollout>()
+        .get(name)
+        .await
+        .expect("the Rollout");
+    let stable = rollout.status?.stable_rs;
+    let replica_set = namespace
+        .api::<k8s::ReplicaSet>()
+        .get(&format!("{name}-{stable}"))
+        .await
+        .expect("the stable ReplicaSet");
+    replica_set.spec.template?.spec?.containers[0].image.clone()
+}
+
+/// Rollout `name` (Argo's baseline-vs-canary) updated with an experiment analysis that
+/// fails: it aborts with Argo's message, and the stable keeps serving.
+async fn a_failing_experiment_aborts(namespace: &TestNamespace, name: &str) {
+    let verdict = HttpServer::start(|_| Response::ok(r#"{"ok": false}"#)).await;
+    let template = json!({"apiVersion": "tidegate.dev/v1alpha1", "kind": "AnalysisTemplate",
+        "metadata": {"name": "always-fail"},
+        "spec": {"metrics": [{"name": "ok", "successCondition": "result == true",
+            "provider": {"web": {"url": verdict.url("/"), "jsonPath": "{$.ok}"}}}]}});
+    namespace
+        .api::<crd::AnalysisTemplate>()
+        .create(
+            &k8s::PostParams::default(),
+            &serde_json::from_value(template).expect("a template"),
+        )
+        .await
+        .expect("create the template");
+    apply_rollout(namespace, "rollout-baseline-vs-canary.yaml", |rollout| {
+        image("argoproj/rollouts-demo:green")(rollout);
+        rollout["spec"]["strategy"]["canary"]["steps"][0]["experiment"]["analyses"] =
+            json!([{"name": "verdict", "templateName": "always-fail"}]);
+    })
+    .await;
+    let failed = wait_for_object(
+        &namespace.api::<Rollout>(),
+        name,
+        TIMEOUT * 2,
+        |rollout: Option<&Rollout>| {
+            rollout
+                .and_then(|rollout| rollout.status.as_ref())
+                .is_some_and(|status| status.abort && status.message.contains("error/failed"))
+        },
+    )
+    .await
+    .expect("the Rollout");
+    let message = failed.status.expect("a status").message;
+    assert!(
+        message.contains("Experiment analysis phase is error/failed"),
+        "{message}"
+    );
+    assert_eq!(
+        stable_image(namespace, name).await.as_deref(),
+        Some("argoproj/rollouts-demo:blue"),
+        "the stable keeps serving"
+    );
 }

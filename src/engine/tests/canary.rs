@@ -594,7 +594,7 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::engine::tests::sim::{Ended, analysis_outcome};
+    use crate::engine::tests::sim::{Ended, analysis_outcome, experiment};
     use crate::model::{Amount, Step, Strategy as RolloutStrategy};
 
     /// A step, or an analysis whose run will end in the given phase.
@@ -604,6 +604,7 @@ mod properties {
             (0..300u64).prop_map(|s| (pause_for(s), AnalysisPhase::Successful)),
             Just((pause(), AnalysisPhase::Successful)),
             analysis_outcome().prop_map(|outcome| (analysis(), outcome)),
+            analysis_outcome().prop_map(|outcome| (experiment(), outcome)),
         ]
     }
 
@@ -620,7 +621,7 @@ mod properties {
         ) {
             let outcomes: Vec<AnalysisPhase> = steps
                 .iter()
-                .filter(|(step, _)| matches!(step, Step::Analysis(_)))
+                .filter(|(step, _)| matches!(step, Step::Analysis(_) | Step::Experiment(_)))
                 .map(|(_, outcome)| *outcome)
                 .collect();
             let mut sim = Sim::canary(steps.into_iter().map(|(step, _)| step).collect()).replicas(replicas);

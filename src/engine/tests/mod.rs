@@ -3,6 +3,7 @@
 mod anti_affinity;
 mod bluegreen;
 mod canary;
+mod experiment;
 mod pod_metadata;
 mod rollback_window;
 mod routing;

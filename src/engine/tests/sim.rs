@@ -11,10 +11,10 @@ use proptest::test_runner::TestCaseError;
 
 use crate::engine::{AnalysisKind, Decision, Effect, Event, Observation, reconcile};
 use crate::model::{
-    Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, BlueGreenPlan, CanaryPlan, GatewayApi,
-    GatewayRoute, Phase, PodMetadata, PodView, ReplicaSetView, RoleMetadata, RolloutPlan,
-    RolloutState, RouteKind, Router, RouterReading, RouterState, Step, Strategy as RolloutStrategy,
-    TemplateRef, TrafficIntent, TrafficPlan,
+    Amount, AnalysisPhase, AnalysisPlan, AnalysisRunState, BlueGreenPlan, CanaryPlan,
+    ExperimentPlan, ExperimentState, GatewayApi, GatewayRoute, Phase, PodMetadata, PodView,
+    ReplicaSetView, RoleMetadata, RolloutPlan, RolloutState, RouteKind, Router, RouterReading,
+    RouterState, Step, Strategy as RolloutStrategy, TemplateRef, TrafficIntent, TrafficPlan,
 };
 
 pub const NAME: &str = "web";
@@ -56,6 +56,13 @@ pub fn pause_for(seconds: u64) -> Step {
 /// An analysis step with one template.
 pub fn analysis() -> Step {
     Step::Analysis(analysis_plan())
+}
+
+/// An experiment step.
+pub fn experiment() -> Step {
+    Step::Experiment(ExperimentPlan {
+        analysis_args: Vec::new(),
+    })
 }
 
 /// An analysis of one template.
@@ -110,6 +117,10 @@ pub struct Sim {
     pub workload_replicas: Option<i32>,
     /// Every replica count the Deployment was given, in order.
     pub workload_writes: Vec<i32>,
+    /// The Rollout's Experiments, as the cluster has them.
+    pub experiments: Vec<ExperimentState>,
+    /// Every Experiment created, in order, with its step and the (stable, canary) hashes.
+    pub created_experiments: Vec<(String, usize, String, String)>,
 }
 
 impl Sim {
@@ -169,6 +180,8 @@ impl Sim {
             metadata_writes: Vec::new(),
             workload_replicas: None,
             workload_writes: Vec::new(),
+            experiments: Vec::new(),
+            created_experiments: Vec::new(),
         }
     }
 
@@ -371,6 +384,17 @@ impl Sim {
         run.phase = phase;
     }
 
+    /// Sets the phase and message of Experiment `name`.
+    pub fn set_experiment(&mut self, name: &str, phase: AnalysisPhase, message: &str) {
+        let experiment = self
+            .experiments
+            .iter_mut()
+            .find(|experiment| experiment.name == name)
+            .unwrap_or_else(|| panic!("no experiment {name} in {:?}", self.created_experiments));
+        experiment.phase = Some(phase);
+        message.clone_into(&mut experiment.message);
+    }
+
     /// The run named `name`, as the cluster has it.
     pub fn run(&self, name: &str) -> &AnalysisRunState {
         self.runs
@@ -420,6 +444,7 @@ impl Sim {
             services: &self.services,
             analysis_runs: &self.runs,
             foreign_runs: &self.foreign_runs,
+            experiments: &self.experiments,
             replica_set_name_taken: self.replica_set_name_taken,
             pods: &self.pods,
             traffic: &self.readings,
@@ -500,18 +525,7 @@ impl Sim {
                 });
             }
             Effect::DeleteAnalysisRun { name } => self.runs.retain(|run| run.name != *name),
-            Effect::TerminateAnalysisRun { name } => {
-                // As the AnalysisRun controller does: a terminated run ends Successful
-                // (Argo's "Run Terminated"), marked terminated.
-                if let Some(run) = self.runs.iter_mut().find(|run| run.name == *name)
-                    && !run.phase.is_completed()
-                {
-                    run.phase = AnalysisPhase::Successful;
-                    run.message = "Run Terminated".into();
-                    run.terminated = true;
-                    run.expected_by = None;
-                }
-            }
+            Effect::TerminateAnalysisRun { name } => self.terminate_run(name),
             Effect::EvictPod { name } => {
                 // The ReplicaSet replaces the pod at once with a new one.
                 let pod = self
@@ -537,7 +551,66 @@ impl Sim {
                     }
                 }
             }
+            Effect::CreateExperiment { .. } | Effect::TerminateExperiment { .. } => {
+                self.apply_to_experiments(effect);
+            }
             Effect::Event(event) => self.events.push(event.clone()),
+        }
+    }
+
+    /// As the AnalysisRun controller does: a terminated run ends Successful (Argo's "Run
+    /// Terminated"), marked terminated.
+    fn terminate_run(&mut self, name: &str) {
+        if let Some(run) = self.runs.iter_mut().find(|run| run.name == name)
+            && !run.phase.is_completed()
+        {
+            run.phase = AnalysisPhase::Successful;
+            run.message = "Run Terminated".into();
+            run.terminated = true;
+            run.expected_by = None;
+        }
+    }
+
+    /// What the experiment controller and the API do with an experiment effect.
+    fn apply_to_experiments(&mut self, effect: &Effect) {
+        match effect {
+            Effect::CreateExperiment {
+                name,
+                step,
+                stable_hash,
+                canary_hash,
+            } => {
+                self.created_experiments.push((
+                    name.clone(),
+                    *step,
+                    stable_hash.clone(),
+                    canary_hash.clone(),
+                ));
+                // Created again under its recorded name after an interruption: one object.
+                if !self
+                    .experiments
+                    .iter()
+                    .any(|experiment| experiment.name == *name)
+                {
+                    self.experiments.push(ExperimentState {
+                        name: name.clone(),
+                        phase: None,
+                        message: String::new(),
+                        terminated: false,
+                    });
+                }
+            }
+            Effect::TerminateExperiment { name } => {
+                // As the experiment controller does: a terminated experiment ends
+                // Successful unless an analysis failed first.
+                if let Some(experiment) = self.experiments.iter_mut().find(|e| e.name == *name) {
+                    experiment.terminated = true;
+                    if !experiment.phase.is_some_and(AnalysisPhase::is_completed) {
+                        experiment.phase = Some(AnalysisPhase::Successful);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -597,13 +670,17 @@ impl Sim {
 
     /// Whether any analysis run ended Failed or Error.
     pub fn any_analysis_failed(&self) -> bool {
-        self.runs
-            .iter()
-            .any(|run| matches!(run.phase, AnalysisPhase::Failed | AnalysisPhase::Error))
+        let failed = |phase| matches!(phase, AnalysisPhase::Failed | AnalysisPhase::Error);
+        self.runs.iter().any(|run| failed(run.phase))
+            || self
+                .experiments
+                .iter()
+                .any(|experiment| experiment.phase.is_some_and(failed))
     }
 
-    /// Drives an update to its end the way a person would: each new analysis run gets the
-    /// next of `outcomes`, every pause is promoted, otherwise an hour passes. Runs `check`
+    /// Drives an update to its end the way a person would: each new analysis run or
+    /// experiment gets the next of `outcomes`, every pause is promoted, otherwise an hour
+    /// passes. Runs `check`
     /// after every settle. Returns how the update ended, or an error if it never did.
     pub fn drive_to_end(
         &mut self,
@@ -612,6 +689,7 @@ impl Sim {
     ) -> Result<Ended, TestCaseError> {
         let mut outcomes = outcomes.into_iter();
         let mut decided = 0;
+        let mut decided_experiments = 0;
         for _ in 0..100 {
             self.settle();
             check(self)?;
@@ -627,6 +705,11 @@ impl Sim {
                 let outcome = outcomes.next().expect("one outcome per analysis");
                 self.set_run_phase(outcome, "decided by the test");
                 decided += 1;
+            } else if self.experiments.len() > decided_experiments {
+                let outcome = outcomes.next().expect("one outcome per experiment");
+                let experiment = self.experiments.last_mut().expect("an experiment");
+                experiment.phase = Some(outcome);
+                decided_experiments += 1;
             } else if self.phase() == Phase::Paused {
                 self.state = crate::engine::promote(&self.plan, &self.state);
             } else {

@@ -21,16 +21,38 @@ const READ_OUTSIDE_THE_PLAN: &[(&str, &str)] = &[
         ".selector.",
         "the ReplicaSets' and Services' selector (executor)",
     ),
+    (
+        ".strategy.canary.steps[].experiment.templates[].",
+        "copied into the step's Experiment (executor::experiment, whose test walks them)",
+    ),
+    (
+        ".strategy.canary.steps[].experiment.analysisRunMetadata.",
+        "copied into the step's Experiment (executor::experiment, whose test walks them)",
+    ),
+    (
+        ".strategy.canary.steps[].experiment.scaleDownDelaySeconds",
+        "copied into the step's Experiment (executor::experiment, whose test walks them)",
+    ),
+    (
+        ".strategy.canary.steps[].experiment.analyses[].clusterScope",
+        "copied into the step's Experiment (executor::experiment, whose test walks them)",
+    ),
+    (
+        ".strategy.canary.steps[].experiment.analyses[].requiredForCompletion",
+        "copied into the step's Experiment (executor::experiment, whose test walks them)",
+    ),
 ];
 
 /// What a mapping on a path needs besides its required fields for its fields to matter: an
-/// analysis without templates is no analysis.
-fn seed(name: &str) -> Option<Value> {
-    matches!(
-        name,
-        "analysis" | "prePromotionAnalysis" | "postPromotionAnalysis"
-    )
-    .then(|| json!({"templates": [{"templateName": "error-rate"}]}))
+/// analysis without templates is no analysis, an experiment without templates none either.
+pub(crate) fn seed(name: &str) -> Option<Value> {
+    match name {
+        "analysis" | "prePromotionAnalysis" | "postPromotionAnalysis" => {
+            Some(json!({"templates": [{"templateName": "error-rate"}]}))
+        }
+        "experiment" => Some(json!({"templates": [{"name": "baseline", "specRef": "stable"}]})),
+        _ => None,
+    }
 }
 
 /// A Rollout's spec that plans: a canary with one step, and a pod template.
@@ -149,7 +171,10 @@ pub(crate) fn with(
             }
             if let (Some(Value::Object(extra)), Some(slot)) = (seed(name), slot.as_object_mut()) {
                 for (key, value) in extra {
-                    slot.entry(key).or_insert(value);
+                    let entry = slot.entry(key).or_insert(Value::Null);
+                    if entry.is_null() || entry.as_array().is_some_and(Vec::is_empty) {
+                        *entry = value;
+                    }
                 }
             }
             at = slot;

@@ -311,15 +311,7 @@ impl ExperimentSpec {
                 ));
             }
             let selector = &template.selector;
-            let select_all = selector
-                .match_labels
-                .as_ref()
-                .is_none_or(std::collections::BTreeMap::is_empty)
-                && selector
-                    .match_expressions
-                    .as_ref()
-                    .is_none_or(Vec::is_empty);
-            if select_all {
+            if selects_everything(selector) {
                 problems.push((
                     at("selector"),
                     "this template selects all pods: a non-empty selector is required".to_owned(),
@@ -352,6 +344,18 @@ impl ExperimentSpec {
         }
         problems
     }
+}
+
+/// Whether `selector` is empty: it would select every pod of the namespace.
+pub(super) fn selects_everything(selector: &LabelSelector) -> bool {
+    selector
+        .match_labels
+        .as_ref()
+        .is_none_or(std::collections::BTreeMap::is_empty)
+        && selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(Vec::is_empty)
 }
 
 /// The labels of a pod template (none when it has no metadata).

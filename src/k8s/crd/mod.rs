@@ -41,9 +41,9 @@ pub use rollout::{
     CanaryStep, CanaryStrategy, ManagedRoute, ObjectRef, PauseCondition, PauseReason, PendingEvent,
     Phase, PingPongSpec, PodTemplateMetadata, PreferredAntiAffinity, ReplicaProgressThreshold,
     RequiredAntiAffinity, RollbackWindowSpec, Rollout, RolloutAnalysis, RolloutAnalysisBackground,
-    RolloutAnalysisTemplate, RolloutCondition, RolloutPause, RolloutSpec, RolloutStatus,
-    RolloutStrategy, RolloutTrafficRouting, SetCanaryScale, TrafficWeights, WeightDestination,
-    images,
+    RolloutAnalysisTemplate, RolloutCondition, RolloutExperimentAnalysis, RolloutExperimentStep,
+    RolloutExperimentTemplate, RolloutPause, RolloutSpec, RolloutStatus, RolloutStrategy,
+    RolloutTrafficRouting, SetCanaryScale, SpecRef, TrafficWeights, WeightDestination, images,
 };
 
 /// The API group of tidegate's resources.

@@ -21,6 +21,7 @@ use crate::model::{
     Step, Strategy, TemplateRef, parse_pause_seconds,
 };
 
+mod experiment;
 mod traffic;
 mod workload;
 
@@ -493,7 +494,6 @@ fn read_step(step: &CanaryStep, path: &str, max_weight: i32, check: &mut Check) 
         );
         return None;
     }
-    check.unsupported(format!("{path}.experiment"), step.experiment.is_some());
     check.unsupported(format!("{path}.plugin"), step.plugin.is_some());
     let mut parts: Vec<Step> = read_deciding_part(step, path, max_weight, check)
         .into_iter()
@@ -532,6 +532,10 @@ fn read_deciding_part(
                 .ok()
         });
         return Some(Step::Pause(duration));
+    }
+    if let Some(experiment) = &step.experiment {
+        let plan = experiment::read_experiment(experiment, &format!("{path}.experiment"), check);
+        return Some(Step::Experiment(plan));
     }
     step.analysis
         .as_ref()

@@ -356,9 +356,9 @@ pub struct CanaryStep {
     /// Wait for a duration, or until promoted when no duration is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<RolloutPause>,
-    /// Run an Experiment (not supported by tidegate yet).
+    /// Run an Experiment of the stable and canary pod templates; continue when it succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub experiment: Option<Opaque>,
+    pub experiment: Option<RolloutExperimentStep>,
     /// Run an AnalysisRun and continue only if it succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<RolloutAnalysis>,
@@ -431,6 +431,87 @@ pub struct RolloutAnalysis {
     /// Labels and annotations for the AnalysisRuns created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_run_metadata: Option<PodTemplateMetadata>,
+}
+
+/// An `experiment` step: an Experiment made of the stable and canary pod templates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutExperimentStep {
+    /// The templates, each the stable or the canary pod template.
+    #[schemars(length(min = 1))]
+    pub templates: Vec<RolloutExperimentTemplate>,
+    /// How long the experiment runs once its templates are available.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub duration: String,
+    /// Analyses over the templates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub analyses: Vec<RolloutExperimentAnalysis>,
+    /// Metrics whose results are recorded but never fail the analyses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dry_run: Vec<super::analysis::DryRun>,
+    /// Labels and annotations for the AnalysisRuns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_run_metadata: Option<PodTemplateMetadata>,
+    /// Seconds the templates keep their pods after the experiment ends (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_delay_seconds: Option<i32>,
+}
+
+/// A template of an `experiment` step.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutExperimentTemplate {
+    /// Its name, unique in the step.
+    pub name: String,
+    /// `stable` or `canary`: whose pod template it runs.
+    pub spec_ref: SpecRef,
+    /// Pods to run (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// Labels (added to the selector too) and annotations for its pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<PodTemplateMetadata>,
+    /// Its selector; the ReplicaSet's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::undocumented::<Option<LabelSelector>>")]
+    pub selector: Option<LabelSelector>,
+    /// Traffic for it through the router (not supported by tidegate yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
+    /// A Service in front of its pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<super::TemplateService>,
+}
+
+/// Which revision's pod template an experiment template runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecRef {
+    /// The canary (new) revision's.
+    #[default]
+    Canary,
+    /// The stable revision's.
+    Stable,
+}
+
+/// An analysis of an `experiment` step.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutExperimentAnalysis {
+    /// Its name, unique in the step.
+    pub name: String,
+    /// The AnalysisTemplate (or ClusterAnalysisTemplate) to run.
+    pub template_name: String,
+    /// Look the name up among ClusterAnalysisTemplates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_scope: Option<bool>,
+    /// Arguments: values (which may use the experiment's `{{templates.…}}` and
+    /// `{{experiment.…}}` variables), pod-template hashes or fields of the Rollout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<super::analysis::AnalysisRunArgument>,
+    /// The experiment ends when every required analysis has ended.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub required_for_completion: bool,
 }
 
 /// A reference to an AnalysisTemplate or ClusterAnalysisTemplate.

@@ -45,6 +45,9 @@ impl RolloutStatus {
             background_analysis: canary
                 .and_then(|canary| canary.current_background_analysis_run_status.as_ref())
                 .map(run_from_wire),
+            step_experiment: canary
+                .map(|canary| canary.current_experiment.clone())
+                .filter(|name| !name.is_empty()),
             pre_promotion_analysis: blue_green
                 .and_then(|blue_green| blue_green.pre_promotion_analysis_run_status.as_ref())
                 .map(run_from_wire),
@@ -104,6 +107,7 @@ impl RolloutStatus {
         );
         let canary = CanaryStatus {
             current_step_analysis_run_status: state.step_analysis.as_ref().map(run_to_wire),
+            current_experiment: state.step_experiment.clone().unwrap_or_default(),
             current_background_analysis_run_status: state
                 .background_analysis
                 .as_ref()
@@ -114,7 +118,6 @@ impl RolloutStatus {
                 Some(PingPongSide::Pong) => "pong".to_owned(),
                 None => String::new(),
             },
-            ..CanaryStatus::default()
         };
         let blue_green = BlueGreenStatus {
             scale_up_preview_check_point: state.preview_checkpoint,
@@ -326,6 +329,7 @@ mod tests {
                 message: String::new(),
                 ..AnalysisRunState::default()
             }),
+            step_experiment: Some("web-6c9f8-2-3".into()),
             conditions: vec![Condition {
                 kind: ConditionKind::Progressing,
                 status: ConditionStatus::Unknown,

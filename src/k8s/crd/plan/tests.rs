@@ -273,7 +273,7 @@ fn argo_features_tidegate_does_not_run_are_refused_by_name() {
     trafficRouting:
       plugins: {argoproj-labs/openshift: {routes: [web]}}
     steps:
-    - experiment: {templates: []}
+    - experiment: {templates: [{name: canary, specRef: canary, weight: 10}]}
     - setWeight: 20
 ",
     ));
@@ -285,7 +285,76 @@ fn argo_features_tidegate_does_not_run_are_refused_by_name() {
              itself",
             "spec.strategy.canary.trafficRouting: names no router: set one of istio, nginx, alb, \
              smi, traefik, ambassador, apisix, appMesh or plugins[\"argoproj-labs/gatewayAPI\"]",
-            "spec.strategy.canary.steps[0].experiment: is not supported by tidegate yet",
+            "spec.strategy.canary.steps[0].experiment.templates[0].weight: is not supported by \
+             tidegate yet",
+        ]
+    );
+}
+
+#[test]
+fn an_experiment_step_is_checked_and_carries_its_analyses_arguments() {
+    let plan = spec(
+        "  canary:
+    steps:
+    - experiment:
+        duration: 1h
+        templates:
+        - {name: baseline, specRef: stable}
+        - {name: canary, specRef: canary}
+        analyses:
+        - name: compare
+          templateName: mann-whitney
+          args:
+          - {name: baseline-hash, value: '{{templates.baseline.podTemplateHash}}'}
+          - {name: stable, valueFrom: {podTemplateHashValue: Stable}}
+",
+    )
+    .plan()
+    .expect("a valid experiment step");
+    let Step::Experiment(experiment) = &canary(&plan).steps[0] else {
+        panic!("{:?}", canary(&plan).steps[0])
+    };
+    assert_eq!(
+        experiment.analysis_args,
+        [vec![
+            AnalysisArg {
+                name: "baseline-hash".into(),
+                value: ArgValue::Literal("{{templates.baseline.podTemplateHash}}".into()),
+            },
+            AnalysisArg {
+                name: "stable".into(),
+                value: ArgValue::StableHash,
+            },
+        ]]
+    );
+    let found = errors(&spec(
+        "  canary:
+    steps:
+    - experiment:
+        duration: soon
+        scaleDownDelaySeconds: -1
+        templates:
+        - {name: canary, specRef: canary, replicas: -1, selector: {}}
+        - {name: canary, specRef: stable}
+        analyses:
+        - {name: a, templateName: ''}
+        - {name: a, templateName: t}
+",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.strategy.canary.steps[0].experiment.duration: \"soon\" is not a duration: \
+             unknown unit (write e.g. \"30s\", \"5m\", \"1h30m\")",
+            "spec.strategy.canary.steps[0].experiment.scaleDownDelaySeconds: must not be negative",
+            "spec.strategy.canary.steps[0].experiment.templates[0].replicas: must not be negative",
+            "spec.strategy.canary.steps[0].experiment.templates[0].selector: selects all pods: a \
+             non-empty selector is required",
+            "spec.strategy.canary.steps[0].experiment.templates[1].name: template name 'canary' \
+             is repeated",
+            "spec.strategy.canary.steps[0].experiment.analyses[0].templateName: is required",
+            "spec.strategy.canary.steps[0].experiment.analyses[1].name: analysis name 'a' is \
+             repeated",
         ]
     );
 }

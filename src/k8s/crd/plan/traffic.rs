@@ -233,7 +233,11 @@ fn check_step(step: &Step, traffic: Option<&TrafficPlan>, path: &str, check: &mu
             ("setHeaderRoute", Some(&route.name), Router::routes_headers)
         }
         Step::SetMirrorRoute(route) => ("setMirrorRoute", Some(&route.name), Router::mirrors),
-        Step::SetWeight(_) | Step::Pause(_) | Step::Analysis(_) | Step::Combined(_) => return,
+        Step::SetWeight(_)
+        | Step::Pause(_)
+        | Step::Analysis(_)
+        | Step::Experiment(_)
+        | Step::Combined(_) => return,
     };
     let field_path = format!("{path}.{field}");
     let Some(traffic) = traffic else {

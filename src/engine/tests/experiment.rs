@@ -1,0 +1,200 @@
+//! The `experiment` step: created once there is a stable revision, passed only by a
+//! Successful Experiment nobody terminated; Failed or Error aborts, Inconclusive pauses,
+//! and every Experiment that no longer decides anything is stopped.
+
+use crate::engine::{abort, promote, promote_full, retry};
+use crate::model::{AnalysisPhase, PauseReason, Phase};
+
+use super::sim::{Sim, experiment, pause, weight};
+
+/// A canary at its experiment step (`setWeight: 20`, `experiment`, `pause`) updating to v2.
+fn at_the_experiment() -> Sim {
+    let mut sim = Sim::canary(vec![weight(20), experiment(), pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    assert_eq!(sim.index(), Some(1));
+    sim
+}
+
+const NAME: &str = "web-v2-2-1";
+
+#[test]
+fn the_step_creates_an_experiment_of_the_stable_and_canary_revisions_and_waits_for_it() {
+    let mut sim = at_the_experiment();
+    assert_eq!(
+        sim.created_experiments,
+        [(NAME.to_owned(), 1, "v1".to_owned(), "v2".to_owned())]
+    );
+    assert_eq!(sim.state.step_experiment.as_deref(), Some(NAME));
+    assert!(sim.has_event("ExperimentCreated", NAME));
+    assert_eq!(
+        sim.split("v2", "v1"),
+        (1, 4),
+        "the weight of the step before"
+    );
+    sim.set_experiment(NAME, AnalysisPhase::Running, "");
+    sim.advance(600);
+    sim.settle();
+    assert_eq!(sim.index(), Some(1), "a running experiment holds the step");
+    assert_eq!(sim.phase(), Phase::Progressing, "no deadline while it runs");
+
+    sim.set_experiment(NAME, AnalysisPhase::Successful, "");
+    sim.settle();
+    assert_eq!(
+        sim.index(),
+        Some(2),
+        "a Successful experiment completes the step"
+    );
+    assert_eq!(sim.state.step_experiment, None);
+    assert!(sim.has_event("RolloutStepCompleted", "(experiment)"));
+    assert_eq!(sim.created_experiments.len(), 1, "one experiment");
+}
+
+#[test]
+fn a_failed_experiment_aborts_with_argo_s_message() {
+    for phase in [AnalysisPhase::Failed, AnalysisPhase::Error] {
+        let mut sim = at_the_experiment();
+        sim.set_experiment(NAME, phase, "Metric \"latency\" assessed Failed");
+        sim.settle();
+        assert!(sim.state.abort, "{phase}");
+        assert_eq!(sim.phase(), Phase::Degraded);
+        assert!(
+            sim.state.message.contains(
+                "Experiment analysis phase is error/failed: Metric \"latency\" assessed Failed"
+            ),
+            "{}",
+            sim.state.message
+        );
+        assert_eq!(
+            sim.split("v2", "v1"),
+            (0, 5),
+            "the stable takes everything back"
+        );
+    }
+}
+
+#[test]
+fn an_inconclusive_experiment_pauses_until_a_person_promotes_past_it() {
+    let mut sim = at_the_experiment();
+    sim.set_experiment(NAME, AnalysisPhase::Inconclusive, "");
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Paused);
+    assert!(
+        sim.state
+            .pause_conditions
+            .iter()
+            .any(|p| p.reason == PauseReason::InconclusiveExperiment)
+    );
+    assert_eq!(sim.index(), Some(1));
+    sim.advance(3600);
+    sim.settle();
+    assert_eq!(sim.index(), Some(1), "it waits for a person");
+
+    sim.state = promote(&sim.plan, &sim.state);
+    sim.settle();
+    assert_eq!(sim.index(), Some(2), "promote passes the step");
+    assert!(
+        sim.state
+            .pause_conditions
+            .iter()
+            .all(|p| p.reason == PauseReason::CanaryPauseStep)
+    );
+}
+
+#[test]
+fn an_experiment_someone_terminated_never_passes_the_step() {
+    let mut sim = at_the_experiment();
+    sim.set_experiment(NAME, AnalysisPhase::Successful, "");
+    sim.experiments[0].terminated = true;
+    sim.settle();
+    assert_eq!(sim.index(), Some(1));
+    assert_eq!(sim.phase(), Phase::Paused);
+    assert!(
+        sim.state
+            .pause_conditions
+            .iter()
+            .any(|p| p.reason == PauseReason::InconclusiveExperiment)
+    );
+}
+
+#[test]
+fn abort_and_full_promotion_terminate_the_running_experiment() {
+    let mut sim = at_the_experiment();
+    sim.set_experiment(NAME, AnalysisPhase::Running, "");
+    sim.state = abort(&sim.state);
+    sim.settle();
+    assert!(sim.experiments[0].terminated, "abort stops it");
+    assert_eq!(sim.split("v2", "v1"), (0, 5));
+
+    let mut sim = at_the_experiment();
+    sim.set_experiment(NAME, AnalysisPhase::Running, "");
+    sim.state = promote_full(&sim.state);
+    sim.settle();
+    assert!(sim.experiments[0].terminated, "a full promotion stops it");
+    assert_eq!(sim.phase(), Phase::Healthy);
+    assert_eq!(sim.state.stable_hash.as_deref(), Some("v2"));
+}
+
+#[test]
+fn a_new_revision_during_the_experiment_stops_it_and_never_inherits_its_verdict() {
+    let mut sim = at_the_experiment();
+    sim.set_experiment(NAME, AnalysisPhase::Running, "");
+    sim.update_to("v3");
+    sim.settle();
+    assert!(
+        sim.experiments[0].terminated,
+        "the v2 experiment is stopped"
+    );
+    assert_eq!(sim.index(), Some(1));
+    let names: Vec<&str> = sim
+        .created_experiments
+        .iter()
+        .map(|(name, ..)| name.as_str())
+        .collect();
+    assert_eq!(names, [NAME, "web-v3-3-1"]);
+    assert_eq!(sim.created_experiments[1].3, "v3");
+    // The old one ending Successful decides nothing now.
+    sim.set_experiment(NAME, AnalysisPhase::Successful, "");
+    sim.settle();
+    assert_eq!(sim.index(), Some(1));
+    assert_eq!(sim.state.step_experiment.as_deref(), Some("web-v3-3-1"));
+}
+
+#[test]
+fn a_recorded_experiment_that_is_missing_is_created_again_under_its_name() {
+    let mut sim = at_the_experiment();
+    // The daemon stopped after recording the name and before creating it.
+    sim.experiments.clear();
+    sim.settle();
+    assert_eq!(sim.experiments.len(), 1);
+    assert_eq!(sim.experiments[0].name, NAME);
+    assert_eq!(sim.state.step_experiment.as_deref(), Some(NAME));
+}
+
+#[test]
+fn a_retry_after_an_abort_runs_a_fresh_experiment() {
+    let mut sim = at_the_experiment();
+    sim.set_experiment(NAME, AnalysisPhase::Failed, "bad");
+    sim.settle();
+    assert!(sim.state.abort);
+    sim.state = retry(&sim.state);
+    sim.settle();
+    assert_eq!(sim.index(), Some(1));
+    let fresh = format!("{NAME}-1");
+    assert_eq!(sim.state.step_experiment.as_deref(), Some(fresh.as_str()));
+    assert!(!sim.state.abort, "the failed one decides nothing any more");
+    sim.set_experiment(&fresh, AnalysisPhase::Successful, "");
+    sim.settle();
+    assert_eq!(sim.index(), Some(2));
+}
+
+#[test]
+fn no_experiment_without_a_stable_revision() {
+    let mut sim = Sim::canary(vec![experiment()]);
+    sim.settle();
+    assert!(
+        sim.created_experiments.is_empty(),
+        "the first revision has no steps to run"
+    );
+    assert_eq!(sim.phase(), Phase::Healthy);
+}
