@@ -194,6 +194,22 @@ async fn successes(namespace: &TestNamespace, name: &str) -> i32 {
         .unwrap_or(0)
 }
 
+/// The Experiments of the namespace, with their phases.
+async fn experiment_names(namespace: &TestNamespace) -> BTreeSet<String> {
+    namespace
+        .api::<tidegate::k8s::crd::Experiment>()
+        .list(&k8s::ListParams::default())
+        .await
+        .expect("list Experiments")
+        .items
+        .into_iter()
+        .map(|experiment| {
+            let phase = experiment.status.and_then(|status| status.phase);
+            format!("{}={phase:?}", experiment.metadata.name.unwrap_or_default())
+        })
+        .collect()
+}
+
 async fn run_names(namespace: &TestNamespace) -> BTreeSet<String> {
     namespace
         .api::<AnalysisRun>()
@@ -839,6 +855,7 @@ struct Outcome {
     kills: usize,
     notes: BTreeSet<String>,
     runs: BTreeSet<String>,
+    experiments: BTreeSet<String>,
     replica_sets: Vec<(String, i32, i32)>,
     /// What each life of the controller logged.
     logs: String,
@@ -1002,6 +1019,7 @@ async fn drive(
         kills,
         notes,
         runs: run_names(&ns).await,
+        experiments: experiment_names(&ns).await,
         replica_sets: replica_sets(&ns).await,
         logs,
     }
@@ -1027,6 +1045,10 @@ fn assert_same(reference: &Outcome, killed: &Outcome, what: &str, boundaries: us
     assert_eq!(killed.status.phase, Some(Phase::Healthy), "{what}");
     assert_eq!(killed.replica_sets, reference.replica_sets, "{what}");
     assert_eq!(killed.runs, reference.runs, "{what}: AnalysisRuns");
+    assert_eq!(
+        killed.experiments, reference.experiments,
+        "{what}: Experiments"
+    );
     assert_eq!(
         killed.notes, reference.notes,
         "{what}: Event notes; the killed run's log:\n{}",
@@ -1087,6 +1109,71 @@ async fn killing_a_canary_with_an_analysis_step_at_every_boundary_changes_nothin
     // Boundaries of the update: new revision, each step, the analysis run's start and verdict,
     // the pause, the promotion.
     assert_same(&reference, &boundaries, "killed at every step boundary", 7);
+    assert_same(&reference, &effects, "killed between effects", 1);
+}
+
+#[tokio::test]
+async fn killing_a_canary_with_an_experiment_step_at_every_boundary_changes_nothing() {
+    let verdicts = Verdicts::start().await;
+    verdicts.set("/quick", PASS);
+    let experiment = json!({"experiment": {
+        "duration": "2s",
+        "scaleDownDelaySeconds": 0,
+        "templates": [{"name": "baseline", "specRef": "stable"}, {"name": "canary", "specRef": "canary"}],
+        "analyses": [{"name": "quick", "templateName": "quick", "requiredForCompletion": true}],
+    }});
+    let steps = json!([{"setWeight": 50}, experiment, {"setWeight": 100}]);
+    let (first, second) = (
+        canary("registry.invalid/web:1", &steps),
+        canary("registry.invalid/web:2", &steps),
+    );
+    let done = |status: &RolloutStatus, sets: &[(String, i32, i32)]| {
+        status.phase == Some(Phase::Healthy)
+            && status.stable_rs == status.current_pod_hash
+            && status.current_step_index == Some(3)
+            && sets.iter().filter(|rs| rs.1 > 0).count() == 1
+            && sets.iter().all(|rs| rs.1 == rs.2)
+    };
+    let (reference, boundaries, effects) = tokio::join!(
+        drive("crash-exp-ref", &verdicts, None, &first, &second, done),
+        drive(
+            "crash-exp-kill",
+            &verdicts,
+            Some("rollout-boundary=return"),
+            &first,
+            &second,
+            done
+        ),
+        drive(
+            "crash-exp-fx",
+            &verdicts,
+            Some("rollout-between-effects=return"),
+            &first,
+            &second,
+            done
+        ),
+    );
+    let steps_completed: Vec<&String> = reference
+        .notes
+        .iter()
+        .filter(|note| note.contains("completed ("))
+        .collect();
+    assert_eq!(
+        steps_completed,
+        [
+            "Rollout step 1/3 completed (setWeight: 50)",
+            "Rollout step 2/3 completed (experiment)",
+            "Rollout step 3/3 completed (setWeight: 100)",
+        ]
+    );
+    assert_eq!(
+        reference.experiments.len(),
+        1,
+        "{:?}",
+        reference.experiments
+    );
+    // Boundaries: new revision, each step, the experiment's creation, the promotion.
+    assert_same(&reference, &boundaries, "killed at every step boundary", 5);
     assert_same(&reference, &effects, "killed between effects", 1);
 }
 
