@@ -7,12 +7,10 @@
 //! stopped between the status write and the actions repeats them on resume: creations that
 //! find their object already there (owned by the experiment) succeed.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::{Controller, watcher};
@@ -20,17 +18,12 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::decide::{self, Action, Observed, ObservedReplicaSet, ObservedRun};
+use super::objects::{self, EXPERIMENT_LABEL, TEMPLATE_ANNOTATION};
 use crate::analysis::templates;
-use crate::k8s::crd::{AnalysisRun, Experiment, ExperimentSpec, ExperimentTemplate};
-use crate::k8s::{self, ObjectMeta, ReplicaSet, ReplicaSetSpec, Scope, Service, labels};
+use crate::k8s::crd::{AnalysisRun, Experiment, ExperimentTemplate};
+use crate::k8s::{self, ReplicaSet, Scope, Service, labels};
 use crate::model::TemplateRef;
 
-/// Label on every object an experiment creates: the experiment's name.
-pub const EXPERIMENT_LABEL: &str = "tidegate.dev/experiment";
-/// Argo's annotation naming the experiment, on its ReplicaSets and Services.
-pub const NAME_ANNOTATION: &str = "experiment.argoproj.io/name";
-/// Argo's annotation naming the template, on its ReplicaSets and Services.
-pub const TEMPLATE_ANNOTATION: &str = "experiment.argoproj.io/template-name";
 /// The field manager of the controller's writes.
 const FIELD_MANAGER: &str = "tidegate-experiment";
 /// The least time between two looks at one experiment.
@@ -363,7 +356,7 @@ impl<'a> Io<'a> {
         };
         match action {
             Action::CreateReplicaSet { template } => {
-                let replica_set = self.replica_set(self.template(template));
+                let replica_set = objects::replica_set(self.experiment, self.template(template));
                 self.create(replica_set, "ReplicaSet").await
             }
             Action::ScaleReplicaSet { template, replicas } => {
@@ -387,7 +380,7 @@ impl<'a> Io<'a> {
                     .map_err(self.failed(format!("set the scale-down deadline of {name}")))
             }
             Action::CreateService { template, name } => {
-                let service = self.service(self.template(template), name);
+                let service = objects::service(self.experiment, self.template(template), name);
                 self.create(service, "Service").await
             }
             Action::DeleteService { name } => {
@@ -453,144 +446,25 @@ impl<'a> Io<'a> {
         }
     }
 
-    fn metadata(
-        &self,
-        name: String,
-        labels: BTreeMap<String, String>,
-        annotations: BTreeMap<String, String>,
-    ) -> ObjectMeta {
-        ObjectMeta {
-            name: Some(name),
-            namespace: Some(self.namespace.clone()),
-            labels: Some(labels),
-            annotations: Some(annotations),
-            owner_references: self
-                .experiment
-                .controller_owner_ref(&())
-                .map(|owner| vec![owner]),
-            ..ObjectMeta::default()
-        }
-    }
-
-    fn annotations(&self, template: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            (NAME_ANNOTATION.to_owned(), self.name.clone()),
-            (TEMPLATE_ANNOTATION.to_owned(), template.to_owned()),
-        ])
-    }
-
-    /// A template's ReplicaSet, at 0 replicas: its pods labelled with the pod-template hash,
-    /// its selector narrowed by it.
-    fn replica_set(&self, template: &ExperimentTemplate) -> ReplicaSet {
-        let hash = pod_template_hash(template);
-        let mut pods = template.template.clone();
-        let pod_metadata = pods.metadata.get_or_insert_with(ObjectMeta::default);
-        let pod_labels = pod_metadata.labels.get_or_insert_with(BTreeMap::new);
-        pod_labels.insert(labels::POD_TEMPLATE_HASH.to_owned(), hash.clone());
-        let mut labels = pod_labels.clone();
-        labels.insert(EXPERIMENT_LABEL.to_owned(), self.name.clone());
-        let mut selector = template.selector.clone();
-        selector
-            .match_labels
-            .get_or_insert_with(BTreeMap::new)
-            .insert(labels::POD_TEMPLATE_HASH.to_owned(), hash);
-        ReplicaSet {
-            metadata: self.metadata(
-                decide::replica_set_name(&self.name, &template.name),
-                labels,
-                self.annotations(&template.name),
-            ),
-            spec: ReplicaSetSpec {
-                replicas: Some(0),
-                min_ready_seconds: template.min_ready_seconds,
-                selector,
-                template: Some(pods),
-            },
-            status: None,
-        }
-    }
-
-    /// A template's Service: its pods by their labels and hash, a port per container port.
-    fn service(&self, template: &ExperimentTemplate, name: &str) -> Service {
-        let mut selector = template
-            .template
-            .metadata
-            .as_ref()
-            .and_then(|metadata| metadata.labels.clone())
-            .unwrap_or_default();
-        selector.insert(
-            labels::POD_TEMPLATE_HASH.to_owned(),
-            pod_template_hash(template),
-        );
-        let ports = template
-            .template
-            .spec
-            .iter()
-            .flat_map(|pod| &pod.containers)
-            .flat_map(|container| container.ports.iter().flatten())
-            .map(|port| ServicePort {
-                name: port.name.clone(),
-                protocol: port.protocol.clone(),
-                port: port.container_port,
-                target_port: Some(
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(
-                        port.container_port,
-                    ),
-                ),
-                ..ServicePort::default()
-            })
-            .collect();
-        let labels = BTreeMap::from([(EXPERIMENT_LABEL.to_owned(), self.name.clone())]);
-        Service {
-            metadata: self.metadata(name.to_owned(), labels, self.annotations(&template.name)),
-            spec: Some(ServiceSpec {
-                selector: Some(selector),
-                ports: Some(ports),
-                ..ServiceSpec::default()
-            }),
-            status: None,
-        }
-    }
-
-    /// An analysis's run: its templates' metrics with the analysis's arguments, the
-    /// experiment's dry-run and retention settings and run metadata, owned by the experiment.
+    /// An analysis's run: its templates' metrics (read now) with the analysis's arguments.
     async fn run(
         &self,
         analysis: &str,
         name: &str,
         args: &[crate::k8s::crd::Argument],
     ) -> Result<AnalysisRun, ExperimentError> {
-        let spec: &ExperimentSpec = &self.experiment.spec;
-        let analysis = spec
+        let analysis = self
+            .experiment
+            .spec
             .analyses
             .iter()
             .find(|candidate| candidate.name == analysis)
             .expect("actions name the spec's analyses");
-        let mut run_spec = self.run_spec(analysis).await.map_err(|error| {
+        let run_spec = self.run_spec(analysis).await.map_err(|error| {
             let TemplateErrorParts { action, source } = error.into();
             self.failed(action)(source)
         })?;
-        templates::merge_args(&mut run_spec.args, args.to_vec());
-        run_spec.dry_run.extend(spec.dry_run.iter().cloned());
-        run_spec
-            .measurement_retention
-            .extend(spec.measurement_retention.iter().cloned());
-        let metadata = spec.analysis_run_metadata.clone().unwrap_or_default();
-        let mut labels = metadata.labels;
-        labels.insert(EXPERIMENT_LABEL.to_owned(), self.name.clone());
-        let mut metadata = self.metadata(name.to_owned(), labels, metadata.annotations);
-        if metadata
-            .annotations
-            .as_ref()
-            .is_some_and(BTreeMap::is_empty)
-        {
-            metadata.annotations = None;
-        }
-        Ok(AnalysisRun {
-            metadata,
-            spec: run_spec,
-            status: None,
-        })
+        Ok(objects::run(self.experiment, name, args, run_spec))
     }
 }
 
@@ -606,10 +480,4 @@ impl From<templates::TemplateError> for TemplateErrorParts {
             source: error.source,
         }
     }
-}
-
-/// Argo's pod-template hash of a template (its pods' template, as given).
-fn pod_template_hash(template: &ExperimentTemplate) -> String {
-    let bytes = serde_json::to_vec(&template.template).expect("a pod template serialises");
-    crate::model::pod_template_hash(&bytes, None)
 }
