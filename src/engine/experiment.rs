@@ -14,17 +14,9 @@ use super::pass::Pass;
 use crate::model::{AnalysisPhase, PauseReason};
 
 impl Pass<'_> {
-    /// Runs the experiment gate of step `index`; whether the step is done.
+    /// Runs the experiment gate of step `index`; whether the step is done. (Not reached while
+    /// an inconclusive experiment's pause holds the Rollout: the pass is halted.)
     pub(super) fn experiment_gate(&mut self, index: usize) -> bool {
-        let reason = PauseReason::InconclusiveExperiment;
-        if self
-            .next
-            .pause_conditions
-            .iter()
-            .any(|p| p.reason == reason)
-        {
-            return false;
-        }
         let Some(name) = self.next.step_experiment.clone() else {
             self.start_experiment(index);
             return false;
@@ -49,7 +41,7 @@ impl Pass<'_> {
                 false
             }
             Some(AnalysisPhase::Successful | AnalysisPhase::Inconclusive) => {
-                self.pause_for_a_person(reason);
+                self.pause_for_a_person(PauseReason::InconclusiveExperiment);
                 false
             }
             Some(AnalysisPhase::Pending | AnalysisPhase::Running) | None => false,
