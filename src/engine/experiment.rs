@@ -95,11 +95,11 @@ impl Pass<'_> {
         if !taken(&base) {
             return base;
         }
-        let names = self.observed.experiments.len() + 1;
-        (1..=names)
+        // The base is one of the n names taken, so at most n - 1 of these n are.
+        (1..=self.observed.experiments.len())
             .map(|attempt| format!("{base}-{attempt}"))
             .find(|name| !taken(name))
-            .expect("one of more names than are taken is free")
+            .expect("one of n names, at most n - 1 of them taken, is free")
     }
 
     /// Stops every Experiment of the Rollout that still runs but decides nothing: those of

@@ -198,3 +198,22 @@ fn no_experiment_without_a_stable_revision() {
     );
     assert_eq!(sim.phase(), Phase::Healthy);
 }
+
+#[test]
+fn each_retry_runs_an_experiment_of_its_own() {
+    let mut sim = at_the_experiment();
+    let mut expected = NAME.to_owned();
+    for attempt in 1..=3 {
+        sim.set_experiment(&expected, AnalysisPhase::Failed, "bad");
+        sim.settle();
+        assert!(sim.state.abort);
+        sim.state = retry(&sim.state);
+        sim.settle();
+        expected = format!("{NAME}-{attempt}");
+        assert_eq!(
+            sim.state.step_experiment.as_deref(),
+            Some(expected.as_str())
+        );
+    }
+    assert_eq!(sim.experiments.len(), 4);
+}
