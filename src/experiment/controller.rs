@@ -141,7 +141,9 @@ async fn reconcile(
         &recorded,
         &observed,
     );
-    if decision.status != recorded {
+    // A pass with anything to do writes even an unchanged status: the write's resourceVersion
+    // proves the view current (a `terminate` written meanwhile fails it, and nothing is done).
+    if decision.status != recorded || !decision.actions.is_empty() {
         io.write_status(decision.status.clone()).await?;
     }
     for action in &decision.actions {
