@@ -1,6 +1,7 @@
 //! Reads what the engine needs to see around a Rollout: its ReplicaSets, the Services it
 //! names, and its AnalysisRuns.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use std::collections::BTreeMap;
 
 use kube::api::ListParams;
@@ -113,12 +114,7 @@ pub async fn observe(
     let namespace = rollout.namespace().unwrap_or_default();
     let name = rollout.name_any();
     let owned = ListParams::default().labels(&format!("{}={name}", labels::ROLLOUT));
-    let uid = rollout.uid();
-    let is_ours = |owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
-        owners
-            .iter()
-            .any(|owner| Some(&owner.uid) == uid.as_ref() && owner.controller == Some(true))
-    };
+    let is_ours = |owners: &[OwnerReference]| controlled_by(rollout, owners);
 
     let list_replica_sets = |source| ObserveError::ListReplicaSets {
         namespace: namespace.clone(),
@@ -212,6 +208,14 @@ pub async fn observe(
     })
 }
 
+/// Whether `owners` name `rollout` as their controller.
+fn controlled_by(rollout: &Rollout, owners: &[OwnerReference]) -> bool {
+    let uid = rollout.uid();
+    owners
+        .iter()
+        .any(|owner| Some(&owner.uid) == uid.as_ref() && owner.controller == Some(true))
+}
+
 /// The Experiments `rollout` owns (those labelled `owned` and owned by it).
 async fn observe_experiments(
     client: &Client,
@@ -219,7 +223,6 @@ async fn observe_experiments(
     owned: &ListParams,
 ) -> Result<Vec<ExperimentState>, ObserveError> {
     let namespace = rollout.namespace().unwrap_or_default();
-    let uid = rollout.uid();
     let listed = Api::<Experiment>::namespaced(client.clone(), &namespace)
         .list(owned)
         .await
@@ -231,12 +234,7 @@ async fn observe_experiments(
     Ok(listed
         .items
         .iter()
-        .filter(|experiment| {
-            experiment
-                .owner_references()
-                .iter()
-                .any(|owner| Some(&owner.uid) == uid.as_ref() && owner.controller == Some(true))
-        })
+        .filter(|experiment| controlled_by(rollout, experiment.owner_references()))
         .map(|experiment| {
             let status = experiment.status.clone().unwrap_or_default();
             ExperimentState {
