@@ -333,6 +333,7 @@ impl<'a> Executor<'a> {
                         .await?;
                 }
                 Effect::TerminateExperiment { name } => self.terminate_experiment(name).await?,
+                Effect::DeleteExperiment { name } => self.delete_experiment(name).await?,
                 Effect::DeleteAnalysisRun { name } => self.delete_analysis_run(name).await?,
                 Effect::SetTraffic(intent) => self.route(intent).await?,
                 Effect::Event(_) => {}
@@ -794,18 +795,32 @@ impl<'a> Executor<'a> {
     }
 
     async fn delete_analysis_run(&self, name: &str) -> Result<(), ExecuteError> {
+        self.delete::<AnalysisRun>(name)
+            .await
+            .map_err(|source| ExecuteError::AnalysisRun {
+                action: "delete",
+                name: name.to_owned(),
+                source,
+            })
+    }
+
+    /// Deletes `name` (what it owns goes with it); one already gone is fine.
+    async fn delete<K>(&self, name: &str) -> Result<(), kube::Error>
+    where
+        K: Resource<Scope = k8s::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        <K as Resource>::DynamicType: Default,
+    {
         match self
-            .api::<AnalysisRun>()
+            .api::<K>()
             .delete(name, &k8s::DeleteParams::background())
             .await
         {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
-            Err(source) => Err(ExecuteError::AnalysisRun {
-                action: "delete",
-                name: name.to_owned(),
-                source,
-            }),
+            Err(source) => Err(source),
         }
     }
 

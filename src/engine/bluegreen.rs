@@ -58,7 +58,7 @@ pub(super) fn reconcile(
     pass.sync_pod_metadata();
     pass.sync_anti_affinity();
     pass.trim_history();
-    pass.trim_analysis_history();
+    pass.trim_run_history();
     let completed = pass.is_stable_current() && new.available >= plan.replicas;
     let waiting = pass.waiting(&new);
     pass.check_deadline(&new, completed, waiting);

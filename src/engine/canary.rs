@@ -64,7 +64,7 @@ pub(super) fn reconcile(
     pass.sync_pod_metadata();
     pass.sync_anti_affinity();
     pass.trim_history();
-    pass.trim_analysis_history();
+    pass.trim_run_history();
     pass.point_services(&new);
     pass.route_traffic(&new);
     let completed = pass.is_stable_current() && new.available >= plan.replicas;

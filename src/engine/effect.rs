@@ -112,6 +112,11 @@ pub enum Effect {
         /// Its name.
         name: String,
     },
+    /// Delete a finished Experiment of an earlier revision beyond the history limits.
+    DeleteExperiment {
+        /// Its name.
+        name: String,
+    },
     /// Make the Rollout's traffic routers carry this split and these managed routes.
     SetTraffic(TrafficIntent),
     /// Record a Kubernetes Event on the Rollout.

@@ -13,6 +13,7 @@ mod conditions;
 mod effect;
 mod experiment;
 mod gate;
+mod history;
 mod pass;
 mod pod_metadata;
 pub mod replicas;

@@ -11,8 +11,8 @@ use super::conditions::{self, Assessment, Trouble};
 use super::effect::{AnalysisKind, Effect, Event};
 use super::{Decision, Observation};
 use crate::model::{
-    AnalysisPhase, AnalysisRunState, PauseReason, PingPong, PodCounts, ReplicaSetView, RolloutPlan,
-    RolloutState, Step, Strategy, until,
+    PauseReason, PingPong, PodCounts, ReplicaSetView, RolloutPlan, RolloutState, Step, Strategy,
+    until,
 };
 
 /// The working state of one reconcile.
@@ -360,56 +360,6 @@ impl<'a> Pass<'a> {
                 let wait = until(self.now, deadline);
                 self.requeue_within(wait);
                 false
-            }
-        }
-    }
-
-    /// Deletes the oldest scaled-down ReplicaSets beyond `revisionHistoryLimit`; the current
-    /// and stable revisions are never candidates.
-    pub(super) fn trim_history(&mut self) {
-        let mut idle: Vec<_> = self
-            .other_replica_sets()
-            .into_iter()
-            .filter(|rs| rs.spec == 0 && rs.replicas == 0)
-            .collect();
-        let limit = usize::try_from(self.plan.revision_history_limit).unwrap_or(0);
-        idle.sort_by_key(|rs| rs.revision);
-        let excess = idle.len().saturating_sub(limit);
-        for rs in idle.into_iter().take(excess) {
-            self.effects.push(Effect::DeleteReplicaSet {
-                name: rs.name.clone(),
-            });
-        }
-    }
-
-    /// Deletes the oldest finished AnalysisRuns of earlier revisions beyond
-    /// `successfulRunHistoryLimit` and `unsuccessfulRunHistoryLimit`. Runs of the current
-    /// revision are never candidates: their verdicts may still be read.
-    pub(super) fn trim_analysis_history(&mut self) {
-        let mut finished: Vec<&AnalysisRunState> = self
-            .observed
-            .analysis_runs
-            .iter()
-            .filter(|run| {
-                run.phase.is_completed()
-                    && !run.hash.is_empty()
-                    && run.hash != self.observed.pod_hash
-            })
-            .collect();
-        finished.sort_by_key(|run| std::cmp::Reverse(run.created));
-        let (successful, unsuccessful): (Vec<_>, Vec<_>) = finished
-            .into_iter()
-            .partition(|run| run.phase == AnalysisPhase::Successful);
-        let limits = [
-            (successful, self.plan.successful_run_history_limit),
-            (unsuccessful, self.plan.unsuccessful_run_history_limit),
-        ];
-        for (runs, limit) in limits {
-            let keep = usize::try_from(limit).unwrap_or(0);
-            for run in runs.into_iter().skip(keep) {
-                self.effects.push(Effect::DeleteAnalysisRun {
-                    name: run.name.clone(),
-                });
             }
         }
     }

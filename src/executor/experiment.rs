@@ -116,6 +116,18 @@ impl Executor<'_> {
         }
     }
 
+    /// Deletes an Experiment (one already gone is fine); its ReplicaSets, Services and
+    /// AnalysisRuns are owned by it and go with it.
+    pub(super) async fn delete_experiment(&self, name: &str) -> Result<(), ExecuteError> {
+        self.delete::<Experiment>(name)
+            .await
+            .map_err(|source| ExecuteError::Experiment {
+                action: "delete",
+                name: name.to_owned(),
+                source,
+            })
+    }
+
     async fn replica_set(&self, hash: &str) -> Result<ReplicaSet, ExecuteError> {
         let name = format!("{}-{hash}", self.rollout.name_any());
         self.api::<ReplicaSet>()

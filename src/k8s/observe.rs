@@ -241,10 +241,21 @@ async fn observe_experiments(
                 name: experiment.name_any(),
                 phase: status.phase,
                 message: status.message,
+                hash: pod_hash_label(experiment),
+                created: experiment.creation_timestamp().map(|time| time.0),
                 terminated: experiment.spec.terminate,
             }
         })
         .collect())
+}
+
+/// The revision an AnalysisRun or Experiment was made for (empty when unlabelled).
+fn pod_hash_label(object: &impl ResourceExt) -> String {
+    object
+        .labels()
+        .get(labels::POD_TEMPLATE_HASH)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The engine's view of an AnalysisRun.
@@ -256,11 +267,7 @@ fn run_view(run: &AnalysisRun) -> AnalysisRunState {
         message: status
             .map(|status| status.message.clone())
             .unwrap_or_default(),
-        hash: run
-            .labels()
-            .get(labels::POD_TEMPLATE_HASH)
-            .cloned()
-            .unwrap_or_default(),
+        hash: pod_hash_label(run),
         created: run.creation_timestamp().map(|time| time.0),
         terminated: run.spec.terminate,
         expected_by: run.expected_by(),

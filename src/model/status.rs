@@ -109,7 +109,7 @@ pub enum PauseReason {
     BlueGreenPause,
     /// An analysis ended Inconclusive.
     InconclusiveAnalysisRun,
-    /// An Experiment ended Inconclusive (Argo only: tidegate runs no experiments).
+    /// An Experiment ended Inconclusive, or Successful only because it was terminated.
     InconclusiveExperiment,
 }
 
@@ -281,6 +281,10 @@ pub struct ExperimentState {
     pub phase: Option<AnalysisPhase>,
     /// Its message.
     pub message: String,
+    /// The pod-template hash of the canary revision it compared (empty when unlabelled).
+    pub hash: String,
+    /// When it was created, for history limits.
+    pub created: Option<Timestamp>,
     /// It was asked to stop (`spec.terminate`): ending Successful then says nothing about
     /// the canary, so it never lets a rollout continue.
     pub terminated: bool,

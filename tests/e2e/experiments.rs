@@ -369,13 +369,39 @@ fn template_image(experiment: &Experiment, template: &str) -> Option<String> {
         .clone()
 }
 
+/// Updates Argo's `rollout-experiment-step.yaml` to a revision that keeps no run history:
+/// the finished Experiment `name` of the last one is deleted, and its ReplicaSet goes with it
+/// (the Experiment owns it).
+async fn next_revision_deletes(namespace: &TestNamespace, name: &str) {
+    apply_rollout(namespace, "rollout-experiment-step.yaml", |rollout| {
+        image("argoproj/rollouts-demo:green")(rollout);
+        rollout["spec"]["analysis"] =
+            json!({"successfulRunHistoryLimit": 0, "unsuccessfulRunHistoryLimit": 0});
+    })
+    .await;
+    wait_for_object(
+        &namespace.api::<Experiment>(),
+        name,
+        TIMEOUT,
+        |experiment: Option<&Experiment>| experiment.is_none(),
+    )
+    .await;
+    wait_for_object(
+        &namespace.api::<ReplicaSet>(),
+        &format!("{name}-canary"),
+        TIMEOUT,
+        |replica_set: Option<&ReplicaSet>| replica_set.is_none(),
+    )
+    .await;
+}
+
 /// Argo's `rollout-experiment-step.yaml`, unchanged: the step's Experiment runs the canary
 /// template with Argo's random-fail analysis (kwok completes its Jobs, so it passes); with
 /// neither a duration nor a required analysis it runs on, holding the step. Terminated by a
 /// person it ends Successful — which, unlike in Argo, never passes the step: the Rollout
-/// pauses until a person promotes it.
+/// pauses until a person promotes it. The next revision, keeping no run history, deletes it.
 #[tokio::test]
-async fn argo_s_experiment_step_holds_the_canary_until_its_experiment_is_decided() {
+async fn argo_s_experiment_step_holds_the_canary_until_its_experiment_is_decided_then_trims_it() {
     let namespace = TestNamespace::create("experiment-step").await;
     install_crds(&namespace.client()).await;
     let controllers = Controllers::start(&namespace);
@@ -461,6 +487,8 @@ async fn argo_s_experiment_step_holds_the_canary_until_its_experiment_is_decided
 
     act(&namespace, name, tidegate::engine::promote).await;
     healthy(&namespace, name, "argoproj/rollouts-demo:yellow").await;
+
+    next_revision_deletes(&namespace, &experiment_name).await;
     controllers.stop().await;
 }
 

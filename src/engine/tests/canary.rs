@@ -881,3 +881,19 @@ fn without_a_threshold_every_wanted_pod_must_be_available() {
         3
     ));
 }
+
+#[test]
+fn a_finished_run_goes_with_its_revision_s_replica_set() {
+    let mut sim = Sim::canary(vec![weight(20), analysis()]).deployed();
+    sim.plan.revision_history_limit = 0;
+    for hash in ["v2", "v3"] {
+        sim.update_to(hash);
+        sim.settle();
+        sim.set_run_phase(AnalysisPhase::Successful, "");
+        sim.settle();
+        assert_eq!(sim.phase(), Phase::Healthy, "{hash}");
+    }
+    assert!(!sim.replica_sets.iter().any(|rs| rs.hash == "v2"));
+    let kept: Vec<&str> = sim.runs.iter().map(|run| run.name.as_str()).collect();
+    assert_eq!(kept, ["web-v3-3-1"], "v2's run went with its ReplicaSet");
+}

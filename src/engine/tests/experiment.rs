@@ -217,3 +217,66 @@ fn each_retry_runs_an_experiment_of_its_own() {
     }
     assert_eq!(sim.experiments.len(), 4);
 }
+
+#[test]
+fn finished_experiments_of_earlier_revisions_are_kept_within_the_history_limits() {
+    let mut sim = Sim::canary(vec![weight(20), experiment()]).deployed();
+    sim.plan.successful_run_history_limit = 1;
+    sim.plan.unsuccessful_run_history_limit = 1;
+    let mut names = Vec::new();
+    for (revision, hash) in ["v2", "v3", "v4", "v5"].into_iter().enumerate() {
+        sim.advance(60);
+        sim.update_to(hash);
+        sim.settle();
+        let name = format!("web-{hash}-{}-1", revision + 2);
+        // v3's experiment fails and its update is retried; the others pass.
+        if hash == "v3" {
+            sim.set_experiment(&name, AnalysisPhase::Failed, "bad");
+            sim.settle();
+            sim.state = retry(&sim.state);
+            sim.settle();
+            names.push(name.clone());
+            let fresh = format!("{name}-1");
+            sim.set_experiment(&fresh, AnalysisPhase::Successful, "");
+            names.push(fresh);
+        } else {
+            sim.set_experiment(&name, AnalysisPhase::Successful, "");
+            names.push(name);
+        }
+        sim.settle();
+        assert_eq!(sim.phase(), Phase::Healthy, "{hash}");
+    }
+    let kept: Vec<&str> = sim.experiments.iter().map(|e| e.name.as_str()).collect();
+    // v5's is the current revision's; of the earlier ones the newest successful (v4's) and
+    // the newest unsuccessful (v3's failed attempt) stay.
+    assert_eq!(
+        kept,
+        ["web-v3-3-1", "web-v4-4-1", "web-v5-5-1"],
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_finished_experiment_goes_with_its_revision_s_replica_set() {
+    let mut sim = Sim::canary(vec![weight(20), experiment()]).deployed();
+    sim.plan.revision_history_limit = 0;
+    sim.update_to("v2");
+    sim.settle();
+    sim.set_experiment(NAME, AnalysisPhase::Successful, "");
+    sim.settle();
+    sim.update_to("v3");
+    sim.settle();
+    assert!(
+        sim.experiments.iter().any(|e| e.name == NAME),
+        "v2 is still the stable revision: its experiment stays"
+    );
+    sim.set_experiment("web-v3-3-1", AnalysisPhase::Successful, "");
+    sim.settle();
+    assert_eq!(sim.phase(), Phase::Healthy);
+    assert!(
+        !sim.replica_sets.iter().any(|rs| rs.hash == "v2"),
+        "v2's ReplicaSet is beyond the revision history"
+    );
+    let kept: Vec<&str> = sim.experiments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(kept, ["web-v3-3-1"], "v2's experiment went with it");
+}

@@ -551,7 +551,9 @@ impl Sim {
                     }
                 }
             }
-            Effect::CreateExperiment { .. } | Effect::TerminateExperiment { .. } => {
+            Effect::CreateExperiment { .. }
+            | Effect::TerminateExperiment { .. }
+            | Effect::DeleteExperiment { .. } => {
                 self.apply_to_experiments(effect);
             }
             Effect::Event(event) => self.events.push(event.clone()),
@@ -596,9 +598,15 @@ impl Sim {
                         name: name.clone(),
                         phase: None,
                         message: String::new(),
+                        hash: canary_hash.clone(),
+                        created: Some(self.now),
                         terminated: false,
                     });
                 }
+            }
+            Effect::DeleteExperiment { name } => {
+                self.experiments
+                    .retain(|experiment| experiment.name != *name);
             }
             Effect::TerminateExperiment { name } => {
                 // As the experiment controller does: a terminated experiment ends
