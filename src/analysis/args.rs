@@ -60,7 +60,7 @@ impl Args {
 
     /// `run`'s arguments in order, given the outcome of reading each Secret they name: the
     /// first argument that has no value is the error.
-    fn assemble(
+    pub(super) fn assemble(
         run: &AnalysisRun,
         secrets: &BTreeMap<String, Result<Secret, ArgsError>>,
     ) -> Result<Self, ArgsError> {

@@ -23,7 +23,7 @@ use super::assess::{self, MetricPlan};
 use super::guard::{GuardedResolver, HostGuard};
 use super::provider::{self, Context, Provider};
 use super::round;
-use super::summary::summarize;
+use super::summary::{self, summarize};
 use super::ttl::{self, Ttl};
 use crate::k8s::Scope;
 use crate::k8s::crd::{
@@ -175,13 +175,12 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
         now,
     )
     .await;
-    let terminating = round::is_terminating(run.spec.terminate, &plans, &results);
     let before: Vec<AnalysisPhase> = status
         .metric_results
         .iter()
         .map(|result| result.phase)
         .collect();
-    let summary = summarize(&plans, &mut results, terminating, run.spec.terminate);
+    let (terminating, summary) = judge(&run.spec, &plans, &mut results);
     round::apply_summary(&mut status, summary, results);
     if status.phase.is_completed() {
         status.completed_at = Some(Time(Timestamp::now()));
@@ -208,13 +207,7 @@ async fn collect(
     run: &AnalysisRun,
     status: &AnalysisRunStatus,
 ) -> Result<Action, AnalysisError> {
-    let completed = status.completed_at.as_ref().map(|time| time.0);
-    match ttl::ttl(
-        run.spec.ttl_strategy.as_ref(),
-        status.phase,
-        completed,
-        Timestamp::now(),
-    ) {
+    match fate(&run.spec, status, Timestamp::now()) {
         Ttl::Keep => Ok(Action::await_change()),
         Ttl::Wait(left) => Ok(Action::requeue(left)),
         Ttl::Expired => {
@@ -237,6 +230,24 @@ async fn collect(
             Ok(Action::await_change())
         }
     }
+}
+
+/// Whether the run is terminating, and its verdict on `results` (whose phases and messages
+/// it sets).
+fn judge(
+    spec: &AnalysisRunSpec,
+    plans: &[MetricPlan],
+    results: &mut [MetricResult],
+) -> (bool, summary::Summary) {
+    let terminating = round::is_terminating(spec.terminate, plans, results);
+    let summary = summarize(plans, results, terminating, spec.terminate);
+    (terminating, summary)
+}
+
+/// What `ttlStrategy` says of a run in `status` at `now`.
+fn fate(spec: &AnalysisRunSpec, status: &AnalysisRunStatus, now: Timestamp) -> Ttl {
+    let completed = status.completed_at.as_ref().map(|time| time.0);
+    ttl::ttl(spec.ttl_strategy.as_ref(), status.phase, completed, now)
 }
 
 /// Takes every due measurement and, once the run is terminating, stops in-flight ones.
@@ -474,3 +485,6 @@ async fn publish(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod coverage;
