@@ -80,15 +80,36 @@ fn boundary(state: &RolloutState) -> String {
 /// switches a Service, saying so on stderr — the window in which a person's abort lands
 /// between the read a decision was made on and its status write.
 pub async fn before_recording_a_switch(rollout: &str, switches: bool) {
-    if !switches {
-        return;
+    if switches {
+        hold(
+            "rollout-slow-switch",
+            &format!("{rollout} decided a switch"),
+        )
+        .await;
     }
-    let Some(Some(millis)) = fail::eval("rollout-slow-switch", |arg| {
-        arg.and_then(|arg| arg.parse::<u64>().ok())
-    }) else {
+}
+
+/// `experiment-slow-run=return(<ms>)`: waits that long before recording a pass that starts
+/// an Experiment's AnalysisRun, saying so on stderr before and after — the window in which a
+/// person's `terminate` lands between the read the pass decided on and its status write.
+pub async fn before_recording_a_run(experiment: &str, starts_run: bool) {
+    if starts_run {
+        hold(
+            "experiment-slow-run",
+            &format!("{experiment} decided to start a run"),
+        )
+        .await;
+        eprintln!("failpoint experiment-slow-run: {experiment} goes on");
+    }
+}
+
+/// Waits as long as failpoint `name` says (`return(<ms>)`), saying `what` on stderr.
+async fn hold(name: &str, what: &str) {
+    let Some(Some(millis)) = fail::eval(name, |arg| arg.and_then(|arg| arg.parse::<u64>().ok()))
+    else {
         return;
     };
-    eprintln!("failpoint rollout-slow-switch: {rollout} decided a switch; waiting {millis} ms");
+    eprintln!("failpoint {name}: {what}; waiting {millis} ms");
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
@@ -96,13 +117,7 @@ pub async fn before_recording_a_switch(rollout: &str, switches: bool) {
 /// `return(<ms>)` before it is sent — a request built before the leader's deadline and sent
 /// after it.
 pub async fn write_in_flight() {
-    let Some(Some(millis)) = fail::eval("kube-write-in-flight", |arg| {
-        arg.and_then(|arg| arg.parse::<u64>().ok())
-    }) else {
-        return;
-    };
-    eprintln!("failpoint kube-write-in-flight: holding a write {millis} ms");
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    hold("kube-write-in-flight", "holding a write").await;
 }
 
 /// `reporter-record-read=return(<namespace/name>)`: the read of that Rollout's record on the

@@ -143,6 +143,15 @@ async fn reconcile(
     );
     // A pass with anything to do writes even an unchanged status: the write's resourceVersion
     // proves the view current (a `terminate` written meanwhile fails it, and nothing is done).
+    #[cfg(feature = "failpoints")]
+    crate::failpoints::before_recording_a_run(
+        &experiment.name_any(),
+        decision
+            .actions
+            .iter()
+            .any(|action| matches!(action, decide::Action::CreateRun { .. })),
+    )
+    .await;
     if decision.status != recorded || !decision.actions.is_empty() {
         io.write_status(decision.status.clone()).await?;
     }

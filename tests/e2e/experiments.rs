@@ -8,8 +8,8 @@ use tidegate::k8s::{self, ReplicaSet, ResourceExt, Service, crd, labels};
 use tidegate::model::AnalysisPhase;
 
 use crate::support::http::{HttpServer, Response};
-use crate::support::rollout::{Controllers, tidegate};
-use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for_object};
+use crate::support::rollout::{ControllerProcess, Controllers, tidegate};
+use crate::support::{TIMEOUT, TestNamespace, install_crds, wait_for, wait_for_object};
 
 /// The documents of an Argo example in `tests/fixtures/argo/`, moved into tidegate's group.
 fn argo_documents(name: &str) -> Vec<Value> {
@@ -613,4 +613,52 @@ async fn a_failing_experiment_aborts(namespace: &TestNamespace, name: &str) {
         Some("argoproj/rollouts-demo:blue"),
         "the stable keeps serving"
     );
+}
+
+/// A `terminate` that lands while the controller holds a pass about to start the analyses
+/// (made on the view before it) wins: the pass's status write fails on the resourceVersion,
+/// nothing it decided is done, and no AnalysisRun is ever created.
+#[tokio::test]
+async fn a_terminate_racing_a_pass_that_starts_the_analyses_wins() {
+    let namespace = TestNamespace::create("experiment-race").await;
+    install_crds(&namespace.client()).await;
+    let name = "experiment-with-analysis";
+    let controller = ControllerProcess::start(&namespace, Some("experiment-slow-run=return(4000)"));
+    apply(&namespace, "analysis-templates.yaml").await;
+    apply(&namespace, "experiment-with-analysis.yaml").await;
+    wait_for("the pass that starts the runs", TIMEOUT * 2, || async {
+        controller
+            .log()
+            .contains(&format!("{name} decided to start a run"))
+            .then_some(())
+    })
+    .await;
+    tidegate(&namespace, &["terminate", "experiment", name]);
+    wait_for("the held pass to go on", TIMEOUT, || async {
+        controller
+            .log()
+            .contains(&format!("{name} goes on"))
+            .then_some(())
+    })
+    .await;
+    // The pass after it saw the terminate: the experiment is over.
+    let done = wait_for_object(
+        &namespace.api::<Experiment>(),
+        name,
+        TIMEOUT,
+        |experiment: Option<&Experiment>| {
+            phase(experiment).is_some_and(AnalysisPhase::is_completed)
+        },
+    )
+    .await
+    .expect("the experiment exists");
+    assert_eq!(phase(Some(&done)), Some(AnalysisPhase::Successful));
+    let runs = namespace
+        .api::<AnalysisRun>()
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("list AnalysisRuns");
+    let names: Vec<String> = runs.items.iter().map(ResourceExt::name_any).collect();
+    assert!(names.is_empty(), "runs were started: {names:?}");
+    controller.kill();
 }
