@@ -7,6 +7,7 @@
 //! stopped between the status write and the actions repeats them on resume: creations that
 //! find their object already there (owned by the experiment) succeed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -297,22 +298,38 @@ impl<'a> Io<'a> {
                 );
             }
         }
-        if !self
+        observed.unreadable_templates = self.unreadable_templates(&observed.runs).await;
+        Ok(observed)
+    }
+
+    /// The analyses whose templates cannot be read, with why — of those still to start (a
+    /// run that exists needs its templates no more) while the experiment runs.
+    async fn unreadable_templates(
+        &self,
+        runs: &BTreeMap<String, ObservedRun>,
+    ) -> BTreeMap<String, String> {
+        let mut unreadable = BTreeMap::new();
+        let finished = self
             .experiment
             .status
             .as_ref()
             .and_then(|status| status.phase)
-            .is_some_and(crate::model::AnalysisPhase::is_completed)
-        {
-            for analysis in &self.experiment.spec.analyses {
-                if let Err(error) = self.run_spec(analysis).await {
-                    observed
-                        .unreadable_templates
-                        .insert(analysis.name.clone(), k8s::describe_error(&error));
-                }
+            .is_some_and(crate::model::AnalysisPhase::is_completed);
+        if finished {
+            return unreadable;
+        }
+        let to_start = self
+            .experiment
+            .spec
+            .analyses
+            .iter()
+            .filter(|analysis| !runs.contains_key(&analysis.name));
+        for analysis in to_start {
+            if let Err(error) = self.run_spec(analysis).await {
+                unreadable.insert(analysis.name.clone(), k8s::describe_error(&error));
             }
         }
-        Ok(observed)
+        unreadable
     }
 
     async fn run_spec(
