@@ -32,7 +32,6 @@ use crate::executor::{ExecuteError, Executor};
 use crate::k8s::crd::{AnalysisRun, Experiment, PendingEvent, Rollout};
 use crate::k8s::events::{Note, Publisher};
 use crate::k8s::{self, Deployment, Lookups, ObserveError, ReplicaSet, Service, labels};
-use crate::metrics::argo::ArgoMetrics;
 use crate::metrics::{Metrics, ReconcileLabels};
 use crate::model::{RolloutPlan, RolloutState, Strategy};
 
@@ -243,10 +242,7 @@ async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Actio
         rollout = rollout.name_any()
     );
     let started = std::time::Instant::now();
-    let object = ArgoMetrics::object(
-        &rollout.namespace().unwrap_or_default(),
-        &rollout.name_any(),
-    );
+    let (namespace, name) = (rollout.namespace().unwrap_or_default(), rollout.name_any());
     // Boxed: a reconcile's future is large (observation, decision, effects).
     let result = Box::pin(reconcile_rollout(rollout, context.clone()).instrument(span)).await;
     let labels = ReconcileLabels {
@@ -262,16 +258,7 @@ async fn reconcile(rollout: Arc<Rollout>, context: Arc<Context>) -> Result<Actio
         .observe(seconds);
     metrics
         .argo
-        .rollout_reconcile
-        .get_or_create(&object)
-        .observe(seconds);
-    if result.is_err() {
-        metrics
-            .argo
-            .rollout_reconcile_error
-            .get_or_create(&object)
-            .inc();
-    }
+        .observe_reconcile(&namespace, &name, seconds, result.is_err());
     result
 }
 

@@ -3,6 +3,8 @@
 //! [`objects`](super::objects), reconcile timings and errors per Rollout, Events per reason,
 //! and `process_start_time_seconds`.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
@@ -14,6 +16,9 @@ use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 use super::objects::Caches;
+
+/// Per Rollout (namespace, name), the (type, reason) of each Event counted.
+type Written = BTreeMap<(String, String), BTreeSet<(&'static str, String)>>;
 
 /// Labels of one object, as Argo names them.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -82,6 +87,9 @@ pub struct ArgoMetrics {
     pub rollout_reconcile_error: Family<ObjectLabels, ExactCounter>,
     /// Events published per Rollout, type and reason.
     pub rollout_events: Family<EventLabels, Counter>,
+    /// Every Rollout a series was written for, with the (type, reason) of its Events: what
+    /// to remove once the Rollout is gone.
+    written: Mutex<Written>,
 }
 
 impl Default for ArgoMetrics {
@@ -125,6 +133,7 @@ impl Default for ArgoMetrics {
             rollout_reconcile,
             rollout_reconcile_error,
             rollout_events,
+            written: Mutex::default(),
         }
     }
 }
@@ -147,7 +156,65 @@ impl ArgoMetrics {
             r#type: if warning { "Warning" } else { "Normal" },
             reason: reason.to_owned(),
         };
+        self.written()
+            .entry((labels.namespace.clone(), labels.name.clone()))
+            .or_default()
+            .insert((labels.r#type, labels.reason.clone()));
         self.rollout_events.get_or_create(&labels).inc();
+    }
+
+    /// Records how long a reconcile of Rollout `name` took, and whether it failed.
+    pub fn observe_reconcile(&self, namespace: &str, name: &str, seconds: f64, failed: bool) {
+        self.track(namespace, name);
+        let object = Self::object(namespace, name);
+        self.rollout_reconcile
+            .get_or_create(&object)
+            .observe(seconds);
+        if failed {
+            self.rollout_reconcile_error.get_or_create(&object).inc();
+        }
+    }
+
+    /// Notes that a series of Rollout `name` was written.
+    pub(super) fn track(&self, namespace: &str, name: &str) {
+        self.written()
+            .entry((namespace.to_owned(), name.to_owned()))
+            .or_default();
+    }
+
+    /// Removes the series of every Rollout no longer in the cache, and returns those
+    /// Rollouts (namespace, name). Nothing while the cache cannot say.
+    pub(super) fn forget_deleted(&self) -> Vec<(String, String)> {
+        let Some(present) = self.caches.rollout_keys() else {
+            return Vec::new();
+        };
+        let mut written = self.written();
+        let gone: Vec<(String, String)> = written
+            .keys()
+            .filter(|key| !present.contains(*key))
+            .cloned()
+            .collect();
+        for key in &gone {
+            let (namespace, name) = key;
+            let object = Self::object(namespace, name);
+            self.rollout_reconcile.remove(&object);
+            self.rollout_reconcile_error.remove(&object);
+            for (r#type, reason) in written.remove(key).unwrap_or_default() {
+                self.rollout_events.remove(&EventLabels {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    r#type,
+                    reason,
+                });
+            }
+        }
+        gone
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, Written> {
+        self.written
+            .lock()
+            .expect("the series lock is never poisoned")
     }
 }
 

@@ -331,6 +331,7 @@ impl Metrics {
         state: &crate::model::RolloutState,
     ) {
         use crate::model::Phase;
+        self.argo.track(namespace, rollout);
         let labels = RolloutLabels {
             namespace: namespace.to_owned(),
             rollout: rollout.to_owned(),
@@ -361,10 +362,23 @@ impl Metrics {
         }
     }
 
-    /// Everything, in the Prometheus text format.
+    /// Everything, in the Prometheus text format — without the series of Rollouts deleted
+    /// since (labels stay bounded by the Rollouts that exist).
     #[must_use]
     pub fn encode(&self) -> String {
         use prometheus_client::encoding::text::{encode_eof, encode_registry};
+        for (namespace, rollout) in self.argo.forget_deleted() {
+            let labels = RolloutLabels { namespace, rollout };
+            self.rollout_step.remove(&labels);
+            self.rollout_weight.remove(&labels);
+            for phase in ["Healthy", "Progressing", "Paused", "Degraded"] {
+                self.rollout_phase.remove(&RolloutPhaseLabels {
+                    namespace: labels.namespace.clone(),
+                    rollout: labels.rollout.clone(),
+                    phase,
+                });
+            }
+        }
         let mut out = String::new();
         encode_registry(&mut out, &self.registry)
             .and_then(|()| encode_registry(&mut out, &self.argo.registry))
@@ -412,5 +426,74 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    /// A Rollout `name` in namespace `shop`.
+    fn rollout(name: &str) -> crate::k8s::crd::Rollout {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"selector": {"matchLabels": {"app": name}}, "strategy": {}}
+        }))
+        .expect("a Rollout")
+    }
+
+    /// Writes every per-Rollout series of `name`.
+    fn write_series(metrics: &Metrics, name: &str) {
+        let state = crate::model::RolloutState {
+            phase: Some(crate::model::Phase::Paused),
+            ..crate::model::RolloutState::default()
+        };
+        metrics.observe_rollout("shop", name, &state);
+        metrics.argo.observe_reconcile("shop", name, 0.1, true);
+        metrics
+            .argo
+            .count_event("shop", name, true, "RolloutAborted");
+    }
+
+    /// How many lines of `text` carry Rollout `name`'s labels.
+    fn lines_of(text: &str, name: &str) -> usize {
+        let ours = format!("rollout=\"{name}\"");
+        let argo = format!("name=\"{name}\"");
+        text.lines()
+            .filter(|line| line.contains(&ours) || line.contains(&argo))
+            .count()
+    }
+
+    #[test]
+    fn the_series_of_a_deleted_rollout_go_once_the_cache_has_listed_the_rollouts() {
+        use kube::runtime::{reflector, watcher};
+        let metrics = Metrics::default();
+        write_series(&metrics, "web");
+        write_series(&metrics, "gone");
+        assert!(lines_of(&metrics.encode(), "gone") > 0, "no cache: kept");
+
+        let (store, mut writer) = reflector::store();
+        metrics.argo.caches.watch_rollouts(Some(store));
+        assert!(
+            lines_of(&metrics.encode(), "gone") > 0,
+            "a cache that has not listed yet says nothing: kept"
+        );
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitApply(rollout("web")));
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let text = metrics.encode();
+        assert_eq!(lines_of(&text, "gone"), 0, "{text}");
+        // step, weight, phase, 7 reconcile lines (buckets, sum, count), the error, the event;
+        // Argo's own rollout_info families come from the cache.
+        assert!(lines_of(&text, "web") >= 12, "{text}");
+        for family in [
+            "tidegate_rollout_step{",
+            "tidegate_rollout_canary_weight{",
+            "tidegate_rollout_phase{",
+            "rollout_reconcile_error{",
+            "rollout_events_total{",
+        ] {
+            assert!(
+                text.lines()
+                    .any(|line| line.starts_with(family) && lines_of(line, "web") == 1),
+                "{family}: {text}"
+            );
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! this module keeps no state of its own. What each object contributes is pure
 //! ([`rollout_facts`], [`run_facts`]); [`Caches`] only reads the stores and encodes.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
@@ -297,6 +298,24 @@ impl Caches {
             .experiments
             .write()
             .expect("the caches lock is never poisoned") = store;
+    }
+
+    /// The Rollouts in the cache, by namespace and name — `None` until the cache is watched
+    /// and has listed them once (an empty cache then says nothing about what exists).
+    pub(super) fn rollout_keys(&self) -> Option<BTreeSet<(String, String)>> {
+        let cache = self
+            .rollouts
+            .read()
+            .expect("the caches lock is never poisoned");
+        let store = cache.as_ref()?;
+        futures::FutureExt::now_or_never(store.wait_until_ready())?.ok()?;
+        Some(
+            store
+                .state()
+                .iter()
+                .map(|rollout| (rollout.namespace().unwrap_or_default(), rollout.name_any()))
+                .collect(),
+        )
     }
 
     fn rollouts(&self) -> Vec<RolloutFacts> {
