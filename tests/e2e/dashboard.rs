@@ -297,7 +297,56 @@ async fn argo_s_dashboard_queries_all_return_data() {
         .await
         .expect("an answer");
     assert_eq!(replicas[0]["value"][1], "2");
+
+    deleted_rollout_s_series_go(&ns, &daemon).await;
     daemon.stop().await;
+}
+
+/// Deletes Rollout `aborted`: every series of it leaves the daemon's `/metrics` — Argo's
+/// families read from the cache and the reconcile, Event and tidegate series written as it
+/// ran.
+async fn deleted_rollout_s_series_go(ns: &TestNamespace, daemon: &Daemon) {
+    let scrape = || async {
+        reqwest::get(daemon.url("/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
+    };
+    let namespace = format!(r#"namespace="{}""#, ns.name());
+    let series_of = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| !line.starts_with('#') && line.contains(&namespace))
+            .filter(|line| {
+                line.contains(r#"name="aborted""#) || line.contains(r#"rollout="aborted""#)
+            })
+            .map(|line| line.split('{').next().unwrap_or_default().to_owned())
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect()
+    };
+    let before = series_of(&scrape().await.expect("the metrics"));
+    for family in [
+        "rollout_info",
+        "rollout_reconcile_count",
+        "rollout_events_total",
+        "tidegate_rollout_phase",
+    ] {
+        assert!(
+            before.iter().any(|name| name == family),
+            "{family}: {before:?}"
+        );
+    }
+    ns.api::<Rollout>()
+        .delete("aborted", &k8s::DeleteParams::default())
+        .await
+        .expect("delete the Rollout");
+    wait_for("the deleted Rollout's series to go", TIMEOUT, || async {
+        let left = series_of(&scrape().await?);
+        left.is_empty().then_some(())
+    })
+    .await;
 }
 
 /// Grafana's `label_values(query, label)`: the distinct values of `label`, sorted, once
