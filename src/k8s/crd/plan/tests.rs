@@ -298,8 +298,9 @@ fn an_experiment_step_is_checked_and_carries_its_analyses_arguments() {
     steps:
     - experiment:
         duration: 1h
+        scaleDownDelaySeconds: 0
         templates:
-        - {name: baseline, specRef: stable}
+        - {name: baseline, specRef: stable, replicas: 0}
         - {name: canary, specRef: canary}
         analyses:
         - name: compare
@@ -310,7 +311,7 @@ fn an_experiment_step_is_checked_and_carries_its_analyses_arguments() {
 ",
     )
     .plan()
-    .expect("a valid experiment step");
+    .expect("a valid experiment step: no scale-down delay and no replicas are allowed");
     let Step::Experiment(experiment) = &canary(&plan).steps[0] else {
         panic!("{:?}", canary(&plan).steps[0])
     };
