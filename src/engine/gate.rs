@@ -51,10 +51,10 @@ impl Pass<'_> {
         .flatten()
     }
 
-    /// Clears every slot, and the step's Experiment: the runs they record no longer decide
-    /// anything (and are stopped by [`Self::terminate_idle_runs`] and
-    /// [`Self::terminate_idle_experiments`] if they still run).
-    pub(super) fn clear_analysis(&mut self) {
+    /// Clears every gate's record — the analysis slots and the step's Experiment: what they
+    /// record no longer decides anything (and is stopped by [`Self::terminate_idle_runs`] and
+    /// [`Self::terminate_idle_experiments`] if it still runs).
+    pub(super) fn clear_gates(&mut self) {
         self.next.step_analysis = None;
         self.next.step_experiment = None;
         self.next.background_analysis = None;

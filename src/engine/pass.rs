@@ -110,7 +110,7 @@ impl<'a> Pass<'a> {
         if !template_changed && !steps_changed {
             return false;
         }
-        self.clear_analysis();
+        self.clear_gates();
         self.next.preview_checkpoint = false;
         self.next.pause_conditions.clear();
         self.next.controller_pause = false;
@@ -166,7 +166,7 @@ impl<'a> Pass<'a> {
             self.next.aborted_at = None;
             self.next.current_step_index = Some(0);
             // A new attempt: every gate measures again, from the start.
-            self.clear_analysis();
+            self.clear_gates();
             self.next.preview_checkpoint = false;
             self.retried = true;
             self.progressed = true;
