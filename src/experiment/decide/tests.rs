@@ -242,12 +242,18 @@ fn the_duration_ends_the_experiment_successfully_then_it_scales_down_after_the_d
         Some(AnalysisPhase::Running),
         "before the duration"
     );
-    let wake = decide("ab", &spec, &still, &observed).requeue.unwrap();
-    assert!(
-        wake <= Duration::from_secs(31),
-        "wakes when the duration ends: {wake:?}"
+    let unchanged = decide("ab", &spec, &still, &observed);
+    assert_eq!(
+        unchanged.requeue,
+        Some(Duration::from_secs(30)),
+        "wakes when the duration ends"
     );
+    assert!(unchanged.notes.is_empty(), "{:?}", unchanged.notes);
 
+    // As Argo's `now.After(availableAt + duration)`: not passed at the very end, passed after.
+    observed.now = at(60);
+    let at_the_end = decide("ab", &spec, &still, &observed);
+    assert_eq!(at_the_end.status.phase, Some(AnalysisPhase::Running));
     observed.now = at(61);
     let ended = decide("ab", &spec, &still, &observed);
     assert_eq!(
@@ -255,6 +261,21 @@ fn the_duration_ends_the_experiment_successfully_then_it_scales_down_after_the_d
         Some(AnalysisPhase::Successful),
         "{:?}",
         ended.status
+    );
+    assert_eq!(
+        ended.requeue,
+        Some(Duration::ZERO),
+        "the next pass acts on the new phase"
+    );
+    assert!(
+        ended
+            .notes
+            .iter()
+            .any(|note| note.reason == "ExperimentSuccessful"
+                && note.message == "Experiment transitioned from Running -> Successful"
+                && !note.warning),
+        "{:?}",
+        ended.notes
     );
     assert!(
         ended
@@ -364,6 +385,28 @@ fn a_failed_analysis_fails_the_experiment_and_stops_the_others() {
     assert!(next.actions.contains(&Action::TerminateRun {
         name: "ab-b".into()
     }));
+    // A status recorded with the failure but not (yet) the phase — written by Argo's
+    // controller, say — stops the others too: the failure alone makes it terminate.
+    let mut recorded_failure = failed.status.clone();
+    recorded_failure.phase = Some(AnalysisPhase::Running);
+    let stopped = decide("ab", &spec, &recorded_failure, &observed);
+    assert!(
+        stopped.actions.contains(&Action::TerminateRun {
+            name: "ab-b".into()
+        }),
+        "{:?}",
+        stopped.actions
+    );
+    let mut recorded_template_failure = running.clone();
+    recorded_template_failure.template_statuses[0].status = Some(TemplatePhase::Failed);
+    let stopped = decide("ab", &spec, &recorded_template_failure, &observed);
+    assert!(
+        stopped.actions.contains(&Action::TerminateRun {
+            name: "ab-b".into()
+        }),
+        "a failed template: {:?}",
+        stopped.actions
+    );
 }
 
 #[test]
