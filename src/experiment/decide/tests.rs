@@ -472,6 +472,47 @@ fn a_template_without_progress_for_the_deadline_fails_the_experiment() {
         failed.status.message,
         "Template 'orange' exceeded its progressDeadlineSeconds (30)"
     );
+    let notes: Vec<(&str, &str, bool)> = failed
+        .notes
+        .iter()
+        .map(|note| (note.reason.as_str(), note.message.as_str(), note.warning))
+        .collect();
+    assert!(
+        notes.contains(&(
+            "TemplateFailed",
+            "Template 'orange' transitioned from Progressing -> Failed: \
+             Template 'orange' exceeded its progressDeadlineSeconds (30)",
+            true
+        )),
+        "{notes:?}"
+    );
+    assert!(
+        !notes
+            .iter()
+            .any(|(_, message, _)| message.contains("'purple'")),
+        "purple did not change: {notes:?}"
+    );
+}
+
+#[test]
+fn a_terminated_experiment_never_creates_its_replica_sets() {
+    let decision = decide(
+        "ab",
+        &experiment("  terminate: true"),
+        &ExperimentStatus::default(),
+        &Observed {
+            now: at(0),
+            ..Observed::default()
+        },
+    );
+    assert!(
+        !decision
+            .actions
+            .iter()
+            .any(|action| matches!(action, Action::CreateReplicaSet { .. })),
+        "{:?}",
+        decision.actions
+    );
 }
 
 #[test]
