@@ -175,7 +175,7 @@ fn analyses_start_once_every_template_was_available_with_their_variables() {
         [
             Some("p1".to_owned()),
             Some("ab-orange".to_owned()),
-            Some(format!("{}..{}", rfc3339(at(1)), rfc3339(at(601)))),
+            Some("2027-01-15T08:00:01Z..2027-01-15T08:10:01Z".to_owned()),
             None
         ]
     );
@@ -316,7 +316,7 @@ fn the_duration_ends_the_experiment_successfully_then_it_scales_down_after_the_d
         "{:?}",
         waiting.actions
     );
-    observed.now = at(92);
+    observed.now = at(91);
     let down = decide("ab", &spec, &after.status, &observed);
     assert!(
         down.actions.contains(&Action::ScaleReplicaSet {
@@ -370,7 +370,12 @@ fn a_failed_analysis_fails_the_experiment_and_stops_the_others() {
         failed
             .notes
             .iter()
-            .any(|note| note.reason == "AnalysisRunFailed" && note.warning)
+            .any(|note| note.reason == "AnalysisRunFailed"
+                && note.message
+                    == "AnalysisRun 'a' transitioned from Pending -> Failed: error rate"
+                && note.warning),
+        "{:?}",
+        failed.notes
     );
     let next = decide("ab", &spec, &failed.status, &observed);
     assert_eq!(
@@ -385,6 +390,32 @@ fn a_failed_analysis_fails_the_experiment_and_stops_the_others() {
     assert!(next.actions.contains(&Action::TerminateRun {
         name: "ab-b".into()
     }));
+    // A run already stopping, or finished, is not stopped again.
+    observed.runs.get_mut("b").unwrap().terminating = true;
+    let again = decide("ab", &spec, &failed.status, &observed);
+    observed.runs.get_mut("b").unwrap().terminating = false;
+    observed.runs.get_mut("b").unwrap().phase = AnalysisPhase::Successful;
+    let done = decide("ab", &spec, &failed.status, &observed);
+    observed.runs.get_mut("b").unwrap().phase = AnalysisPhase::Running;
+    for decision in [again, done] {
+        assert!(
+            !decision
+                .actions
+                .iter()
+                .any(|action| matches!(action, Action::TerminateRun { .. })),
+            "{:?}",
+            decision.actions
+        );
+    }
+    // Not terminating: nothing is stopped.
+    assert!(
+        !failed
+            .actions
+            .iter()
+            .any(|action| matches!(action, Action::TerminateRun { .. })),
+        "{:?}",
+        failed.actions
+    );
     // A status recorded with the failure but not (yet) the phase — written by Argo's
     // controller, say — stops the others too: the failure alone makes it terminate.
     let mut recorded_failure = failed.status.clone();
@@ -553,6 +584,18 @@ fn a_run_recorded_but_not_created_is_created_on_resume() {
             .actions
             .iter()
             .any(|action| matches!(action, Action::CreateRun { name, .. } if name == "ab-a")),
+        "{:?}",
+        resumed.actions
+    );
+    // Unless the experiment was terminated meanwhile.
+    let mut terminated = spec.clone();
+    terminated.terminate = true;
+    let resumed = decide("ab", &terminated, &status, &both_available(at(9)));
+    assert!(
+        !resumed
+            .actions
+            .iter()
+            .any(|action| matches!(action, Action::CreateRun { .. })),
         "{:?}",
         resumed.actions
     );
