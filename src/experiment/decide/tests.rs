@@ -687,3 +687,95 @@ fn a_settled_experiment_writes_nothing_more() {
     assert_eq!(again.status, status, "no status churn while running");
     assert!(again.actions.is_empty());
 }
+
+/// The `Progressing` condition of `status`: (status, reason, message, last transition).
+fn progressing(status: &ExperimentStatus) -> (String, String, String, Option<Timestamp>) {
+    let condition = status
+        .conditions
+        .iter()
+        .find(|condition| condition.kind == "Progressing")
+        .expect("a Progressing condition");
+    (
+        condition.status.clone(),
+        condition.reason.clone(),
+        condition.message.clone(),
+        condition.last_transition_time.as_ref().map(|time| time.0),
+    )
+}
+
+#[test]
+fn the_progressing_condition_follows_argo_s_reasons() {
+    let spec = experiment("  duration: 60s");
+    let first = decide(
+        "ab",
+        &spec,
+        &ExperimentStatus::default(),
+        &Observed {
+            now: at(0),
+            ..Observed::default()
+        },
+    );
+    assert_eq!(
+        progressing(&first.status),
+        (
+            "True".into(),
+            "ReplicaSetUpdated".into(),
+            "Experiment \"ab\" is progressing.".into(),
+            Some(at(0))
+        ),
+        "templates appeared"
+    );
+    // Pods not available yet and nothing moving: not running, the condition stays.
+    let mut starting = both_available(at(1));
+    for replica_set in starting.replica_sets.values_mut() {
+        replica_set.available = 0;
+        replica_set.ready = 0;
+    }
+    let (pending, _) = settle(&spec, first.status.clone(), &starting);
+    starting.now = at(2);
+    let waiting = decide("ab", &spec, &pending, &starting);
+    assert_eq!(waiting.status.phase, Some(AnalysisPhase::Pending));
+    assert_eq!(progressing(&waiting.status).1, "ReplicaSetUpdated");
+    let (running, _) = settle(&spec, first.status, &both_available(at(5)));
+    let still = decide("ab", &spec, &running, &both_available(at(10)));
+    assert_eq!(
+        progressing(&still.status),
+        (
+            "True".into(),
+            "NewReplicaSetAvailable".into(),
+            "Experiment \"ab\" is running.".into(),
+            Some(at(0))
+        ),
+        "nothing moved while it runs: the transition stays"
+    );
+    let mut moved = both_available(at(20));
+    moved.replica_sets.get_mut("orange").unwrap().available = 1;
+    let moving = decide("ab", &spec, &still.status, &moved);
+    assert_eq!(
+        progressing(&moving.status).1,
+        "ReplicaSetUpdated",
+        "a template's counts moved"
+    );
+    let done = decide("ab", &spec, &still.status, &both_available(at(66)));
+    assert_eq!(
+        progressing(&done.status),
+        (
+            "False".into(),
+            "ExperimentCompleted".into(),
+            "Experiment \"ab\" has successfully ran and completed.".into(),
+            Some(at(66))
+        )
+    );
+    // Failed as the duration ended: the templates moved; after that nothing changes.
+    let mut failing = still.status.clone();
+    failing.template_statuses[0].status = Some(TemplatePhase::Failed);
+    let failed = decide("ab", &spec, &failing, &both_available(at(66)));
+    assert_eq!(failed.status.phase, Some(AnalysisPhase::Failed));
+    assert_eq!(progressing(&failed.status).1, "ReplicaSetUpdated");
+    let after = decide("ab", &spec, &failed.status, &both_available(at(70)));
+    assert_eq!(
+        progressing(&after.status),
+        progressing(&failed.status),
+        "past the duration it is no longer running"
+    );
+}
