@@ -779,3 +779,23 @@ fn the_progressing_condition_follows_argo_s_reasons() {
         "past the duration it is no longer running"
     );
 }
+
+#[test]
+fn among_equally_bad_analyses_the_first_one_s_message_is_the_experiment_s() {
+    let spec = experiment("  analyses: [{name: a, templateName: t}, {name: b, templateName: t}]");
+    let (running, _) = settle(&spec, ExperimentStatus::default(), &both_available(at(0)));
+    let mut observed = both_available(at(5));
+    for (name, message) in [("a", "first"), ("b", "second")] {
+        observed.runs.insert(
+            name.into(),
+            ObservedRun {
+                phase: AnalysisPhase::Failed,
+                message: message.into(),
+                terminating: false,
+            },
+        );
+    }
+    let failed = decide("ab", &spec, &running, &observed);
+    assert_eq!(failed.status.phase, Some(AnalysisPhase::Failed));
+    assert_eq!(failed.status.message, "first", "as Argo's strict IsWorse");
+}
