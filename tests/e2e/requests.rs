@@ -277,8 +277,13 @@ async fn an_analysis_of_gateway_metrics_promotes_a_healthy_release_and_aborts_a_
     let _load = Load::start(&host_of(&ns), 20);
 
     apply(&ns, &web("2", 0, &steps)).await;
+    // Promoted, and the route read back carrying it all to the stable Service (until then
+    // the gateway may still send some requests to the canary Service, or to v1 through the
+    // stable Service whose endpoints lag its new selector).
     let healthy = wait_for_status(&ns, "version 2 promoted", |status| {
-        status.phase == Some(Phase::Healthy) && status.stable_rs == status.current_pod_hash
+        status.phase == Some(Phase::Healthy)
+            && status.stable_rs == status.current_pod_hash
+            && routers::carries(status, 0)
     })
     .await;
     assert!(!healthy.abort);
