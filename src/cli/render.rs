@@ -69,9 +69,16 @@ fn traffic(out: &mut String, status: &RolloutStatus, routers: &[RouterReading], 
         } else {
             paint.paint("not read back yet", "33")
         };
+        let experiments = weights
+            .additional
+            .iter()
+            .fold(String::new(), |mut text, dest| {
+                let _ = write!(text, ", experiment {} ({})", dest.weight, dest.service_name);
+                text
+            });
         let _ = writeln!(
             out,
-            "  asked     canary {} ({}), stable {} ({}): {seen}",
+            "  asked     canary {} ({}), stable {} ({}){experiments}: {seen}",
             weights.canary.weight,
             non_empty_or(&weights.canary.service_name, "-"),
             weights.stable.weight,
@@ -90,7 +97,14 @@ fn traffic(out: &mut String, status: &RolloutStatus, routers: &[RouterReading], 
                     let names: Vec<&str> = state.routes.iter().map(String::as_str).collect();
                     format!(", routes {}", names.join(", "))
                 };
-                format!("{weight}{managed}")
+                let experiments = state.additional.iter().flatten().fold(
+                    String::new(),
+                    |mut text, (service, weight)| {
+                        let _ = write!(text, ", experiment {weight} ({service})");
+                        text
+                    },
+                );
+                format!("{weight}{experiments}{managed}")
             }
             Err(error) => paint.paint(error, "31"),
         };
@@ -416,7 +430,8 @@ Revisions:
         status.canary = Some(crate::k8s::crd::CanaryStatus {
             weights: serde_json::from_value(serde_json::json!({
                 "canary": {"weight": 20, "serviceName": "web-canary", "podTemplateHash": "v2hash"},
-                "stable": {"weight": 80, "serviceName": "web-stable", "podTemplateHash": "v1hash"},
+                "stable": {"weight": 70, "serviceName": "web-stable", "podTemplateHash": "v1hash"},
+                "additional": [{"weight": 10, "serviceName": "web-exp", "podTemplateHash": "e"}],
                 "verified": false,
             }))
             .expect("weights"),
@@ -428,6 +443,7 @@ Revisions:
                 state: Ok(RouterState {
                     canary_weight: Some(20),
                     routes: ["beta".to_owned()].into(),
+                    additional: Some([("web-exp".to_owned(), 10)].into()),
                     ..RouterState::default()
                 }),
             },
@@ -439,7 +455,7 @@ Revisions:
         let detail = rollout_detail(&routed, &[], &[], &routers, Paint(false));
         assert!(
             detail.contains(
-                "\nTraffic:\n  asked     canary 20 (web-canary), stable 80 (web-stable): not read back yet\n  HTTPRoute shop/web: canary 20, routes beta\n  VirtualService shop/web: VirtualService shop/web does not exist\n"
+                "\nTraffic:\n  asked     canary 20 (web-canary), stable 70 (web-stable), experiment 10 (web-exp): not read back yet\n  HTTPRoute shop/web: canary 20, experiment 10 (web-exp), routes beta\n  VirtualService shop/web: VirtualService shop/web does not exist\n"
             ),
             "{detail}"
         );

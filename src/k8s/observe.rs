@@ -10,7 +10,8 @@ use kube::{Api, Client, ResourceExt};
 use super::crd::{AnalysisRun, Experiment, PodTemplateMetadata, Rollout};
 use super::{Pod, ReplicaSet, Service, labels};
 use crate::model::{
-    AnalysisPhase, AnalysisRunState, ExperimentState, PodMetadata, PodView, ReplicaSetView,
+    AnalysisPhase, AnalysisRunState, ExperimentState, ExperimentTemplateState, PodMetadata,
+    PodView, ReplicaSetView,
 };
 
 /// Reading the objects around a Rollout failed.
@@ -244,6 +245,15 @@ async fn observe_experiments(
                 hash: pod_hash_label(experiment),
                 created: experiment.creation_timestamp().map(|time| time.0),
                 terminated: experiment.spec.terminate,
+                templates: status
+                    .template_statuses
+                    .iter()
+                    .map(|template| ExperimentTemplateState {
+                        name: template.name.clone(),
+                        service: template.service_name.clone(),
+                        hash: template.pod_template_hash.clone(),
+                    })
+                    .collect(),
             }
         })
         .collect())

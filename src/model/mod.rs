@@ -14,16 +14,17 @@ pub use hash::{pod_template_hash, steps_hash};
 pub use plan::{
     AnalysisArg, AnalysisPlan, AntiAffinity, ArgValue, AvoidRevision, BackgroundAnalysis,
     BlueGreenPlan, CanaryPlan, ExperimentPlan, PodMetadata, ProgressThreshold, RoleMetadata,
-    RolloutPlan, ScaleDown, SpecError, SpecErrors, Step, Strategy, TemplateRef, WorkloadPlan,
+    RolloutPlan, ScaleDown, SpecError, SpecErrors, Step, Strategy, TemplateRef, TemplateWeight,
+    WorkloadPlan,
 };
 pub use status::{
     AnalysisPhase, AnalysisRunState, Condition, ConditionKind, ConditionStatus, ExperimentState,
-    PauseCondition, PauseReason, Phase, PodCounts, PodView, ReplicaSetView, RolloutState,
-    TrafficStatus, until,
+    ExperimentTemplateState, PauseCondition, PauseReason, Phase, PodCounts, PodView,
+    ReplicaSetView, RolloutState, TrafficStatus, until,
 };
 pub use traffic::{
-    Alb, Ambassador, Apisix, AppMesh, CanaryScale, GatewayApi, GatewayRoute, HeaderMatch,
-    HeaderRoute, Istio, IstioDestinationRule, IstioTlsRoute, IstioVirtualService, MirrorMatch,
-    MirrorRoute, Nginx, PingPong, PingPongSide, RouteKind, Router, RouterReading, RouterState, Smi,
-    StringMatch, Traefik, TrafficIntent, TrafficPlan,
+    AdditionalDestination, Alb, Ambassador, Apisix, AppMesh, CanaryScale, GatewayApi, GatewayRoute,
+    HeaderMatch, HeaderRoute, Istio, IstioDestinationRule, IstioTlsRoute, IstioVirtualService,
+    MirrorMatch, MirrorRoute, Nginx, PingPong, PingPongSide, RouteKind, Router, RouterReading,
+    RouterState, Smi, StringMatch, Traefik, TrafficIntent, TrafficPlan,
 };

@@ -272,6 +272,17 @@ impl Step {
 pub struct ExperimentPlan {
     /// Each analysis's arguments as the Rollout supplies them, in the step's order.
     pub analysis_args: Vec<Vec<AnalysisArg>>,
+    /// The templates given a traffic `weight`, in the step's order.
+    pub weights: Vec<TemplateWeight>,
+}
+
+/// An experiment template that takes a share of the traffic (routed canaries only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateWeight {
+    /// The template's name.
+    pub template: String,
+    /// Its weight, on the `maxTrafficWeight` scale.
+    pub weight: i32,
 }
 
 /// Background analysis of a canary.

@@ -82,6 +82,8 @@ pub struct TrafficStatus {
     pub stable_hash: String,
     /// The stable Service.
     pub stable_service: String,
+    /// Experiment Services that take part of the stable's weight.
+    pub additional: Vec<super::AdditionalDestination>,
     /// Whether every router was read back carrying this split.
     pub verified: bool,
 }
@@ -288,6 +290,19 @@ pub struct ExperimentState {
     /// It was asked to stop (`spec.terminate`): ending Successful then says nothing about
     /// the canary, so it never lets a rollout continue.
     pub terminated: bool,
+    /// Its templates, as its status reports them.
+    pub templates: Vec<ExperimentTemplateState>,
+}
+
+/// One template of an Experiment, as its status reports it (`status.templateStatuses`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExperimentTemplateState {
+    /// The template's name.
+    pub name: String,
+    /// Its Service, empty while it has none.
+    pub service: String,
+    /// The pod-template hash of its pods.
+    pub hash: String,
 }
 
 /// What the engine observes of one ReplicaSet of the Rollout.

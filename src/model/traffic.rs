@@ -134,6 +134,14 @@ impl Router {
     pub fn mirrors(&self) -> bool {
         matches!(self, Self::GatewayApi(_) | Self::Istio(_))
     }
+
+    /// Whether the router can send traffic to an experiment's Services besides the canary
+    /// and the stable (an experiment template's `weight`): Argo's SMI, ALB and Istio routers
+    /// can; the others leave those destinations out.
+    #[must_use]
+    pub fn carries_additional(&self) -> bool {
+        matches!(self, Self::Istio(_) | Self::Alb(_) | Self::Smi(_))
+    }
 }
 
 /// The kinds of Gateway API route.
@@ -396,6 +404,19 @@ pub struct MirrorMatch {
     pub headers: BTreeMap<String, StringMatch>,
 }
 
+/// A destination besides the canary and the stable: the Service of an experiment template
+/// with a `weight`, while its Experiment runs (`status.canary.weights.additional`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdditionalDestination {
+    /// The template's Service.
+    pub service: String,
+    /// The pod-template hash of the template's pods.
+    pub hash: String,
+    /// Its weight, taken from the stable's.
+    pub weight: i32,
+}
+
 /// What the routers are to carry now: decided by the engine, shaped per router by
 /// `crate::traffic`, written by the executor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -421,13 +442,38 @@ pub struct TrafficIntent {
     pub mirror_routes: Vec<MirrorRoute>,
     /// Every route name header and mirror steps may set: those not in place are removed.
     pub managed_routes: Vec<String>,
+    /// Experiment Services that take their share of the stable's weight, for routers that
+    /// [carry them](Router::carries_additional).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional: Vec<AdditionalDestination>,
 }
 
 impl TrafficIntent {
-    /// Weight of the stable.
+    /// Weight of the stable: what the canary and the additional destinations leave.
     #[must_use]
     pub fn stable_weight(&self) -> i32 {
-        self.max_weight - self.canary_weight
+        let additional: i32 = self.additional.iter().map(|dest| dest.weight).sum();
+        self.max_weight - self.canary_weight - additional
+    }
+
+    /// The intent as `router` carries it: without the additional destinations when it cannot
+    /// send traffic to them (the stable keeps their share there, as in Argo).
+    #[must_use]
+    pub fn for_router(&self, router: &Router) -> Self {
+        let mut intent = self.clone();
+        if !router.carries_additional() {
+            intent.additional.clear();
+        }
+        intent
+    }
+
+    /// The additional destinations' weights, by Service.
+    #[must_use]
+    pub fn additional_weights(&self) -> BTreeMap<String, i32> {
+        self.additional
+            .iter()
+            .map(|dest| (dest.service.clone(), dest.weight))
+            .collect()
     }
 
     /// Names of the managed routes in place.
@@ -461,6 +507,9 @@ pub struct RouterState {
     pub takes_mirror_routes: bool,
     /// The pod-template hashes it selects (canary, stable), for routers that select by hash.
     pub hashes: Option<(String, String)>,
+    /// The weights of destinations besides the canary and the stable, by Service; `None`
+    /// for routers that do not [carry them](Router::carries_additional).
+    pub additional: Option<BTreeMap<String, i32>>,
 }
 
 impl RouterReading {
@@ -492,9 +541,14 @@ impl RouterReading {
             .filter(|_| state.takes_mirror_routes)
             .map(|route| route.name.clone());
         let expected: BTreeSet<String> = headers.chain(mirrors).collect();
+        let additional_match = state
+            .additional
+            .as_ref()
+            .is_none_or(|additional| *additional == intent.additional_weights());
         state.canary_weight == Some(intent.canary_weight)
             && state.routes == expected
             && hashes_match
+            && additional_match
     }
 }
 

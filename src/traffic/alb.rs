@@ -1,6 +1,7 @@
 //! AWS Load Balancer Controller, as Argo drives it (`rollout/trafficrouting/alb`): on each
 //! Ingress, the forward action annotation `<prefix>/actions.<root or stable Service>` sends
-//! the canary and the stable target groups their weights; the Ingress's rules must name that
+//! the canary and the stable target groups their weights (and, while an experiment step runs,
+//! its weighted templates' Services theirs); the Ingress's rules must name that
 //! Service with port `use-annotation`. Header routes are a forward action to the canary and a
 //! conditions annotation named after the route, and a path `/*` for it first in every rule.
 //! `rollouts.argoproj.io/managed-alb-annotations` lists the annotations the Rollout owns.
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::json;
 use super::nginx::INGRESS;
+use super::split::Splits;
 use super::{Context, Lookup, Notice, Objects, Read, Shape, Target, Write};
 use crate::model::{
     Alb as Config, HeaderRoute, Router, RouterReading, RouterState, StringMatch, TrafficIntent,
@@ -45,12 +47,18 @@ impl Alb<'_> {
     }
 
     fn forward(&self, context: &Context, intent: &TrafficIntent) -> String {
-        let mut forward = json!({
-            "TargetGroups": [
-                {"ServiceName": context.canary_service, "ServicePort": self.port(), "Weight": intent.canary_weight},
-                {"ServiceName": context.stable_service, "ServicePort": self.port(), "Weight": intent.stable_weight()},
-            ]
-        });
+        let group = |service: &str, weight: i32| json!({"ServiceName": service, "ServicePort": self.port(), "Weight": weight});
+        let mut groups = vec![
+            group(&context.canary_service, intent.canary_weight),
+            group(&context.stable_service, intent.stable_weight()),
+        ];
+        groups.extend(
+            intent
+                .additional
+                .iter()
+                .map(|dest| group(&dest.service, dest.weight)),
+        );
+        let mut forward = json!({"TargetGroups": groups});
         if let Some(seconds) = self.0.stickiness {
             forward["TargetGroupStickinessConfig"] =
                 json!({"Enabled": true, "DurationSeconds": seconds});
@@ -205,15 +213,22 @@ impl Alb<'_> {
         let action: Option<Value> =
             json::annotation(live, &self.action_key(self.action_service(context)))
                 .and_then(|text| serde_json::from_str(text).ok());
-        let weights = action.iter().flat_map(|action| {
-            json::items(action, "/ForwardConfig/TargetGroups")
-                .iter()
-                .filter_map(|group| {
-                    let weight = json::weight(group.get("Weight"));
-                    context.as_canary_weight(json::text(group, "/ServiceName"), weight)
-                })
-                .collect::<Vec<_>>()
-        });
+        let mut splits = Splits::default();
+        if let Some(action) = &action {
+            splits.add(
+                context.max_weight,
+                json::items(action, "/ForwardConfig/TargetGroups")
+                    .iter()
+                    .map(|group| {
+                        let weight = json::weight(group.get("Weight"));
+                        (
+                            context.destination(json::text(group, "/ServiceName")),
+                            weight,
+                        )
+                    }),
+            );
+        }
+        let (canary_weight, additional) = splits.read();
         let routes = context
             .managed_routes
             .iter()
@@ -224,11 +239,12 @@ impl Alb<'_> {
             .cloned()
             .collect();
         RouterState {
-            canary_weight: json::agreed(weights),
+            canary_weight,
             routes,
             takes_header_routes: true,
             takes_mirror_routes: false,
             hashes: None,
+            additional: Some(additional),
         }
     }
 }

@@ -242,6 +242,7 @@ impl Shape for Apisix<'_> {
                     takes_header_routes: true,
                     takes_mirror_routes: false,
                     hashes: None,
+                    additional: None,
                 })
             }
         };

@@ -458,6 +458,7 @@ fn read_route(
         takes_header_routes: takes_managed && matches!(kind, RouteKind::Http | RouteKind::Grpc),
         takes_mirror_routes: takes_managed && kind == RouteKind::Http,
         hashes: None,
+        additional: None,
     }
 }
 

@@ -338,6 +338,7 @@ pub async fn apply(
     for router in &traffic.routers {
         let shape = shape(router);
         let context = &context.for_router(router);
+        let intent = &intent.for_router(router);
         let read = read_objects(client, shape.as_ref(), context).await?;
         let writes =
             shape

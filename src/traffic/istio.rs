@@ -7,17 +7,25 @@
 //! HTTP routes named after the managed route, placed before all others in `managedRoutes`
 //! order.
 //!
+//! While an experiment step runs, its weighted templates' Services are destinations of each
+//! of those routes too (`host` only, as in Argo), taking their weights from the stable's; the
+//! record of the write names them, so they go again once the experiment stops running.
+//!
 //! Unlike Argo, other destinations of a route and other subsets of the DestinationRule are
-//! kept, not deleted (argo-rollouts#3125).
+//! kept, not deleted (argo-rollouts#3125); and no DestinationRule subsets are added for
+//! experiment Services (Argo adds them, but its destinations name the Services, not them).
+
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
 use super::json;
+use super::split::{Destination, Splits};
 use super::{Context, Kind, Lookup, Notice, Objects, Read, Shape, Target, Write};
 use crate::k8s::labels;
 use crate::model::{
-    HeaderRoute, Istio as Config, IstioVirtualService, MirrorRoute, Router, RouterReading,
-    RouterState, StringMatch, TrafficIntent,
+    AdditionalDestination, HeaderRoute, Istio as Config, IstioVirtualService, MirrorRoute, Router,
+    RouterReading, RouterState, StringMatch, TrafficIntent,
 };
 
 const APIS: &[&str] = &[
@@ -80,6 +88,26 @@ enum Role {
 }
 
 impl Roles<'_> {
+    /// Who `destination` is in the split: the canary, the stable, or one of the
+    /// `experiments`' Services; `None` for any other (left alone).
+    fn destination<'v>(
+        &self,
+        destination: &'v Value,
+        experiments: &BTreeSet<String>,
+    ) -> Option<Destination<'v>> {
+        match self.of(destination) {
+            Some(Role::Canary) => Some(Destination::Canary),
+            Some(Role::Stable) => Some(Destination::Stable),
+            None => {
+                let host = json::text(destination, "/destination/host");
+                let service = host.split('.').next().unwrap_or("");
+                experiments
+                    .contains(service)
+                    .then_some(Destination::Other(service))
+            }
+        }
+    }
+
     fn of(&self, destination: &Value) -> Option<Role> {
         let host = json::text(destination, "/destination/host");
         let subset = destination
@@ -430,6 +458,7 @@ impl Istio<'_> {
         intent: &TrafficIntent,
     ) -> Result<Value, String> {
         let roles = self.roles(context);
+        let experiments = experiment_services(live);
         let mut shaped = live.clone();
         // Managed routes are rebuilt from scratch below.
         let managed = |route: &Value| {
@@ -454,7 +483,7 @@ impl Istio<'_> {
         for (section, indexes) in selected {
             for index in indexes {
                 let route = &mut unmanaged["spec"][section][index];
-                set_weights(target, route, &roles, intent)?;
+                set_weights(target, route, (&roles, &experiments), intent)?;
                 if section == "http" && primary.is_none() {
                     primary = Some(route.clone());
                 }
@@ -510,6 +539,7 @@ impl Istio<'_> {
         context: &Context,
     ) -> Result<RouterState, String> {
         let roles = self.roles(context);
+        let experiments = experiment_services(live);
         let managed: Vec<&str> = json::items(live, "/spec/http")
             .iter()
             .map(|route| json::text(route, "/name"))
@@ -527,23 +557,23 @@ impl Istio<'_> {
             ("tls", tls_routes(target, live, config)?),
             ("tcp", tcp_routes(target, live, config)?),
         ];
-        let mut weights = Vec::new();
+        let mut splits = Splits::default();
         for (section, indexes) in selected {
             for index in indexes {
-                for destination in json::items(&unmanaged["spec"][section][index], "/route") {
-                    let weight = json::weight(destination.get("weight"));
-                    match roles.of(destination) {
-                        Some(Role::Canary) => weights.push(weight),
-                        Some(Role::Stable) => {
-                            weights.push(weight.map(|weight| context.max_weight - weight));
-                        }
-                        None => {}
-                    }
-                }
+                let destinations = json::items(&unmanaged["spec"][section][index], "/route");
+                splits.add(
+                    context.max_weight,
+                    destinations.iter().filter_map(|destination| {
+                        let weight = json::weight(destination.get("weight"));
+                        Some((roles.destination(destination, &experiments)?, weight))
+                    }),
+                );
             }
         }
+        let (canary_weight, additional) = splits.read();
         Ok(RouterState {
-            canary_weight: json::agreed(weights),
+            canary_weight,
+            additional: Some(additional),
             routes: managed.into_iter().map(str::to_owned).collect(),
             takes_header_routes: takes_managed_routes(config),
             takes_mirror_routes: takes_managed_routes(config),
@@ -555,7 +585,7 @@ impl Istio<'_> {
 fn set_weights(
     target: &Target,
     route: &mut Value,
-    roles: &Roles<'_>,
+    (roles, previous_experiments): (&Roles<'_>, &BTreeSet<String>),
     intent: &TrafficIntent,
 ) -> Result<(), String> {
     let name = json::text(route, "/name").to_owned();
@@ -564,19 +594,41 @@ fn set_weights(
         .and_then(Value::as_array_mut)
         .ok_or_else(|| format!("{} route {name:?} has no destinations", target.describe()))?;
     let (mut canary, mut stable) = (false, false);
-    for destination in destinations {
-        match roles.of(destination) {
-            Some(Role::Canary) => {
+    let mut missing: Vec<&AdditionalDestination> = intent.additional.iter().collect();
+    // An experiment Service the route was last given that the intent no longer names goes;
+    // those it names now are added. Other destinations are kept.
+    let experiments: BTreeSet<String> = previous_experiments
+        .iter()
+        .cloned()
+        .chain(intent.additional.iter().map(|dest| dest.service.clone()))
+        .collect();
+    destinations.retain_mut(
+        |destination| match roles.destination(destination, &experiments) {
+            Some(Destination::Canary) => {
                 destination["weight"] = json!(intent.canary_weight);
                 canary = true;
+                true
             }
-            Some(Role::Stable) => {
+            Some(Destination::Stable) => {
                 destination["weight"] = json!(intent.stable_weight());
                 stable = true;
+                true
             }
-            None => {}
-        }
-    }
+            Some(Destination::Other(service)) => {
+                let Some(position) = missing.iter().position(|dest| dest.service == service) else {
+                    return false;
+                };
+                destination["weight"] = json!(missing.remove(position).weight);
+                true
+            }
+            None => true,
+        },
+    );
+    destinations.extend(
+        missing
+            .into_iter()
+            .map(|dest| json!({"destination": {"host": dest.service}, "weight": dest.weight})),
+    );
     if !(canary && stable) {
         return Err(format!(
             "{} route {name:?} needs both a canary and a stable destination",
@@ -584,6 +636,16 @@ fn set_weights(
         ));
     }
     Ok(())
+}
+
+/// The experiment Services a router write last gave the object's routes (as its record says).
+fn experiment_services(live: &Value) -> BTreeSet<String> {
+    super::recorded(live)
+        .map(|recorded| recorded.intent.additional)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dest| dest.service)
+        .collect()
 }
 
 /// Where the canary is: the canary destination of the primary route as it is (its Service,

@@ -18,6 +18,7 @@ mod istio;
 mod json;
 mod nginx;
 mod smi;
+mod split;
 mod traefik;
 
 use serde::{Deserialize, Serialize};
@@ -159,6 +160,17 @@ impl Context {
             }
         }
         context
+    }
+
+    /// Who the destination (a backend, a target group) named `name` is.
+    fn destination<'a>(&self, name: &'a str) -> split::Destination<'a> {
+        if name == self.canary_service {
+            split::Destination::Canary
+        } else if name == self.stable_service {
+            split::Destination::Stable
+        } else {
+            split::Destination::Other(name)
+        }
     }
 
     /// A weight read off a destination (a backend, a target group) named `name`, as the

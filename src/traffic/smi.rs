@@ -2,12 +2,15 @@
 //! (named after it unless `trafficSplitName` says otherwise) whose root Service (the stable
 //! Service unless `rootService` says otherwise) goes to the canary and the stable Service
 //! with their weights — quantities (`"5"`) in `v1alpha1`, integers from `v1alpha2` on. The
-//! version is the newest the cluster serves (Argo takes it from a controller flag). A
-//! TrafficSplit of that name that is not the Rollout's is an error.
+//! version is the newest the cluster serves (Argo takes it from a controller flag). While an
+//! experiment step runs, its weighted templates' Services are backends too, taking their
+//! weights from the stable's. A TrafficSplit of that name that is not the Rollout's is an
+//! error.
 
 use serde_json::{Value, json};
 
 use super::json;
+use super::split::Splits;
 use super::{Context, Kind, Lookup, Notice, Objects, Read, Shape, Target, Write};
 use crate::model::{Router, RouterReading, RouterState, Smi as Config, TrafficIntent};
 
@@ -41,12 +44,19 @@ impl Smi<'_> {
                 json!(weight)
             }
         };
+        let mut backends = vec![
+            json!({"service": context.canary_service, "weight": weight(intent.canary_weight)}),
+            json!({"service": context.stable_service, "weight": weight(intent.stable_weight())}),
+        ];
+        backends.extend(
+            intent
+                .additional
+                .iter()
+                .map(|dest| json!({"service": dest.service, "weight": weight(dest.weight)})),
+        );
         json!({
             "service": self.0.root_service.as_deref().unwrap_or(&context.stable_service),
-            "backends": [
-                {"service": context.canary_service, "weight": weight(intent.canary_weight)},
-                {"service": context.stable_service, "weight": weight(intent.stable_weight())},
-            ],
+            "backends": backends,
         })
     }
 }
@@ -132,14 +142,18 @@ impl Shape for Smi<'_> {
     fn readings(&self, context: &Context, read: &Objects) -> Vec<RouterReading> {
         // A split not yet created is missing, and created by the first write.
         super::per_object(read, |_, live| {
-            let weights = json::items(live, "/spec/backends")
-                .iter()
-                .filter_map(|backend| {
+            let mut splits = Splits::default();
+            splits.add(
+                context.max_weight,
+                json::items(live, "/spec/backends").iter().map(|backend| {
                     let weight = json::weight(backend.get("weight"));
-                    context.as_canary_weight(json::text(backend, "/service"), weight)
-                });
+                    (context.destination(json::text(backend, "/service")), weight)
+                }),
+            );
+            let (canary_weight, additional) = splits.read();
             Ok(RouterState {
-                canary_weight: json::agreed(weights),
+                canary_weight,
+                additional: Some(additional),
                 ..RouterState::default()
             })
         })

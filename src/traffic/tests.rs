@@ -37,6 +37,20 @@ pub fn intent(canary: i32) -> TrafficIntent {
         header_routes: Vec::new(),
         mirror_routes: Vec::new(),
         managed_routes: vec!["header".into(), "mirror".into()],
+        additional: Vec::new(),
+    }
+}
+
+/// The split `canary` / the rest, with the experiment Service `web-exp-canary` taking
+/// `experiment` of the stable's share.
+pub fn with_experiment(canary: i32, experiment: i32) -> TrafficIntent {
+    TrafficIntent {
+        additional: vec![crate::model::AdditionalDestination {
+            service: "web-exp-canary".into(),
+            hash: "exp".into(),
+            weight: experiment,
+        }],
+        ..intent(canary)
     }
 }
 

@@ -9,6 +9,7 @@ mod cluster;
 mod crds;
 mod dashboard;
 mod deploy;
+mod experiment_traffic;
 mod experiments;
 mod gitops;
 mod ha;

@@ -12,7 +12,8 @@ use super::Canary;
 use crate::engine::effect::{Effect, Event};
 use crate::engine::replicas::Targets;
 use crate::model::{
-    HeaderRoute, MirrorRoute, ReplicaSetView, Step, TrafficIntent, TrafficPlan, TrafficStatus,
+    AdditionalDestination, AnalysisPhase, HeaderRoute, MirrorRoute, ReplicaSetView, Step,
+    TrafficIntent, TrafficPlan, TrafficStatus,
 };
 
 /// How soon to look again while routers have not yet been seen to carry what they were asked.
@@ -244,7 +245,52 @@ impl Canary<'_> {
             header_routes,
             mirror_routes,
             managed_routes: traffic.managed_routes.clone(),
+            additional: self.experiment_destinations(),
         })
+    }
+
+    /// The Services of the current experiment step's weighted templates, while its
+    /// Experiment runs (Argo's `calculateWeightDestinationsFromExperiment`); none once the
+    /// step is left, the Experiment stops running or is terminated, or the update is
+    /// promoted, aborted or promoting.
+    fn experiment_destinations(&self) -> Vec<AdditionalDestination> {
+        if self.is_stable_current() || self.next.abort || self.next.promote_full {
+            return Vec::new();
+        }
+        let Some(step) = self.canary.steps.get(self.index()) else {
+            return Vec::new();
+        };
+        let Some(plan) = step.parts().iter().find_map(|part| match part {
+            Step::Experiment(plan) => Some(plan),
+            _ => None,
+        }) else {
+            return Vec::new();
+        };
+        let running = self.next.step_experiment.as_deref().and_then(|name| {
+            self.observed.experiments.iter().find(|experiment| {
+                experiment.name == name
+                    && experiment.phase == Some(AnalysisPhase::Running)
+                    && !experiment.terminated
+            })
+        });
+        let Some(experiment) = running else {
+            return Vec::new();
+        };
+        plan.weights
+            .iter()
+            .filter_map(|weighted| {
+                let template = experiment
+                    .templates
+                    .iter()
+                    .find(|template| template.name == weighted.template)?;
+                // No Service yet: nothing to send traffic to.
+                (!template.service.is_empty()).then(|| AdditionalDestination {
+                    service: template.service.clone(),
+                    hash: template.hash.clone(),
+                    weight: weighted.weight,
+                })
+            })
+            .collect()
     }
 
     /// Whether every router object was read back carrying what the routers are to carry now
@@ -277,17 +323,11 @@ impl Canary<'_> {
             stable_weight: intent.stable_weight(),
             stable_hash: intent.stable_hash.clone(),
             stable_service: intent.stable_service.clone(),
+            additional: intent.additional.clone(),
             verified,
         };
         let previous = self.previous.traffic.as_ref();
-        if previous.is_none_or(|previous| previous.canary_weight != status.canary_weight) {
-            let message = match previous {
-                Some(previous) => format!(
-                    "Traffic weight updated from {} to {}",
-                    previous.canary_weight, status.canary_weight
-                ),
-                None => format!("Traffic weight updated to {}", status.canary_weight),
-            };
+        if let Some(message) = weight_update_message(previous, &status) {
             self.effects
                 .push(Event::normal("TrafficWeightUpdated", message));
         }
@@ -308,4 +348,28 @@ impl Canary<'_> {
 fn share(full: i32, part: i32, whole: i32) -> i32 {
     let product = i64::from(full) * i64::from(part);
     i32::try_from(product / i64::from(whole.max(1))).unwrap_or(full)
+}
+
+/// Argo's `TrafficWeightUpdated` message for a change from `previous` to `now`
+/// (`trafficWeightUpdatedMessage`): the canary's move and the additional destinations when
+/// they changed, each as Argo prints them (`{weight service hash}`); `None` when neither did.
+fn weight_update_message(previous: Option<&TrafficStatus>, now: &TrafficStatus) -> Option<String> {
+    let mut details = Vec::new();
+    match previous {
+        None => details.push(format!("to {}", now.canary_weight)),
+        Some(previous) if previous.canary_weight != now.canary_weight => details.push(format!(
+            "from {} to {}",
+            previous.canary_weight, now.canary_weight
+        )),
+        Some(_) => {}
+    }
+    if previous.is_some_and(|previous| previous.additional != now.additional) {
+        let additional: Vec<String> = now
+            .additional
+            .iter()
+            .map(|dest| format!("{{{} {} {}}}", dest.weight, dest.service, dest.hash))
+            .collect();
+        details.push(format!("additional: [{}]", additional.join(" ")));
+    }
+    (!details.is_empty()).then(|| format!("Traffic weight updated {}", details.join(", ")))
 }

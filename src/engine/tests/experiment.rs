@@ -3,7 +3,10 @@
 //! and every Experiment that no longer decides anything is stopped.
 
 use crate::engine::{abort, promote, promote_full, retry};
-use crate::model::{AnalysisPhase, PauseReason, Phase};
+use crate::model::{
+    AnalysisPhase, ExperimentPlan, ExperimentTemplateState, PauseReason, Phase, Step,
+    TemplateWeight, TrafficIntent,
+};
 
 use super::sim::{Sim, experiment, pause, weight};
 
@@ -279,4 +282,100 @@ fn a_finished_experiment_goes_with_its_revision_s_replica_set() {
     );
     let kept: Vec<&str> = sim.experiments.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(kept, ["web-v3-3-1"], "v2's experiment went with it");
+}
+
+/// A routed canary at its experiment step, whose template `exp` takes 10 of the traffic,
+/// its Experiment running with the template's Service `web-exp`.
+fn routed_at_a_weighted_experiment() -> Sim {
+    let weighted = Step::Experiment(ExperimentPlan {
+        analysis_args: Vec::new(),
+        weights: vec![TemplateWeight {
+            template: "exp".into(),
+            weight: 10,
+        }],
+    });
+    let mut sim = Sim::routed(vec![weight(20), weighted, pause()]).deployed();
+    sim.update_to("v2");
+    sim.settle();
+    assert_eq!(sim.index(), Some(1));
+    assert!(
+        sim.traffic_writes
+            .iter()
+            .all(|intent| intent.additional.is_empty()),
+        "nothing for the experiment before it runs"
+    );
+    sim.set_experiment(NAME, AnalysisPhase::Running, "");
+    let experiment = sim.experiments.iter_mut().find(|e| e.name == NAME).unwrap();
+    experiment.templates = vec![ExperimentTemplateState {
+        name: "exp".into(),
+        service: "web-exp".into(),
+        hash: "v2exp".into(),
+    }];
+    sim.settle();
+    sim
+}
+
+fn experiment_weights(intent: &TrafficIntent) -> Vec<(String, i32)> {
+    intent
+        .additional
+        .iter()
+        .map(|dest| (dest.service.clone(), dest.weight))
+        .collect()
+}
+
+#[test]
+fn a_weighted_template_s_service_takes_its_share_of_the_stable_s_while_the_experiment_runs() {
+    let mut sim = routed_at_a_weighted_experiment();
+    let running = sim.traffic_writes.last().unwrap().clone();
+    assert_eq!(experiment_weights(&running), [("web-exp".to_owned(), 10)]);
+    assert_eq!((running.canary_weight, running.stable_weight()), (20, 70));
+    let status = sim.state.traffic.clone().unwrap();
+    assert_eq!((status.stable_weight, status.additional.len()), (70, 1));
+    assert!(status.verified, "the router was read back carrying it");
+    assert!(sim.has_event(
+        "TrafficWeightUpdated",
+        "Traffic weight updated additional: [{10 web-exp v2exp}]"
+    ));
+
+    sim.set_experiment(NAME, AnalysisPhase::Successful, "");
+    sim.settle();
+    assert_eq!(sim.index(), Some(2));
+    let after = sim.traffic_writes.last().unwrap();
+    assert_eq!(experiment_weights(after), []);
+    assert_eq!((after.canary_weight, after.stable_weight()), (20, 80));
+    assert!(sim.state.traffic.as_ref().unwrap().additional.is_empty());
+}
+
+#[test]
+fn an_experiment_s_traffic_goes_at_once_on_abort_promotion_or_termination() {
+    type Leave = fn(&mut Sim);
+    let leave: [(&str, Leave); 4] = [
+        ("abort", |sim| sim.state = abort(&sim.state)),
+        ("promote", |sim| sim.state = promote(&sim.plan, &sim.state)),
+        ("promote fully", |sim| sim.state = promote_full(&sim.state)),
+        ("terminate", |sim| {
+            let experiment = sim.experiments.iter_mut().find(|e| e.name == NAME).unwrap();
+            experiment.terminated = true;
+        }),
+    ];
+    for (how, act) in leave {
+        let mut sim = routed_at_a_weighted_experiment();
+        let before = sim.traffic_writes.len();
+        assert!(!experiment_weights(&sim.traffic_writes[before - 1]).is_empty());
+        act(&mut sim);
+        sim.reconcile();
+        let next = sim
+            .traffic_writes
+            .get(before)
+            .unwrap_or_else(|| panic!("{how}: no write"));
+        assert_eq!(experiment_weights(next), [], "{how}");
+    }
+}
+
+#[test]
+fn a_template_without_a_service_yet_takes_no_traffic() {
+    let mut sim = routed_at_a_weighted_experiment();
+    sim.experiments[0].templates[0].service.clear();
+    sim.settle();
+    assert_eq!(experiment_weights(sim.traffic_writes.last().unwrap()), []);
 }

@@ -62,6 +62,7 @@ pub fn analysis() -> Step {
 pub fn experiment() -> Step {
     Step::Experiment(ExperimentPlan {
         analysis_args: Vec::new(),
+        weights: Vec::new(),
     })
 }
 
@@ -547,6 +548,7 @@ impl Sim {
                             takes_header_routes: true,
                             takes_mirror_routes: true,
                             hashes: None,
+                            additional: Some(intent.additional_weights()),
                         });
                     }
                 }
@@ -601,6 +603,7 @@ impl Sim {
                         hash: canary_hash.clone(),
                         created: Some(self.now),
                         terminated: false,
+                        templates: Vec::new(),
                     });
                 }
             }

@@ -134,12 +134,9 @@ fn every_experiment_step_field_reaches_the_experiment() {
         "the experiment step",
         &fields,
         &ignored,
-        &[
-            (
-                ".analyses[].args[].",
-                "resolved from the plan (the Rollout schema's walk)",
-            ),
-            (".templates[].weight", "refused by the plan"),
-        ],
+        &[(
+            ".analyses[].args[].",
+            "resolved from the plan (the Rollout schema's walk)",
+        )],
     );
 }

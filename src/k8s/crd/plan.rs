@@ -433,6 +433,7 @@ fn read_canary(canary: &CanaryStrategy, check: &mut Check) -> CanaryPlan {
         })
         .collect();
     traffic::check_steps(&steps, traffic.as_ref(), path, check);
+    experiment::check_weights(canary, traffic.as_ref(), path, check);
     let background_analysis = canary.analysis.as_ref().map(|background| {
         let analysis_path = format!("{path}.analysis");
         let starting_step = background.starting_step.unwrap_or(0);

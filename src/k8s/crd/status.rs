@@ -9,8 +9,8 @@ use super::{
     RolloutCondition, RolloutStatus, TrafficWeights, WeightDestination,
 };
 use crate::model::{
-    AnalysisRunState, Condition, ConditionKind, ConditionStatus, PauseCondition, PingPongSide,
-    PodCounts, RolloutState, TrafficStatus,
+    AdditionalDestination, AnalysisRunState, Condition, ConditionKind, ConditionStatus,
+    PauseCondition, PingPongSide, PodCounts, RolloutState, TrafficStatus,
 };
 
 impl RolloutStatus {
@@ -222,6 +222,15 @@ fn traffic_from_wire(weights: &TrafficWeights) -> Option<TrafficStatus> {
         stable_weight: weights.stable.weight,
         stable_hash: weights.stable.pod_template_hash.clone(),
         stable_service: weights.stable.service_name.clone(),
+        additional: weights
+            .additional
+            .iter()
+            .map(|dest| AdditionalDestination {
+                service: dest.service_name.clone(),
+                hash: dest.pod_template_hash.clone(),
+                weight: dest.weight,
+            })
+            .collect(),
         verified,
     })
 }
@@ -238,7 +247,15 @@ fn traffic_to_wire(traffic: &TrafficStatus) -> TrafficWeights {
             service_name: traffic.stable_service.clone(),
             pod_template_hash: traffic.stable_hash.clone(),
         },
-        additional: Vec::new(),
+        additional: traffic
+            .additional
+            .iter()
+            .map(|dest| WeightDestination {
+                weight: dest.weight,
+                service_name: dest.service.clone(),
+                pod_template_hash: dest.hash.clone(),
+            })
+            .collect(),
         verified: Some(traffic.verified),
     }
 }
@@ -303,6 +320,7 @@ fn non_empty(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use jiff::Timestamp;
+    use serde_json::json;
 
     use super::*;
     use crate::model::{AnalysisPhase, PauseReason, Phase};
@@ -418,12 +436,21 @@ mod tests {
             stable_weight: 80,
             stable_hash: "7f6b5".into(),
             stable_service: "web-stable".into(),
+            additional: vec![AdditionalDestination {
+                service: "web-exp-canary".into(),
+                hash: "6c9f8".into(),
+                weight: 10,
+            }],
             verified: false,
         });
         let status = RolloutStatus::from_state(&state, "app=web");
         let weights = serde_json::to_value(&status).unwrap()["canary"]["weights"].clone();
         assert_eq!(weights["canary"]["serviceName"], "web-canary");
         assert_eq!(weights["stable"]["weight"], 80);
+        assert_eq!(
+            weights["additional"],
+            json!([{"weight": 10, "serviceName": "web-exp-canary", "podTemplateHash": "6c9f8"}])
+        );
         assert_eq!(weights["verified"], false);
         assert_eq!(status.to_state(), state);
     }

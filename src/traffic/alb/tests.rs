@@ -4,7 +4,9 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::traffic::tests::{context, header, intent, mirror, read, routed_without_record};
+use crate::traffic::tests::{
+    context, header, intent, mirror, read, routed_without_record, with_experiment,
+};
 
 const ACTION: &str = "alb.ingress.kubernetes.io/actions.web-stable";
 
@@ -89,6 +91,29 @@ fn each_ingress_is_looked_up() {
 fn the_forward_action_carries_the_weights_and_the_rollout_lists_it_as_its_own() {
     let live = ingress(git_annotations(), json!([path("web-stable")]));
     assert_eq!(the_write(&config(), live, &intent(30)), weighted());
+}
+
+#[test]
+fn an_experiment_s_service_is_a_target_group_while_it_runs_and_goes_after() {
+    let running = the_write(&config(), weighted(), &with_experiment(30, 20));
+    let action: Value =
+        serde_json::from_str(running["metadata"]["annotations"][ACTION].as_str().unwrap()).unwrap();
+    assert_eq!(
+        action,
+        json!({"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"ServiceName": "web-canary", "ServicePort": "80", "Weight": 30},
+            {"ServiceName": "web-stable", "ServicePort": "80", "Weight": 50},
+            {"ServiceName": "web-exp-canary", "ServicePort": "80", "Weight": 20},
+        ]}})
+    );
+    let readings = Alb(&config()).readings(&context(), &read(INGRESS, running.clone()));
+    assert!(readings[0].carries(&with_experiment(30, 20)));
+    assert!(
+        !readings[0].carries(&with_experiment(30, 10)),
+        "its weight is read"
+    );
+    assert!(!readings[0].carries(&intent(30)), "it is still there");
+    assert_eq!(the_write(&config(), running, &intent(30)), weighted());
 }
 
 #[test]

@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::model::{IstioDestinationRule, IstioTlsRoute};
-use crate::traffic::tests::{context, header, intent, mirror, read, routed_without_record};
+use crate::traffic::tests::{
+    context, header, intent, mirror, read, routed_without_record, with_experiment,
+};
 
 fn config(http_routes: &[&str]) -> Config {
     Config {
@@ -114,6 +116,55 @@ fn weights_go_to_the_named_routes_and_other_destinations_and_routes_are_kept() {
             ]},
         })
     );
+}
+
+/// The one object written, with its record.
+fn recorded_write(writes: &[Write]) -> Value {
+    match writes {
+        [Write::Replace(_, object)] => object.clone(),
+        other => panic!("one replace expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_experiment_s_service_is_a_destination_while_it_runs_and_only_it_goes_after() {
+    let mut split = primary(90, 10);
+    split["route"].as_array_mut().unwrap().push(to("legacy", 0));
+    let live = virtual_service(json!({"http": [split]}));
+    let config = config(&["primary"]);
+    let running = recorded_write(&vs_writes(&config, &live, &with_experiment(10, 20)).unwrap());
+    let experiment = json!({"destination": {"host": "web-exp-canary"}, "weight": 20});
+    assert_eq!(
+        routed_without_record(&running)["spec"]["http"][0]["route"],
+        json!([
+            to("web-stable", 70),
+            to("web-canary", 10),
+            to("legacy", 0),
+            experiment
+        ])
+    );
+    let reading = vs_reading(&config, &running);
+    assert!(reading.carries(&with_experiment(10, 20)));
+    assert!(
+        !reading.carries(&with_experiment(10, 15)),
+        "its weight is read"
+    );
+    assert!(!reading.carries(&intent(10)), "it is still there");
+    assert_eq!(
+        vs_writes(&config, &running, &with_experiment(10, 20)),
+        Ok(Vec::new()),
+        "written once"
+    );
+
+    let after = recorded_write(&vs_writes(&config, &running, &intent(10)).unwrap());
+    assert_eq!(
+        routed_without_record(&after)["spec"]["http"][0]["route"],
+        json!([to("web-stable", 90), to("web-canary", 10), to("legacy", 0)]),
+        "the experiment's destination goes, the others stay"
+    );
+    let reading = vs_reading(&config, &after);
+    assert!(reading.carries(&intent(10)));
+    assert!(!reading.carries(&with_experiment(10, 20)));
 }
 
 #[test]

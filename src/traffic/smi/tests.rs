@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::traffic::tests::{context, intent, read, routed_without_record};
+use crate::traffic::tests::{context, intent, read, routed_without_record, with_experiment};
 
 fn config() -> Config {
     Config {
@@ -140,6 +140,42 @@ fn a_split_of_someone_else_is_refused_and_a_missing_one_reads_as_not_yet() {
         readings[0].state,
         Err("TrafficSplit shop/web does not exist".to_owned())
     );
+}
+
+#[test]
+fn an_experiment_s_service_is_a_backend_while_it_runs_and_goes_after() {
+    let live = split("split.smi-spec.io/v1alpha4", json!(10), json!(90));
+    let write = one(Smi(&config()).writes(
+        &context(),
+        &read(TRAFFIC_SPLIT, live),
+        &with_experiment(10, 20),
+    ));
+    let Write::Replace(_, running) = write else {
+        panic!("a replace expected, got {write:?}")
+    };
+    let mut expected = split("split.smi-spec.io/v1alpha4", json!(10), json!(70));
+    let backends = expected["spec"]["backends"].as_array_mut().unwrap();
+    backends.push(json!({"service": "web-exp-canary", "weight": 20}));
+    assert_eq!(routed_without_record(&running), expected);
+    let readings = Smi(&config()).readings(&context(), &read(TRAFFIC_SPLIT, running.clone()));
+    assert!(readings[0].carries(&with_experiment(10, 20)));
+    assert!(
+        !readings[0].carries(&with_experiment(10, 15)),
+        "its weight is read"
+    );
+    assert!(!readings[0].carries(&intent(10)), "it is still there");
+
+    let write = one(Smi(&config()).writes(&context(), &read(TRAFFIC_SPLIT, running), &intent(10)));
+    let Write::Replace(_, after) = write else {
+        panic!("a replace expected, got {write:?}")
+    };
+    assert_eq!(
+        routed_without_record(&after),
+        split("split.smi-spec.io/v1alpha4", json!(10), json!(90))
+    );
+    let readings = Smi(&config()).readings(&context(), &read(TRAFFIC_SPLIT, after));
+    assert!(readings[0].carries(&intent(10)));
+    assert!(!readings[0].carries(&with_experiment(10, 20)), "it is gone");
 }
 
 #[test]

@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 
 use super::{Check, read_argument};
-use crate::k8s::crd::RolloutExperimentStep;
-use crate::model::ExperimentPlan;
+use crate::k8s::crd::{CanaryStrategy, RolloutExperimentStep};
+use crate::model::{ExperimentPlan, Router, TemplateWeight, TrafficPlan};
 
-/// The step's plan: its analyses' arguments as the Rollout supplies them. Refuses what the
-/// experiment could not run: no templates, names missing or repeated, a duration that does
-/// not parse, and `weight` (experiment traffic through a router is not supported yet).
+/// The step's plan: its analyses' arguments as the Rollout supplies them, and the templates'
+/// traffic weights. Refuses what the experiment could not run: no templates, names missing or
+/// repeated, a duration that does not parse, a negative weight. (Whether the routers can
+/// carry the weights is checked with the routers: `traffic::check_experiment_weights`.)
 pub(super) fn read_experiment(
     step: &RolloutExperimentStep,
     path: &str,
@@ -33,6 +34,7 @@ pub(super) fn read_experiment(
         );
     }
     let mut names = BTreeSet::new();
+    let mut weights = Vec::new();
     for (index, template) in step.templates.iter().enumerate() {
         let at = format!("{path}.templates[{index}]");
         if template.name.is_empty() {
@@ -46,7 +48,15 @@ pub(super) fn read_experiment(
         if template.replicas.is_some_and(|replicas| replicas < 0) {
             check.fail(format!("{at}.replicas"), "must not be negative");
         }
-        check.unsupported(format!("{at}.weight"), template.weight.is_some());
+        if let Some(weight) = template.weight {
+            if weight < 0 {
+                check.fail(format!("{at}.weight"), "must not be negative");
+            }
+            weights.push(TemplateWeight {
+                template: template.name.clone(),
+                weight,
+            });
+        }
         if template
             .selector
             .as_ref()
@@ -86,5 +96,63 @@ pub(super) fn read_experiment(
                 .collect()
         })
         .collect();
-    ExperimentPlan { analysis_args }
+    ExperimentPlan {
+        analysis_args,
+        weights,
+    }
+}
+
+/// Argo's rule for an experiment template's `weight`: it needs traffic routing by SMI, ALB or
+/// Istio (other routers cannot send traffic to a third Service). And, beyond Argo, the
+/// weights and the canary's weight at that step must leave the stable a share: more would
+/// give the stable a negative weight, which no router accepts.
+pub(super) fn check_weights(
+    canary: &CanaryStrategy,
+    traffic: Option<&TrafficPlan>,
+    path: &str,
+    check: &mut Check,
+) {
+    let mut canary_weight = 0;
+    for (index, step) in canary.steps.iter().enumerate() {
+        if let Some(weight) = step.set_weight {
+            canary_weight = weight;
+        }
+        let Some(experiment) = &step.experiment else {
+            continue;
+        };
+        let at = format!("{path}.steps[{index}].experiment.templates");
+        let mut total = 0;
+        for (template, weight) in experiment
+            .templates
+            .iter()
+            .enumerate()
+            .filter_map(|(index, template)| Some((index, template.weight?)))
+        {
+            total += weight.max(0);
+            let field = format!("{at}[{template}].weight");
+            match traffic {
+                None => check.fail(
+                    field,
+                    "Experiment template weight cannot be set unless TrafficRouting is enabled",
+                ),
+                Some(traffic) if !traffic.routers.iter().any(Router::carries_additional) => check
+                    .fail(
+                        field,
+                        "Experiment template weight is only available for TrafficRouting with \
+                         SMI, ALB, and Istio at this time",
+                    ),
+                Some(_) => {}
+            }
+        }
+        let max_weight = traffic.map_or(100, |traffic| traffic.max_weight);
+        if total > 0 && canary_weight + total > max_weight {
+            check.fail(
+                at,
+                format!(
+                    "the templates' weights ({total}) and the canary's weight at this step \
+                     ({canary_weight}) exceed {max_weight}, leaving the stable a negative weight"
+                ),
+            );
+        }
+    }
 }

@@ -273,7 +273,6 @@ fn argo_features_tidegate_does_not_run_are_refused_by_name() {
     trafficRouting:
       plugins: {argoproj-labs/openshift: {routes: [web]}}
     steps:
-    - experiment: {templates: [{name: canary, specRef: canary, weight: 10}]}
     - setWeight: 20
 ",
     ));
@@ -285,9 +284,79 @@ fn argo_features_tidegate_does_not_run_are_refused_by_name() {
              itself",
             "spec.strategy.canary.trafficRouting: names no router: set one of istio, nginx, alb, \
              smi, traefik, ambassador, apisix, appMesh or plugins[\"argoproj-labs/gatewayAPI\"]",
-            "spec.strategy.canary.steps[0].experiment.templates[0].weight: is not supported by \
-             tidegate yet",
         ]
+    );
+}
+
+#[test]
+fn experiment_template_weights_need_a_router_that_carries_them_and_leave_the_stable_a_share() {
+    let steps = "    steps:
+    - setWeight: 20
+    - experiment:
+        templates:
+        - {name: baseline, specRef: stable, weight: 10}
+        - {name: canary, specRef: canary}
+        - {name: other, specRef: canary, weight: 5}
+";
+    let with = |routing: &str, steps: &str| spec(&format!("  canary:\n{routing}{steps}"));
+    let routed_steps = |router: &str, steps: &str| {
+        let routing = format!(
+            "    canaryService: web-canary\n    stableService: web-stable\n    \
+             trafficRouting:\n      {router}\n"
+        );
+        with(&routing, steps)
+    };
+    let routed = |router: &str| routed_steps(router, steps);
+    let at = "spec.strategy.canary.steps[1].experiment.templates";
+    assert_eq!(
+        errors(&with("", steps)),
+        [
+            format!(
+                "{at}[0].weight: Experiment template weight cannot be set unless TrafficRouting is enabled"
+            ),
+            format!(
+                "{at}[2].weight: Experiment template weight cannot be set unless TrafficRouting is enabled"
+            ),
+        ]
+    );
+    let nginx = errors(&routed("nginx: {stableIngress: web}"));
+    assert_eq!(nginx.len(), 2, "{nginx:?}");
+    assert!(nginx.iter().all(|error| error.ends_with(
+        "Experiment template weight is only available for TrafficRouting with SMI, ALB, and \
+         Istio at this time"
+    )));
+    for router in [
+        "smi: {}",
+        "alb: {ingress: web, servicePort: 80}",
+        "istio: {virtualService: {name: web}}",
+        "istio: {virtualService: {name: web}}\n      nginx: {stableIngress: web}",
+    ] {
+        let plan = routed(router)
+            .plan()
+            .unwrap_or_else(|e| panic!("{router}: {e}"));
+        let Step::Experiment(experiment) = &canary(&plan).steps[1] else {
+            panic!("an experiment step")
+        };
+        let weights: Vec<(&str, i32)> = experiment
+            .weights
+            .iter()
+            .map(|weighted| (weighted.template.as_str(), weighted.weight))
+            .collect();
+        assert_eq!(weights, [("baseline", 10), ("other", 5)], "{router}");
+    }
+
+    let too_much = routed_steps("smi: {}", &steps.replace("setWeight: 20", "setWeight: 90"));
+    assert_eq!(
+        errors(&too_much),
+        [format!(
+            "{at}: the templates' weights (15) and the canary's weight at this step (90) exceed \
+             100, leaving the stable a negative weight"
+        )]
+    );
+    let negative = routed_steps("smi: {}", &steps.replace("weight: 5", "weight: -5"));
+    assert_eq!(
+        errors(&negative),
+        [format!("{at}[2].weight: must not be negative")]
     );
 }
 
