@@ -395,6 +395,15 @@ async fn next_revision_deletes(namespace: &TestNamespace, name: &str) {
     .await;
 }
 
+/// Applies Argo's `fixture` (Rollout `name`), waits for its first revision (blue) to be
+/// Healthy, updates it to yellow and returns the name of the Experiment its step records.
+async fn update_to_the_experiment(namespace: &TestNamespace, fixture: &str, name: &str) -> String {
+    apply(namespace, fixture).await;
+    healthy(namespace, name, "argoproj/rollouts-demo:blue").await;
+    apply_rollout(namespace, fixture, image("argoproj/rollouts-demo:yellow")).await;
+    step_experiment(namespace, name).await
+}
+
 /// Argo's `rollout-experiment-step.yaml`, unchanged: the step's Experiment runs the canary
 /// template with Argo's random-fail analysis (kwok completes its Jobs, so it passes); with
 /// neither a duration nor a required analysis it runs on, holding the step. Terminated by a
@@ -407,16 +416,8 @@ async fn argo_s_experiment_step_holds_the_canary_until_its_experiment_is_decided
     let controllers = Controllers::start(&namespace);
     let name = "rollout-experiment-step";
     apply(&namespace, "analysis-templates.yaml").await;
-    apply(&namespace, "rollout-experiment-step.yaml").await;
-    healthy(&namespace, name, "argoproj/rollouts-demo:blue").await;
-
-    apply_rollout(
-        &namespace,
-        "rollout-experiment-step.yaml",
-        image("argoproj/rollouts-demo:yellow"),
-    )
-    .await;
-    let experiment_name = step_experiment(&namespace, name).await;
+    let experiment_name =
+        update_to_the_experiment(&namespace, "rollout-experiment-step.yaml", name).await;
     let experiments = namespace.api::<Experiment>();
     let experiment = wait_for_object(
         &experiments,
@@ -501,16 +502,8 @@ async fn argo_s_baseline_vs_canary_runs_both_revisions_and_a_failing_experiment_
     install_crds(&namespace.client()).await;
     let controllers = Controllers::start(&namespace);
     let name = "rollout-baseline-vs-canary";
-    apply(&namespace, "rollout-baseline-vs-canary.yaml").await;
-    healthy(&namespace, name, "argoproj/rollouts-demo:blue").await;
-
-    apply_rollout(
-        &namespace,
-        "rollout-baseline-vs-canary.yaml",
-        image("argoproj/rollouts-demo:yellow"),
-    )
-    .await;
-    let experiment_name = step_experiment(&namespace, name).await;
+    let experiment_name =
+        update_to_the_experiment(&namespace, "rollout-baseline-vs-canary.yaml", name).await;
     let experiments = namespace.api::<Experiment>();
     let running = wait_for_object(
         &experiments,

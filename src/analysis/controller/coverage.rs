@@ -10,7 +10,6 @@ use std::fmt::Write as _;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -19,7 +18,7 @@ use super::{
     AnalysisRun, AnalysisRunSpec, AnalysisRunStatus, Args, ArgsError, HostGuard, fate, judge,
     prepare_metrics,
 };
-use crate::k8s::crd::coverage::{assert_all_read, is_read, leaves, with};
+use crate::k8s::crd::coverage::{assert_all_read, is_read, spec_leaves, with};
 use crate::k8s::crd::{Measurement, MetricResult};
 use crate::k8s::{ObjectMeta, crd::AnalysisPhase};
 
@@ -133,11 +132,8 @@ fn outcome(spec: &Value) -> String {
 
 #[test]
 fn every_analysis_run_field_outside_its_metrics_is_read() {
-    let crd = AnalysisRun::crd();
-    let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema");
-    let spec = &schema["openAPIV3Schema"]["properties"]["spec"];
-    let mut fields = Vec::new();
-    leaves(spec, "", &mut fields);
+    let (spec, fields) = spec_leaves::<AnalysisRun>("");
+    let spec = &spec;
     let no_seed = |_: &str| None;
     let mut ignored = Vec::new();
     for (path, leaf) in &fields {

@@ -4,12 +4,11 @@
 //! must change — its plan, the provider's refusal (by name for providers tidegate does not
 //! run), or the request sent and the value read against a local request recorder.
 
-use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 use super::{Harness, for_metric};
 use crate::analysis::assess::MetricPlan;
-use crate::k8s::crd::coverage::{assert_all_read, leaves, samples, with};
+use crate::k8s::crd::coverage::{assert_all_read, samples, spec_leaves, with};
 use crate::k8s::crd::{AnalysisTemplate, Metric};
 use crate::recorder::Recorder;
 
@@ -121,12 +120,8 @@ fn shown(seen: &crate::recorder::Seen) -> String {
 
 #[tokio::test]
 async fn every_metric_field_is_read_or_refused_by_name() {
-    let crd = AnalysisTemplate::crd();
-    let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema");
-    let metric_schema =
-        &schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["metrics"]["items"];
-    let mut fields = Vec::new();
-    leaves(metric_schema, "", &mut fields);
+    let (metric_schema, fields) = spec_leaves::<AnalysisTemplate>("/properties/metrics/items");
+    let metric_schema = &metric_schema;
     let placeholder = "http://127.0.0.1:9";
     let mut ignored = Vec::new();
     for (path, leaf) in &fields {

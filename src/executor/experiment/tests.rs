@@ -1,9 +1,8 @@
-use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 use super::*;
 use crate::k8s::crd::Rollout;
-use crate::k8s::crd::coverage::{assert_all_read, is_read, leaves, seed, with};
+use crate::k8s::crd::coverage::{assert_all_read, is_read, seed, spec_leaves, with};
 
 fn replica_set(hash: &str, image: &str) -> ReplicaSet {
     serde_json::from_value(json!({
@@ -111,15 +110,13 @@ fn argo_s_baseline_and_canary_templates_come_from_the_two_revisions() {
 }
 
 /// Every field of an `experiment` step but the analyses' arguments (the plan carries those,
-/// and its own walk proves them) and `weight` (refused) changes the Experiment built.
+/// and its own walk proves them) changes the Experiment built.
 #[test]
 fn every_experiment_step_field_reaches_the_experiment() {
-    let crd = Rollout::crd();
-    let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema");
-    let step = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["strategy"]["properties"]
-        ["canary"]["properties"]["steps"]["items"]["properties"]["experiment"];
-    let mut fields = Vec::new();
-    leaves(step, "", &mut fields);
+    let (step, fields) = spec_leaves::<Rollout>(
+        "/properties/strategy/properties/canary/properties/steps/items/properties/experiment",
+    );
+    let step = &step;
     let base = json!({"templates": [{"name": "baseline", "specRef": "stable"}]});
     let mut ignored = Vec::new();
     for (path, leaf) in &fields {

@@ -5,7 +5,6 @@
 //! outside the plan are listed with the code and the test that prove it, and the list must
 //! name only fields of the schema.
 
-use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 use super::{Rollout, RolloutSpec};
@@ -78,8 +77,25 @@ fn base() -> Value {
     })
 }
 
+/// The schema of `K`'s spec below `pointer` (a JSON pointer into the spec's schema; empty for
+/// the spec itself), and every leaf of it with its schema.
+pub(crate) fn spec_leaves<K: kube::CustomResourceExt>(
+    pointer: &str,
+) -> (Value, Vec<(String, Value)>) {
+    let crd = K::crd();
+    let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema");
+    let spec = &schema["openAPIV3Schema"]["properties"]["spec"];
+    let node = spec
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("no {pointer} in the spec's schema"))
+        .clone();
+    let mut fields = Vec::new();
+    leaves(&node, "", &mut fields);
+    (node, fields)
+}
+
 /// Every leaf of `schema` under `path` (`a.b[].c`), with its schema.
-pub(crate) fn leaves(schema: &Value, path: &str, out: &mut Vec<(String, Value)>) {
+fn leaves(schema: &Value, path: &str, out: &mut Vec<(String, Value)>) {
     if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
         && schema.get("properties").is_none()
     {
@@ -229,11 +245,8 @@ pub(crate) fn is_read(
 
 #[test]
 fn every_rollout_field_is_read_or_refused_by_name() {
-    let crd = Rollout::crd();
-    let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema");
-    let spec = &schema["openAPIV3Schema"]["properties"]["spec"];
-    let mut fields = Vec::new();
-    leaves(spec, "", &mut fields);
+    let (spec, fields) = spec_leaves::<Rollout>("");
+    let spec = &spec;
     let canary = with(
         &base(),
         spec,
