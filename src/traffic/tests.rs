@@ -237,3 +237,24 @@ fn alb_splits_between_the_ping_pong_services_and_others_only_when_no_services_ar
         "no ping-pong: unchanged"
     );
 }
+
+#[test]
+fn only_routers_that_carry_experiment_destinations_are_given_them() {
+    let intent = with_experiment(20, 10);
+    assert_eq!(intent.stable_weight(), 70);
+    let smi = Router::Smi(crate::model::Smi {
+        root_service: None,
+        traffic_split_name: None,
+    });
+    assert_eq!(intent.for_router(&smi), intent);
+    let traefik = Router::Traefik(crate::model::Traefik {
+        weighted_traefik_service_name: "web".into(),
+    });
+    let plain = intent.for_router(&traefik);
+    assert!(plain.additional.is_empty());
+    assert_eq!(
+        (plain.canary_weight, plain.stable_weight()),
+        (20, 80),
+        "the stable keeps the experiment's share"
+    );
+}

@@ -306,14 +306,6 @@ async fn argo_s_dashboard_queries_all_return_data() {
 /// families read from the cache and the reconcile, Event and tidegate series written as it
 /// ran.
 async fn deleted_rollout_s_series_go(ns: &TestNamespace, daemon: &Daemon) {
-    let scrape = || async {
-        reqwest::get(daemon.url("/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()
-    };
     let namespace = format!(r#"namespace="{}""#, ns.name());
     let series_of = |text: &str| -> Vec<String> {
         text.lines()
@@ -326,7 +318,7 @@ async fn deleted_rollout_s_series_go(ns: &TestNamespace, daemon: &Daemon) {
             .into_iter()
             .collect()
     };
-    let before = series_of(&scrape().await.expect("the metrics"));
+    let before = series_of(&daemon.scrape().await.expect("the metrics"));
     for family in [
         "rollout_info",
         "rollout_reconcile_count",
@@ -343,7 +335,7 @@ async fn deleted_rollout_s_series_go(ns: &TestNamespace, daemon: &Daemon) {
         .await
         .expect("delete the Rollout");
     wait_for("the deleted Rollout's series to go", TIMEOUT, || async {
-        let left = series_of(&scrape().await?);
+        let left = series_of(&daemon.scrape().await?);
         left.is_empty().then_some(())
     })
     .await;

@@ -427,12 +427,7 @@ async fn metrics_parse_as_prometheus_text_and_readyz_waits_for_the_first_look() 
     apply(&ns, "web:1").await;
     wait_for_object(&ns.api::<Rollout>(), "web", TIMEOUT, healthy_on("web:1")).await;
     let page = wait_for("the Rollout's metrics", TIMEOUT, || async {
-        let page = reqwest::get(daemon.url("/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let page = daemon.scrape().await?;
         page.contains("tidegate_rollout_phase{").then_some(page)
     })
     .await;

@@ -92,14 +92,19 @@ impl Daemon {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// The value of the first metric line starting with `line_prefix`.
-    pub async fn metric(&self, line_prefix: &str) -> Option<f64> {
-        let text = reqwest::get(self.url("/metrics"))
+    /// Its `/metrics` page; `None` while it does not answer.
+    pub async fn scrape(&self) -> Option<String> {
+        reqwest::get(self.url("/metrics"))
             .await
             .ok()?
             .text()
             .await
-            .ok()?;
+            .ok()
+    }
+
+    /// The value of the first metric line starting with `line_prefix`.
+    pub async fn metric(&self, line_prefix: &str) -> Option<f64> {
+        let text = self.scrape().await?;
         text.lines().find_map(|line| {
             line.strip_prefix(line_prefix)?
                 .strip_prefix(' ')?
