@@ -337,7 +337,10 @@ impl Canary<'_> {
         if !verified {
             self.effects.push(Effect::SetTraffic(intent));
             self.requeue_within(ROUTER_RECHECK);
-        } else if status.canary_weight > 0 || !intent.route_names().is_empty() {
+        } else if status.canary_weight > 0
+            || !intent.route_names().is_empty()
+            || !intent.additional.is_empty()
+        {
             self.requeue_within(ROUTER_WATCH);
         }
         self.next.traffic = Some(status);

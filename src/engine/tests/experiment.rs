@@ -284,28 +284,39 @@ fn a_finished_experiment_goes_with_its_revision_s_replica_set() {
     assert_eq!(kept, ["web-v3-3-1"], "v2's experiment went with it");
 }
 
-/// A routed canary at its experiment step, whose template `exp` takes 10 of the traffic,
-/// its Experiment running with the template's Service `web-exp`.
+/// A routed canary at its experiment step (`setWeight: 20` first), whose template `exp`
+/// takes 10 of the traffic, its Experiment running with the template's Service `web-exp`.
 fn routed_at_a_weighted_experiment() -> Sim {
-    let weighted = Step::Experiment(ExperimentPlan {
+    routed_at_a_weighted_experiment_after(vec![weight(20)])
+}
+
+fn routed_at_a_weighted_experiment_after(mut steps: Vec<Step>) -> Sim {
+    let at = steps.len();
+    steps.push(Step::Experiment(ExperimentPlan {
         analysis_args: Vec::new(),
         weights: vec![TemplateWeight {
             template: "exp".into(),
             weight: 10,
         }],
-    });
-    let mut sim = Sim::routed(vec![weight(20), weighted, pause()]).deployed();
+    }));
+    steps.push(pause());
+    let mut sim = Sim::routed(steps).deployed();
     sim.update_to("v2");
     sim.settle();
-    assert_eq!(sim.index(), Some(1));
+    assert_eq!(sim.index(), Some(at));
     assert!(
         sim.traffic_writes
             .iter()
             .all(|intent| intent.additional.is_empty()),
         "nothing for the experiment before it runs"
     );
-    sim.set_experiment(NAME, AnalysisPhase::Running, "");
-    let experiment = sim.experiments.iter_mut().find(|e| e.name == NAME).unwrap();
+    let name = sim
+        .state
+        .step_experiment
+        .clone()
+        .expect("the step's experiment");
+    sim.set_experiment(&name, AnalysisPhase::Running, "");
+    let experiment = sim.experiments.iter_mut().find(|e| e.name == name).unwrap();
     experiment.templates = vec![ExperimentTemplateState {
         name: "exp".into(),
         service: "web-exp".into(),
@@ -378,4 +389,19 @@ fn a_template_without_a_service_yet_takes_no_traffic() {
     sim.experiments[0].templates[0].service.clear();
     sim.settle();
     assert_eq!(experiment_weights(sim.traffic_writes.last().unwrap()), []);
+}
+
+#[test]
+fn routers_sending_an_experiment_traffic_are_watched_even_with_no_canary_weight() {
+    let mut sim = routed_at_a_weighted_experiment_after(Vec::new());
+    let running = sim.traffic_writes.last().unwrap().clone();
+    assert_eq!(
+        (running.canary_weight, experiment_weights(&running)),
+        (0, vec![("web-exp".to_owned(), 10)])
+    );
+    let requeue = sim.reconcile().requeue_after;
+    assert!(
+        requeue.is_some_and(|after| after <= std::time::Duration::from_secs(30)),
+        "read again within 30 s: {requeue:?}"
+    );
 }

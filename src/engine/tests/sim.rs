@@ -219,6 +219,7 @@ impl Sim {
                 canary_weight: Some(0),
                 takes_header_routes: true,
                 takes_mirror_routes: true,
+                additional: Some(std::collections::BTreeMap::new()),
                 ..RouterState::default()
             }),
         }];
