@@ -252,11 +252,9 @@ impl Canary<'_> {
     /// The Services of the current experiment step's weighted templates, while its
     /// Experiment runs (Argo's `calculateWeightDestinationsFromExperiment`); none once the
     /// step is left, the Experiment stops running or is terminated, or the update is
-    /// promoted, aborted or promoting.
+    /// promoted, aborted or promoting (each of which clears the step's Experiment record
+    /// before the routers are asked for anything).
     fn experiment_destinations(&self) -> Vec<AdditionalDestination> {
-        if self.is_stable_current() || self.next.abort || self.next.promote_full {
-            return Vec::new();
-        }
         let Some(step) = self.canary.steps.get(self.index()) else {
             return Vec::new();
         };
