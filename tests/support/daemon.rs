@@ -120,13 +120,26 @@ impl Drop for Daemon {
     }
 }
 
-/// A port nobody listens on (now).
+/// A port nobody listens on (now), drawn at random below the kernel's ephemeral range: one
+/// the kernel could hand to an outgoing connection of a test running beside might be taken
+/// before the daemon binds it (as scripts/lib/ports.sh).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
+        .max(10001);
+    loop {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let span = u64::from(ephemeral_low - 10000);
+        let port = 10000 + u16::try_from(random % span).expect("below the range's start");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Waits until source `source`, recording in `ns`, has `result` at `commit`.
