@@ -374,3 +374,52 @@ fn weight_update_message(previous: Option<&TrafficStatus>, now: &TrafficStatus) 
     }
     (!details.is_empty()).then(|| format!("Traffic weight updated {}", details.join(", ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AdditionalDestination;
+
+    fn split(canary: i32, experiments: &[(&str, i32)]) -> TrafficStatus {
+        TrafficStatus {
+            canary_weight: canary,
+            additional: experiments
+                .iter()
+                .map(|(service, weight)| AdditionalDestination {
+                    service: (*service).to_owned(),
+                    hash: "e1".into(),
+                    weight: *weight,
+                })
+                .collect(),
+            ..TrafficStatus::default()
+        }
+    }
+
+    #[test]
+    fn weight_updates_are_announced_as_argo_words_them() {
+        let message = |previous: Option<&TrafficStatus>, now: &TrafficStatus| {
+            weight_update_message(previous, now)
+        };
+        assert_eq!(
+            message(None, &split(20, &[("exp", 10)])).as_deref(),
+            Some("Traffic weight updated to 20"),
+            "the first split: the canary's weight only, as Argo"
+        );
+        assert_eq!(
+            message(Some(&split(20, &[])), &split(30, &[])).as_deref(),
+            Some("Traffic weight updated from 20 to 30")
+        );
+        assert_eq!(
+            message(Some(&split(20, &[])), &split(20, &[("exp", 10)])).as_deref(),
+            Some("Traffic weight updated additional: [{10 exp e1}]")
+        );
+        assert_eq!(
+            message(Some(&split(20, &[("exp", 10)])), &split(30, &[])).as_deref(),
+            Some("Traffic weight updated from 20 to 30, additional: []")
+        );
+        assert_eq!(
+            message(Some(&split(20, &[("exp", 10)])), &split(20, &[("exp", 10)])),
+            None
+        );
+    }
+}

@@ -353,6 +353,8 @@ fn experiment_template_weights_need_a_router_that_carries_them_and_leave_the_sta
              100, leaving the stable a negative weight"
         )]
     );
+    let zero = routed_steps("smi: {}", &steps.replace("weight: 5", "weight: 0"));
+    assert!(zero.plan().is_ok(), "a weight of 0 is one");
     let negative = routed_steps("smi: {}", &steps.replace("weight: 5", "weight: -5"));
     assert_eq!(
         errors(&negative),
