@@ -353,6 +353,11 @@ fn experiment_template_weights_need_a_router_that_carries_them_and_leave_the_sta
              100, leaving the stable a negative weight"
         )]
     );
+    let all = routed_steps("smi: {}", &steps.replace("setWeight: 20", "setWeight: 85"));
+    assert!(
+        all.plan().is_ok(),
+        "the templates may take all the stable leaves"
+    );
     let zero = routed_steps("smi: {}", &steps.replace("weight: 5", "weight: 0"));
     assert!(zero.plan().is_ok(), "a weight of 0 is one");
     let negative = routed_steps("smi: {}", &steps.replace("weight: 5", "weight: -5"));
