@@ -21,7 +21,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use super::args::{Args, ArgsError};
 use super::assess::{self, MetricPlan};
 use super::guard::{GuardedResolver, HostGuard};
-use super::provider::{self, Context, Provider};
+use super::provider::{self, Context, Provider, TokenCache};
 use super::round;
 use super::summary::{self, summarize};
 use super::ttl::{self, Ttl};
@@ -47,6 +47,7 @@ struct Shared {
     settings: Settings,
     http: reqwest::Client,
     insecure_http: reqwest::Client,
+    tokens: TokenCache,
 }
 
 /// A reconcile failed.
@@ -91,6 +92,7 @@ pub async fn run(
         client,
         http: http_client(&settings.guard, false),
         insecure_http: http_client(&settings.guard, true),
+        tokens: TokenCache::default(),
         settings,
     });
     let controller = Controller::new(runs, watcher::Config::default());
@@ -162,6 +164,7 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
         guard: &shared.settings.guard,
         http: &shared.http,
         insecure_http: &shared.insecure_http,
+        tokens: &shared.tokens,
     };
 
     take_measurements(

@@ -10,6 +10,8 @@ mod prometheus;
 mod sigv4;
 mod web;
 
+pub use oauth2::TokenCache;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -54,6 +56,8 @@ pub struct Context<'a> {
     pub http: &'a reqwest::Client,
     /// An HTTP client that skips TLS verification, for metrics that say `insecure: true`.
     pub insecure_http: &'a reqwest::Client,
+    /// OAuth2 tokens fetched and still valid.
+    pub tokens: &'a oauth2::TokenCache,
 }
 
 impl Context<'_> {
@@ -219,6 +223,7 @@ pub(super) struct Harness {
     guard: HostGuard,
     http: reqwest::Client,
     insecure_http: reqwest::Client,
+    tokens: oauth2::TokenCache,
 }
 
 #[cfg(test)]
@@ -235,6 +240,7 @@ impl Harness {
             guard: HostGuard::new(&["127.0.0.1/32"]).expect("a guard"),
             http: reqwest::Client::new(),
             insecure_http: reqwest::Client::new(),
+            tokens: oauth2::TokenCache::default(),
         }
     }
 
@@ -245,6 +251,7 @@ impl Harness {
             guard: &self.guard,
             http: &self.http,
             insecure_http: &self.insecure_http,
+            tokens: &self.tokens,
         }
     }
 }

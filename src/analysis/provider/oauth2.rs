@@ -7,8 +7,13 @@
 //!
 //! The request shaping and the answer's reading are pure; [`bearer`] sends.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use reqwest::StatusCode;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::{Context, read_body};
 use crate::k8s::crd::{Authentication, OAuth2Config};
@@ -71,12 +76,64 @@ struct TokenAnswer {
     #[serde(default)]
     token_type: String,
     #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
     error: String,
 }
 
-/// The bearer token of a successful answer, or why there is none (never quoting the body,
-/// which may hold a token).
-fn read_token(status: StatusCode, body: &str) -> Result<String, String> {
+/// A token is used until this long before it expires (Go's oauth2 `expiryDelta`).
+const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+
+/// Tokens fetched, reused until [`EXPIRY_MARGIN`] before they expire, as Go's oauth2 reuses
+/// them; one without `expires_in` is not kept. Keyed by a digest of the token endpoint, the
+/// client, its secret and the scopes, so a changed secret fetches a new token. In memory
+/// only: a new leader asks again.
+#[derive(Default)]
+pub struct TokenCache(Mutex<HashMap<[u8; 32], (String, Instant)>>);
+
+impl TokenCache {
+    fn key(config: &OAuth2Config) -> [u8; 32] {
+        let mut digest = Sha256::new();
+        for part in [&config.token_url, &config.client_id, &config.client_secret] {
+            digest.update(part.as_bytes());
+            digest.update([0]);
+        }
+        for scope in &config.scopes {
+            digest.update(scope.as_bytes());
+            digest.update([0]);
+        }
+        digest.finalize().into()
+    }
+
+    fn get(&self, config: &OAuth2Config) -> Option<String> {
+        let tokens = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (token, until) = tokens.get(&Self::key(config))?;
+        (Instant::now() < *until).then(|| token.clone())
+    }
+
+    fn keep(&self, config: &OAuth2Config, token: &str, expires_in: Option<u64>) {
+        let Some(valid) = expires_in
+            .map(Duration::from_secs)
+            .and_then(|lifetime| lifetime.checked_sub(EXPIRY_MARGIN))
+        else {
+            return;
+        };
+        let mut tokens = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        tokens.retain(|_, (_, until)| *until > now);
+        tokens.insert(Self::key(config), (token.to_owned(), now + valid));
+    }
+}
+
+/// The bearer token of a successful answer and its lifetime in seconds, or why there is none
+/// (never quoting the body, which may hold a token).
+fn read_token(status: StatusCode, body: &str) -> Result<(String, Option<u64>), String> {
     let answer: Option<TokenAnswer> = serde_json::from_str(body).ok();
     if !status.is_success() {
         let error = answer
@@ -95,7 +152,7 @@ fn read_token(status: StatusCode, body: &str) -> Result<String, String> {
             answer.token_type
         ));
     }
-    Ok(answer.access_token)
+    Ok((answer.access_token, answer.expires_in))
 }
 
 /// The bearer token to send, or `None` without OAuth2.
@@ -109,6 +166,9 @@ pub async fn bearer(
         return Ok(None);
     };
     context.guard.check(&config.token_url)?;
+    if let Some(token) = context.tokens.get(config) {
+        return Ok(Some(token));
+    }
     let host = super::host_of(&config.token_url);
     let http = context.http_client(insecure);
     let mut last = String::new();
@@ -126,7 +186,10 @@ pub async fn bearer(
         let status = response.status();
         let body = read_body(response, &host).await?;
         match read_token(status, &body) {
-            Ok(token) => return Ok(Some(token)),
+            Ok((token, expires_in)) => {
+                context.tokens.keep(config, &token, expires_in);
+                return Ok(Some(token));
+            }
             // Refused Basic: try the form, as Go's oauth2 package does.
             Err(error)
                 if style == ClientAuth::Basic
@@ -176,10 +239,13 @@ mod tests {
     #[test]
     fn answers_give_a_bearer_token_or_a_reason_without_secrets() {
         let ok = r#"{"access_token":"t0k3n","token_type":"Bearer","expires_in":3600}"#;
-        assert_eq!(read_token(StatusCode::OK, ok), Ok("t0k3n".to_owned()));
+        assert_eq!(
+            read_token(StatusCode::OK, ok),
+            Ok(("t0k3n".to_owned(), Some(3600)))
+        );
         assert_eq!(
             read_token(StatusCode::OK, r#"{"access_token":"t0k3n"}"#),
-            Ok("t0k3n".to_owned())
+            Ok(("t0k3n".to_owned(), None))
         );
         let mac = r#"{"access_token":"t0k3n","token_type":"mac"}"#;
         let refused = read_token(StatusCode::OK, mac).unwrap_err();
@@ -312,6 +378,62 @@ mod tests {
             assert_eq!(got, Err(format!("OAuth2 token from 127.0.0.1: {reason}")));
             assert_eq!(recorder.take().len(), requests, "{reason}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_token_is_reused_until_shortly_before_it_expires_and_never_for_another_secret() {
+        let harness = super::super::Harness::new();
+        let lasting = serde_json::json!({"access_token": "t0k3n", "expires_in": 3600});
+        let brief = serde_json::json!({"access_token": "br1ef", "expires_in": 10});
+        let (recorder, url) = Recorder::start(vec![
+            (200, vec![], lasting.clone()),
+            (200, vec![], lasting),
+            (200, vec![], brief.clone()),
+            (200, vec![], brief),
+        ])
+        .await;
+        let context = harness.context();
+        let settings = at(&url);
+        for _ in 0..3 {
+            let got = bearer(&context, Some(&settings), false).await;
+            assert_eq!(got, Ok(Some("t0k3n".to_owned())));
+        }
+        assert_eq!(recorder.take().len(), 1, "one token for an hour");
+
+        let mut rotated = at(&url);
+        if let Some(oauth2) = rotated.oauth2.as_mut() {
+            oauth2.client_secret = "n3w".into();
+        }
+        let got = bearer(&context, Some(&rotated), false).await;
+        assert_eq!(got, Ok(Some("t0k3n".to_owned())));
+        assert_eq!(recorder.take().len(), 1, "a new secret asks again");
+
+        let mut other = at(&url);
+        if let Some(oauth2) = other.oauth2.as_mut() {
+            oauth2.scopes = vec!["logs:read".into()];
+        }
+        for _ in 0..2 {
+            let got = bearer(&context, Some(&other), false).await;
+            assert_eq!(got, Ok(Some("br1ef".to_owned())));
+        }
+        assert_eq!(
+            recorder.take().len(),
+            2,
+            "a token expiring within the margin is not kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_without_a_lifetime_is_asked_for_each_time() {
+        let harness = super::super::Harness::new();
+        let (recorder, url) =
+            Recorder::start(vec![(200, vec![], token()), (200, vec![], token())]).await;
+        let context = harness.context();
+        for _ in 0..2 {
+            let got = bearer(&context, Some(&at(&url)), false).await;
+            assert_eq!(got, Ok(Some("t0k3n".to_owned())));
+        }
+        assert_eq!(recorder.take().len(), 2);
     }
 
     #[tokio::test]
