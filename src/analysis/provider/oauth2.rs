@@ -84,7 +84,7 @@ struct TokenAnswer {
 /// A token is used until this long before it expires (Go's oauth2 `expiryDelta`).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 
-/// Tokens fetched, reused until [`EXPIRY_MARGIN`] before they expire, as Go's oauth2 reuses
+/// Tokens fetched, reused until `EXPIRY_MARGIN` before they expire, as Go's oauth2 reuses
 /// them; one without `expires_in` is not kept. Keyed by a digest of the token endpoint, the
 /// client, its secret and the scopes, so a changed secret fetches a new token. In memory
 /// only: a new leader asks again.

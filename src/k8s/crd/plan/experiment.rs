@@ -10,7 +10,7 @@ use crate::model::{ExperimentPlan, Router, TemplateWeight, TrafficPlan};
 /// The step's plan: its analyses' arguments as the Rollout supplies them, and the templates'
 /// traffic weights. Refuses what the experiment could not run: no templates, names missing or
 /// repeated, a duration that does not parse, a negative weight. (Whether the routers can
-/// carry the weights is checked with the routers: `traffic::check_experiment_weights`.)
+/// carry the weights is checked with the routers: [`check_weights`].)
 pub(super) fn read_experiment(
     step: &RolloutExperimentStep,
     path: &str,
@@ -122,14 +122,14 @@ pub(super) fn check_weights(
         };
         let at = format!("{path}.steps[{index}].experiment.templates");
         let mut total = 0;
-        for (template, weight) in experiment
+        let weighted = experiment
             .templates
             .iter()
             .enumerate()
-            .filter_map(|(index, template)| Some((index, template.weight?)))
-        {
+            .filter_map(|(position, template)| Some((position, template.weight?)));
+        for (position, weight) in weighted {
             total += weight.max(0);
-            let field = format!("{at}[{template}].weight");
+            let field = format!("{at}[{position}].weight");
             match traffic {
                 None => check.fail(
                     field,
