@@ -21,7 +21,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use super::args::{Args, ArgsError};
 use super::assess::{self, MetricPlan};
 use super::guard::{GuardedResolver, HostGuard};
-use super::provider::{self, Context, Provider, TokenCache};
+use super::provider::{self, Context, Provider, StsCache, TokenCache};
 use super::round;
 use super::summary::{self, summarize};
 use super::ttl::{self, Ttl};
@@ -48,6 +48,7 @@ struct Shared {
     http: reqwest::Client,
     insecure_http: reqwest::Client,
     tokens: TokenCache,
+    sts: StsCache,
 }
 
 /// A reconcile failed.
@@ -93,6 +94,7 @@ pub async fn run(
         http: http_client(&settings.guard, false),
         insecure_http: http_client(&settings.guard, true),
         tokens: TokenCache::default(),
+        sts: StsCache::default(),
         settings,
     });
     let controller = Controller::new(runs, watcher::Config::default());
@@ -165,6 +167,7 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
         http: &shared.http,
         insecure_http: &shared.insecure_http,
         tokens: &shared.tokens,
+        sts: &shared.sts,
     };
 
     take_measurements(

@@ -11,6 +11,7 @@ mod sigv4;
 mod web;
 
 pub use oauth2::TokenCache;
+pub use sigv4::StsCache;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub struct Context<'a> {
     pub insecure_http: &'a reqwest::Client,
     /// OAuth2 tokens fetched and still valid.
     pub tokens: &'a oauth2::TokenCache,
+    /// Temporary AWS credentials from STS, still valid.
+    pub sts: &'a sigv4::StsCache,
 }
 
 impl Context<'_> {
@@ -224,6 +227,7 @@ pub(super) struct Harness {
     http: reqwest::Client,
     insecure_http: reqwest::Client,
     tokens: oauth2::TokenCache,
+    sts: sigv4::StsCache,
 }
 
 #[cfg(test)]
@@ -241,6 +245,7 @@ impl Harness {
             http: reqwest::Client::new(),
             insecure_http: reqwest::Client::new(),
             tokens: oauth2::TokenCache::default(),
+            sts: sigv4::StsCache::default(),
         }
     }
 
@@ -252,6 +257,7 @@ impl Harness {
             http: &self.http,
             insecure_http: &self.insecure_http,
             tokens: &self.tokens,
+            sts: &self.sts,
         }
     }
 }

@@ -64,7 +64,8 @@ impl Provider for PrometheusProvider {
                 let mut request = match sigv4 {
                     Some(config) => {
                         let now = jiff::Timestamp::now();
-                        sigv4::signed_get(http, config, &query_url, &sigv4::environment, now)
+                        let clients = (http, context.sts);
+                        sigv4::signed_get(clients, config, &query_url, &sigv4::environment, now)
                             .await?
                     }
                     None => http.get(query_url),

@@ -4,12 +4,15 @@
 //! `AWS_SESSION_TOKEN`), then a web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` and
 //! `AWS_ROLE_ARN`, as EKS gives a service account, exchanged at STS), then the shared
 //! credentials file's profile; with `roleArn`, those are exchanged at STS for the role's
-//! (`AssumeRole`). Neither a secret key nor a session token ever appears in a message.
+//! (`AssumeRole`). Credentials from STS are reused until a minute before they expire
+//! ([`StsCache`]). Neither a secret key nor a session token ever appears in a message.
 //!
 //! Signing, the credential sources' parsing and STS's answer are pure; [`signed_get`] reads
 //! the environment, files and STS.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
 
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Url;
@@ -46,6 +49,60 @@ impl std::fmt::Debug for Credentials {
                 &self.session_token.as_ref().map(|_| "<redacted>"),
             )
             .finish()
+    }
+}
+
+/// Temporary credentials are used until this long before their `Expiration`.
+const EXPIRY_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// Temporary credentials STS gave, reused until a minute before their `Expiration` instead
+/// of asking STS again at every measurement (STS throttles). Keyed by a digest of the
+/// request — endpoint, action and role, the web identity token, the credentials that signed
+/// it — so rotated credentials or a new token ask again. In memory only.
+#[derive(Default)]
+pub struct StsCache(Mutex<HashMap<[u8; 32], (Credentials, jiff::Timestamp)>>);
+
+impl StsCache {
+    fn key(endpoint: &str, form: &[(&str, &str)], signer: Option<&Credentials>) -> [u8; 32] {
+        let mut digest = Sha256::new();
+        let signed_by = signer.map(|credentials| {
+            [
+                credentials.access_key_id.as_str(),
+                credentials.secret_access_key.as_str(),
+                credentials.session_token.as_deref().unwrap_or_default(),
+            ]
+        });
+        let parts = form
+            .iter()
+            .flat_map(|(name, value)| [*name, *value])
+            .chain(signed_by.into_iter().flatten());
+        for part in std::iter::once(endpoint).chain(parts) {
+            digest.update(part.as_bytes());
+            digest.update([0]);
+        }
+        digest.finalize().into()
+    }
+
+    fn get(&self, key: &[u8; 32], now: jiff::Timestamp) -> Option<Credentials> {
+        let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (credentials, until) = kept.get(key)?;
+        (now < *until).then(|| credentials.clone())
+    }
+
+    fn keep(
+        &self,
+        key: [u8; 32],
+        credentials: &Credentials,
+        (expiration, now): (jiff::Timestamp, jiff::Timestamp),
+    ) {
+        let Ok(until) = expiration.checked_sub(EXPIRY_MARGIN) else {
+            return;
+        };
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.retain(|_, (_, kept_until)| *kept_until > now);
+        if until > now {
+            kept.insert(key, (credentials.clone(), until));
+        }
     }
 }
 
@@ -184,14 +241,14 @@ pub fn sign(
 /// A GET of `url` signed at `now` with the credentials `var`'s environment leads to, for
 /// Amazon Managed Prometheus; its query is written as signed.
 pub async fn signed_get(
-    http: &reqwest::Client,
+    (http, sts): (&reqwest::Client, &StsCache),
     config: &SigV4Config,
     url: &Url,
     var: Env<'_>,
     now: jiff::Timestamp,
 ) -> Result<reqwest::RequestBuilder, String> {
     let region = region(config, var)?;
-    let credentials = resolve_with(config, &region, var, now).await?;
+    let credentials = resolve_with(sts, config, &region, var, now).await?;
     let url = with_canonical_query(url);
     let headers = sign("GET", &url, b"", &credentials, &region, SERVICE, now);
     Ok(headers
@@ -257,17 +314,22 @@ fn element(xml: &str, name: &str) -> Option<String> {
 
 /// The temporary credentials in STS's answer to `AssumeRole` or `AssumeRoleWithWebIdentity`,
 /// or why there are none (STS's error code, never the body).
-fn read_sts_answer(status: reqwest::StatusCode, body: &str) -> Result<Credentials, String> {
+fn read_sts_answer(
+    status: reqwest::StatusCode,
+    body: &str,
+) -> Result<(Credentials, Option<jiff::Timestamp>), String> {
     if !status.is_success() {
         let code = element(body, "Code").map_or_else(String::new, |code| format!(" ({code})"));
         return Err(format!("STS answered {status}{code}"));
     }
     let credentials = element(body, "Credentials").ok_or("STS's answer has no Credentials")?;
-    Ok(Credentials {
+    let expiration = element(&credentials, "Expiration").and_then(|text| text.parse().ok());
+    let credentials = Credentials {
         access_key_id: element(&credentials, "AccessKeyId").ok_or("no AccessKeyId")?,
         secret_access_key: element(&credentials, "SecretAccessKey").ok_or("no SecretAccessKey")?,
         session_token: element(&credentials, "SessionToken"),
-    })
+    };
+    Ok((credentials, expiration))
 }
 
 /// The STS endpoint: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else the region's.
@@ -295,12 +357,13 @@ pub fn environment(name: &str) -> Option<String> {
 /// The credentials to sign with: the daemon's, found as AWS's SDKs find them, exchanged at
 /// STS for the role's when `roleArn` is set (`AssumeRole`, signed with the daemon's).
 async fn resolve_with(
+    sts: &StsCache,
     config: &SigV4Config,
     region: &str,
     var: Env<'_>,
     now: jiff::Timestamp,
 ) -> Result<Credentials, String> {
-    let own = own_credentials(config, region, var).await?;
+    let own = own_credentials(sts, config, region, var, now).await?;
     if config.role_arn.is_empty() {
         return Ok(own);
     }
@@ -311,14 +374,16 @@ async fn resolve_with(
         ("RoleSessionName", "tidegate"),
     ];
     let endpoint = sts_endpoint(var, region);
-    ask_sts(&endpoint, &form, Some((&own, region, now))).await
+    ask_sts(sts, &endpoint, &form, (Some((&own, region)), now)).await
 }
 
 /// The daemon's own credentials, found as AWS's SDKs find them.
 async fn own_credentials(
+    sts: &StsCache,
     config: &SigV4Config,
     region: &str,
     var: Env<'_>,
+    now: jiff::Timestamp,
 ) -> Result<Credentials, String> {
     if let Some(credentials) = from_environment(var) {
         return Ok(credentials);
@@ -335,7 +400,7 @@ async fn own_credentials(
             ("RoleSessionName", "tidegate"),
             ("WebIdentityToken", token.trim()),
         ];
-        return ask_sts(&sts_endpoint(var, region), &form, None).await;
+        return ask_sts(sts, &sts_endpoint(var, region), &form, (None, now)).await;
     }
     let file = var("AWS_SHARED_CREDENTIALS_FILE")
         .or_else(|| var("HOME").map(|home| format!("{home}/.aws/credentials")));
@@ -354,13 +419,19 @@ async fn own_credentials(
 }
 
 /// Temporary credentials from STS for the `form` of an `AssumeRole…` action, the request
-/// signed (service `sts`) with `signing`'s credentials, region and time when given
-/// (`AssumeRoleWithWebIdentity` is not signed: the token is the proof).
+/// signed (service `sts`) at `now` with `signing`'s credentials and region when given
+/// (`AssumeRoleWithWebIdentity` is not signed: the token is the proof); those `sts` kept
+/// from an earlier answer while they are valid.
 async fn ask_sts(
+    sts: &StsCache,
     endpoint: &str,
     form: &[(&str, &str)],
-    signing: Option<(&Credentials, &str, jiff::Timestamp)>,
+    (signing, now): (Option<(&Credentials, &str)>, jiff::Timestamp),
 ) -> Result<Credentials, String> {
+    let key = StsCache::key(endpoint, form, signing.map(|(credentials, _)| credentials));
+    if let Some(credentials) = sts.get(&key, now) {
+        return Ok(credentials);
+    }
     let url = Url::parse(endpoint).map_err(|error| format!("STS endpoint: {error}"))?;
     let host = url.host_str().unwrap_or_default().to_owned();
     let mut encoder = Url::parse("form:").expect("a URL");
@@ -369,7 +440,7 @@ async fn ask_sts(
     let mut request = reqwest::Client::new()
         .post(url.clone())
         .header("content-type", "application/x-www-form-urlencoded");
-    if let Some((credentials, region, now)) = signing {
+    if let Some((credentials, region)) = signing {
         for (name, value) in sign(
             "POST",
             &url,
@@ -390,7 +461,11 @@ async fn ask_sts(
     })?;
     let status = response.status();
     let body = super::read_body(response, &host).await?;
-    read_sts_answer(status, &body)
+    let (credentials, expiration) = read_sts_answer(status, &body)?;
+    if let Some(expiration) = expiration {
+        sts.keep(key, &credentials, (expiration, now));
+    }
+    Ok(credentials)
 }
 
 #[cfg(test)]

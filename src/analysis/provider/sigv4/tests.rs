@@ -211,7 +211,9 @@ const STS_ANSWER: &str = r#"<AssumeRoleWithWebIdentityResponse xmlns="https://st
 
 #[test]
 fn sts_answers_give_temporary_credentials_or_the_error_code() {
-    let credentials = read_sts_answer(StatusCode::OK, STS_ANSWER).expect("credentials");
+    let (credentials, expiration) =
+        read_sts_answer(StatusCode::OK, STS_ANSWER).expect("credentials");
+    assert_eq!(expiration, Some("2026-12-07T04:00:00Z".parse().unwrap()));
     assert_eq!(credentials.access_key_id, "ASgeIAIOSFODNN7EXAMPLE");
     assert_eq!(
         credentials.secret_access_key,
@@ -227,6 +229,11 @@ fn sts_answers_give_temporary_credentials_or_the_error_code() {
     assert!(read_sts_answer(StatusCode::OK, "<x/>").is_err());
 }
 
+/// The credentials `config` and the environment `var` lead to in `us-east-1`, nothing kept.
+async fn resolve(config: &SigV4Config, var: Env<'_>) -> Result<Credentials, String> {
+    resolve_with(&StsCache::default(), config, "us-east-1", var, suite_time()).await
+}
+
 #[tokio::test]
 async fn the_environment_comes_first_then_a_web_identity_then_the_profile() {
     let config = SigV4Config::default();
@@ -236,7 +243,7 @@ async fn the_environment_comes_first_then_a_web_identity_then_the_profile() {
         ("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent"),
         ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
     ]);
-    let found = resolve_with(&config, "us-east-1", &from_env, suite_time()).await;
+    let found = resolve(&config, &from_env).await;
     assert_eq!(found.map(|c| c.access_key_id), Ok("AKIDENV".to_owned()));
 
     let dir = std::env::temp_dir().join(format!("tidegate-sigv4-{}", std::process::id()));
@@ -250,7 +257,7 @@ async fn the_environment_comes_first_then_a_web_identity_then_the_profile() {
         ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/prometheus"),
         ("AWS_ENDPOINT_URL_STS", &sts),
     ]);
-    let found = resolve_with(&config, "us-east-1", &web_identity, suite_time()).await;
+    let found = resolve(&config, &web_identity).await;
     assert_eq!(
         found.map(|c| c.access_key_id),
         Ok("ASgeIAIOSFODNN7EXAMPLE".to_owned())
@@ -278,27 +285,21 @@ async fn the_environment_comes_first_then_a_web_identity_then_the_profile() {
         ("AWS_SHARED_CREDENTIALS_FILE", &path),
         ("AWS_PROFILE", "prod"),
     ]);
-    let found = resolve_with(&config, "us-east-1", &shared, suite_time()).await;
+    let found = resolve(&config, &shared).await;
     assert_eq!(found.map(|c| c.access_key_id), Ok("AKIDPROD".to_owned()));
     let named = SigV4Config {
         profile: "default".into(),
         ..config.clone()
     };
-    let found = resolve_with(&named, "us-east-1", &shared, suite_time()).await;
+    let found = resolve(&named, &shared).await;
     assert_eq!(found.map(|c| c.access_key_id), Ok("AKIDDEFAULT".to_owned()));
     let unknown = SigV4Config {
         profile: "staging".into(),
         ..config.clone()
     };
-    let missing = resolve_with(&unknown, "us-east-1", &shared, suite_time())
-        .await
-        .unwrap_err();
+    let missing = resolve(&unknown, &shared).await.unwrap_err();
     assert!(missing.contains("profile \"staging\""), "{missing}");
-    assert!(
-        resolve_with(&config, "us-east-1", &env(&[]), suite_time())
-            .await
-            .is_err()
-    );
+    assert!(resolve(&config, &env(&[])).await.is_err());
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
@@ -322,7 +323,7 @@ async fn a_signed_query_reaches_the_server_as_it_was_signed() {
         ("AWS_SESSION_TOKEN", "t0k3n"),
     ]);
     let request = signed_get(
-        &reqwest::Client::new(),
+        (&reqwest::Client::new(), &StsCache::default()),
         &config,
         &query,
         &vars,
@@ -380,7 +381,14 @@ async fn a_role_is_assumed_at_sts_with_a_request_signed_by_the_daemon_s_credenti
         ),
         ("AWS_ENDPOINT_URL_STS", &sts),
     ]);
-    let found = resolve_with(&config, "eu-west-1", &vars, suite_time()).await;
+    let found = resolve_with(
+        &StsCache::default(),
+        &config,
+        "eu-west-1",
+        &vars,
+        suite_time(),
+    )
+    .await;
     assert_eq!(
         found.map(|credentials| credentials.access_key_id),
         Ok("ASgeIAIOSFODNN7EXAMPLE".to_owned())
@@ -416,5 +424,65 @@ async fn a_role_is_assumed_at_sts_with_a_request_signed_by_the_daemon_s_credenti
     assert!(
         authorization.is_some_and(|value| value.contains("/20150830/eu-west-1/sts/aws4_request")),
         "{authorization:?}"
+    );
+}
+
+#[tokio::test]
+async fn assumed_credentials_are_reused_until_a_minute_before_they_expire() {
+    // STS_ANSWER's credentials expire at 04:00.
+    let answer = STS_ANSWER.replace("WithWebIdentity", "");
+    let (recorder, sts) = Recorder::start(vec![
+        (200, vec![], answer.clone()),
+        (200, vec![], answer.clone()),
+        (200, vec![], answer),
+    ])
+    .await;
+    let config = SigV4Config {
+        role_arn: "arn:aws:iam::123456789012:role/prometheus".into(),
+        ..SigV4Config::default()
+    };
+    let with_key = |secret: &str| {
+        env(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+            ("AWS_ENDPOINT_URL_STS", &sts),
+        ])
+    };
+    let cache = StsCache::default();
+    let at = |time: &str| -> jiff::Timestamp { time.parse().expect("a time") };
+    let daemon = with_key("s3cret");
+    for time in ["2026-12-07T03:00:00Z", "2026-12-07T03:58:59Z"] {
+        let found = resolve_with(&cache, &config, "eu-west-1", &daemon, at(time)).await;
+        assert_eq!(
+            found.map(|credentials| credentials.access_key_id),
+            Ok("ASgeIAIOSFODNN7EXAMPLE".to_owned()),
+            "{time}"
+        );
+    }
+    assert_eq!(recorder.take().len(), 1, "one AssumeRole until 03:59");
+
+    let rotated = with_key("n3w");
+    let found = resolve_with(
+        &cache,
+        &config,
+        "eu-west-1",
+        &rotated,
+        at("2026-12-07T03:00:00Z"),
+    );
+    assert!(found.await.is_ok());
+    assert_eq!(recorder.take().len(), 1, "the daemon's new key asks again");
+
+    let late = resolve_with(
+        &cache,
+        &config,
+        "eu-west-1",
+        &daemon,
+        at("2026-12-07T03:59:00Z"),
+    );
+    assert!(late.await.is_ok());
+    assert_eq!(
+        recorder.take().len(),
+        1,
+        "asked again a minute before they expire"
     );
 }
