@@ -5,6 +5,7 @@
 //! every URL passes the [`HostGuard`](super::guard::HostGuard) first.
 
 mod job;
+mod kept;
 mod oauth2;
 mod prometheus;
 mod sigv4;

@@ -7,14 +7,10 @@
 //!
 //! The request shaping and the answer's reading are pure; [`bearer`] sends.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
+use super::kept::{Kept, key};
 use super::{Context, read_body};
 use crate::k8s::crd::{Authentication, OAuth2Config};
 
@@ -82,53 +78,16 @@ struct TokenAnswer {
 }
 
 /// A token is used until this long before it expires (Go's oauth2 `expiryDelta`).
-const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+const EXPIRY_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 
 /// Tokens fetched, reused until `EXPIRY_MARGIN` before they expire, as Go's oauth2 reuses
-/// them; one without `expires_in` is not kept. Keyed by a digest of the token endpoint, the
-/// client, its secret and the scopes, so a changed secret fetches a new token. In memory
-/// only: a new leader asks again.
-#[derive(Default)]
-pub struct TokenCache(Mutex<HashMap<[u8; 32], (String, Instant)>>);
+/// them; one without `expires_in` is not kept. Keyed by the token endpoint, the client, its
+/// secret and the scopes, so a changed secret fetches a new token.
+pub type TokenCache = Kept<String>;
 
-impl TokenCache {
-    fn key(config: &OAuth2Config) -> [u8; 32] {
-        let mut digest = Sha256::new();
-        for part in [&config.token_url, &config.client_id, &config.client_secret] {
-            digest.update(part.as_bytes());
-            digest.update([0]);
-        }
-        for scope in &config.scopes {
-            digest.update(scope.as_bytes());
-            digest.update([0]);
-        }
-        digest.finalize().into()
-    }
-
-    fn get(&self, config: &OAuth2Config) -> Option<String> {
-        let tokens = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (token, until) = tokens.get(&Self::key(config))?;
-        (Instant::now() < *until).then(|| token.clone())
-    }
-
-    fn keep(&self, config: &OAuth2Config, token: &str, expires_in: Option<u64>) {
-        let Some(valid) = expires_in
-            .map(Duration::from_secs)
-            .and_then(|lifetime| lifetime.checked_sub(EXPIRY_MARGIN))
-        else {
-            return;
-        };
-        let mut tokens = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        tokens.retain(|_, (_, until)| *until > now);
-        tokens.insert(Self::key(config), (token.to_owned(), now + valid));
-    }
+fn token_key(config: &OAuth2Config) -> [u8; 32] {
+    let client = [&config.token_url, &config.client_id, &config.client_secret];
+    key(client.into_iter().chain(&config.scopes).map(String::as_str))
 }
 
 /// The bearer token of a successful answer and its lifetime in seconds, or why there is none
@@ -166,7 +125,9 @@ pub async fn bearer(
         return Ok(None);
     };
     context.guard.check(&config.token_url)?;
-    if let Some(token) = context.tokens.get(config) {
+    let key = token_key(config);
+    let now = jiff::Timestamp::now();
+    if let Some(token) = context.tokens.get(&key, now) {
         return Ok(Some(token));
     }
     let host = super::host_of(&config.token_url);
@@ -187,7 +148,13 @@ pub async fn bearer(
         let body = read_body(response, &host).await?;
         match read_token(status, &body) {
             Ok((token, expires_in)) => {
-                context.tokens.keep(config, &token, expires_in);
+                let lifetime = expires_in.and_then(|seconds| i64::try_from(seconds).ok());
+                let until = lifetime
+                    .map(jiff::SignedDuration::from_secs)
+                    .and_then(|lifetime| now.checked_add(lifetime - EXPIRY_MARGIN).ok());
+                if let Some(until) = until {
+                    context.tokens.keep(key, &token, (until, now));
+                }
                 return Ok(Some(token));
             }
             // Refused Basic: try the form, as Go's oauth2 package does.

@@ -10,14 +10,13 @@
 //! Signing, the credential sources' parsing and STS's answer are pure; [`signed_get`] reads
 //! the environment, files and STS.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Mutex, PoisonError};
 
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Url;
 use sha2::{Digest, Sha256};
 
+use super::kept::{Kept, key};
 use crate::k8s::crd::SigV4Config;
 
 /// Reads an environment variable (the daemon's, or a test's).
@@ -56,54 +55,25 @@ impl std::fmt::Debug for Credentials {
 const EXPIRY_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 /// Temporary credentials STS gave, reused until a minute before their `Expiration` instead
-/// of asking STS again at every measurement (STS throttles). Keyed by a digest of the
-/// request — endpoint, action and role, the web identity token, the credentials that signed
-/// it — so rotated credentials or a new token ask again. In memory only.
-#[derive(Default)]
-pub struct StsCache(Mutex<HashMap<[u8; 32], (Credentials, jiff::Timestamp)>>);
+/// of asking STS again at every measurement (STS throttles). Keyed by the request —
+/// endpoint, action and role, the web identity token, the credentials that signed it — so
+/// rotated credentials or a new token ask again.
+pub type StsCache = Kept<Credentials>;
 
-impl StsCache {
-    fn key(endpoint: &str, form: &[(&str, &str)], signer: Option<&Credentials>) -> [u8; 32] {
-        let mut digest = Sha256::new();
-        let signed_by = signer.map(|credentials| {
-            [
-                credentials.access_key_id.as_str(),
-                credentials.secret_access_key.as_str(),
-                credentials.session_token.as_deref().unwrap_or_default(),
-            ]
-        });
-        let parts = form
-            .iter()
-            .flat_map(|(name, value)| [*name, *value])
-            .chain(signed_by.into_iter().flatten());
-        for part in std::iter::once(endpoint).chain(parts) {
-            digest.update(part.as_bytes());
-            digest.update([0]);
-        }
-        digest.finalize().into()
-    }
-
-    fn get(&self, key: &[u8; 32], now: jiff::Timestamp) -> Option<Credentials> {
-        let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let (credentials, until) = kept.get(key)?;
-        (now < *until).then(|| credentials.clone())
-    }
-
-    fn keep(
-        &self,
-        key: [u8; 32],
-        credentials: &Credentials,
-        (expiration, now): (jiff::Timestamp, jiff::Timestamp),
-    ) {
-        let Ok(until) = expiration.checked_sub(EXPIRY_MARGIN) else {
-            return;
-        };
-        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.retain(|_, (_, kept_until)| *kept_until > now);
-        if until > now {
-            kept.insert(key, (credentials.clone(), until));
-        }
-    }
+/// The key of STS's answer to `form` at `endpoint`, signed by `signer`.
+fn sts_key(endpoint: &str, form: &[(&str, &str)], signer: Option<&Credentials>) -> [u8; 32] {
+    let signed_by = signer.map(|credentials| {
+        [
+            credentials.access_key_id.as_str(),
+            credentials.secret_access_key.as_str(),
+            credentials.session_token.as_deref().unwrap_or_default(),
+        ]
+    });
+    let parts = form
+        .iter()
+        .flat_map(|(name, value)| [*name, *value])
+        .chain(signed_by.into_iter().flatten());
+    key(std::iter::once(endpoint).chain(parts))
 }
 
 /// Why `sigv4` settings cannot be used, if they cannot.
@@ -428,7 +398,7 @@ async fn ask_sts(
     form: &[(&str, &str)],
     (signing, now): (Option<(&Credentials, &str)>, jiff::Timestamp),
 ) -> Result<Credentials, String> {
-    let key = StsCache::key(endpoint, form, signing.map(|(credentials, _)| credentials));
+    let key = sts_key(endpoint, form, signing.map(|(credentials, _)| credentials));
     if let Some(credentials) = sts.get(&key, now) {
         return Ok(credentials);
     }
@@ -462,8 +432,8 @@ async fn ask_sts(
     let status = response.status();
     let body = super::read_body(response, &host).await?;
     let (credentials, expiration) = read_sts_answer(status, &body)?;
-    if let Some(expiration) = expiration {
-        sts.keep(key, &credentials, (expiration, now));
+    if let Some(until) = expiration.and_then(|time| time.checked_sub(EXPIRY_MARGIN).ok()) {
+        sts.keep(key, &credentials, (until, now));
     }
     Ok(credentials)
 }
