@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::{FieldPath, Limits, Problem, Problems, line_of};
 use crate::model::parse_go_duration;
+use crate::render::{HelmOptions, KustomizeOptions, Renderers};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -36,6 +37,9 @@ pub struct Config {
     /// Bounds on what one render of a source may read.
     #[serde(default)]
     pub limits: Limits,
+    /// The `helm` and `kustomize` programs that render Helm and Kustomize sources.
+    #[serde(default)]
+    pub renderers: Renderers,
     /// Analysis settings.
     #[serde(default)]
     pub analysis: AnalysisConfig,
@@ -221,6 +225,26 @@ pub struct SourceConfig {
     /// The forge hosting the repository: commit statuses and pull requests.
     #[serde(default)]
     pub forge: Option<ForgeConfig>,
+    /// Render `path` as a Helm chart (detected from its `Chart.yaml` when absent).
+    #[serde(default)]
+    pub helm: Option<HelmOptions>,
+    /// Render `path` with Kustomize (detected from its kustomization when absent).
+    #[serde(default)]
+    pub kustomize: Option<KustomizeOptions>,
+}
+
+impl SourceConfig {
+    /// The source as rendering needs it.
+    #[must_use]
+    pub fn render_source(&self) -> crate::render::Source<'_> {
+        crate::render::Source {
+            name: &self.name,
+            path: &self.path,
+            namespace: self.namespace.as_deref().unwrap_or("default"),
+            helm: self.helm.as_ref(),
+            kustomize: self.kustomize.as_ref(),
+        }
+    }
 }
 
 /// Outcome records on a status branch.
@@ -721,6 +745,12 @@ fn source_problems<'a>(
         problems.push((
             at.key("path"),
             "must be a relative path inside the repository, without '..'".to_owned(),
+        ));
+    }
+    if source.helm.is_some() && source.kustomize.is_some() {
+        problems.push((
+            at.key("kustomize"),
+            "a source is rendered by helm or kustomize, not both".to_owned(),
         ));
     }
     match parse_go_duration(&source.interval) {

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod model;
 #[cfg(test)]
 mod recorder;
+pub mod render;
 pub mod server;
 pub mod source;
 pub mod sync;

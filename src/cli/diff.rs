@@ -51,6 +51,45 @@ impl SourcesArgs {
     }
 }
 
+/// Fetches the source's newest commit and renders it as the daemon would: the commit and
+/// the render (its kind and manifests) or its problems.
+pub(super) async fn fetch_and_render(
+    config: &Config,
+    source: &SourceConfig,
+) -> anyhow::Result<(
+    String,
+    Result<(crate::render::Kind, Vec<crate::manifest::Manifest>), manifest::Problems>,
+)> {
+    let cache = GitCache::new(
+        config.state.cache_dir().join(&source.name),
+        source.url.clone(),
+    );
+    let credentials = match &source.auth {
+        Some(auth) => Some(Credentials {
+            username: auth.username.clone(),
+            password: auth.password.read()?,
+        }),
+        None => None,
+    };
+    let (owned, limits, renderers) = (
+        source.clone(),
+        config.limits.clone(),
+        config.renderers.clone(),
+    );
+    tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let fetched = cache.fetch(&owned.reference, credentials.as_ref())?;
+        let rendered = crate::render::render_commit(
+            &cache,
+            &fetched.commit,
+            &owned.render_source(),
+            &limits,
+            &renderers,
+        );
+        Ok((fetched.commit, rendered))
+    })
+    .await?
+}
+
 /// Fetches and renders each source's newest commit and compares it with the cluster. Exit
 /// code 0: in sync; 1: something differs; errors are the caller's (exit 2).
 pub fn diff(args: &SourcesArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
@@ -84,28 +123,8 @@ async fn source_diff(
     syncer: &Syncer,
     records: &Records,
 ) -> anyhow::Result<DriftReport> {
-    let cache = GitCache::new(
-        config.state.cache_dir().join(&source.name),
-        source.url.clone(),
-    );
-    let credentials = match &source.auth {
-        Some(auth) => Some(Credentials {
-            username: auth.username.clone(),
-            password: auth.password.read()?,
-        }),
-        None => None,
-    };
-    let (reference, path, limits) = (
-        source.reference.clone(),
-        source.path.clone(),
-        config.limits.clone(),
-    );
-    let (commit, rendered) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let fetched = cache.fetch(&reference, credentials.as_ref())?;
-        let tree = cache.tree(&fetched.commit, &path)?;
-        Ok((fetched.commit, manifest::render(&tree, &limits)))
-    })
-    .await??;
+    let (commit, rendered) = fetch_and_render(config, source).await?;
+    let rendered = rendered.map(|(_, manifests)| manifests);
     let manifests = rendered.map_err(|problems| {
         anyhow::anyhow!(
             "source {} at {commit} has invalid manifests:\n{problems}",

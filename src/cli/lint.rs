@@ -1,4 +1,5 @@
-//! `tidegate lint <path>...`: renders directories (as a source's `path`) and files offline with
+//! `tidegate lint <path>...`: renders directories (as a source's `path`: plain YAML, a
+//! kustomization or a Helm chart, detected as the daemon detects them) and files offline with
 //! the daemon's own validation and prints every problem (file, line, field); fails when there
 //! is any. A file named on its own is read as YAML whatever its extension, so JSON manifests
 //! too (`-f FILE`, as `kubectl argo rollouts lint -f`). It also warns, without failing, where
@@ -9,7 +10,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::condition::lint_warnings;
-use crate::manifest::{self, DirFiles, Limits, Manifest, Problems};
+use crate::manifest::{self, Limits, Manifest, Problems};
+use crate::render::Renderers;
 
 /// Arguments of `tidegate lint`.
 #[derive(Debug, clap::Args)]
@@ -38,7 +40,9 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
             anyhow::bail!("{} is neither a directory nor a file", path.display());
         }
         let (rendered, prefix) = if is_dir {
-            let rendered = manifest::render(&DirFiles::new(path), &Limits::default());
+            let rendered =
+                crate::render::render_dir(path, &Limits::default(), &Renderers::default())
+                    .map(|(_, manifests)| manifests);
             (rendered, format!("{}/", path.display()))
         } else {
             // A file's problems already carry its path.

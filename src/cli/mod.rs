@@ -14,6 +14,7 @@ mod diff;
 mod experiments;
 mod gitops;
 mod lint;
+mod manifests;
 mod reference;
 mod render;
 mod rollouts;
@@ -47,6 +48,8 @@ enum Command {
     Status(diff::SourcesArgs),
     /// Check manifests offline with the same validation as a sync.
     Lint(lint::Args),
+    /// Print the objects a source or directory renders to (plain YAML, Kustomize or Helm).
+    Render(manifests::Args),
     /// Check the configuration file, or print its JSON schema.
     Config(config::Args),
     /// Run the Rollout and AnalysisRun controllers only (no Git sync).
@@ -103,6 +106,7 @@ impl Cli {
             Command::Run(args) => run::run(&args),
             Command::Status(args) => diff::status(&args, out),
             Command::Lint(args) => lint::run(&args, out),
+            Command::Render(args) => manifests::run(&args, out),
             Command::Config(args) => config::run(&args, out),
             Command::Controller(args) => controller::run(&args),
             Command::Crd(args) => crd::run(&args, out),

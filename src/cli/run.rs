@@ -37,6 +37,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             (None, false) => Some(Scope::Cluster),
         };
         tracing::info!(sources = config.sources.len(), ?scope, "starting tidegate");
+        crate::render::tools::log_versions(&config.renderers);
         crate::daemon::run(config, client, scope, shutdown_signal())
             .await
             .context("run the daemon")?;

@@ -1,6 +1,9 @@
-//! `tidegate version`: the crate version and the Kubernetes API level it was built against.
+//! `tidegate version`: the crate version, the Kubernetes API level it was built against and
+//! the `helm` and `kustomize` it renders with (against the versions it is tested with).
 
 use std::io::Write;
+
+use crate::render::tools;
 
 /// The crate version, as shown by `tidegate --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -16,14 +19,44 @@ pub struct Args {
 /// Writes the version report to `out`.
 pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     let kubernetes = crate::k8s::API_VERSION;
+    let renderers = crate::render::Renderers::default();
+    let helm = renderer(&renderers.helm, tools::PINNED_HELM);
+    let kustomize = renderer(&renderers.kustomize, tools::PINNED_KUSTOMIZE);
     if args.json {
-        let report = serde_json::json!({ "version": VERSION, "kubernetesApi": kubernetes });
+        let report = serde_json::json!({
+            "version": VERSION,
+            "kubernetesApi": kubernetes,
+            "helm": helm,
+            "kustomize": kustomize,
+        });
         writeln!(out, "{report}")?;
     } else {
         writeln!(out, "tidegate {VERSION}")?;
         writeln!(out, "kubernetes api {kubernetes}")?;
+        writeln!(out, "helm {}", shown(&helm))?;
+        writeln!(out, "kustomize {}", shown(&kustomize))?;
     }
     Ok(())
+}
+
+/// A renderer's version and the pinned one, as found on `PATH`.
+fn renderer(program: &str, pinned: &str) -> serde_json::Value {
+    match tools::version(program) {
+        Ok(found) => serde_json::json!({ "version": found, "pinned": pinned }),
+        Err(error) => serde_json::json!({ "error": error, "pinned": pinned }),
+    }
+}
+
+fn shown(report: &serde_json::Value) -> String {
+    let pinned = report["pinned"].as_str().unwrap_or_default();
+    match report["version"].as_str() {
+        Some(found) if found == pinned => found.to_owned(),
+        Some(found) => format!("{found} (tested with {pinned})"),
+        None => format!(
+            "not available: {} (tested with {pinned})",
+            report["error"].as_str().unwrap_or_default()
+        ),
+    }
 }
 
 #[cfg(test)]

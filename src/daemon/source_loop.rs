@@ -40,6 +40,8 @@ pub struct SourceLoop {
     pub wake: Arc<Notify>,
     /// Render limits.
     pub limits: Limits,
+    /// The programs that render Helm and Kustomize sources.
+    pub renderers: crate::render::Renderers,
     /// Publishes Events on drifted objects.
     pub recorder: crate::k8s::events::Publisher,
     /// Counts sources that finished their first look (readiness).
@@ -250,18 +252,13 @@ impl SourceLoop {
     async fn render(&self, commit: &str) -> Result<Vec<Manifest>, Problems> {
         let cache = self.cache.clone();
         let commit = commit.to_owned();
-        let path = self.config.path.clone();
+        let config = self.config.clone();
         let limits = self.limits.clone();
+        let renderers = self.renderers.clone();
         crate::blocking::run("the render", move || {
-            let tree = cache.tree(&commit, &path).map_err(|error| {
-                Problems(vec![manifest::Problem {
-                    file: String::new(),
-                    line: None,
-                    field: None,
-                    message: crate::k8s::describe_error(&error),
-                }])
-            })?;
-            manifest::render(&tree, &limits)
+            let source = config.render_source();
+            crate::render::render_commit(&cache, &commit, &source, &limits, &renderers)
+                .map(|(_, manifests)| manifests)
         })
         .await
         .unwrap_or_else(|panicked| {

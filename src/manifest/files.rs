@@ -146,6 +146,52 @@ impl Files for OneFile {
     }
 }
 
+/// Texts a renderer printed, each under the name of the file it came from, in order.
+#[derive(Clone, Debug)]
+pub struct Texts {
+    texts: Vec<(String, String)>,
+}
+
+impl Texts {
+    /// From (name, text) pairs.
+    #[must_use]
+    pub fn new(texts: Vec<(String, String)>) -> Self {
+        Self { texts }
+    }
+
+    /// Each text as a render source: (name, name, size), in their order.
+    #[must_use]
+    pub fn sources(&self) -> Vec<(String, String, u64)> {
+        self.texts
+            .iter()
+            .map(|(name, text)| (name.clone(), name.clone(), text.len() as u64))
+            .collect()
+    }
+}
+
+impl Files for Texts {
+    fn entries(&self) -> io::Result<Vec<Entry>> {
+        Ok(self
+            .texts
+            .iter()
+            .map(|(name, text)| Entry {
+                path: name.clone(),
+                kind: EntryKind::File {
+                    size: text.len() as u64,
+                },
+            })
+            .collect())
+    }
+
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.texts
+            .iter()
+            .find(|(name, _)| name == path)
+            .map(|(_, text)| text.clone().into_bytes())
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
+    }
+}
+
 /// Where the link at `link` (relative to the source directory) points, relative to the same
 /// directory — or `None` when it leaves the directory (absolute, or too many `..`).
 #[must_use]

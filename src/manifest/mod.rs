@@ -47,6 +47,8 @@ pub struct Limits {
     pub max_aliases: usize,
     /// Most YAML events aliases may replay in one file (what a YAML bomb inflates).
     pub max_alias_expansion: usize,
+    /// How long `helm` or `kustomize` may run for one render, in seconds.
+    pub render_timeout_seconds: u64,
 }
 
 impl Default for Limits {
@@ -57,6 +59,7 @@ impl Default for Limits {
             max_documents: 10_000,
             max_aliases: 1_000,
             max_alias_expansion: 100_000,
+            render_timeout_seconds: 120,
         }
     }
 }
@@ -197,6 +200,17 @@ pub fn render_file(path: &Path, limits: &Limits) -> Result<Vec<Manifest>, Proble
         })
         .collect();
     render_sources(&file, sources, limits, Vec::new())
+}
+
+/// Reads what a renderer printed, as (file it came from, its documents' text) in order, with
+/// the same limits and validation as files; lines count within each file's rendered text.
+pub fn render_texts(
+    texts: Vec<(String, String)>,
+    limits: &Limits,
+) -> Result<Vec<Manifest>, Problems> {
+    let texts = files::Texts::new(texts);
+    let sources = texts.sources();
+    render_sources(&texts, sources, limits, Vec::new())
 }
 
 /// Reads `sources` — (path, path to read the bytes from, size) — after the `problems` already

@@ -13,6 +13,7 @@ mod experiment_traffic;
 mod experiments;
 mod gitops;
 mod ha;
+mod render;
 mod requests;
 mod rollouts;
 mod safety;
