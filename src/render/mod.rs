@@ -115,10 +115,11 @@ fn shown(path: &str) -> &str {
     }
 }
 
+/// A source's `path` as a repository-relative directory (`""` for the root).
 fn trimmed(path: &str) -> &str {
-    path.trim_matches('/')
-        .trim_start_matches("./")
-        .trim_matches('.')
+    let path = path.trim_matches('/');
+    let path = path.strip_prefix("./").unwrap_or(path);
+    if path == "." { "" } else { path }
 }
 
 /// Renders a source: its manifests and how they were rendered, or every problem.

@@ -108,3 +108,11 @@ fn problem_paths_are_shown_from_the_source_directory() {
     assert_eq!(relative_path("", "base/a.yaml"), "base/a.yaml");
     assert_eq!(relative_path("a/b", "a/c"), "../c");
 }
+
+#[test]
+fn a_source_path_names_a_directory_of_the_repository() {
+    assert_eq!(trimmed("."), "");
+    assert_eq!(trimmed(""), "");
+    assert_eq!(trimmed("./overlays/prod/"), "overlays/prod");
+    assert_eq!(trimmed(".config/app"), ".config/app");
+}

@@ -138,6 +138,52 @@ async fn kustomize_overlays_sync_as_two_sources_with_their_overrides() {
     daemon.stop().await;
 }
 
+/// A kustomization inflating a chart kept in the repository (`helmCharts`): rendered by
+/// kustomize running the pinned helm when the source enables it, refused when it does not.
+#[tokio::test]
+async fn helm_charts_in_a_kustomization_inflate_only_when_enabled() {
+    let ns = TestNamespace::create("render-inflate").await;
+    let server = GitServer::start(None);
+    let repo = server.repo("inflate");
+    repo.write(
+        "app/kustomization.yaml",
+        "helmCharts:\n- name: web\n  releaseName: web\n  valuesInline: {mode: inflated}\nresources:\n- extra.yaml\n",
+    )
+    .write("app/extra.yaml", config_map("extra", "plain"))
+    .write("app/charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    .write("app/charts/web/values.yaml", "mode: default\n")
+    .write(
+        "app/charts/web/templates/settings.yaml",
+        config_map("{{ .Release.Name }}-settings", "{{ .Values.mode }}"),
+    );
+    let commit = repo.commit("a chart inflated by kustomize");
+    let url = server.url("inflate");
+    let sources = format!(
+        "{}{}",
+        source(
+            "inflated",
+            &url,
+            &ns,
+            "app",
+            "  kustomize: {enableHelm: true}\n"
+        ),
+        source("refused", &url, &ns, "app", ""),
+    );
+    let daemon = Daemon::start(&ns, &sources, "");
+    wait_for_sync(&ns, "inflated", &commit, SyncResult::Applied).await;
+    assert_eq!(mode(&ns, "web-settings").await.as_deref(), Some("inflated"));
+    assert_eq!(mode(&ns, "extra").await.as_deref(), Some("plain"));
+    let refused = wait_for_sync(&ns, "refused", &commit, SyncResult::Invalid).await;
+    assert!(
+        refused
+            .message
+            .contains("kustomization.yaml:1: helmCharts: helmCharts needs kustomize.enableHelm"),
+        "{}",
+        refused.message
+    );
+    daemon.stop().await;
+}
+
 const CHART: &str = "apiVersion: v2\nname: shop\nversion: 0.1.0\n";
 
 const ROLLOUT_TEMPLATE: &str = r"apiVersion: argoproj.io/v1alpha1
