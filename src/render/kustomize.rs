@@ -134,14 +134,15 @@ pub struct Checked {
 }
 
 /// Checks one kustomization file (`path`, relative to the repository): every reference to
-/// another kustomization or file must stay inside the repository and exist there (so nothing
-/// remote is fetched); `helmCharts` needs `enable_helm` and its charts in the repository.
+/// another kustomization or file must stay inside the repository and exist there, or be
+/// remote on a host the source allows; `helmCharts` needs `enableHelm` and its charts in the
+/// repository.
 #[must_use]
 pub fn check(
     path: &str,
     text: &str,
     listing: &Listing,
-    enable_helm: bool,
+    options: &KustomizeOptions,
     limits: &Limits,
 ) -> Checked {
     let at = |line: Option<usize>, field: Option<&FieldPath>, message: String| Problem {
@@ -175,7 +176,7 @@ pub fn check(
             };
             let field = FieldPath::default().key(list).index(index);
             let line = line_of(text, start, &field);
-            match reference_problem(dir, reference, listing) {
+            match reference_problem(dir, reference, listing, &options.allow_remote_hosts) {
                 Some(message) => problems.push(at(line, Some(&field), message)),
                 None => refers_to.extend(
                     resolve(dir, reference).and_then(|target| listing.kustomization_in(&target)),
@@ -185,7 +186,7 @@ pub fn check(
     }
     if let Some(Value::Array(charts)) = fields.get("helmCharts") {
         let field = FieldPath::default().key("helmCharts");
-        if enable_helm {
+        if options.enable_helm {
             let home = fields
                 .get("helmGlobals")
                 .and_then(|globals| globals.get("chartHome"))
@@ -224,11 +225,21 @@ pub fn check(
 }
 
 /// What is wrong with one `resources`-like entry written in directory `dir`, if anything.
-fn reference_problem(dir: &str, reference: &str, listing: &Listing) -> Option<String> {
-    if reference.contains("://") || reference.starts_with("git@") {
-        return Some(format!(
-            "{reference:?} is a remote resource; remote resources are refused"
-        ));
+/// A remote one passes only when its host is one of `allowed`.
+fn reference_problem(
+    dir: &str,
+    reference: &str,
+    listing: &Listing,
+    allowed: &[String],
+) -> Option<String> {
+    let is_allowed = |host: &str| allowed.iter().any(|name| name.eq_ignore_ascii_case(host));
+    if let Some(host) = remote_host(reference) {
+        return (!is_allowed(&host)).then(|| {
+            format!(
+                "{reference:?} is a remote resource on {host}; remote resources are refused \
+                 unless the source lists their host in kustomize.allowRemoteHosts"
+            )
+        });
     }
     let Some(resolved) = resolve(dir, reference) else {
         return Some(format!("{reference:?} leaves the repository"));
@@ -239,13 +250,40 @@ fn reference_problem(dir: &str, reference: &str, listing: &Listing) -> Option<St
         ));
     }
     if listing.is_file(&resolved) || listing.is_dir(&resolved) {
-        None
-    } else {
-        Some(format!(
-            "{reference:?} is neither a file nor a directory in the repository (remote \
-             resources are refused)"
-        ))
+        return None;
     }
+    // kustomize reads what is not a local path as a remote one (`github.com/org/repo//dir`).
+    let implied = reference
+        .split('/')
+        .next()
+        .filter(|first| first.contains('.') && !first.starts_with('.'));
+    if implied.is_some_and(is_allowed) {
+        return None;
+    }
+    Some(format!(
+        "{reference:?} is neither a file nor a directory in the repository (remote resources \
+         are refused unless the source lists their host in kustomize.allowRemoteHosts)"
+    ))
+}
+
+/// The host of a reference written as a URL (`https://host/…`, `git::https://…`) or an scp-like
+/// address (`git@host:org/repo`); `None` for anything else.
+#[must_use]
+pub fn remote_host(reference: &str) -> Option<String> {
+    let reference = reference.strip_prefix("git::").unwrap_or(reference);
+    let authority = if let Some((_, rest)) = reference.split_once("://") {
+        rest.split('/').next().unwrap_or(rest)
+    } else if let Some(rest) = reference.strip_prefix("git@") {
+        rest.split(':').next().unwrap_or(rest)
+    } else {
+        return None;
+    };
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    Some(host.to_ascii_lowercase())
 }
 
 /// The `kustomize edit` invocations (arguments after `kustomize`) that apply a source's
@@ -396,7 +434,11 @@ mod tests {
     }
 
     fn problems(path: &str, text: &str, enable_helm: bool) -> Vec<String> {
-        check(path, text, &listing(), enable_helm, &Limits::default())
+        let options = KustomizeOptions {
+            enable_helm,
+            ..KustomizeOptions::default()
+        };
+        check(path, text, &listing(), &options, &Limits::default())
             .problems
             .into_iter()
             .map(|problem| problem.to_string())
@@ -411,7 +453,7 @@ mod tests {
             "overlays/prod/kustomization.yaml",
             text,
             &listing(),
-            false,
+            &KustomizeOptions::default(),
             &Limits::default(),
         );
         assert_eq!(checked.refers_to, ["base/kustomization.yaml"]);
@@ -425,12 +467,49 @@ mod tests {
             problems("overlays/prod/kustomization.yaml", text, false),
             [
                 "overlays/prod/kustomization.yaml:3: resources[1]: \"../../../etc\" leaves the repository",
-                "overlays/prod/kustomization.yaml:4: resources[2]: \"https://github.com/x/y//base?ref=v1\" is a remote resource; remote resources are refused",
-                "overlays/prod/kustomization.yaml:5: resources[3]: \"github.com/x/y/base\" is neither a file nor a directory in the repository (remote resources are refused)",
+                "overlays/prod/kustomization.yaml:4: resources[2]: \"https://github.com/x/y//base?ref=v1\" is a remote resource on github.com; remote resources are refused unless the source lists their host in kustomize.allowRemoteHosts",
+                "overlays/prod/kustomization.yaml:5: resources[3]: \"github.com/x/y/base\" is neither a file nor a directory in the repository (remote resources are refused unless the source lists their host in kustomize.allowRemoteHosts)",
                 "overlays/prod/kustomization.yaml:7: components[0]: \"/etc/kustomize\" leaves the repository",
                 "overlays/prod/kustomization.yaml:8: components[1]: \"etc\" is a symbolic link that leaves the repository",
             ]
         );
+    }
+
+    #[test]
+    fn remote_resources_pass_only_from_allowed_hosts() {
+        let text = "resources:\n- https://GitHub.com/x/y//base?ref=v1\n- github.com/x/y/base\n\
+                    - git@github.com:x/y.git\n- git::http://user@127.0.0.1:3000/x.git//base\n";
+        let allowing = |hosts: &[&str]| {
+            let options = KustomizeOptions {
+                allow_remote_hosts: hosts.iter().map(|host| (*host).to_owned()).collect(),
+                ..KustomizeOptions::default()
+            };
+            check("k.yaml", text, &listing(), &options, &Limits::default())
+                .problems
+                .len()
+        };
+        assert_eq!(allowing(&[]), 4);
+        assert_eq!(allowing(&["github.com"]), 1);
+        assert_eq!(allowing(&["github.com", "127.0.0.1"]), 0);
+        assert_eq!(allowing(&["gitlab.com"]), 4);
+    }
+
+    #[test]
+    fn remote_hosts_are_read_from_urls_and_scp_addresses() {
+        assert_eq!(
+            remote_host("https://github.com/x//y").as_deref(),
+            Some("github.com")
+        );
+        assert_eq!(
+            remote_host("git::https://u:p@Git.example:8443/x").as_deref(),
+            Some("git.example")
+        );
+        assert_eq!(
+            remote_host("git@github.com:x/y.git").as_deref(),
+            Some("github.com")
+        );
+        assert_eq!(remote_host("../base"), None);
+        assert_eq!(remote_host("github.com/x/y"), None);
     }
 
     #[test]

@@ -190,7 +190,7 @@ impl<'a> Rendering<'a> {
             .listing
             .kustomization_in(&self.path)
             .ok_or_else(|| vec![problem("", "no kustomization.yaml".into())])?;
-        let root_text = self.checked_kustomizations(&root, options.enable_helm)?;
+        let root_text = self.checked_kustomizations(&root, &options)?;
         let kustomize = tools::locate(&self.renderers.kustomize)
             .map_err(|message| vec![problem("", message)])?;
         let records_origin = kustomize::records_origin(&root_text);
@@ -224,7 +224,7 @@ impl<'a> Rendering<'a> {
     fn checked_kustomizations(
         &self,
         root: &str,
-        enable_helm: bool,
+        options: &KustomizeOptions,
     ) -> Result<String, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut pending = vec![root.to_owned()];
@@ -236,7 +236,7 @@ impl<'a> Rendering<'a> {
             }
             let text = std::fs::read_to_string(self.work.path().join("repo").join(&file))
                 .map_err(|error| vec![problem(&file, format!("cannot read: {error}"))])?;
-            let checked = kustomize::check(&file, &text, &self.listing, enable_helm, self.limits);
+            let checked = kustomize::check(&file, &text, &self.listing, options, self.limits);
             problems.extend(checked.problems);
             pending.extend(checked.refers_to);
             if file == root {

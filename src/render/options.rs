@@ -54,6 +54,9 @@ pub struct KustomizeOptions {
     /// Let kustomizations inflate `helmCharts` (charts kept in the repository only).
     #[serde(default)]
     pub enable_helm: bool,
+    /// Hosts remote bases and resources may be fetched from (`github.com`); none by default.
+    #[serde(default)]
+    pub allow_remote_hosts: Vec<String>,
 }
 
 /// The renderer programs: names looked up on tidegate's `PATH`, or paths.

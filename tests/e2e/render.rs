@@ -184,6 +184,50 @@ async fn helm_charts_in_a_kustomization_inflate_only_when_enabled() {
     daemon.stop().await;
 }
 
+/// A remote base on a host the source allows is fetched by kustomize (from `git
+/// http-backend`); the same kustomization in a source that allows no host is refused.
+#[tokio::test]
+async fn remote_bases_come_only_from_hosts_the_source_allows() {
+    let ns = TestNamespace::create("render-remote").await;
+    let server = GitServer::start(None);
+    let bases = server.repo("bases");
+    bases
+        .write("base/kustomization.yaml", "resources:\n- settings.yaml\n")
+        .write("base/settings.yaml", config_map("settings", "remote"));
+    bases.commit("a base");
+    let repo = server.repo("deploy");
+    let remote = format!("{}//base?ref=main", server.url("bases"));
+    repo.write(
+        "app/kustomization.yaml",
+        format!("namePrefix: app-\nresources:\n- {remote}\n"),
+    );
+    let commit = repo.commit("an overlay of a remote base");
+    let url = server.url("deploy");
+    let sources = format!(
+        "{}{}",
+        source(
+            "open",
+            &url,
+            &ns,
+            "app",
+            "  kustomize: {allowRemoteHosts: [127.0.0.1]}\n"
+        ),
+        source("closed", &url, &ns, "app", ""),
+    );
+    let daemon = Daemon::start(&ns, &sources, "");
+    wait_for_sync(&ns, "open", &commit, SyncResult::Applied).await;
+    assert_eq!(mode(&ns, "app-settings").await.as_deref(), Some("remote"));
+    let closed = wait_for_sync(&ns, "closed", &commit, SyncResult::Invalid).await;
+    assert!(
+        closed
+            .message
+            .contains("is a remote resource on 127.0.0.1; remote resources are refused"),
+        "{}",
+        closed.message
+    );
+    daemon.stop().await;
+}
+
 const CHART: &str = "apiVersion: v2\nname: shop\nversion: 0.1.0\n";
 
 const ROLLOUT_TEMPLATE: &str = r"apiVersion: argoproj.io/v1alpha1
