@@ -5,8 +5,9 @@
 //! may sit beside it), the source's options, limits and the renderer programs. Out: the
 //! manifests, through the same validation as plain YAML, or every problem (file, line,
 //! field). Kustomize and Helm run as child processes on a private copy of the repository,
-//! fenced in ([`process`]): references out of the repository, remote bases, charts from the
-//! network and values files outside the repository are refused before they run.
+//! fenced in (clean environment, deadline, output cap, own process group): references out of
+//! the repository, remote bases from hosts the source does not allow, charts from the network
+//! and values files outside the repository are refused before they run.
 
 mod checkout;
 mod commit;
