@@ -86,14 +86,6 @@ impl Listing {
             .map(|name| join(dir, name))
             .find(|path| self.is_file(path))
     }
-
-    /// Every kustomization file in the repository.
-    pub fn kustomizations(&self) -> impl Iterator<Item = &str> {
-        self.files.iter().map(String::as_str).filter(|path| {
-            let name = path.rsplit('/').next().unwrap_or(path);
-            FILE_NAMES.contains(&name)
-        })
-    }
 }
 
 /// `path` (relative to directory `dir`, both inside the repository) resolved lexically, or
