@@ -65,6 +65,13 @@ fn a_source_saying_its_kind_must_hold_it() {
         missing.message,
         "the source sets helm, but deploy has no Chart.yaml"
     );
+    assert_eq!(
+        detect(
+            &entries(&["Chart.yaml", "kustomization.yaml"]),
+            &source(None, Some(&kustomize))
+        ),
+        Ok(Kind::Kustomize)
+    );
     let missing = detect(&entries(&["Chart.yaml"]), &source(None, Some(&kustomize))).unwrap_err();
     assert!(
         missing.message.contains("no kustomization.yaml"),

@@ -9,7 +9,7 @@ use tidegate::model::Phase;
 use tidegate::sync::SyncResult;
 
 use crate::support::daemon::{Daemon, wait_for_sync};
-use crate::support::git::{GitServer, TempDir};
+use crate::support::git::{GitServer, Repo, TempDir};
 use crate::support::{TIMEOUT, TestNamespace, healthy_on, install_crds, wait_for, wait_for_object};
 
 fn config_map(name: &str, mode: &str) -> String {
@@ -348,15 +348,9 @@ const BAD_ROUNDS: [(&str, &str, &str, &str); 4] = [
     ),
 ];
 
-/// The bad-input corpus for renderers: each bad commit (or source) is refused with a problem
-/// naming its file, applies nothing and prunes nothing — and the good commit after them does
-/// prune, so the assertions could fail.
-#[tokio::test]
-async fn bad_renders_are_refused_naming_the_file_and_prune_nothing() {
-    let ns = TestNamespace::create("render-bad").await;
-    let server = GitServer::start(None);
-    let repo = server.repo("bad");
-    let kustomization = |resources: &str| format!("resources:\n{resources}");
+/// The bad-input test's good revision: a Kustomize app (a, b), a chart (c, d) and a chart
+/// whose template renders nothing.
+fn write_good_revision(repo: &Repo) {
     repo.write("app/a.yaml", config_map("a", "one"))
         .write("app/b.yaml", config_map("b", "one"))
         .write(
@@ -372,11 +366,35 @@ async fn bad_renders_are_refused_naming_the_file_and_prune_nothing() {
         .write(
             "chart/templates/d.yaml",
             config_map("d", "{{ .Values.mode }}"),
+        )
+        .write("empty/Chart.yaml", CHART)
+        .write(
+            "empty/templates/off.yaml",
+            format!(
+                "{{{{- if .Values.on }}}}\n{}{{{{- end }}}}\n",
+                config_map("off", "on")
+            ),
         );
+}
+
+fn kustomization(resources: &str) -> String {
+    format!("resources:\n{resources}")
+}
+
+/// The bad-input corpus for renderers: each bad commit (or source) is refused with a problem
+/// naming its file, applies nothing and prunes nothing — and the good commit after them does
+/// prune, so the assertions could fail.
+#[tokio::test]
+async fn bad_renders_are_refused_naming_the_file_and_prune_nothing() {
+    let ns = TestNamespace::create("render-bad").await;
+    let server = GitServer::start(None);
+    let repo = server.repo("bad");
+    write_good_revision(&repo);
     let good = repo.commit("good");
     let url = server.url("bad");
     let sources = format!(
-        "{}{}{}",
+        "{}{}{}{}",
+        source("empty", &url, &ns, "empty", "  prune: true\n"),
         source("kust", &url, &ns, "app", "  prune: true\n"),
         source("chart", &url, &ns, "chart", "  prune: true\n  helm: {}\n"),
         source(
@@ -394,6 +412,12 @@ async fn bad_renders_are_refused_naming_the_file_and_prune_nothing() {
     );
     wait_for_sync(&ns, "kust", &good, SyncResult::Applied).await;
     wait_for_sync(&ns, "chart", &good, SyncResult::Applied).await;
+    let empty = wait_for_sync(&ns, "empty", &good, SyncResult::Invalid).await;
+    assert!(
+        empty.message.contains("the render produced no objects"),
+        "{}",
+        empty.message
+    );
     let passwd = wait_for_sync(&ns, "passwd", &good, SyncResult::Invalid).await;
     assert!(
         passwd
