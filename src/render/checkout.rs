@@ -191,6 +191,13 @@ mod tests {
         let problems = write(&DirFiles::new(source.path()), copy.path(), &limits).unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].message.contains("maxTotalBytes"));
+        // Exactly at the limits is within them.
+        let limits = Limits {
+            max_file_bytes: 5,
+            max_total_bytes: 10,
+            ..Limits::default()
+        };
+        write(&DirFiles::new(source.path()), copy.path(), &limits).unwrap();
     }
 
     #[test]
