@@ -548,6 +548,18 @@ mod tests {
     }
 
     #[test]
+    fn the_build_restricts_loads_to_the_root_and_names_helm_only_when_enabled() {
+        assert_eq!(
+            build_args(None).join(" "),
+            "build . --load-restrictor LoadRestrictionsRootOnly"
+        );
+        assert_eq!(
+            build_args(Some("/usr/local/bin/helm")).join(" "),
+            "build . --load-restrictor LoadRestrictionsRootOnly --enable-helm --helm-command /usr/local/bin/helm"
+        );
+    }
+
+    #[test]
     fn output_is_grouped_by_origin() {
         let output = "apiVersion: v1\nkind: Service\nmetadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../../base/service.yaml\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      configuredIn: kustomization.yaml\n      configuredBy:\n        kind: ConfigMapGenerator\n  name: b\n---\napiVersion: v1\nkind: Service\nmetadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../../base/service.yaml\n  name: c\n";
         let groups = split_by_origin(output);
