@@ -20,30 +20,34 @@ pub struct Args {
 pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     let kubernetes = crate::k8s::API_VERSION;
     let renderers = crate::render::Renderers::default();
-    let helm = renderer(&renderers.helm, tools::PINNED_HELM);
-    let kustomize = renderer(&renderers.kustomize, tools::PINNED_KUSTOMIZE);
+    let found: Vec<(&str, serde_json::Value)> = tools::pinned(&renderers)
+        .into_iter()
+        .map(|(program, pin)| (pin.name, renderer(program, pin)))
+        .collect();
     if args.json {
-        let report = serde_json::json!({
+        let mut report = serde_json::json!({
             "version": VERSION,
             "kubernetesApi": kubernetes,
-            "helm": helm,
-            "kustomize": kustomize,
         });
+        for (name, value) in found {
+            report[name] = value;
+        }
         writeln!(out, "{report}")?;
     } else {
         writeln!(out, "tidegate {VERSION}")?;
         writeln!(out, "kubernetes api {kubernetes}")?;
-        writeln!(out, "helm {}", shown(&helm))?;
-        writeln!(out, "kustomize {}", shown(&kustomize))?;
+        for (name, value) in &found {
+            writeln!(out, "{name} {}", shown(value))?;
+        }
     }
     Ok(())
 }
 
 /// A renderer's version and the pinned one, as found on `PATH`.
-fn renderer(program: &str, pinned: &str) -> serde_json::Value {
-    match tools::version(program) {
-        Ok(found) => serde_json::json!({ "version": found, "pinned": pinned }),
-        Err(error) => serde_json::json!({ "error": error, "pinned": pinned }),
+fn renderer(program: &str, pin: tools::Pin) -> serde_json::Value {
+    match tools::version(program, pin) {
+        Ok(found) => serde_json::json!({ "version": found, "pinned": pin.pinned }),
+        Err(error) => serde_json::json!({ "error": error, "pinned": pin.pinned }),
     }
 }
 

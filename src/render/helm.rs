@@ -67,24 +67,15 @@ pub fn release_name<'a>(options: &'a HelmOptions, source: &'a str) -> &'a str {
 /// relative to the chart's directory), in first-seen order: (file, its documents' text).
 #[must_use]
 pub fn split_by_template(output: &str) -> Vec<(String, String)> {
-    let mut groups: Vec<(String, String)> = Vec::new();
-    for document in super::documents(output) {
-        let source = document
+    super::group_documents(output, |document| {
+        document
             .lines()
             .find_map(|line| line.strip_prefix("# Source: "))
             .map_or_else(
                 || "(helm template)".to_owned(),
                 |path| in_chart(path.trim()),
-            );
-        match groups.iter_mut().find(|(file, _)| *file == source) {
-            Some((_, text)) => {
-                text.push_str("---\n");
-                text.push_str(document);
-            }
-            None => groups.push((source, document.to_owned())),
-        }
-    }
-    groups
+            )
+    })
 }
 
 /// A path as Helm prints it (`<chart name>/templates/x.yaml`) relative to the chart's

@@ -358,18 +358,9 @@ pub fn build_args(helm_command: Option<&str>) -> Vec<String> {
 /// (file, its documents' text).
 #[must_use]
 pub fn split_by_origin(output: &str) -> Vec<(String, String)> {
-    let mut groups: Vec<(String, String)> = Vec::new();
-    for document in super::documents(output) {
-        let origin = origin_path(document).unwrap_or_else(|| "(kustomize build)".to_owned());
-        match groups.iter_mut().find(|(file, _)| *file == origin) {
-            Some((_, text)) => {
-                text.push_str("---\n");
-                text.push_str(document);
-            }
-            None => groups.push((origin, document.to_owned())),
-        }
-    }
-    groups
+    super::group_documents(output, |document| {
+        origin_path(document).unwrap_or_else(|| "(kustomize build)".to_owned())
+    })
 }
 
 /// The `path:` (or `configuredIn:`) of a document's origin annotation, as kustomize prints it

@@ -192,11 +192,13 @@ impl<'a> Rendering<'a> {
             .kustomization_in(&self.path)
             .ok_or_else(|| vec![problem("", "no kustomization.yaml".into())])?;
         let root_text = self.checked_kustomizations(&root, &options)?;
+        // A kustomize failure is reported at the source's kustomization.
+        let failed_at = relative_path(&self.path, &root);
         let kustomize = tools::locate(&self.renderers.kustomize)
             .map_err(|message| vec![problem("", message)])?;
         let records_origin = kustomize::records_origin(&root_text);
         for edit in kustomize::edits(&options, records_origin) {
-            self.run_tool(&kustomize, edit, Kind::Kustomize)?;
+            self.run_tool(&kustomize, edit, Kind::Kustomize, &failed_at)?;
         }
         let helm = if options.enable_helm {
             Some(
@@ -211,6 +213,7 @@ impl<'a> Rendering<'a> {
             &kustomize,
             kustomize::build_args(helm.as_deref()),
             Kind::Kustomize,
+            &failed_at,
         )?;
         let mut manifests = self.manifests(kustomize::split_by_origin(&output))?;
         if !records_origin {
@@ -296,16 +299,18 @@ impl<'a> Rendering<'a> {
             namespace,
             &values,
         );
-        let output = self.run_tool(&helm, args, Kind::Helm)?;
+        let output = self.run_tool(&helm, args, Kind::Helm, "")?;
         self.manifests(helm::split_by_template(&output))
     }
 
-    /// Runs a renderer in the source's directory of the copy; its stdout as text.
+    /// Runs a renderer in the source's directory of the copy; its stdout as text. A failure
+    /// is a problem at `failed_at` (unless Helm names its template).
     fn run_tool(
         &self,
         program: &Path,
         args: Vec<String>,
         kind: Kind,
+        failed_at: &str,
     ) -> Result<String, Vec<Problem>> {
         let output = Run {
             program,
@@ -316,16 +321,7 @@ impl<'a> Rendering<'a> {
             max_output: self.limits.max_total_bytes,
         }
         .output()
-        .map_err(|error| {
-            let root = match kind {
-                Kind::Kustomize => self
-                    .listing
-                    .kustomization_in(&self.path)
-                    .map_or_else(String::new, |file| relative_path(&self.path, &file)),
-                _ => String::new(),
-            };
-            vec![tool_problem(kind, &error, self.work.path(), &root)]
-        })?;
+        .map_err(|error| vec![tool_problem(kind, &error, self.work.path(), failed_at)])?;
         String::from_utf8(output).map_err(|_| {
             vec![problem(
                 "",
@@ -347,26 +343,22 @@ impl<'a> Rendering<'a> {
     }
 }
 
-/// A renderer's failure, its work directory left out of the message: for Helm at the
-/// template and line it names, for Kustomize at the source's kustomization.
-fn tool_problem(kind: Kind, error: &process::RunError, work: &Path, root: &str) -> Problem {
+/// A renderer's failure at `failed_at`, its work directory left out of the message; for
+/// Helm at the template and line it names, when it names them.
+fn tool_problem(kind: Kind, error: &process::RunError, work: &Path, failed_at: &str) -> Problem {
     let copy = format!("{}/", work.join("repo").display());
     let mut found = problem(
-        "",
+        failed_at,
         error
             .to_string()
             .replace(&copy, "")
             .replace(&*work.to_string_lossy(), "<work>"),
     );
-    match (kind, error) {
-        (Kind::Helm, process::RunError::Failed { stderr, .. }) => {
-            if let Some((file, line)) = helm::error_location(stderr) {
-                found.file = file;
-                found.line = line;
-            }
-        }
-        (Kind::Kustomize, _) => root.clone_into(&mut found.file),
-        _ => {}
+    if let (Kind::Helm, process::RunError::Failed { stderr, .. }) = (kind, error)
+        && let Some((file, line)) = helm::error_location(stderr)
+    {
+        found.file = file;
+        found.line = line;
     }
     found
 }
@@ -393,6 +385,23 @@ fn documents(output: &str) -> Vec<&str> {
                 .any(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
         })
         .collect()
+}
+
+/// The documents of a renderer's output grouped by the file `file_of` names for each, in
+/// first-seen order: (file, its documents joined as one YAML stream).
+fn group_documents(output: &str, file_of: impl Fn(&str) -> String) -> Vec<(String, String)> {
+    let mut groups: Vec<(String, String)> = Vec::new();
+    for document in documents(output) {
+        let file = file_of(document);
+        match groups.iter_mut().find(|(name, _)| *name == file) {
+            Some((_, text)) => {
+                text.push_str("---\n");
+                text.push_str(document);
+            }
+            None => groups.push((file, document.to_owned())),
+        }
+    }
+    groups
 }
 
 /// Problems' files, relative to the repository, made relative to the source's directory.

@@ -56,17 +56,46 @@ pub fn environment(work: &Path) -> Vec<(String, String)> {
     ]
 }
 
-/// What `helm` or `kustomize` reports as its version (`v3.22.0`), or why it cannot say.
-pub fn version(program: &str) -> Result<String, String> {
+/// A renderer and the release tidegate is tested with.
+#[derive(Clone, Copy, Debug)]
+pub struct Pin {
+    /// Its name (`helm`).
+    pub name: &'static str,
+    /// The release tidegate is tested with.
+    pub pinned: &'static str,
+    /// The arguments that make it print its version first.
+    version_args: &'static [&'static str],
+}
+
+/// Helm, as pinned.
+pub const HELM: Pin = Pin {
+    name: "helm",
+    pinned: PINNED_HELM,
+    version_args: &["version", "--short"],
+};
+
+/// Kustomize, as pinned.
+pub const KUSTOMIZE: Pin = Pin {
+    name: "kustomize",
+    pinned: PINNED_KUSTOMIZE,
+    version_args: &["version"],
+};
+
+/// Each configured renderer program with its pin.
+#[must_use]
+pub fn pinned(renderers: &super::Renderers) -> [(&str, Pin); 2] {
+    [(&renderers.helm, HELM), (&renderers.kustomize, KUSTOMIZE)]
+}
+
+/// What `program` (the renderer `pin` describes) reports as its version (`v3.22.0`), or why
+/// it cannot say.
+pub fn version(program: &str, pin: Pin) -> Result<String, String> {
     let path = locate(program)?;
-    let is_helm = path
-        .file_name()
-        .is_some_and(|name| name.to_string_lossy().contains("helm"));
-    let args = if is_helm {
-        vec!["version".to_owned(), "--short".to_owned()]
-    } else {
-        vec!["version".to_owned()]
-    };
+    let args = pin
+        .version_args
+        .iter()
+        .map(|arg| (*arg).to_owned())
+        .collect();
     let work = std::env::temp_dir();
     let output = Run {
         program: &path,
@@ -87,11 +116,9 @@ pub fn version(program: &str) -> Result<String, String> {
 /// Checks the renderers at start-up: each one's version is logged, with a warning when it is
 /// not the pinned one or cannot run (its sources then fail to render, naming it).
 pub fn log_versions(renderers: &super::Renderers) {
-    for (program, pinned) in [
-        (&renderers.helm, PINNED_HELM),
-        (&renderers.kustomize, PINNED_KUSTOMIZE),
-    ] {
-        match version(program) {
+    for (program, pin) in pinned(renderers) {
+        let pinned = pin.pinned;
+        match version(program, pin) {
             Ok(found) if found == pinned => tracing::info!(program, version = %found, "renderer"),
             Ok(found) => {
                 tracing::warn!(program, version = %found, pinned, "renderer is not the version tidegate is tested with");
