@@ -16,7 +16,8 @@ RUN cargo build --release --locked && install -D -m 0755 target/release/tidegate
 
 FROM docker.io/library/golang:1.26-trixie AS renderers
 ENV CGO_ENABLED=0 GOFLAGS=-mod=mod GOBIN=/out
-RUN go install -trimpath -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@v3.22.0 \
+RUN go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v3.22.0" \
+      helm.sh/helm/v3/cmd/helm@v3.22.0 \
  && go install -trimpath -ldflags "-s -w" sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
 
 FROM docker.io/library/debian:trixie-slim
