@@ -6,7 +6,6 @@
 //! (a file or an environment variable), read when used and redacted from `Debug`.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::manifest::{FieldPath, Limits, Problem, Problems, line_of};
 use crate::model::parse_go_duration;
 use crate::render::{HelmOptions, KustomizeOptions, Renderers};
+pub use crate::secret::{Secret, SecretError, SecretRef};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -363,87 +363,6 @@ fn default_username() -> String {
     "git".to_owned()
 }
 
-/// Where a secret is read from: exactly one of a file or an environment variable.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SecretRef {
-    /// A file holding the secret (trailing newlines are dropped).
-    #[serde(default)]
-    pub file: Option<PathBuf>,
-    /// An environment variable holding the secret.
-    #[serde(default)]
-    pub env: Option<String>,
-}
-
-/// A secret value: its `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The value, for the one place that sends it.
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// A secret could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    /// The file could not be read.
-    #[error("read secret file {path}")]
-    ReadFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The secret is empty (an empty key or password would let anyone in).
-    #[error("the secret in {0} is empty")]
-    Empty(String),
-    /// The variable is unset or not Unicode.
-    #[error("environment variable {0} is not set")]
-    MissingEnv(String),
-    /// Neither or both places were given (prevented by validation).
-    #[error("a secret needs exactly one of file or env")]
-    Unspecified,
-}
-
-impl SecretRef {
-    /// Reads the secret now (files may be rotated: read on every use).
-    pub fn read(&self) -> Result<Secret, SecretError> {
-        let (secret, place) = match (&self.file, &self.env) {
-            (Some(path), None) => (
-                std::fs::read_to_string(path)
-                    .map(|text| Secret(text.trim_end_matches(['\n', '\r']).to_owned()))
-                    .map_err(|source| SecretError::ReadFile {
-                        path: path.clone(),
-                        source,
-                    })?,
-                path.display().to_string(),
-            ),
-            (None, Some(name)) => (
-                std::env::var(name)
-                    .map(Secret)
-                    .map_err(|_| SecretError::MissingEnv(name.clone()))?,
-                format!("${name}"),
-            ),
-            _ => return Err(SecretError::Unspecified),
-        };
-        if secret.0.is_empty() {
-            return Err(SecretError::Empty(place));
-        }
-        Ok(secret)
-    }
-}
-
 /// Where tidegate keeps its state.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -585,6 +504,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The renderers, with the chart cache's default (`.charts` in the state cache) filled in.
+    #[must_use]
+    pub fn renderers(&self) -> Renderers {
+        let mut renderers = self.renderers.clone();
+        renderers
+            .chart_cache
+            .get_or_insert_with(|| self.state.cache_dir().join(".charts"));
+        renderers
+    }
+
     /// Reads and checks the file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -753,6 +682,9 @@ fn source_problems<'a>(
             "a source is rendered by helm or kustomize, not both".to_owned(),
         ));
     }
+    if let Some(chart) = source.helm.as_ref().and_then(|helm| helm.chart.as_ref()) {
+        chart_problems(chart, &at.key("helm").key("chart"), problems);
+    }
     match parse_go_duration(&source.interval) {
         Ok(interval) if interval >= Duration::from_secs(1) => {}
         Ok(_) => problems.push((at.key("interval"), "must be at least 1s".to_owned())),
@@ -864,6 +796,55 @@ fn leader_election_problems(
     }
 }
 
+fn chart_problems(
+    chart: &crate::render::ChartReference,
+    at: &FieldPath,
+    problems: &mut Vec<(FieldPath, String)>,
+) {
+    use crate::render::chart::{index, oci, version::Constraint};
+    let repository = if chart.repository.starts_with("oci://") {
+        oci::Chart::new(&chart.repository, &chart.name, chart.plain_http).map(|_| ())
+    } else if chart.plain_http {
+        Err("plainHttp is for oci:// registries (an HTTP repository says http://)".to_owned())
+    } else {
+        index::base(&chart.repository).and_then(|url| {
+            if url.username().is_empty() && url.password().is_none() {
+                Ok(())
+            } else {
+                Err("credentials must not be written in the URL: use auth".to_owned())
+            }
+        })
+    };
+    if let Err(why) = repository {
+        problems.push((at.key("repository"), why));
+    }
+    if chart.name.is_empty() || chart.name.contains(['/', '?', '#', ' ']) {
+        problems.push((
+            at.key("name"),
+            "must be a chart's name (no '/', '?', '#' or spaces)".to_owned(),
+        ));
+    }
+    if let Some(version) = chart.version.as_deref().filter(|v| !v.trim().is_empty())
+        && let Err(why) = Constraint::parse(version)
+    {
+        problems.push((at.key("version"), why));
+    }
+    if let Some(auth) = &chart.auth {
+        secret_problems(&auth.password, &at.key("auth").key("password"), problems);
+        let sent_to = match chart.repository.strip_prefix("oci://") {
+            Some(rest) if chart.plain_http => format!("http://{rest}"),
+            Some(rest) => format!("https://{rest}"),
+            None => chart.repository.clone(),
+        };
+        if !sends_credentials_safely(&sent_to) {
+            problems.push((
+                at.key("auth"),
+                "credentials are sent over https only (or http to a loopback address)".to_owned(),
+            ));
+        }
+    }
+}
+
 fn secret_problems(secret: &SecretRef, at: &FieldPath, problems: &mut Vec<(FieldPath, String)>) {
     if secret.file.is_some() == secret.env.is_some() {
         problems.push((at.clone(), "needs exactly one of file or env".to_owned()));
@@ -943,6 +924,72 @@ mod tests {
         assert_eq!(local.interval(), Duration::from_secs(10));
         assert_eq!(config.state.namespace, "tidegate-system");
         assert_eq!(config.limits, Limits::default());
+    }
+
+    #[test]
+    fn chart_references_are_checked_with_their_line() {
+        let found = problems(
+            "sources:
+- name: a
+  url: file:///r
+  helm:
+    chart: {repository: ftp://charts.example.com, name: web}
+- name: b
+  url: file:///r
+  helm:
+    chart:
+      repository: oci://ghcr.io/Org
+      name: web/api
+      version: '>=banana'
+      plainHttp: true
+      auth: {username: u, password: {env: T}}
+- name: c
+  url: file:///r
+  helm:
+    chart:
+      repository: http://charts.example.com
+      name: web
+      auth: {username: u, password: {env: T}}
+- name: d
+  url: file:///r
+  helm:
+    chart:
+      repository: http://charts.example.com
+      name: web
+      plainHttp: true
+- name: e
+  url: file:///r
+  helm:
+    chart: {repository: 'https://u:p@charts.example.com', name: web}
+",
+        );
+        let expected = [
+            "tidegate.yaml:5: sources[0].helm.chart.repository: chart repository \"ftp://charts.example.com\": an HTTP repository is http:// or https:// (an OCI registry is oci://)",
+            "tidegate.yaml:10: sources[1].helm.chart.repository: chart \"web/api\" in \"oci://ghcr.io/Org\": \"Org/web/api\" is not a registry repository name",
+            "tidegate.yaml:11: sources[1].helm.chart.name: must be a chart's name (no '/', '?', '#' or spaces)",
+            "tidegate.yaml:12: sources[1].helm.chart.version: version constraint \">=banana\": \"banana\": unexpected character 'b' while parsing major version number",
+            "tidegate.yaml:14: sources[1].helm.chart.auth: credentials are sent over https only (or http to a loopback address)",
+            "tidegate.yaml:21: sources[2].helm.chart.auth: credentials are sent over https only (or http to a loopback address)",
+            "tidegate.yaml:26: sources[3].helm.chart.repository: plainHttp is for oci:// registries (an HTTP repository says http://)",
+            "tidegate.yaml:32: sources[4].helm.chart.repository: credentials must not be written in the URL: use auth",
+        ];
+        assert_eq!(found, expected);
+        let fine = "sources:
+- name: a
+  url: file:///r
+  helm:
+    chart:
+      repository: oci://127.0.0.1:5000/charts
+      name: web
+      version: ~1.2
+      plainHttp: true
+      auth: {username: u, password: {env: T}}
+";
+        let config = Config::parse(fine, "tidegate.yaml").expect("valid");
+        assert_eq!(
+            config.renderers().chart_cache,
+            Some(config.state.cache_dir().join(".charts"))
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod model;
 #[cfg(test)]
 mod recorder;
 pub mod render;
+pub mod secret;
 pub mod server;
 pub mod source;
 pub mod sync;

@@ -58,7 +58,7 @@ pub(super) async fn fetch_and_render(
     source: &SourceConfig,
 ) -> anyhow::Result<(
     String,
-    Result<(crate::render::Kind, Vec<crate::manifest::Manifest>), manifest::Problems>,
+    Result<(crate::render::Kind, Vec<crate::manifest::Manifest>), crate::render::RenderFailure>,
 )> {
     let cache = GitCache::new(
         config.state.cache_dir().join(&source.name),
@@ -71,11 +71,7 @@ pub(super) async fn fetch_and_render(
         }),
         None => None,
     };
-    let (owned, limits, renderers) = (
-        source.clone(),
-        config.limits.clone(),
-        config.renderers.clone(),
-    );
+    let (owned, limits, renderers) = (source.clone(), config.limits.clone(), config.renderers());
     tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let fetched = cache.fetch(&owned.reference, credentials.as_ref())?;
         let rendered = crate::render::render_commit(
@@ -125,9 +121,9 @@ async fn source_diff(
 ) -> anyhow::Result<DriftReport> {
     let (commit, rendered) = fetch_and_render(config, source).await?;
     let rendered = rendered.map(|(_, manifests)| manifests);
-    let manifests = rendered.map_err(|problems| {
+    let manifests = rendered.map_err(|failure| {
         anyhow::anyhow!(
-            "source {} at {commit} has invalid manifests:\n{problems}",
+            "source {} at {commit} does not render: {failure}",
             source.name
         )
     })?;

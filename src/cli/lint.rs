@@ -42,7 +42,8 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
         let (rendered, prefix) = if is_dir {
             let rendered =
                 crate::render::render_dir(path, &Limits::default(), &Renderers::default())
-                    .map(|(_, manifests)| manifests);
+                    .map(|(_, manifests)| manifests)
+                    .map_err(crate::render::RenderFailure::into_problems);
             (rendered, format!("{}/", path.display()))
         } else {
             // A file's problems already carry its path.

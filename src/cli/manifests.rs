@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::manifest::{Limits, Manifest};
-use crate::render::{Kind, Renderers};
+use crate::manifest::Manifest;
+use crate::render::Kind;
 
 /// Arguments of `tidegate render`.
 #[derive(Debug, clap::Args)]
@@ -30,10 +30,8 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
         } else {
             None
         };
-        let (limits, renderers) = config.map_or_else(
-            || (Limits::default(), Renderers::default()),
-            |config| (config.limits, config.renderers),
-        );
+        let config = config.unwrap_or_default();
+        let (limits, renderers) = (config.limits.clone(), config.renderers());
         (
             format!("directory {}", directory.display()),
             crate::render::render_dir(&directory, &limits, &renderers),
@@ -57,7 +55,7 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     };
     match rendered {
         Ok((kind, manifests)) => write_manifests(&what, kind, &manifests, out),
-        Err(problems) => anyhow::bail!("{what} does not render:\n{problems}"),
+        Err(failure) => anyhow::bail!("{what} does not render: {failure}"),
     }
 }
 

@@ -111,7 +111,7 @@ pub async fn run(
             views: views.clone(),
             wake,
             limits: config.limits.clone(),
-            renderers: config.renderers.clone(),
+            renderers: config.renderers(),
             recorder: recorder.clone(),
             looked_once: looked_once.clone(),
             leading: leading.clone(),

@@ -16,6 +16,7 @@ use tokio::sync::{Notify, RwLock, watch};
 use crate::config::{SourceConfig, Transport};
 use crate::manifest::{self, Limits, Manifest, Problems};
 use crate::metrics::{Metrics, SyncLabels};
+use crate::render::RenderFailure;
 use crate::server::SourceView;
 use crate::source::{self, Credentials, GitCache, GitError};
 use crate::sync::{
@@ -249,7 +250,7 @@ impl SourceLoop {
         Ok(fetched.commit)
     }
 
-    async fn render(&self, commit: &str) -> Result<Vec<Manifest>, Problems> {
+    async fn render(&self, commit: &str) -> Result<Vec<Manifest>, RenderFailure> {
         let cache = self.cache.clone();
         let commit = commit.to_owned();
         let config = self.config.clone();
@@ -262,12 +263,12 @@ impl SourceLoop {
         })
         .await
         .unwrap_or_else(|panicked| {
-            Err(Problems(vec![manifest::Problem {
+            Err(RenderFailure::Invalid(Problems(vec![manifest::Problem {
                 file: String::new(),
                 line: None,
                 field: None,
                 message: panicked.to_string(),
-            }]))
+            }])))
         })
     }
 
@@ -292,12 +293,16 @@ impl SourceLoop {
         tracing::info!(source = name, commit, "syncing");
         let manifests = match self.render(commit).await {
             Ok(manifests) => manifests,
-            Err(problems) => {
-                let message =
-                    format!("commit {commit} not applied: invalid manifests:\n{problems}");
+            Err(failure) => {
+                // An unreachable chart repository is retried at the next poll; invalid
+                // manifests wait for a new commit.
+                let result = match failure {
+                    RenderFailure::Invalid(_) => SyncResult::Invalid,
+                    RenderFailure::Unavailable(_) => SyncResult::Failed,
+                };
+                let message = format!("commit {commit} not applied: {failure}");
                 tracing::error!(source = name, "{message}");
-                self.finish(memory, SyncResult::Invalid, message, Some(commit))
-                    .await;
+                self.finish(memory, result, message, Some(commit)).await;
                 return;
             }
         };

@@ -1,7 +1,7 @@
 //! Rendering a source at a commit of its Git cache (the daemon, `tidegate diff` and
 //! `tidegate render` all go through here, so they render alike). Blocking.
 
-use super::{Kind, Renderers, Source};
+use super::{Kind, RenderFailure, Renderers, Source};
 use crate::manifest::{Files, Limits, Manifest, Problem, Problems};
 use crate::source::{GitCache, GitError};
 
@@ -12,14 +12,14 @@ pub fn render_commit(
     source: &Source<'_>,
     limits: &Limits,
     renderers: &Renderers,
-) -> Result<(Kind, Vec<Manifest>), Problems> {
+) -> Result<(Kind, Vec<Manifest>), RenderFailure> {
     let unreadable = |error: &GitError| {
-        Problems(vec![Problem {
+        RenderFailure::Invalid(Problems(vec![Problem {
             file: String::new(),
             line: None,
             field: None,
             message: crate::k8s::describe_error(error),
-        }])
+        }]))
     };
     let dir = cache
         .tree(commit, source.path)

@@ -5,15 +5,15 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Kind, Renderers, Source};
-use crate::manifest::{DirFiles, Files, Limits, Manifest, Problems};
+use super::{Kind, RenderFailure, Renderers, Source};
+use crate::manifest::{DirFiles, Files, Limits, Manifest};
 
 /// Renders `dir` with the kind detected from its files, as a source named after it.
 pub fn render_dir(
     dir: &Path,
     limits: &Limits,
     renderers: &Renderers,
-) -> Result<(Kind, Vec<Manifest>), Problems> {
+) -> Result<(Kind, Vec<Manifest>), RenderFailure> {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
     let root = repository_root(&dir);
     let path = dir

@@ -6,9 +6,11 @@
 //! manifests, through the same validation as plain YAML, or every problem (file, line,
 //! field). Kustomize and Helm run as child processes on a private copy of the repository,
 //! fenced in (clean environment, deadline, output cap, own process group): references out of
-//! the repository, remote bases from hosts the source does not allow, charts from the network
-//! and values files outside the repository are refused before they run.
+//! the repository, remote bases from hosts the source does not allow, Kustomize charts from
+//! the network and values files outside the repository are refused before they run. A chart
+//! from a chart repository is fetched by tidegate itself (`chart`), never by Helm.
 
+pub mod chart;
 mod checkout;
 mod commit;
 pub mod helm;
@@ -24,7 +26,7 @@ use std::time::Duration;
 
 pub use commit::render_commit;
 pub use local::render_dir;
-pub use options::{HelmOptions, KustomizeOptions, Renderers};
+pub use options::{ChartAuth, ChartReference, HelmOptions, KustomizeOptions, Renderers};
 
 use crate::manifest::{self, Entry, Files, Limits, Manifest, Problem, Problems};
 use checkout::WorkDir;
@@ -50,6 +52,35 @@ impl Kind {
             Self::Directory => "directory",
             Self::Kustomize => "kustomize",
             Self::Helm => "helm",
+        }
+    }
+}
+
+/// Why a source did not render.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RenderFailure {
+    /// What Git holds is wrong: only a new commit fixes it.
+    #[error("invalid manifests:\n{0}")]
+    Invalid(Problems),
+    /// Something outside Git (a chart repository) could not be reached, refused or answered
+    /// wrongly: the same commit may render later.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<Problems> for RenderFailure {
+    fn from(problems: Problems) -> Self {
+        Self::Invalid(problems)
+    }
+}
+
+impl RenderFailure {
+    /// Every problem, an unavailable chart as one.
+    #[must_use]
+    pub fn into_problems(self) -> Problems {
+        match self {
+            Self::Invalid(problems) => problems,
+            Self::Unavailable(message) => Problems(vec![problem("", message)]),
         }
     }
 }
@@ -88,8 +119,13 @@ pub fn detect(entries: &[Entry], source: &Source<'_>) -> Result<Kind, Problem> {
         (Some(_), Some(_)) => Err(refuse(
             "the source sets both helm and kustomize; choose one".into(),
         )),
+        (Some(helm), None) if helm.chart.is_some() && chart => Err(refuse(format!(
+            "the source names a chart in helm.chart, and {} holds a Chart.yaml too; choose one",
+            shown(source.path)
+        ))),
+        (Some(helm), None) if helm.chart.is_some() => Ok(Kind::Helm),
         (Some(_), None) if !chart => Err(refuse(format!(
-            "the source sets helm, but {} has no Chart.yaml",
+            "the source sets helm, but {} has no Chart.yaml (or name one in helm.chart)",
             shown(source.path)
         ))),
         (Some(_), None) => Ok(Kind::Helm),
@@ -130,7 +166,7 @@ pub fn render(
     source: &Source<'_>,
     limits: &Limits,
     renderers: &Renderers,
-) -> Result<(Kind, Vec<Manifest>), Problems> {
+) -> Result<(Kind, Vec<Manifest>), RenderFailure> {
     let entries = dir.entries().map_err(|error| unreadable(&error))?;
     let kind = detect(&entries, source).map_err(|problem| Problems(vec![problem]))?;
     let manifests = match kind {
@@ -138,9 +174,7 @@ pub fn render(
         Kind::Kustomize => Rendering::new(repository, source, limits, renderers)?
             .kustomize()
             .map_err(Problems)?,
-        Kind::Helm => Rendering::new(repository, source, limits, renderers)?
-            .helm()
-            .map_err(Problems)?,
+        Kind::Helm => Rendering::new(repository, source, limits, renderers)?.helm()?,
     };
     Ok((kind, manifests))
 }
@@ -198,7 +232,7 @@ impl<'a> Rendering<'a> {
             .map_err(|message| vec![problem("", message)])?;
         let records_origin = kustomize::records_origin(&root_text);
         for edit in kustomize::edits(&options, records_origin) {
-            self.run_tool(&kustomize, edit, Kind::Kustomize, &failed_at)?;
+            self.run_tool(&kustomize, edit, &self.dir(), Kind::Kustomize, &failed_at)?;
         }
         let helm = if options.enable_helm {
             Some(
@@ -212,6 +246,7 @@ impl<'a> Rendering<'a> {
         let output = self.run_tool(
             &kustomize,
             kustomize::build_args(helm.as_deref()),
+            &self.dir(),
             Kind::Kustomize,
             &failed_at,
         )?;
@@ -254,7 +289,7 @@ impl<'a> Rendering<'a> {
         }
     }
 
-    fn helm(&self) -> Result<Vec<Manifest>, Vec<Problem>> {
+    fn helm(&self) -> Result<Vec<Manifest>, RenderFailure> {
         let options = self.source.helm.cloned().unwrap_or_default();
         let mut values = Vec::new();
         let mut problems = Vec::new();
@@ -276,16 +311,21 @@ impl<'a> Rendering<'a> {
         ] {
             if let Some(text) = text {
                 let path = self.work.path().join(name);
-                std::fs::write(&path, text)
-                    .map_err(|error| vec![problem("", format!("cannot write {name}: {error}"))])?;
+                std::fs::write(&path, text).map_err(|error| {
+                    Problems(vec![problem("", format!("cannot write {name}: {error}"))])
+                })?;
                 values.push(path);
             }
         }
         if !problems.is_empty() {
-            return Err(problems);
+            return Err(Problems(problems).into());
         }
-        let helm =
-            tools::locate(&self.renderers.helm).map_err(|message| vec![problem("", message)])?;
+        let helm = tools::locate(&self.renderers.helm)
+            .map_err(|message| Problems(vec![problem("", message)]))?;
+        let chart_dir = match &options.chart {
+            Some(reference) => self.fetch_chart(reference)?,
+            None => self.dir(),
+        };
         let namespace = options
             .namespace
             .as_deref()
@@ -299,23 +339,53 @@ impl<'a> Rendering<'a> {
             namespace,
             &values,
         );
-        let output = self.run_tool(&helm, args, Kind::Helm, "")?;
-        self.manifests(helm::split_by_template(&output))
+        let output = self
+            .run_tool(&helm, args, &chart_dir, Kind::Helm, "")
+            .map_err(Problems)?;
+        Ok(self
+            .manifests(helm::split_by_template(&output))
+            .map_err(Problems)?)
     }
 
-    /// Runs a renderer in the source's directory of the copy; its stdout as text. A failure
+    /// The chart `reference` names, fetched and unpacked beside the copy.
+    fn fetch_chart(&self, reference: &ChartReference) -> Result<std::path::PathBuf, RenderFailure> {
+        let fetched = chart::fetch(
+            reference,
+            self.renderers.chart_cache.as_deref(),
+            &self.work.path().join("chart"),
+            self.limits,
+        )
+        .map_err(|why| {
+            RenderFailure::Unavailable(format!(
+                "helm.chart {} from {}: {why}",
+                reference.name, reference.repository
+            ))
+        })?;
+        tracing::info!(
+            source = self.source.name,
+            chart = %reference.name,
+            version = %fetched.version,
+            digest = %fetched.digest.oci(),
+            cached = fetched.cached,
+            "chart fetched"
+        );
+        Ok(fetched.dir)
+    }
+
+    /// Runs a renderer in `dir`; its stdout as text. A failure
     /// is a problem at `failed_at` (unless Helm names its template).
     fn run_tool(
         &self,
         program: &Path,
         args: Vec<String>,
+        dir: &Path,
         kind: Kind,
         failed_at: &str,
     ) -> Result<String, Vec<Problem>> {
         let output = Run {
             program,
             args,
-            dir: &self.dir(),
+            dir,
             env: tools::environment(self.work.path()),
             timeout: Duration::from_secs(self.limits.render_timeout_seconds),
             max_output: self.limits.max_total_bytes,

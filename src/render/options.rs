@@ -2,21 +2,28 @@
 //! same names), and where the renderers are.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A Helm chart source (the source's `path` holds `Chart.yaml`).
+use crate::secret::SecretRef;
+
+/// A Helm chart source: the source's `path` holds `Chart.yaml`, or `chart` names one in a
+/// chart repository (then `path` holds only the values files).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HelmOptions {
+    /// A chart from an HTTP chart repository or an OCI registry, instead of one in Git.
+    #[serde(default)]
+    pub chart: Option<ChartReference>,
     /// The release name (default: the source's name).
     #[serde(default)]
     pub release_name: Option<String>,
     /// `.Release.Namespace` (default: the source's `namespace`, else `default`).
     #[serde(default)]
     pub namespace: Option<String>,
-    /// Values files, relative to the chart's directory, in order; inside the repository only.
+    /// Values files, relative to the source's `path`, in order; inside the repository only.
     #[serde(default, alias = "valuesFiles")]
     pub value_files: Vec<String>,
     /// Values as YAML text, applied after the files.
@@ -25,6 +32,37 @@ pub struct HelmOptions {
     /// Values as a mapping, applied after `values`.
     #[serde(default)]
     pub values_object: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A chart in a chart repository, as `helm pull` names it.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChartReference {
+    /// The repository: an HTTP chart repository (`https://charts.example.com`, serving
+    /// `index.yaml`) or an OCI registry and namespace (`oci://registry.example.com/charts`).
+    pub repository: String,
+    /// The chart's name in the repository.
+    pub name: String,
+    /// A version or a Helm version constraint (`1.4.2`, `~1.4`, `>=1.2, <2`, `1.x`); the
+    /// newest version that satisfies it is taken. Absent: the newest stable version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Credentials for the repository (sent to its host only).
+    #[serde(default)]
+    pub auth: Option<ChartAuth>,
+    /// OCI only: talk plain HTTP to the registry (a registry on loopback without TLS).
+    #[serde(default)]
+    pub plain_http: bool,
+}
+
+/// HTTP basic credentials for a chart repository or registry.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChartAuth {
+    /// The user name.
+    pub username: String,
+    /// Where to read the password or token.
+    pub password: SecretRef,
 }
 
 /// A Kustomize source (the source's `path` holds a kustomization) and the overrides applied
@@ -69,6 +107,10 @@ pub struct Renderers {
     /// The `kustomize` program (Kustomize 5).
     #[serde(default = "default_kustomize")]
     pub kustomize: String,
+    /// Where charts from chart repositories are kept, by digest (default: `.charts` in
+    /// `state.cacheDir`).
+    #[serde(default)]
+    pub chart_cache: Option<PathBuf>,
 }
 
 impl Default for Renderers {
@@ -76,6 +118,7 @@ impl Default for Renderers {
         Self {
             helm: default_helm(),
             kustomize: default_kustomize(),
+            chart_cache: None,
         }
     }
 }

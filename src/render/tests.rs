@@ -63,7 +63,34 @@ fn a_source_saying_its_kind_must_hold_it() {
     let missing = detect(&entries(&["a.yaml"]), &source(Some(&helm), None)).unwrap_err();
     assert_eq!(
         missing.message,
-        "the source sets helm, but deploy has no Chart.yaml"
+        "the source sets helm, but deploy has no Chart.yaml (or name one in helm.chart)"
+    );
+    let from_repository = HelmOptions {
+        chart: Some(crate::render::ChartReference {
+            repository: "https://charts.example.com".into(),
+            name: "web".into(),
+            version: None,
+            auth: None,
+            plain_http: false,
+        }),
+        ..HelmOptions::default()
+    };
+    assert_eq!(
+        detect(
+            &entries(&["values.yaml"]),
+            &source(Some(&from_repository), None)
+        ),
+        Ok(Kind::Helm)
+    );
+    let both = detect(
+        &entries(&["Chart.yaml"]),
+        &source(Some(&from_repository), None),
+    )
+    .unwrap_err();
+    assert!(
+        both.message.contains("holds a Chart.yaml too"),
+        "{}",
+        both.message
     );
     assert_eq!(
         detect(

@@ -5,6 +5,7 @@
 mod support;
 
 mod analysis;
+mod charts;
 mod cluster;
 mod crds;
 mod dashboard;

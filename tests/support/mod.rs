@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
+pub mod charts;
 pub mod daemon;
 pub mod git;
 pub mod gitea;
