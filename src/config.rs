@@ -606,6 +606,18 @@ impl Config {
                 &mut problems,
             );
         }
+        for (index, repository) in self.renderers.chart_repositories.iter().enumerate() {
+            chart_repository_problems(
+                (&repository.url, "url"),
+                repository.auth.as_ref(),
+                repository.plain_http,
+                &FieldPath::default()
+                    .key("renderers")
+                    .key("chartRepositories")
+                    .index(index),
+                &mut problems,
+            );
+        }
         problems
     }
 
@@ -801,22 +813,20 @@ fn chart_problems(
     at: &FieldPath,
     problems: &mut Vec<(FieldPath, String)>,
 ) {
-    use crate::render::chart::{index, oci, version::Constraint};
-    let repository = if chart.repository.starts_with("oci://") {
-        oci::Chart::new(&chart.repository, &chart.name, chart.plain_http).map(|_| ())
-    } else if chart.plain_http {
-        Err("plainHttp is for oci:// registries (an HTTP repository says http://)".to_owned())
+    use crate::render::chart::{oci, version::Constraint};
+    let oci = chart.repository.starts_with("oci://");
+    if oci {
+        if let Err(why) = oci::Chart::new(&chart.repository, &chart.name, chart.plain_http) {
+            problems.push((at.key("repository"), why));
+        }
     } else {
-        index::base(&chart.repository).and_then(|url| {
-            if url.username().is_empty() && url.password().is_none() {
-                Ok(())
-            } else {
-                Err("credentials must not be written in the URL: use auth".to_owned())
-            }
-        })
-    };
-    if let Err(why) = repository {
-        problems.push((at.key("repository"), why));
+        chart_repository_problems(
+            (&chart.repository, "repository"),
+            chart.auth.as_ref(),
+            chart.plain_http,
+            at,
+            problems,
+        );
     }
     if chart.name.is_empty() || chart.name.contains(['/', '?', '#', ' ']) {
         problems.push((
@@ -829,12 +839,59 @@ fn chart_problems(
     {
         problems.push((at.key("version"), why));
     }
-    if let Some(auth) = &chart.auth {
+    if oci {
+        chart_auth_problems(
+            &chart.repository,
+            chart.auth.as_ref(),
+            chart.plain_http,
+            at,
+            problems,
+        );
+    }
+}
+
+/// A chart repository's URL (`url_field` under `at`), credentials and plainHttp.
+fn chart_repository_problems(
+    (url, url_field): (&str, &str),
+    auth: Option<&crate::render::ChartAuth>,
+    plain_http: bool,
+    at: &FieldPath,
+    problems: &mut Vec<(FieldPath, String)>,
+) {
+    use crate::render::chart::{index, oci};
+    let checked = if url.starts_with("oci://") {
+        oci::Chart::new(url, "chart", plain_http).map(|_| ())
+    } else if plain_http {
+        Err("plainHttp is for oci:// registries (an HTTP repository says http://)".to_owned())
+    } else {
+        index::base(url).and_then(|parsed| {
+            if parsed.username().is_empty() && parsed.password().is_none() {
+                Ok(())
+            } else {
+                Err("credentials must not be written in the URL: use auth".to_owned())
+            }
+        })
+    };
+    if let Err(why) = checked {
+        problems.push((at.key(url_field), why));
+    }
+    chart_auth_problems(url, auth, plain_http, at, problems);
+}
+
+/// Credentials for the repository at `url`: readable, and never sent in the clear.
+fn chart_auth_problems(
+    url: &str,
+    auth: Option<&crate::render::ChartAuth>,
+    plain_http: bool,
+    at: &FieldPath,
+    problems: &mut Vec<(FieldPath, String)>,
+) {
+    if let Some(auth) = auth {
         secret_problems(&auth.password, &at.key("auth").key("password"), problems);
-        let sent_to = match chart.repository.strip_prefix("oci://") {
-            Some(rest) if chart.plain_http => format!("http://{rest}"),
+        let sent_to = match url.strip_prefix("oci://") {
+            Some(rest) if plain_http => format!("http://{rest}"),
             Some(rest) => format!("https://{rest}"),
-            None => chart.repository.clone(),
+            None => url.to_owned(),
         };
         if !sends_credentials_safely(&sent_to) {
             problems.push((
@@ -961,6 +1018,13 @@ mod tests {
   url: file:///r
   helm:
     chart: {repository: 'https://u:p@charts.example.com', name: web}
+renderers:
+  chartRepositories:
+  - url: https://charts.example.com
+    plainHttp: true
+  - url: oci://10.0.0.1:5000
+    plainHttp: true
+    auth: {username: u, password: {env: T}}
 ",
         );
         let expected = [
@@ -972,6 +1036,8 @@ mod tests {
             "tidegate.yaml:21: sources[2].helm.chart.auth: credentials are sent over https only (or http to a loopback address)",
             "tidegate.yaml:26: sources[3].helm.chart.repository: plainHttp is for oci:// registries (an HTTP repository says http://)",
             "tidegate.yaml:32: sources[4].helm.chart.repository: credentials must not be written in the URL: use auth",
+            "tidegate.yaml:35: renderers.chartRepositories[0].url: plainHttp is for oci:// registries (an HTTP repository says http://)",
+            "tidegate.yaml:39: renderers.chartRepositories[1].auth: credentials are sent over https only (or http to a loopback address)",
         ];
         assert_eq!(found, expected);
         let fine = "sources:

@@ -26,7 +26,9 @@ use std::time::Duration;
 
 pub use commit::render_commit;
 pub use local::render_dir;
-pub use options::{ChartAuth, ChartReference, HelmOptions, KustomizeOptions, Renderers};
+pub use options::{
+    ChartAuth, ChartReference, ChartRepository, HelmOptions, KustomizeOptions, Renderers,
+};
 
 use crate::manifest::{self, Entry, Files, Limits, Manifest, Problem, Problems};
 use checkout::WorkDir;
@@ -323,9 +325,10 @@ impl<'a> Rendering<'a> {
         let helm = tools::locate(&self.renderers.helm)
             .map_err(|message| Problems(vec![problem("", message)]))?;
         let chart_dir = match &options.chart {
-            Some(reference) => self.fetch_chart(reference)?,
+            Some(reference) => self.fetch_chart(reference, &self.work.path().join("chart"))?,
             None => self.dir(),
         };
+        self.vendor_dependencies(&chart_dir, options.chart.is_none())?;
         let namespace = options
             .namespace
             .as_deref()
@@ -347,12 +350,103 @@ impl<'a> Rendering<'a> {
             .map_err(Problems)?)
     }
 
-    /// The chart `reference` names, fetched and unpacked beside the copy.
-    fn fetch_chart(&self, reference: &ChartReference) -> Result<std::path::PathBuf, RenderFailure> {
+    /// Puts the dependencies the chart in `chart_dir` names, and its `charts/` lacks, there:
+    /// fetched from their repositories, or copied from the Git repository (`file://`, for a
+    /// chart in Git only), as `helm dependency build` would.
+    fn vendor_dependencies(&self, chart_dir: &Path, in_git: bool) -> Result<(), RenderFailure> {
+        let invalid = |message: String| {
+            let file = if in_git { "Chart.yaml" } else { "" };
+            RenderFailure::Invalid(Problems(vec![problem(file, message)]))
+        };
+        let chart_yaml = std::fs::read_to_string(chart_dir.join("Chart.yaml"))
+            .map_err(|error| invalid(format!("cannot read Chart.yaml: {error}")))?;
+        let lock = std::fs::read_to_string(chart_dir.join("Chart.lock")).ok();
+        let charts = chart_dir.join("charts");
+        let vendored: Vec<String> = std::fs::read_dir(&charts)
+            .map(|entries| {
+                entries
+                    .filter_map(|entry| {
+                        Some(entry.ok()?.file_name().to_string_lossy().into_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let needed = chart::dependencies::needed(&chart_yaml, lock.as_deref(), &vendored)
+            .map_err(invalid)?;
+        for dependency in needed {
+            match &dependency.from {
+                chart::dependencies::From::Repository(repository) => {
+                    let reference = ChartReference {
+                        repository: repository.clone(),
+                        name: dependency.name.clone(),
+                        version: dependency.version.clone(),
+                        auth: None,
+                        plain_http: false,
+                    };
+                    self.fetch_chart(&reference, &charts)?;
+                }
+                chart::dependencies::From::Directory(path) if in_git => {
+                    self.copy_dependency(&dependency.name, path, &charts)
+                        .map_err(|message| {
+                            let written = format!("file://{path}");
+                            RenderFailure::Invalid(Problems(vec![Problem {
+                                file: "Chart.yaml".into(),
+                                line: chart_yaml
+                                    .lines()
+                                    .position(|line| line.contains(&written))
+                                    .map(|index| index + 1),
+                                field: Some("dependencies".into()),
+                                message,
+                            }]))
+                        })?;
+                }
+                chart::dependencies::From::Directory(path) => {
+                    return Err(RenderFailure::Unavailable(format!(
+                        "the chart's dependency {} is file://{path}, which a chart from a repository cannot reach",
+                        dependency.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the chart at `path` (relative to the source's chart, inside the repository) to
+    /// `charts/<name>`.
+    fn copy_dependency(&self, name: &str, path: &str, charts: &Path) -> Result<(), String> {
+        let shown = format!("dependency {name} (file://{path})");
+        let resolved =
+            kustomize::resolve(&self.path, path).ok_or(format!("{shown} leaves the repository"))?;
+        if self.listing.leaves(&resolved) {
+            return Err(format!(
+                "{shown} is a symbolic link that leaves the repository"
+            ));
+        }
+        if !self
+            .listing
+            .is_file(format!("{resolved}/Chart.yaml").trim_start_matches('/'))
+        {
+            return Err(format!("{shown} is not a chart in the repository"));
+        }
+        copy_tree(
+            &self.work.path().join("repo").join(&resolved),
+            &charts.join(name),
+        )
+        .map_err(|error| format!("cannot copy {shown}: {error}"))
+    }
+
+    /// The chart `reference` names (with the settings of its `chartRepositories` entry),
+    /// fetched and unpacked under `into`.
+    fn fetch_chart(
+        &self,
+        reference: &ChartReference,
+        into: &Path,
+    ) -> Result<std::path::PathBuf, RenderFailure> {
+        let reference = &self.renderers.with_repository_settings(reference);
         let fetched = chart::fetch(
             reference,
             self.renderers.chart_cache.as_deref(),
-            &self.work.path().join("chart"),
+            into,
             self.limits,
         )
         .map_err(|why| {
@@ -415,6 +509,21 @@ impl<'a> Rendering<'a> {
 
 /// A renderer's failure at `failed_at`, its work directory left out of the message; for
 /// Helm at the template and line it names, when it names them.
+/// Copies the files and directories under `from` to `to`.
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 fn tool_problem(kind: Kind, error: &process::RunError, work: &Path, failed_at: &str) -> Problem {
     let copy = format!("{}/", work.join("repo").display());
     let mut found = problem(

@@ -111,6 +111,52 @@ pub struct Renderers {
     /// `state.cacheDir`).
     #[serde(default)]
     pub chart_cache: Option<PathBuf>,
+    /// Credentials and settings for chart repositories, matched by URL prefix: for the
+    /// dependencies a `Chart.yaml` in Git names, and for a `helm.chart` that sets no `auth`.
+    #[serde(default)]
+    pub chart_repositories: Vec<ChartRepository>,
+}
+
+/// A chart repository's credentials and settings.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChartRepository {
+    /// The repository's URL, or a prefix of it (`https://charts.example.com`,
+    /// `oci://registry.example.com/team`).
+    pub url: String,
+    /// Credentials (sent to its host only).
+    #[serde(default)]
+    pub auth: Option<ChartAuth>,
+    /// OCI only: talk plain HTTP to the registry (a registry on loopback without TLS).
+    #[serde(default)]
+    pub plain_http: bool,
+}
+
+impl Renderers {
+    /// The reference with the settings of the `chartRepositories` entry whose URL is the
+    /// longest prefix of its repository, where it sets none itself.
+    #[must_use]
+    pub fn with_repository_settings(&self, reference: &ChartReference) -> ChartReference {
+        let repository = reference.repository.trim_end_matches('/');
+        let entry = self
+            .chart_repositories
+            .iter()
+            .filter(|entry| {
+                let prefix = entry.url.trim_end_matches('/');
+                repository
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .max_by_key(|entry| entry.url.trim_end_matches('/').len());
+        let mut reference = reference.clone();
+        if let Some(entry) = entry {
+            if reference.auth.is_none() {
+                reference.auth.clone_from(&entry.auth);
+            }
+            reference.plain_http |= entry.plain_http;
+        }
+        reference
+    }
 }
 
 impl Default for Renderers {
@@ -119,6 +165,7 @@ impl Default for Renderers {
             helm: default_helm(),
             kustomize: default_kustomize(),
             chart_cache: None,
+            chart_repositories: Vec::new(),
         }
     }
 }
@@ -129,4 +176,73 @@ fn default_helm() -> String {
 
 fn default_kustomize() -> String {
     "kustomize".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(url: &str, user: &str, plain_http: bool) -> ChartRepository {
+        ChartRepository {
+            url: url.into(),
+            auth: Some(ChartAuth {
+                username: user.into(),
+                password: SecretRef {
+                    file: None,
+                    env: Some("T".into()),
+                },
+            }),
+            plain_http,
+        }
+    }
+
+    fn reference(repository: &str) -> ChartReference {
+        ChartReference {
+            repository: repository.into(),
+            name: "web".into(),
+            version: None,
+            auth: None,
+            plain_http: false,
+        }
+    }
+
+    #[test]
+    fn the_longest_prefix_entry_fills_in_what_a_reference_leaves_out() {
+        let renderers = Renderers {
+            chart_repositories: vec![
+                entry("oci://registry.example.com", "all", false),
+                entry("oci://registry.example.com/team/", "team", true),
+            ],
+            ..Renderers::default()
+        };
+        let user = |repository: &str| {
+            let filled = renderers.with_repository_settings(&reference(repository));
+            (filled.auth.map(|auth| auth.username), filled.plain_http)
+        };
+        assert_eq!(
+            user("oci://registry.example.com/team"),
+            (Some("team".into()), true)
+        );
+        assert_eq!(
+            user("oci://registry.example.com/team/sub/"),
+            (Some("team".into()), true)
+        );
+        assert_eq!(
+            user("oci://registry.example.com/teams"),
+            (Some("all".into()), false)
+        );
+        assert_eq!(
+            user("oci://registry.example.com.evil.net/team"),
+            (None, false)
+        );
+        let mut own = reference("oci://registry.example.com/team");
+        own.auth = entry("x", "own", false).auth;
+        assert_eq!(
+            renderers
+                .with_repository_settings(&own)
+                .auth
+                .map(|auth| auth.username),
+            Some("own".into())
+        );
+    }
 }

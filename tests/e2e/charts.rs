@@ -217,3 +217,93 @@ fn helm_chart_yaml(archive: &[u8]) -> String {
     }
     panic!("no web/Chart.yaml in the archive")
 }
+
+/// An umbrella chart in Git, as `helm dependency build` would assemble it: `web` from the
+/// HTTP repository at the version `Chart.lock` pins (not the newest), `api` from the OCI
+/// registry at the newest its constraint allows, `common` copied from the Git repository
+/// (`file://`), credentials from `renderers.chartRepositories`. A dependency reaching out
+/// of the repository is refused naming Chart.yaml, and prunes nothing.
+#[tokio::test]
+async fn an_umbrella_chart_in_git_gets_its_dependencies_as_helm_would() {
+    let ns = TestNamespace::create("chart-deps").await;
+    let charts = HttpRepository::start();
+    for version in ["1.0.0", "1.0.1"] {
+        charts.publish("web", version);
+    }
+    let registry = Registry::start().await;
+    for version in ["2.0.0", "2.1.0", "3.0.0"] {
+        registry.publish("api", version);
+    }
+    let oci = format!("oci://{}/charts", registry.host());
+    let server = GitServer::start(None);
+    let repo = server.repo("deploy");
+    let chart_yaml = |extra: &str| {
+        format!(
+            "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n- name: web\n  version: ~1.0\n  repository: {}\n- name: api\n  version: ^2\n  repository: {oci}\n- name: common\n  version: 0.1.0\n  repository: file://../common\n{extra}",
+            charts.url()
+        )
+    };
+    repo.write("deploy/Chart.yaml", chart_yaml(""))
+        .write(
+            "deploy/Chart.lock",
+            format!(
+                "dependencies:\n- name: web\n  repository: {}\n  version: 1.0.0\ndigest: sha256:0\ngenerated: \"2026-12-01T00:00:00Z\"\n",
+                charts.url()
+            ),
+        )
+        .write("deploy/values.yaml", "web:\n  mode: umbrella\n")
+        .write("common/Chart.yaml", "apiVersion: v2\nname: common\nversion: 0.1.0\n")
+        .write(
+            "common/templates/config.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: common\ndata:\n  mode: common\n  chart: \"0.1.0\"\n",
+        );
+    let good = repo.commit("shop with three dependencies");
+    let secrets = TempDir::new("deps-secrets");
+    let password = password_file(&secrets, PASSWORD);
+    let auth = format!("    auth:\n      username: {USER}\n      password: {{file: {password}}}\n");
+    let renderers = format!(
+        "renderers:\n  chartRepositories:\n  - url: {}\n{auth}  - url: oci://{}\n    plainHttp: true\n{auth}",
+        charts.url(),
+        registry.host()
+    );
+    let source = format!(
+        "- name: shop\n  url: {}\n  path: deploy\n  namespace: {}\n  interval: 1s\n  prune: true\n  helm: {{releaseName: shop}}\n",
+        server.url("deploy"),
+        ns.name()
+    );
+    let daemon = Daemon::start(&ns, &source, &renderers);
+    wait_for_sync(&ns, "shop", &good, SyncResult::Applied).await;
+    wait_for_web(&ns, "1.0.0", "umbrella").await;
+    let config = |name: &str| {
+        let ns = &ns;
+        let name = name.to_owned();
+        async move {
+            let data = ns.api::<ConfigMap>().get_opt(&name).await.ok()??.data?;
+            Some((data.get("chart")?.clone(), data.get("mode")?.clone()))
+        }
+    };
+    assert_eq!(config("api").await, Some(("2.1.0".into(), "2.1.0".into())));
+    assert_eq!(
+        config("common").await,
+        Some(("0.1.0".into(), "common".into()))
+    );
+
+    let escaping = repo
+        .write(
+            "deploy/Chart.yaml",
+            chart_yaml("- name: outside\n  version: 0.1.0\n  repository: file://../../outside\n"),
+        )
+        .commit("a dependency out of the repository");
+    let refused = wait_for_sync(&ns, "shop", &escaping, SyncResult::Invalid).await;
+    assert!(
+        refused.message.contains(
+            "Chart.yaml: dependency outside (file://../../outside) leaves the repository"
+        ),
+        "{}",
+        refused.message
+    );
+    for name in ["web", "api", "common"] {
+        assert!(config(name).await.is_some(), "{name} pruned");
+    }
+    daemon.stop().await;
+}

@@ -15,8 +15,9 @@ pub const USER: &str = "charts";
 /// Its password.
 pub const PASSWORD: &str = "s3cret-chart-password";
 
-/// A chart `name` at `version`: one ConfigMap whose `mode` is `.Values.mode` (default
-/// `version`), packaged by `helm package` into `out`; the archive's path.
+/// A chart `name` at `version`: one ConfigMap named `name` whose `mode` is `.Values.mode`
+/// (default `version`) and `chart` its version, packaged by `helm package` into `out`; the
+/// archive's path.
 pub fn package(name: &str, version: &str, out: &Path) -> PathBuf {
     let work = TempDir::new("chart-src");
     let dir = work.path().join(name);
@@ -29,7 +30,7 @@ pub fn package(name: &str, version: &str, out: &Path) -> PathBuf {
     std::fs::write(dir.join("values.yaml"), format!("mode: \"{version}\"\n")).expect("values");
     std::fs::write(
         dir.join("templates/config.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  mode: {{ .Values.mode | quote }}\n  chart: {{ .Chart.Version | quote }}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}\ndata:\n  mode: {{ .Values.mode | quote }}\n  chart: {{ .Chart.Version | quote }}\n",
     )
     .expect("template");
     helm(

@@ -190,3 +190,107 @@ fn describe(error: &reqwest::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::Recorder;
+
+    fn sender(origin: &str) -> Sender {
+        let password = crate::secret::SecretRef {
+            file: None,
+            env: Some("PATH".into()),
+        }
+        .read()
+        .expect("a secret");
+        Sender::new(
+            &Url::parse(origin).expect("origin"),
+            Some(("deploy".into(), password)),
+            Duration::from_secs(10),
+            "repository:charts/web:pull".into(),
+        )
+        .expect("sender")
+    }
+
+    fn basic(seen: &crate::recorder::Seen) -> bool {
+        seen.header("authorization")
+            .first()
+            .is_some_and(|value| value.starts_with("Basic "))
+    }
+
+    /// A registry's bearer challenge: a token from its token service (with the credentials),
+    /// then the same request with the token; a page too big is refused.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_bearer_challenge_is_answered_with_a_token() {
+        let (tokens, token_url) = Recorder::start(vec![(200, vec![], r#"{"token":"T1"}"#)]).await;
+        let challenge = format!(r#"Bearer realm="{token_url}/token",service="registry""#);
+        let (registry, registry_url) = Recorder::start(vec![
+            (401, vec![("www-authenticate", challenge)], String::new()),
+            (200, vec![], r#"{"tags":["1.0.0"]}"#.to_owned()),
+            (200, vec![], "x".repeat(100)),
+        ])
+        .await;
+        let (tags, too_big) = tokio::task::spawn_blocking(move || {
+            let mut sender = sender(&registry_url);
+            let url = Url::parse(&format!("{registry_url}/v2/charts/web/tags/list")).expect("url");
+            let tags = sender.get(&url, None, 1000).map(|answer| answer.body);
+            let too_big = sender.get(&url, None, 99).map(|answer| answer.body);
+            (tags, too_big)
+        })
+        .await
+        .expect("joined");
+        assert_eq!(tags.expect("tags"), br#"{"tags":["1.0.0"]}"#);
+        assert!(too_big.expect_err("too big").contains("more than 99 bytes"));
+        let seen = registry.take();
+        assert!(basic(&seen[0]), "the first request carries the credentials");
+        assert_eq!(seen[1].header("authorization"), ["Bearer T1"]);
+        assert_eq!(seen[2].header("authorization"), ["Bearer T1"]);
+        let asked = tokens.take();
+        assert_eq!(
+            asked[0].uri,
+            "/token?service=registry&scope=repository%3Acharts%2Fweb%3Apull"
+        );
+        assert!(basic(&asked[0]), "the token service gets the credentials");
+    }
+
+    /// Credentials go to the repository's origin only: a chart archive elsewhere (a CDN)
+    /// gets none; failures say what the server answered.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn credentials_stay_on_the_repository_origin() {
+        let (cdn, cdn_url) = Recorder::start(vec![
+            (200, vec![], "archive"),
+            (401, vec![], ""),
+            (404, vec![], ""),
+            (503, vec![], ""),
+        ])
+        .await;
+        let answers = tokio::task::spawn_blocking(move || {
+            let mut sender = sender("https://charts.example.com/");
+            let url = Url::parse(&format!("{cdn_url}/web-1.0.0.tgz")).expect("url");
+            (0..4)
+                .map(|_| sender.get(&url, None, 1000).map(|answer| answer.body))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("joined");
+        assert_eq!(answers[0].as_deref().expect("archive"), b"archive");
+        let errors: Vec<String> = answers[1..]
+            .iter()
+            .map(|answer| answer.clone().expect_err("fails"))
+            .collect();
+        assert!(
+            errors[0].ends_with("refused the credentials (auth)"),
+            "{errors:?}"
+        );
+        assert!(errors[1].ends_with("has no such file"), "{errors:?}");
+        assert!(
+            errors[2].ends_with("answered 503 Service Unavailable"),
+            "{errors:?}"
+        );
+        assert!(
+            cdn.take()
+                .iter()
+                .all(|seen| seen.header("authorization").is_empty())
+        );
+    }
+}

@@ -5,6 +5,7 @@
 //! touches the network or the credentials.
 
 pub mod archive;
+pub mod dependencies;
 mod http;
 pub mod index;
 pub mod oci;
