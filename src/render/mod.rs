@@ -451,7 +451,7 @@ impl<'a> Rendering<'a> {
         )
         .map_err(|why| {
             RenderFailure::Unavailable(format!(
-                "helm.chart {} from {}: {why}",
+                "chart {} from {}: {why}",
                 reference.name, reference.repository
             ))
         })?;

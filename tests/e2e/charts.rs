@@ -297,7 +297,7 @@ async fn an_umbrella_chart_in_git_gets_its_dependencies_as_helm_would() {
     let refused = wait_for_sync(&ns, "shop", &escaping, SyncResult::Invalid).await;
     assert!(
         refused.message.contains(
-            "Chart.yaml: dependency outside (file://../../outside) leaves the repository"
+            "Chart.yaml:16: dependencies: dependency outside (file://../../outside) leaves the repository"
         ),
         "{}",
         refused.message
