@@ -207,6 +207,17 @@ mod tests {
     }
 
     #[test]
+    fn the_renderers_are_found_on_path_by_default() {
+        let renderers = Renderers::default();
+        assert_eq!(
+            (renderers.helm.as_str(), renderers.kustomize.as_str()),
+            ("helm", "kustomize")
+        );
+        let read: Renderers = serde_json::from_str("{}").expect("defaults");
+        assert_eq!(read, renderers);
+    }
+
+    #[test]
     fn the_longest_prefix_entry_fills_in_what_a_reference_leaves_out() {
         let renderers = Renderers {
             chart_repositories: vec![

@@ -263,6 +263,19 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_write_names_the_entry() {
+        let dir = tempdir();
+        let blocked = dir.path().join("blocked");
+        std::fs::write(&blocked, "a file, not a directory").expect("file");
+        let bytes = archive(&[("web/Chart.yaml", b"name: web\n")]);
+        let error = unpack(&bytes, &blocked, &Limits::default()).expect_err("cannot write");
+        assert!(
+            error.starts_with("cannot unpack the chart archive's \"web/Chart.yaml\": "),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn limits_bound_what_unpacks() {
         let big = vec![b'a'; 600];
         let bytes = archive(&[
