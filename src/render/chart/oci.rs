@@ -313,6 +313,8 @@ mod tests {
             )
         );
         assert_eq!(chart.pull_scope(), "repository:team/charts/web:pull");
+        let chart = Chart::new("oci://ghcr.io/team-1/charts_2", "web.v2", false).expect("chart");
+        assert_eq!(chart.repository, "team-1/charts_2/web.v2");
         let chart = Chart::new("oci://ghcr.io", "web", false).expect("no namespace");
         assert_eq!(
             chart.tags_url().as_str(),
