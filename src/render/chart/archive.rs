@@ -167,11 +167,11 @@ fn write_error(path: &str, error: &std::io::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A `.tgz` of `files` (path, contents), as `helm package` writes one.
-    fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
+    pub(in crate::render::chart) fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
             Vec::new(),
             flate2::Compression::fast(),

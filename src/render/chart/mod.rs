@@ -257,4 +257,134 @@ mod tests {
         assert!(!cached_path(&cache, &digest).exists());
         store(None, &digest, b"nowhere");
     }
+
+    /// Runs `fetch` of chart `web` from a registry answering `script` in order; the result
+    /// and the paths asked for.
+    async fn fetch_from(
+        script: Vec<crate::recorder::Answer<String>>,
+        version: Option<&str>,
+        cache: &Path,
+        limits: Limits,
+    ) -> (Result<Fetched, String>, Vec<String>) {
+        let (registry, url) = crate::recorder::Recorder::start(script).await;
+        let reference = ChartReference {
+            repository: format!("oci://{}/charts", url.trim_start_matches("http://")),
+            name: "web".into(),
+            version: version.map(str::to_owned),
+            auth: None,
+            plain_http: true,
+        };
+        let cache = cache.to_owned();
+        let fetched = tokio::task::spawn_blocking(move || {
+            let into = crate::render::checkout::WorkDir::new().expect("dir");
+            fetch(&reference, Some(&cache), into.path(), &limits).map(|mut fetched| {
+                // The unpacked directory goes with `into`; keep only its name.
+                fetched.dir = fetched.dir.file_name().expect("name").into();
+                fetched
+            })
+        })
+        .await
+        .expect("joined");
+        let paths = registry.take().into_iter().map(|seen| seen.uri).collect();
+        (fetched, paths)
+    }
+
+    fn tags() -> crate::recorder::Answer<String> {
+        let tags =
+            r#"{"name":"charts/web","tags":["1.0.0","1.2.0","2.0.0","2.1.0-rc.1","latest"]}"#;
+        (200, vec![], tags.to_owned())
+    }
+
+    fn manifest(digest: &Digest, size: usize) -> crate::recorder::Answer<String> {
+        let body = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{}","digest":"sha256:{}","size":2}},"layers":[{{"mediaType":"{}","digest":"{}","size":{size}}}]}}"#,
+            oci::CHART_CONFIG,
+            "0".repeat(64),
+            oci::CHART_LAYER,
+            digest.oci()
+        );
+        (200, vec![], body)
+    }
+
+    /// The registry's tags pick the version (a constraint, or the newest stable when there is
+    /// none or it is blank); a layer in the cache is not downloaded; an oversized layer is
+    /// refused before its download; a layer whose bytes are not its digest is refused.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_registry_chart_is_chosen_by_its_tags_and_checked() {
+        let dir = crate::render::checkout::WorkDir::new().expect("dir");
+        let cache = dir.path().join("charts");
+        let chart = archive::tests::archive(&[("web/Chart.yaml", b"name: web\nversion: 1.2.0\n")]);
+        let digest = Digest::of(&chart);
+        store(Some(&cache), &digest, &chart);
+        let (fetched, paths) = fetch_from(
+            vec![tags(), manifest(&digest, chart.len())],
+            Some("^1"),
+            &cache,
+            Limits::default(),
+        )
+        .await;
+        let fetched = fetched.expect("fetched");
+        assert_eq!(
+            (
+                fetched.version.as_str(),
+                fetched.cached,
+                fetched.dir.to_str()
+            ),
+            ("1.2.0", true, Some("web"))
+        );
+        assert_eq!(
+            paths,
+            [
+                "/v2/charts/web/tags/list?n=1000",
+                "/v2/charts/web/manifests/1.2.0"
+            ]
+        );
+        for version in [None, Some(" ")] {
+            let (fetched, paths) = fetch_from(
+                vec![tags(), manifest(&digest, chart.len())],
+                version,
+                &cache,
+                Limits::default(),
+            )
+            .await;
+            assert_eq!(fetched.expect("fetched").version, "2.0.0", "{version:?}");
+            assert_eq!(paths[1], "/v2/charts/web/manifests/2.0.0");
+        }
+
+        let other = Digest::of(b"not in the cache");
+        let small = Limits {
+            max_total_bytes: 100,
+            ..Limits::default()
+        };
+        let (refused, paths) = fetch_from(
+            vec![tags(), manifest(&other, 101)],
+            None,
+            &cache,
+            small.clone(),
+        )
+        .await;
+        assert!(
+            refused
+                .expect_err("too big")
+                .contains("is 101 bytes, over the limit of 100")
+        );
+        assert_eq!(paths.len(), 2, "no download: {paths:?}");
+        let (refused, paths) = fetch_from(
+            vec![
+                tags(),
+                manifest(&other, 100),
+                (200, vec![], "tampered".to_owned()),
+            ],
+            None,
+            &cache,
+            small,
+        )
+        .await;
+        assert!(
+            refused
+                .expect_err("digest")
+                .contains("the archive's digest is")
+        );
+        assert_eq!(paths[2], format!("/v2/charts/web/blobs/{}", other.oci()));
+    }
 }
