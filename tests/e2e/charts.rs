@@ -5,6 +5,7 @@
 //! it with the real `helm`. What the repository gets wrong applies nothing and is retried.
 
 use tidegate::k8s::ConfigMap;
+use tidegate::render::chart::archive::Digest;
 use tidegate::sync::SyncResult;
 
 use crate::support::charts::{HttpRepository, PASSWORD, Registry, USER, package};
@@ -193,14 +194,7 @@ async fn a_chart_from_an_oci_registry_is_pulled_by_digest() {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    use std::fmt::Write as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .fold(String::new(), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+    Digest::of(bytes).hex().to_owned()
 }
 
 /// `web/Chart.yaml` in a chart archive.

@@ -3,12 +3,12 @@
 //! registry (the testenv's build of distribution, with htpasswd auth), charts pushed to it by
 //! the real `helm push`. Both on loopback, behind basic auth.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use super::daemon::free_port;
-use super::git::TempDir;
+use super::git::{TempDir, read_port};
 
 /// The user name and password both repositories ask for.
 pub const USER: &str = "charts";
@@ -90,14 +90,7 @@ impl HttpRepository {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start tests/chart-repo-server.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped"))
-            .read_line(&mut line)
-            .expect("read the server's port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("chart server printed {line:?}, not a port"));
+        let port = read_port(&mut child, "chart server");
         Self { child, port, root }
     }
 

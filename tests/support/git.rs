@@ -35,6 +35,17 @@ impl Drop for TempDir {
     }
 }
 
+/// The port a test server prints on its first line of stdout once it listens.
+pub fn read_port(child: &mut Child, what: &str) -> u16 {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .unwrap_or_else(|error| panic!("read the {what}'s port: {error}"));
+    line.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{what} printed {line:?}, not a port"))
+}
+
 /// `git http-backend` serving every bare repository under its root.
 pub struct GitServer {
     child: Option<Child>,
@@ -68,14 +79,7 @@ impl GitServer {
             command.arg(credentials);
         }
         let mut child = command.spawn().expect("start tests/git-http-server.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped"))
-            .read_line(&mut line)
-            .expect("read the server's port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("git server printed {line:?}, not a port"));
+        let port = read_port(&mut child, "git server");
         (child, port)
     }
 

@@ -118,7 +118,9 @@ impl Sender {
                 request = request.basic_auth(user, Some(password.expose()));
             }
         }
-        request.send().map_err(|error| describe(&error))
+        request
+            .send()
+            .map_err(|error| crate::k8s::describe_error(&error))
     }
 
     /// A bearer token from the registry's token service (with the credentials, if any).
@@ -131,7 +133,7 @@ impl Sender {
         let response = request
             .timeout(remaining.max(Duration::from_millis(1)))
             .send()
-            .map_err(|error| describe(&error))?;
+            .map_err(|error| crate::k8s::describe_error(&error))?;
         let body = read(
             checked(url, response, self.credentials.is_some())?,
             MAX_TOKEN_BYTES,
@@ -178,17 +180,6 @@ fn read(response: Response, max_bytes: u64, url: &Url) -> Result<Vec<u8>, String
 
 fn too_big(url: &Url, max_bytes: u64) -> String {
     format!("{url} answered more than {max_bytes} bytes (limits.maxTotalBytes)")
-}
-
-/// A request error and its causes (addresses never hold credentials: those go in headers).
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
