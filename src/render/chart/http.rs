@@ -244,6 +244,21 @@ mod tests {
         assert!(basic(&asked[0]), "the token service gets the credentials");
     }
 
+    /// One deadline bounds the whole fetch: once it has passed, no request is sent.
+    #[test]
+    fn a_passed_deadline_sends_nothing() {
+        let origin = Url::parse("http://127.0.0.1:9/").expect("origin");
+        let mut sender = Sender::new(&origin, None, Duration::ZERO, String::new()).expect("sender");
+        let error = sender
+            .get(&origin.join("index.yaml").expect("url"), None, 10)
+            .err()
+            .expect("out of time");
+        assert!(
+            error.ends_with("the fetch ran out of time (limits.renderTimeoutSeconds)"),
+            "{error}"
+        );
+    }
+
     /// Credentials go to the repository's origin only: a chart archive elsewhere (a CDN)
     /// gets none; failures say what the server answered.
     #[tokio::test(flavor = "multi_thread")]
