@@ -21,6 +21,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use super::args::{Args, ArgsError};
 use super::assess::{self, MetricPlan};
 use super::guard::{GuardedResolver, HostGuard};
+use super::provider::secrets::ClusterSecrets;
 use super::provider::{self, Context, Provider, StsCache, TokenCache};
 use super::round;
 use super::summary::{self, summarize};
@@ -39,6 +40,8 @@ pub struct Settings {
     pub guard: HostGuard,
     /// Where to count runs and measurements.
     pub metrics: Arc<Metrics>,
+    /// The daemon's namespace: where provider Secrets (`datadog`, `newrelic`, …) are read.
+    pub namespace: String,
 }
 
 struct Shared {
@@ -168,6 +171,8 @@ async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action,
         insecure_http: &shared.insecure_http,
         tokens: &shared.tokens,
         sts: &shared.sts,
+        secrets: &ClusterSecrets(shared.client.clone()),
+        namespace: &shared.settings.namespace,
     };
 
     take_measurements(

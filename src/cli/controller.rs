@@ -15,6 +15,10 @@ pub struct Args {
     /// in-cluster Services only (`*.svc`, `*.svc.cluster.local`, `*.cluster.local`).
     #[arg(long = "analysis-allowed-host", value_name = "PATTERN")]
     analysis_allowed_hosts: Vec<String>,
+    /// Where analysis providers' Secrets (`datadog`, `newrelic`, `influxdb`,
+    /// `wavefront-api-tokens`) are read.
+    #[arg(long, value_name = "NAMESPACE", default_value = "tidegate-system")]
+    provider_secrets_namespace: String,
 }
 
 /// Runs the controller.
@@ -36,6 +40,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let analysis = crate::analysis::controller::Settings {
             guard,
             metrics: std::sync::Arc::default(),
+            namespace: args.provider_secrets_namespace.clone(),
         };
         controller::run_all(client, scope, analysis, shutdown_signal()).await;
         tracing::info!("stopped");

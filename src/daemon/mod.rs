@@ -125,6 +125,7 @@ pub async fn run(
         recorder,
         metrics,
         analysis: config.analysis.guard(),
+        namespace: config.state.namespace.clone(),
     };
     tasks.push(tokio::spawn(
         term.run_while_leading(leading, stopped.clone()),
@@ -203,6 +204,8 @@ struct Term {
     recorder: crate::k8s::events::Publisher,
     metrics: Arc<Metrics>,
     analysis: crate::analysis::guard::HostGuard,
+    /// The state namespace, where analysis providers' Secrets are read.
+    namespace: String,
 }
 
 impl Term {
@@ -277,6 +280,7 @@ impl Term {
             let analysis = crate::analysis::controller::Settings {
                 guard: self.analysis.clone(),
                 metrics: self.metrics.clone(),
+                namespace: self.namespace.clone(),
             };
             tasks.push(tokio::spawn(controller::run_all(
                 self.client.clone(),

@@ -422,7 +422,7 @@ mod tests {
         assert_eq!(problems("AnalysisTemplate", &good), Vec::<String>::new());
         let bad = template(
             json!({"name": "errors", "successCondition": "result[0] <", "count": 3,
-                                  "provider": {"datadog": {"query": "q"}}}),
+                                  "provider": {"plugin": {"argoproj-labs/metric-plugin": {}}}}),
         );
         let found = problems("AnalysisTemplate", &bad);
         assert_eq!(found.len(), 3, "{found:?}");
@@ -436,7 +436,7 @@ mod tests {
         );
         assert_eq!(
             found[2],
-            "spec.metrics[0].provider: metric \"errors\": provider \"datadog\" is not supported by tidegate (prometheus, web and job are)"
+            "spec.metrics[0].provider: metric \"errors\": provider \"plugin\" is not supported by tidegate: it runs no plugin binaries"
         );
     }
 

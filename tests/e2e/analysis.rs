@@ -316,14 +316,14 @@ async fn invalid_runs_say_why_and_measure_nothing() {
     let unknown = run_to_completion(
         &namespace,
         "unknown",
-        json!([{"name": "dd", "provider": {"datadog": {"query": "q"}}}]),
+        json!([{"name": "plugin", "provider": {"plugin": {"argoproj-labs/metric-plugin": {}}}}]),
         json!({}),
     )
     .await;
     assert!(
         unknown
             .message
-            .contains("provider \"datadog\" is not supported by tidegate"),
+            .contains("provider \"plugin\" is not supported by tidegate"),
         "{}",
         unknown.message
     );
@@ -356,7 +356,7 @@ async fn invalid_runs_say_why_and_measure_nothing() {
     let ttl = run_to_completion(
         &namespace,
         "short-lived",
-        json!([{"name": "dd", "provider": {"datadog": {"query": "q"}}}]),
+        json!([{"name": "plugin", "provider": {"plugin": {"argoproj-labs/metric-plugin": {}}}}]),
         json!({"ttlStrategy": {"secondsAfterCompletion": 1, "secondsAfterSuccess": 3600}}),
     )
     .await;

@@ -166,10 +166,7 @@ async fn status_scale_and_printer_columns_work() {
 
 /// Problems a fixture may still have because a later issue adds what it uses; each names
 /// its fixture, and the problem as `tidegate lint` prints it.
-const LINTED_BY_LATER_ISSUES: [(&str, &str); 1] = [(
-    "clusteranalysistemplate.yaml",
-    "provider \"datadog\" is not supported by tidegate", // issue 18: analysis providers
-)];
+const LINTED_BY_LATER_ISSUES: [(&str, &str); 0] = [];
 
 /// Argo Rollouts conformance: every Argo manifest the project ships lints clean with
 /// `tidegate lint`, as `kubectl argo rollouts lint` would pass it — but for what

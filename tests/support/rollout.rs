@@ -302,6 +302,7 @@ impl Controllers {
         let settings = Settings {
             guard: HostGuard::new(&["127.0.0.1/32"]).unwrap_or_default(),
             metrics: metrics.clone(),
+            namespace: namespace.name().to_owned(),
         };
         let scope = Scope::Namespace(namespace.name().to_owned());
         let task = tokio::spawn(controller::run_all(

@@ -4,10 +4,14 @@
 //! conditions (Prometheus, web), or a verdict of its own (a Job). Every call has a timeout;
 //! every URL passes the [`HostGuard`](super::guard::HostGuard) first.
 
+mod datadog;
 mod job;
 mod kept;
 mod oauth2;
 mod prometheus;
+pub mod request;
+pub mod retry;
+pub mod secrets;
 mod sigv4;
 mod web;
 
@@ -19,6 +23,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+pub use datadog::DatadogProvider;
 pub use job::JobProvider;
 pub use prometheus::{PrometheusProvider, parse_response};
 pub use web::{WebProvider, extract};
@@ -62,6 +67,10 @@ pub struct Context<'a> {
     pub tokens: &'a oauth2::TokenCache,
     /// Temporary AWS credentials from STS, still valid.
     pub sts: &'a sigv4::StsCache,
+    /// Where provider credentials (Datadog's, New Relic's, …) are read.
+    pub secrets: &'a dyn secrets::SecretSource,
+    /// The daemon's namespace, where those Secrets are unless a metric says otherwise.
+    pub namespace: &'a str,
 }
 
 impl Context<'_> {
@@ -138,9 +147,19 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
         ["prometheus"] => Ok(Box::new(PrometheusProvider)),
         ["web"] => Ok(Box::new(WebProvider)),
         ["job"] => Ok(Box::new(JobProvider)),
+        ["datadog"] => {
+            let spec = provider.datadog.as_ref().expect("set");
+            datadog::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(DatadogProvider))
+        }
         [] => Err(format!("metric {:?} has no provider", metric.name)),
+        ["plugin"] => Err(format!(
+            "metric {:?}: provider \"plugin\" is not supported by tidegate: it runs no plugin binaries",
+            metric.name
+        )),
         [other] => Err(format!(
-            "metric {:?}: provider {other:?} is not supported by tidegate (prometheus, web and job are)",
+            "metric {:?}: provider {other:?} is not supported by tidegate yet",
             metric.name
         )),
         several => Err(format!(
@@ -229,6 +248,7 @@ pub(super) struct Harness {
     insecure_http: reqwest::Client,
     tokens: oauth2::TokenCache,
     sts: sigv4::StsCache,
+    pub(super) secrets: secrets::Fixed,
 }
 
 #[cfg(test)]
@@ -247,6 +267,7 @@ impl Harness {
             insecure_http: reqwest::Client::new(),
             tokens: oauth2::TokenCache::default(),
             sts: sigv4::StsCache::default(),
+            secrets: secrets::Fixed::default(),
         }
     }
 
@@ -259,9 +280,15 @@ impl Harness {
             insecure_http: &self.insecure_http,
             tokens: &self.tokens,
             sts: &self.sts,
+            secrets: &self.secrets,
+            namespace: HARNESS_NAMESPACE,
         }
     }
 }
+
+/// The daemon's namespace in a [`Harness`].
+#[cfg(test)]
+pub(super) const HARNESS_NAMESPACE: &str = "tidegate-system";
 
 /// A metric from its JSON form.
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The analysis custom resources: `AnalysisTemplate`, `ClusterAnalysisTemplate` and
 //! `AnalysisRun`, with Argo Rollouts' `v1alpha1` field names, under group `tidegate.dev`.
 //!
-//! tidegate measures with Prometheus, web endpoints and Kubernetes Jobs; the other Argo
-//! providers are kept as opaque objects, so manifests are stored unchanged;
-//! `docs/rollouts.md` lists them.
+//! Every Argo metric provider's spec is typed (the hosted ones in
+//! [`providers`](super::providers)) but plugins', kept as an opaque object so manifests are
+//! stored unchanged.
 
 use std::collections::BTreeMap;
 
@@ -155,31 +155,31 @@ pub struct MetricProvider {
     /// A Kubernetes Job whose success or failure is the result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<JobMetric>,
-    /// Kayenta (not supported by tidegate).
+    /// Kayenta canary analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kayenta: Option<Opaque>,
-    /// Datadog (not supported by tidegate).
+    pub kayenta: Option<super::providers::KayentaMetric>,
+    /// Datadog.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub datadog: Option<Opaque>,
-    /// Wavefront (not supported by tidegate).
+    pub datadog: Option<super::providers::DatadogMetric>,
+    /// Wavefront.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wavefront: Option<Opaque>,
-    /// New Relic (not supported by tidegate).
+    pub wavefront: Option<super::providers::WavefrontMetric>,
+    /// New Relic NRQL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new_relic: Option<Opaque>,
-    /// Amazon CloudWatch (not supported by tidegate).
+    pub new_relic: Option<super::providers::NewRelicMetric>,
+    /// Amazon CloudWatch `GetMetricData`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud_watch: Option<Opaque>,
-    /// Graphite (not supported by tidegate).
+    pub cloud_watch: Option<super::providers::CloudWatchMetric>,
+    /// Graphite's render API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub graphite: Option<Opaque>,
-    /// InfluxDB (not supported by tidegate).
+    pub graphite: Option<super::providers::GraphiteMetric>,
+    /// InfluxDB v2 Flux.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub influxdb: Option<Opaque>,
-    /// Apache SkyWalking (not supported by tidegate).
+    pub influxdb: Option<super::providers::InfluxdbMetric>,
+    /// Apache SkyWalking GraphQL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skywalking: Option<Opaque>,
-    /// Metric provider plugins (not supported by tidegate).
+    pub skywalking: Option<super::providers::SkyWalkingMetric>,
+    /// A metric provider plugin (refused: tidegate runs no plugin binaries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<Opaque>,
 }

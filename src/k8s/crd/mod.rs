@@ -11,6 +11,7 @@ pub(crate) mod coverage;
 mod experiment;
 mod hashes;
 mod plan;
+mod providers;
 mod rollout;
 mod status;
 mod workload;
@@ -35,6 +36,12 @@ pub use experiment::{
     DEFAULT_PROGRESS_DEADLINE_SECONDS, DEFAULT_SCALE_DOWN_DELAY_SECONDS, Experiment,
     ExperimentAnalysis, ExperimentAnalysisRunStatus, ExperimentCondition, ExperimentSpec,
     ExperimentStatus, ExperimentTemplate, TemplatePhase, TemplateService, TemplateStatus,
+};
+pub use providers::{
+    CloudWatchMetric, CloudWatchMetricDataQuery, CloudWatchMetricStat, CloudWatchMetricStatMetric,
+    CloudWatchMetricStatMetricDimension, DatadogMetric, GraphiteMetric, InfluxdbMetric,
+    KayentaMetric, KayentaScope, KayentaThreshold, NewRelicMetric, ProviderSecretRef, ScopeDetail,
+    SkyWalkingMetric, WavefrontMetric,
 };
 pub use rollout::{
     AnalysisRunStrategy, AntiAffinity, BlueGreenStatus, BlueGreenStrategy, CanaryStatus,
