@@ -16,6 +16,12 @@ use crate::recorder::Recorder;
 /// it. Subtrees end in `.`.
 const SHOWN_ELSEWHERE: &[(&str, &str)] = &[
     (
+        ".provider.cloudWatch.",
+        "the interval and every query field in the form sent (the daemon's AWS environment is \
+         not the test's): cloudwatch/tests.rs \
+         (the_form_asks_for_the_interval_before_now_with_every_query_field)",
+    ),
+    (
         ".provider.job.",
         "the Job's metadata and spec: tests/e2e/analysis.rs (job_metrics_succeed_and_fail_with_their_jobs)",
     ),

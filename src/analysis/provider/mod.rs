@@ -4,6 +4,7 @@
 //! conditions (Prometheus, web), or a verdict of its own (a Job). Every call has a timeout;
 //! every URL passes the [`HostGuard`](super::guard::HostGuard) first.
 
+mod cloudwatch;
 mod datadog;
 mod job;
 mod kept;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+pub use cloudwatch::CloudWatchProvider;
 pub use datadog::DatadogProvider;
 pub use job::JobProvider;
 pub use prometheus::{PrometheusProvider, parse_response};
@@ -152,6 +154,12 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
             datadog::check(spec)
                 .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
             Ok(Box::new(DatadogProvider))
+        }
+        ["cloudWatch"] => {
+            let spec = provider.cloud_watch.as_ref().expect("set");
+            cloudwatch::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(CloudWatchProvider))
         }
         [] => Err(format!("metric {:?} has no provider", metric.name)),
         ["plugin"] => Err(format!(

@@ -326,7 +326,7 @@ pub fn environment(name: &str) -> Option<String> {
 
 /// The credentials to sign with: the daemon's, found as AWS's SDKs find them, exchanged at
 /// STS for the role's when `roleArn` is set (`AssumeRole`, signed with the daemon's).
-async fn resolve_with(
+pub(super) async fn resolve_with(
     sts: &StsCache,
     config: &SigV4Config,
     region: &str,
