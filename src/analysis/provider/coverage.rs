@@ -63,7 +63,7 @@ fn seed(name: &str) -> Option<Value> {
 }
 
 /// The providers that measure, by the path of their spec.
-const MEASURED: &[&str] = &["prometheus", "web", "datadog"];
+const MEASURED: &[&str] = &["prometheus", "web", "datadog", "influxdb"];
 
 /// A metric of `provider` against `url` (its credentials' Secret, `creds`, pointing there).
 fn base(provider: &str, url: &str) -> Value {
@@ -71,6 +71,7 @@ fn base(provider: &str, url: &str) -> Value {
         "prometheus" => json!({"prometheus": {"address": url, "query": "up"}}),
         "web" => json!({"web": {"url": format!("{url}/rate"), "jsonPath": "{$.value}"}}),
         "datadog" => json!({"datadog": {"query": "q", "secretRef": {"name": "creds"}}}),
+        "influxdb" => json!({"influxdb": {"profile": "creds", "query": "q"}}),
         other => json!({other: {}}),
     };
     json!({"name": "errors", "successCondition": "result < 2", "provider": provider})

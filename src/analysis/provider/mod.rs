@@ -6,6 +6,7 @@
 
 mod cloudwatch;
 mod datadog;
+mod influxdb;
 mod job;
 mod kept;
 mod oauth2;
@@ -26,6 +27,7 @@ use futures::future::BoxFuture;
 
 pub use cloudwatch::CloudWatchProvider;
 pub use datadog::DatadogProvider;
+pub use influxdb::InfluxdbProvider;
 pub use job::JobProvider;
 pub use prometheus::{PrometheusProvider, parse_response};
 pub use web::{WebProvider, extract};
@@ -160,6 +162,12 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
             cloudwatch::check(spec)
                 .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
             Ok(Box::new(CloudWatchProvider))
+        }
+        ["influxdb"] => {
+            let spec = provider.influxdb.as_ref().expect("set");
+            influxdb::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(InfluxdbProvider))
         }
         [] => Err(format!("metric {:?} has no provider", metric.name)),
         ["plugin"] => Err(format!(
