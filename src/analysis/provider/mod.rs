@@ -1,4 +1,5 @@
-//! Metric providers behind one trait: Prometheus queries, web endpoints and Kubernetes Jobs.
+//! Metric providers behind one trait: Prometheus queries, web endpoints, Kubernetes Jobs and
+//! hosted metrics APIs (Datadog, New Relic, SkyWalking).
 //!
 //! In: a metric with its arguments substituted. Out: a value to judge with the metric's
 //! conditions (Prometheus, web), or a verdict of its own (a Job). Every call has a timeout;
@@ -7,12 +8,14 @@
 mod datadog;
 mod job;
 mod kept;
+mod newrelic;
 mod oauth2;
 mod prometheus;
 pub mod request;
 pub mod retry;
 pub mod secrets;
 mod sigv4;
+mod skywalking;
 mod web;
 
 pub use oauth2::TokenCache;
@@ -25,7 +28,9 @@ use futures::future::BoxFuture;
 
 pub use datadog::DatadogProvider;
 pub use job::JobProvider;
+pub use newrelic::NewRelicProvider;
 pub use prometheus::{PrometheusProvider, parse_response};
+pub use skywalking::SkyWalkingProvider;
 pub use web::{WebProvider, extract};
 
 use super::condition::MetricValue;
@@ -152,6 +157,18 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
             datadog::check(spec)
                 .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
             Ok(Box::new(DatadogProvider))
+        }
+        ["newRelic"] => {
+            let spec = provider.new_relic.as_ref().expect("set");
+            newrelic::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(NewRelicProvider))
+        }
+        ["skywalking"] => {
+            let spec = provider.skywalking.as_ref().expect("set");
+            skywalking::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(SkyWalkingProvider))
         }
         [] => Err(format!("metric {:?} has no provider", metric.name)),
         ["plugin"] => Err(format!(
@@ -328,11 +345,24 @@ mod tests {
             &PrometheusProvider as &dyn Provider,
             &WebProvider,
             &JobProvider,
+            &DatadogProvider,
+            &NewRelicProvider,
+            &SkyWalkingProvider,
         ]
         .iter()
         .map(|provider| provider.name())
         .collect();
-        assert_eq!(names, ["prometheus", "web", "job"]);
+        assert_eq!(
+            names,
+            [
+                "prometheus",
+                "web",
+                "job",
+                "datadog",
+                "newrelic",
+                "skywalking"
+            ]
+        );
     }
 
     #[tokio::test]
