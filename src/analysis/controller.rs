@@ -363,6 +363,8 @@ fn options_of(spec: &AnalysisRunSpec, name: &str) -> (bool, Option<i32>) {
     (spec.is_dry_run(name), spec.retention_of(name))
 }
 
+/// The URL a metric's spec names, checked against the allow-list when the run starts (the
+/// hosted providers' addresses in Secrets are checked at each measurement).
 fn target_url(metric: &Metric) -> Option<String> {
     let provider = &metric.provider;
     provider
@@ -370,6 +372,12 @@ fn target_url(metric: &Metric) -> Option<String> {
         .as_ref()
         .map(|prometheus| prometheus.address.clone())
         .or_else(|| provider.web.as_ref().map(|web| web.url.clone()))
+        .or_else(|| {
+            provider
+                .skywalking
+                .as_ref()
+                .map(|skywalking| skywalking.address.clone())
+        })
 }
 
 /// Takes one measurement; returns the metric's index with it.

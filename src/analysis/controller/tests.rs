@@ -92,3 +92,25 @@ fn every_problem_of_a_run_is_reported_at_once() {
         "each metric's refused host is named: {message}"
     );
 }
+
+#[test]
+fn a_skywalking_address_outside_the_allow_list_is_refused_when_the_run_starts() {
+    let run = |address: &str| {
+        spec(
+            &json!({"metrics": [{"name": "apdex", "provider": {"skywalking": {
+            "address": address, "query": "query q($duration: Duration!) { a }", "interval": "5m"}}}]}),
+        )
+    };
+    let guard = HostGuard::new(&["*.example.com"]).unwrap();
+    let allowed = prepare_metrics(&run("http://oap.example.com:12800"), &limit(), &guard)
+        .expect("an allowed address");
+    assert_eq!(allowed[0].provider.name(), "skywalking");
+    match prepare_metrics(&run("http://oap.skywalking:12800"), &limit(), &guard) {
+        Err(ArgsError::Invalid(message)) => assert!(
+            message.starts_with("metric \"apdex\": ") && message.contains("oap.skywalking"),
+            "{message}"
+        ),
+        Err(other) => panic!("expected Invalid, got {other:?}"),
+        Ok(_) => panic!("expected the address to be refused"),
+    }
+}

@@ -63,7 +63,14 @@ fn seed(name: &str) -> Option<Value> {
 }
 
 /// The providers that measure, by the path of their spec.
-const MEASURED: &[&str] = &["prometheus", "web", "datadog", "influxdb"];
+const MEASURED: &[&str] = &[
+    "prometheus",
+    "web",
+    "datadog",
+    "influxdb",
+    "newRelic",
+    "skywalking",
+];
 
 /// A metric of `provider` against `url` (its credentials' Secret, `creds`, pointing there).
 fn base(provider: &str, url: &str) -> Value {
@@ -72,6 +79,12 @@ fn base(provider: &str, url: &str) -> Value {
         "web" => json!({"web": {"url": format!("{url}/rate"), "jsonPath": "{$.value}"}}),
         "datadog" => json!({"datadog": {"query": "q", "secretRef": {"name": "creds"}}}),
         "influxdb" => json!({"influxdb": {"profile": "creds", "query": "q"}}),
+        "newRelic" => {
+            json!({"newRelic": {"query": "SELECT count(*) FROM Transaction", "profile": "creds"}})
+        }
+        "skywalking" => {
+            json!({"skywalking": {"address": url, "query": "query q($duration: Duration!) { a }", "interval": "5m"}})
+        }
         other => json!({other: {}}),
     };
     json!({"name": "errors", "successCondition": "result < 2", "provider": provider})
@@ -80,10 +93,12 @@ fn base(provider: &str, url: &str) -> Value {
 /// What tidegate makes of `metric`: its plan, its provider, and for a provider that runs, the
 /// request it sends to a fresh recorder and the outcome (the recorder's address replaced).
 async fn outcome(metric: &Value, url_placeholder: &str) -> String {
-    // One answer for every request: an OAuth2 token, a Prometheus vector and a web value.
+    // One answer for every request: an OAuth2 token, a Prometheus vector, a web value,
+    // Datadog's, New Relic's and SkyWalking's (GraphQL's `data`).
     let answer = json!({"access_token": "t", "token_type": "Bearer", "status": "success",
         "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "1"]}],
-            "attributes": {"columns": [{"values": [1]}]}},
+            "attributes": {"columns": [{"values": [1]}]},
+            "actor": {"account": {"nrql": {"results": [{"count": 1}]}}}},
         "series": [{"pointlist": [[1, 1]]}], "value": 1});
     let json = || vec![("content-type", "application/json".to_owned())];
     let (recorder, url) =
@@ -102,10 +117,16 @@ async fn outcome(metric: &Value, url_placeholder: &str) -> String {
             let mut seen = Vec::new();
             for verified_only in [false, true] {
                 let mut harness = Harness::new();
+                let nerdgraph = format!("{url}/graphql");
                 let creds = [
                     ("api-key", "k1"),
                     ("app-key", "k2"),
                     ("address", url.as_str()),
+                    ("personal-api-key", "k3"),
+                    ("account-id", "1"),
+                    ("base-url-nerdgraph", nerdgraph.as_str()),
+                    ("authToken", "t"),
+                    ("org", "o"),
                 ];
                 harness.secrets = harness.secrets.with(HARNESS_NAMESPACE, "creds", &creds);
                 if verified_only {

@@ -1,4 +1,5 @@
-//! Metric providers behind one trait: Prometheus queries, web endpoints and Kubernetes Jobs.
+//! Metric providers behind one trait: Prometheus queries, web endpoints, Kubernetes Jobs and
+//! hosted metrics APIs (Datadog, New Relic, CloudWatch, InfluxDB, SkyWalking).
 //!
 //! In: a metric with its arguments substituted. Out: a value to judge with the metric's
 //! conditions (Prometheus, web), or a verdict of its own (a Job). Every call has a timeout;
@@ -9,12 +10,14 @@ mod datadog;
 mod influxdb;
 mod job;
 mod kept;
+mod newrelic;
 mod oauth2;
 mod prometheus;
 pub mod request;
 pub mod retry;
 pub mod secrets;
 mod sigv4;
+mod skywalking;
 mod web;
 
 pub use oauth2::TokenCache;
@@ -29,7 +32,9 @@ pub use cloudwatch::CloudWatchProvider;
 pub use datadog::DatadogProvider;
 pub use influxdb::InfluxdbProvider;
 pub use job::JobProvider;
+pub use newrelic::NewRelicProvider;
 pub use prometheus::{PrometheusProvider, parse_response};
+pub use skywalking::SkyWalkingProvider;
 pub use web::{WebProvider, extract};
 
 use super::condition::MetricValue;
@@ -168,6 +173,18 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
             influxdb::check(spec)
                 .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
             Ok(Box::new(InfluxdbProvider))
+        }
+        ["newRelic"] => {
+            let spec = provider.new_relic.as_ref().expect("set");
+            newrelic::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(NewRelicProvider))
+        }
+        ["skywalking"] => {
+            let spec = provider.skywalking.as_ref().expect("set");
+            skywalking::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(SkyWalkingProvider))
         }
         [] => Err(format!("metric {:?} has no provider", metric.name)),
         ["plugin"] => Err(format!(
@@ -344,11 +361,28 @@ mod tests {
             &PrometheusProvider as &dyn Provider,
             &WebProvider,
             &JobProvider,
+            &DatadogProvider,
+            &NewRelicProvider,
+            &CloudWatchProvider,
+            &InfluxdbProvider,
+            &SkyWalkingProvider,
         ]
         .iter()
         .map(|provider| provider.name())
         .collect();
-        assert_eq!(names, ["prometheus", "web", "job"]);
+        assert_eq!(
+            names,
+            [
+                "prometheus",
+                "web",
+                "job",
+                "datadog",
+                "newRelic",
+                "cloudWatch",
+                "influxdb",
+                "skywalking"
+            ]
+        );
     }
 
     #[tokio::test]

@@ -121,6 +121,25 @@ pub fn url(base: &str, path: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// The `message`s of GraphQL's `errors` in `body` (an item without one as its JSON), joined
+/// and cut for a message, if there are any.
+#[must_use]
+pub fn graphql_errors(body: &serde_json::Value) -> Option<String> {
+    let errors: Vec<String> = body
+        .get("errors")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(
+            |error| match error.get("message").and_then(serde_json::Value::as_str) {
+                Some(message) => message.to_owned(),
+                None => error.to_string(),
+            },
+        )
+        .collect();
+    (!errors.is_empty()).then(|| excerpt(&errors.join("; "), 300))
+}
+
 /// The first `limit` characters of `text`, on one line, for a message.
 #[must_use]
 pub fn excerpt(text: &str, limit: usize) -> String {
