@@ -1,10 +1,12 @@
-//! Metric providers behind one trait: Prometheus queries, web endpoints and Kubernetes Jobs.
+//! Metric providers behind one trait: Prometheus queries, web endpoints, Kubernetes Jobs and
+//! hosted metrics APIs (Datadog, Wavefront, Graphite).
 //!
 //! In: a metric with its arguments substituted. Out: a value to judge with the metric's
 //! conditions (Prometheus, web), or a verdict of its own (a Job). Every call has a timeout;
 //! every URL passes the [`HostGuard`](super::guard::HostGuard) first.
 
 mod datadog;
+mod graphite;
 mod job;
 mod kept;
 mod oauth2;
@@ -13,6 +15,7 @@ pub mod request;
 pub mod retry;
 pub mod secrets;
 mod sigv4;
+mod wavefront;
 mod web;
 
 pub use oauth2::TokenCache;
@@ -24,8 +27,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 pub use datadog::DatadogProvider;
+pub use graphite::GraphiteProvider;
 pub use job::JobProvider;
 pub use prometheus::{PrometheusProvider, parse_response};
+pub use wavefront::WavefrontProvider;
 pub use web::{WebProvider, extract};
 
 use super::condition::MetricValue;
@@ -152,6 +157,18 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
             datadog::check(spec)
                 .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
             Ok(Box::new(DatadogProvider))
+        }
+        ["wavefront"] => {
+            let spec = provider.wavefront.as_ref().expect("set");
+            wavefront::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(WavefrontProvider))
+        }
+        ["graphite"] => {
+            let spec = provider.graphite.as_ref().expect("set");
+            graphite::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(GraphiteProvider))
         }
         [] => Err(format!("metric {:?} has no provider", metric.name)),
         ["plugin"] => Err(format!(
@@ -328,11 +345,24 @@ mod tests {
             &PrometheusProvider as &dyn Provider,
             &WebProvider,
             &JobProvider,
+            &DatadogProvider,
+            &WavefrontProvider,
+            &GraphiteProvider,
         ]
         .iter()
         .map(|provider| provider.name())
         .collect();
-        assert_eq!(names, ["prometheus", "web", "job"]);
+        assert_eq!(
+            names,
+            [
+                "prometheus",
+                "web",
+                "job",
+                "datadog",
+                "wavefront",
+                "graphite"
+            ]
+        );
     }
 
     #[tokio::test]
