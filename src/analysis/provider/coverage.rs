@@ -70,9 +70,12 @@ const MEASURED: &[&str] = &[
     "influxdb",
     "newRelic",
     "skywalking",
+    "wavefront",
+    "graphite",
 ];
 
-/// A metric of `provider` against `url` (its credentials' Secret, `creds`, pointing there).
+/// A metric of `provider` against `url` (its credentials' Secret, `creds`, pointing there;
+/// Wavefront's token under the key named as `url` in `wavefront-api-tokens`).
 fn base(provider: &str, url: &str) -> Value {
     let provider = match provider {
         "prometheus" => json!({"prometheus": {"address": url, "query": "up"}}),
@@ -85,21 +88,33 @@ fn base(provider: &str, url: &str) -> Value {
         "skywalking" => {
             json!({"skywalking": {"address": url, "query": "query q($duration: Duration!) { a }", "interval": "5m"}})
         }
+        "wavefront" => json!({"wavefront": {"address": url, "query": "ts(cpu)"}}),
+        "graphite" => json!({"graphite": {"address": url, "query": "target=cpu&from=-5min"}}),
         other => json!({other: {}}),
     };
     json!({"name": "errors", "successCondition": "result < 2", "provider": provider})
 }
 
-/// What tidegate makes of `metric`: its plan, its provider, and for a provider that runs, the
-/// request it sends to a fresh recorder and the outcome (the recorder's address replaced).
-async fn outcome(metric: &Value, url_placeholder: &str) -> String {
-    // One answer for every request: an OAuth2 token, a Prometheus vector, a web value,
-    // Datadog's, New Relic's and SkyWalking's (GraphQL's `data`).
-    let answer = json!({"access_token": "t", "token_type": "Bearer", "status": "success",
+/// The answer of the recorder to a metric of `provider`: for every provider but Graphite one
+/// object that serves them all — an OAuth2 token, a Prometheus vector, a web value, Datadog's
+/// series and columns, New Relic's rows, SkyWalking's `data`, Wavefront's series; Graphite's
+/// render API answers a list of series.
+fn answer(provider: &str) -> Value {
+    if provider == "graphite" {
+        return json!([{"target": "cpu", "datapoints": [[1, 1], [null, 2]]}]);
+    }
+    json!({"access_token": "t", "token_type": "Bearer", "status": "success",
         "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "1"]}],
             "attributes": {"columns": [{"values": [1]}]},
             "actor": {"account": {"nrql": {"results": [{"count": 1}]}}}},
-        "series": [{"pointlist": [[1, 1]]}], "value": 1});
+        "series": [{"pointlist": [[1, 1]]}], "timeseries": [{"data": [[1, 1]]}], "value": 1})
+}
+
+/// What tidegate makes of `metric` (of `provider`): its plan, its provider, and for a provider
+/// that runs, the request it sends to a fresh recorder and the outcome (the recorder's address
+/// replaced, and the times of requests that carry the clock).
+async fn outcome(provider: &str, metric: &Value, url_placeholder: &str) -> String {
+    let answer = answer(provider);
     let json = || vec![("content-type", "application/json".to_owned())];
     let (recorder, url) =
         Recorder::start(vec![(200, json(), answer.clone()), (200, json(), answer)]).await;
@@ -128,7 +143,10 @@ async fn outcome(metric: &Value, url_placeholder: &str) -> String {
                     ("authToken", "t"),
                     ("org", "o"),
                 ];
-                harness.secrets = harness.secrets.with(HARNESS_NAMESPACE, "creds", &creds);
+                harness.secrets = harness
+                    .secrets
+                    .with(HARNESS_NAMESPACE, "creds", &creds)
+                    .with(HARNESS_NAMESPACE, "wavefront-api-tokens", &[(&url, "k3")]);
                 if verified_only {
                     // Verified TLS cannot reach the recorder: only an `insecure` metric does.
                     harness.http = reqwest::Client::builder()
@@ -156,7 +174,41 @@ fn shown(seen: &crate::recorder::Seen) -> String {
         .map(|(name, value)| format!("{name}={value:?}"))
         .collect();
     headers.sort();
-    format!("{} {} {headers:?} {}", seen.method, seen.uri, seen.text)
+    without_clock(&format!(
+        "{} {} {headers:?} {}",
+        seen.method, seen.uri, seen.text
+    ))
+}
+
+/// `text` with the times taken from the clock (epoch seconds or milliseconds, as Datadog and
+/// Wavefront send them) written relative to the latest of their kind, `<t>` and `<t-300>`: a
+/// second passing between two measurements is not taken for a field read, while a field that
+/// moves one time (Datadog's `interval`) still shows.
+fn without_clock(text: &str) -> String {
+    let times = regex::Regex::new(r"\b1[0-9]{9}(?:[0-9]{3})?\b").expect("a pattern");
+    let latest = |digits: usize| {
+        times
+            .find_iter(text)
+            .filter(|found| found.len() == digits)
+            .filter_map(|found| found.as_str().parse::<i64>().ok())
+            .max()
+            .unwrap_or_default()
+    };
+    let (seconds, millis) = (latest(10), latest(13));
+    times
+        .replace_all(text, |found: &regex::Captures<'_>| {
+            let time: i64 = found[0].parse().unwrap_or_default();
+            let latest = if found[0].len() == 10 {
+                seconds
+            } else {
+                millis
+            };
+            match time - latest {
+                0 => "<t>".to_owned(),
+                offset => format!("<t{offset}>"),
+            }
+        })
+        .into_owned()
 }
 
 #[tokio::test]
@@ -187,7 +239,7 @@ async fn every_metric_field_is_read_or_refused_by_name() {
             let mut outcomes = std::collections::BTreeSet::new();
             for value in std::iter::once(None).chain(samples(leaf).iter().map(Some)) {
                 let metric = with(&base, metric_schema, path, value, seed);
-                outcomes.insert(outcome(&metric, placeholder).await);
+                outcomes.insert(outcome(provider, &metric, placeholder).await);
             }
             // Values that parse and change what happens, or a field inside something
             // refused by name (sigv4 on a web metric); not a required field only the parser
@@ -238,4 +290,16 @@ async fn a_metric_s_timeout_bounds_its_request() {
         let result = provider.measure(&context, &metric, 0, None).await;
         assert_eq!(result, Err(expected.to_owned()));
     }
+}
+
+#[test]
+fn clock_times_are_shown_relative_to_the_latest() {
+    assert_eq!(
+        without_clock("GET /api/v1/query?from=1700000000&query=q&to=1700000300 ports 9 12345"),
+        "GET /api/v1/query?from=<t-300>&query=q&to=<t> ports 9 12345"
+    );
+    assert_eq!(
+        without_clock(r#"{"from":1700000000000,"to":1700000060000} e=1700000060000"#),
+        r#"{"from":<t-60000>,"to":<t>} e=<t>"#
+    );
 }

@@ -1,5 +1,6 @@
 //! Metric providers behind one trait: Prometheus queries, web endpoints, Kubernetes Jobs and
-//! hosted metrics APIs (Datadog, New Relic, CloudWatch, InfluxDB, SkyWalking).
+//! hosted metrics APIs (Datadog, New Relic, CloudWatch, InfluxDB, SkyWalking, Wavefront,
+//! Graphite).
 //!
 //! In: a metric with its arguments substituted. Out: a value to judge with the metric's
 //! conditions (Prometheus, web), or a verdict of its own (a Job). Every call has a timeout;
@@ -7,6 +8,7 @@
 
 mod cloudwatch;
 mod datadog;
+mod graphite;
 mod influxdb;
 mod job;
 mod kept;
@@ -18,6 +20,7 @@ pub mod retry;
 pub mod secrets;
 mod sigv4;
 mod skywalking;
+mod wavefront;
 mod web;
 
 pub use oauth2::TokenCache;
@@ -30,11 +33,13 @@ use futures::future::BoxFuture;
 
 pub use cloudwatch::CloudWatchProvider;
 pub use datadog::DatadogProvider;
+pub use graphite::GraphiteProvider;
 pub use influxdb::InfluxdbProvider;
 pub use job::JobProvider;
 pub use newrelic::NewRelicProvider;
 pub use prometheus::{PrometheusProvider, parse_response};
 pub use skywalking::SkyWalkingProvider;
+pub use wavefront::WavefrontProvider;
 pub use web::{WebProvider, extract};
 
 use super::condition::MetricValue;
@@ -185,6 +190,18 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
             skywalking::check(spec)
                 .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
             Ok(Box::new(SkyWalkingProvider))
+        }
+        ["wavefront"] => {
+            let spec = provider.wavefront.as_ref().expect("set");
+            wavefront::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(WavefrontProvider))
+        }
+        ["graphite"] => {
+            let spec = provider.graphite.as_ref().expect("set");
+            graphite::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(GraphiteProvider))
         }
         [] => Err(format!("metric {:?} has no provider", metric.name)),
         ["plugin"] => Err(format!(
@@ -366,6 +383,8 @@ mod tests {
             &CloudWatchProvider,
             &InfluxdbProvider,
             &SkyWalkingProvider,
+            &WavefrontProvider,
+            &GraphiteProvider,
         ]
         .iter()
         .map(|provider| provider.name())
@@ -380,7 +399,9 @@ mod tests {
                 "newRelic",
                 "cloudWatch",
                 "influxdb",
-                "skywalking"
+                "skywalking",
+                "wavefront",
+                "graphite"
             ]
         );
     }
