@@ -116,7 +116,7 @@ pub async fn run(
 
 /// The providers' HTTP client: names resolved through the guard, redirects never followed
 /// (a redirect could lead past the allow-list), TLS verified unless `insecure`.
-fn http_client(guard: &HostGuard, insecure: bool) -> reqwest::Client {
+pub(super) fn http_client(guard: &HostGuard, insecure: bool) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(GuardedResolver::new(guard.clone())))
@@ -132,10 +132,10 @@ fn error_policy(run: Arc<AnalysisRun>, error: &AnalysisError, _: Arc<Shared>) ->
 }
 
 /// A metric ready to measure: its plan, its spec with arguments substituted, its provider.
-struct Prepared {
-    plan: MetricPlan,
-    metric: Metric,
-    provider: Box<dyn Provider>,
+pub(super) struct Prepared {
+    pub(super) plan: MetricPlan,
+    pub(super) metric: Metric,
+    pub(super) provider: Box<dyn Provider>,
 }
 
 async fn reconcile(run: Arc<AnalysisRun>, shared: Arc<Shared>) -> Result<Action, AnalysisError> {
@@ -311,7 +311,7 @@ async fn prepare(shared: &Shared, run: &AnalysisRun) -> Result<(Vec<Prepared>, A
 
 /// Substitutes the arguments into each metric, reads it and checks its provider and target
 /// host; every problem is collected (secret values redacted) into one Invalid error.
-fn prepare_metrics(
+pub(super) fn prepare_metrics(
     spec: &AnalysisRunSpec,
     args: &Args,
     guard: &HostGuard,

@@ -1,5 +1,5 @@
-//! Analysis: AnalysisRuns measured with Prometheus, web endpoints and Kubernetes Jobs, and
-//! judged with Argo Rollouts' semantics.
+//! Analysis: AnalysisRuns measured with Argo Rollouts' providers (Prometheus, web endpoints,
+//! Kubernetes Jobs, hosted metrics APIs) and judged with Argo Rollouts' semantics.
 //!
 //! In: AnalysisRun specs. Out: measurements, metric and run phases in the run's status, which
 //! the rollout engine reads.
@@ -13,6 +13,7 @@ pub mod provider;
 pub mod round;
 pub mod summary;
 pub mod templates;
+pub mod trial;
 pub mod ttl;
 
 pub use condition::{Condition, MetricValue, evaluate};

@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module and returns `anyhow::Result`; this module only
 //! dispatches and turns errors into a message on stderr and a failing exit code.
 
+mod analysis;
 mod approve;
 mod change;
 mod cluster;
@@ -54,6 +55,8 @@ enum Command {
     Config(config::Args),
     /// Run the Rollout and AnalysisRun controllers only (no Git sync).
     Controller(controller::Args),
+    /// Try AnalysisTemplates without a Rollout (`analysis test FILE`).
+    Analysis(analysis::Args),
     /// Print the CustomResourceDefinitions of tidegate's kinds (or write them to a directory).
     Crd(crd::Args),
     /// Show one object in detail.
@@ -99,6 +102,12 @@ impl Cli {
         let result = match self.command {
             Command::Diff(args) => {
                 return diff::diff(&args, out).unwrap_or_else(|error| {
+                    eprintln!("error: {}", describe(&error));
+                    ExitCode::from(2)
+                });
+            }
+            Command::Analysis(args) => {
+                return analysis::run(&args, out).unwrap_or_else(|error| {
                     eprintln!("error: {}", describe(&error));
                     ExitCode::from(2)
                 });

@@ -843,3 +843,115 @@ async fn oauth2_client_credentials_authenticate_web_and_prometheus_metrics() {
         assert!(!logged.contains(secret), "{secret:?} was logged");
     }
 }
+
+/// Runs `tidegate analysis test` with `args` against the test cluster, off the runtime.
+async fn analysis_test(namespace: &TestNamespace, args: Vec<String>) -> std::process::Output {
+    let namespace = namespace.name().to_owned();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
+            .args(["analysis", "test"])
+            .args(&args)
+            .args(["--namespace", &namespace, "--kubeconfig"])
+            .arg(crate::support::kubeconfig())
+            .output()
+            .expect("run tidegate analysis test")
+    })
+    .await
+    .expect("the command ran")
+}
+
+#[tokio::test]
+async fn analysis_test_measures_a_template_once_without_a_rollout() {
+    let namespace = TestNamespace::create("analysis-cli").await;
+    install_crds(&namespace.client()).await;
+    let demo = ErrorRate::start().await;
+    let dir = crate::support::git::TempDir::new("analysis-cli");
+    let file = dir.path().join("template.yaml");
+    let template = format!(
+        "apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: error-rate}}
+spec:
+  args: [{{name: job}}, {{name: limit, value: '0.05'}}]
+  metrics:
+  - name: error-rate
+    successCondition: result[0] < {{{{args.limit}}}}
+    provider:
+      prometheus: {{address: '{}', query: 'demo_error_rate{{job=\"{{{{args.job}}}}\"}}'}}
+  - name: smoke
+    provider:
+      job:
+        spec:
+          backoffLimit: 0
+          template: {{spec: {{restartPolicy: Never, containers: [{{name: smoke, image: 'smoke:1'}}]}}}}
+",
+        demo.prometheus.url("")
+    );
+    std::fs::write(&file, template).expect("write the template");
+    let file = file.display().to_string();
+    let allowed = ["--allowed-host".to_owned(), "127.0.0.1/32".to_owned()];
+
+    let args = |extra: &[&str]| {
+        let mut args = vec![file.clone(), "--arg".to_owned(), "job=demo".to_owned()];
+        args.extend(allowed.iter().cloned());
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        args
+    };
+    let passing = analysis_test(&namespace, args(&["-o", "json"])).await;
+    let said = String::from_utf8_lossy(&passing.stdout).into_owned()
+        + &String::from_utf8_lossy(&passing.stderr);
+    assert_eq!(passing.status.code(), Some(0), "{said}");
+    let verdicts: serde_json::Value = serde_json::from_slice(&passing.stdout).expect("JSON");
+    assert_eq!(verdicts[0]["metric"], "error-rate", "{said}");
+    assert_eq!(verdicts[0]["provider"], "prometheus");
+    assert_eq!(verdicts[0]["measurement"]["phase"], "Successful", "{said}");
+    assert_eq!(verdicts[0]["measurement"]["value"], "[0.01]");
+    assert_eq!(verdicts[1]["metric"], "smoke");
+    assert_eq!(verdicts[1]["measurement"]["phase"], "Successful", "{said}");
+    // The Job metric ran as a Job of the trial's run, deleted once measured.
+    let job = verdicts[1]["measurement"]["metadata"]["job-name"]
+        .as_str()
+        .expect("the Job's name");
+    assert!(job.starts_with("tidegate-test-"), "{said}");
+    let jobs = namespace.api::<k8s_openapi::api::batch::v1::Job>();
+    wait_for("the trial's Job to go", TIMEOUT, || async {
+        jobs.get_opt(job).await.ok()?.is_none().then_some(())
+    })
+    .await;
+
+    // A bad error rate fails the metric and the command; the table names the verdict.
+    demo.set(0.5).await;
+    let failing = analysis_test(&namespace, args(&[])).await;
+    let table = String::from_utf8_lossy(&failing.stdout).into_owned();
+    assert_eq!(failing.status.code(), Some(1), "{table}");
+    assert!(
+        table.starts_with("METRIC      PROVIDER    PHASE"),
+        "{table}"
+    );
+    assert!(
+        table.contains("error-rate  prometheus  Failed      [0.5]"),
+        "{table}"
+    );
+
+    // The daemon's default allow-list refuses the loopback Prometheus: nothing is measured.
+    let refused = analysis_test(
+        &namespace,
+        vec![file.clone(), "--arg".to_owned(), "job=demo".to_owned()],
+    )
+    .await;
+    let error = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(refused.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("is not in the analysis allow-list"),
+        "{error}"
+    );
+    // An argument the template lacks, or none for one it needs, is refused by name.
+    let unknown = analysis_test(&namespace, args(&["--arg", "nope=1"])).await;
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("the template has no argument \"nope\"")
+    );
+    let missing = analysis_test(&namespace, [vec![file.clone()], allowed.to_vec()].concat()).await;
+    let error = String::from_utf8_lossy(&missing.stderr).into_owned();
+    assert_eq!(missing.status.code(), Some(2), "{error}");
+    assert!(error.contains("job"), "{error}");
+}

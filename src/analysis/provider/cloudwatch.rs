@@ -317,7 +317,7 @@ impl Provider for CloudWatchProvider {
 
 /// One `GetMetricData` call for `spec` with the credentials, region and endpoint `var`'s
 /// environment leads to.
-async fn take(
+pub(super) async fn take(
     context: &Context<'_>,
     spec: &CloudWatchMetric,
     var: sigv4::Env<'_>,

@@ -350,6 +350,9 @@ pub(super) fn metric(json: serde_json::Value) -> Metric {
 mod coverage;
 
 #[cfg(test)]
+mod guarantees;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
