@@ -117,6 +117,7 @@ pub fn measurement_of(
         }
         Ok(Outcome::Verdict {
             phase,
+            value,
             message,
             metadata,
             resume_after,
@@ -125,13 +126,13 @@ pub fn measurement_of(
             Measurement {
                 phase,
                 message: redact(&message),
+                value: truncate(&redact(&value)),
                 started_at: Some(started_at),
                 finished_at: (!running).then(|| now.clone()),
                 metadata,
                 resume_at: resume_after
                     .filter(|_| running)
                     .map(|after| Time(now.0 + after)),
-                ..Measurement::default()
             }
         }
         Err(message) => Measurement {

@@ -22,6 +22,11 @@ const SHOWN_ELSEWHERE: &[(&str, &str)] = &[
          (the_form_asks_for_the_interval_before_now_with_every_query_field)",
     ),
     (
+        ".provider.kayenta.scopes[].",
+        "every scope field in the body that starts the execution: kayenta/tests.rs \
+         (the_config_is_found_by_name_and_the_execution_started_with_the_scopes)",
+    ),
+    (
         ".provider.job.",
         "the Job's metadata and spec: tests/e2e/analysis.rs (job_metrics_succeed_and_fail_with_their_jobs)",
     ),
@@ -72,6 +77,7 @@ const MEASURED: &[&str] = &[
     "skywalking",
     "wavefront",
     "graphite",
+    "kayenta",
 ];
 
 /// A metric of `provider` against `url` (its credentials' Secret, `creds`, pointing there;
@@ -90,6 +96,14 @@ fn base(provider: &str, url: &str) -> Value {
         }
         "wavefront" => json!({"wavefront": {"address": url, "query": "ts(cpu)"}}),
         "graphite" => json!({"graphite": {"address": url, "query": "target=cpu&from=-5min"}}),
+        "kayenta" => {
+            let side = json!({"scope": "app=web", "region": "r", "step": 60,
+                "start": "2019-03-29T01:08:34Z", "end": "2019-03-29T01:38:34Z"});
+            json!({"kayenta": {"address": url, "application": "app", "canaryConfigName": "cfg",
+                "metricsAccountName": "m", "configurationAccountName": "c", "storageAccountName": "s",
+                "threshold": {"pass": 90, "marginal": 75},
+                "scopes": [{"name": "default", "controlScope": side, "experimentScope": side}]}})
+        }
         other => json!({other: {}}),
     };
     json!({"name": "errors", "successCondition": "result < 2", "provider": provider})
@@ -102,6 +116,10 @@ fn base(provider: &str, url: &str) -> Value {
 fn answer(provider: &str) -> Value {
     if provider == "graphite" {
         return json!([{"target": "cpu", "datapoints": [[1, 1], [null, 2]]}]);
+    }
+    if provider == "kayenta" {
+        // Kayenta's config list: the config is found and an execution started.
+        return json!([{"id": "c1", "name": "cfg"}]);
     }
     json!({"access_token": "t", "token_type": "Bearer", "status": "success",
         "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "1"]}],

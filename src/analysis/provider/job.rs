@@ -53,6 +53,7 @@ impl Provider for JobProvider {
             let metadata = BTreeMap::from([(JOB_NAME.to_owned(), name.clone())]);
             let verdict = |phase, message: String, resume_after| Outcome::Verdict {
                 phase,
+                value: String::new(),
                 message,
                 metadata: metadata.clone(),
                 resume_after,
@@ -135,7 +136,7 @@ fn next_look(elapsed: jiff::SignedDuration) -> Duration {
 }
 
 /// A measurement stopped by a terminated run: Inconclusive, "Metric Terminated", finished.
-fn terminated(measurement: &Measurement, now: jiff::Timestamp) -> Measurement {
+pub(super) fn terminated(measurement: &Measurement, now: jiff::Timestamp) -> Measurement {
     Measurement {
         phase: AnalysisPhase::Inconclusive,
         message: "Metric Terminated".to_owned(),

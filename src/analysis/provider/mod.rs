@@ -1,6 +1,6 @@
 //! Metric providers behind one trait: Prometheus queries, web endpoints, Kubernetes Jobs and
 //! hosted metrics APIs (Datadog, New Relic, CloudWatch, InfluxDB, SkyWalking, Wavefront,
-//! Graphite).
+//! Graphite, Kayenta).
 //!
 //! In: a metric with its arguments substituted. Out: a value to judge with the metric's
 //! conditions (Prometheus, web), or a verdict of its own (a Job). Every call has a timeout;
@@ -11,6 +11,7 @@ mod datadog;
 mod graphite;
 mod influxdb;
 mod job;
+mod kayenta;
 mod kept;
 mod newrelic;
 mod oauth2;
@@ -36,6 +37,7 @@ pub use datadog::DatadogProvider;
 pub use graphite::GraphiteProvider;
 pub use influxdb::InfluxdbProvider;
 pub use job::JobProvider;
+pub use kayenta::KayentaProvider;
 pub use newrelic::NewRelicProvider;
 pub use prometheus::{PrometheusProvider, parse_response};
 pub use skywalking::SkyWalkingProvider;
@@ -52,10 +54,13 @@ use crate::model::AnalysisPhase;
 pub enum Outcome {
     /// A value for the metric's conditions to judge.
     Value(MetricValue),
-    /// The provider's own verdict (a Job): Running means look again after `resume_after`.
+    /// The provider's own verdict (a Job, a Kayenta judgement): Running means look again
+    /// after `resume_after`.
     Verdict {
         /// The measurement's phase.
         phase: AnalysisPhase,
+        /// What was measured (Kayenta's score), if anything.
+        value: String,
         /// Why.
         message: String,
         /// What to remember between looks (the Job's name).
@@ -190,6 +195,12 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
             skywalking::check(spec)
                 .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
             Ok(Box::new(SkyWalkingProvider))
+        }
+        ["kayenta"] => {
+            let spec = provider.kayenta.as_ref().expect("set");
+            kayenta::check(spec)
+                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+            Ok(Box::new(KayentaProvider))
         }
         ["wavefront"] => {
             let spec = provider.wavefront.as_ref().expect("set");
@@ -388,6 +399,7 @@ mod tests {
             &SkyWalkingProvider,
             &WavefrontProvider,
             &GraphiteProvider,
+            &KayentaProvider,
         ]
         .iter()
         .map(|provider| provider.name())
@@ -404,7 +416,8 @@ mod tests {
                 "influxdb",
                 "skywalking",
                 "wavefront",
-                "graphite"
+                "graphite",
+                "kayenta"
             ]
         );
     }

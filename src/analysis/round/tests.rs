@@ -235,6 +235,7 @@ fn a_verdict_in_flight_resumes_later_and_a_final_one_finishes() {
     let verdict = |phase| {
         Ok(Outcome::Verdict {
             phase,
+            value: "score s3cr3t".into(),
             message: "job run-1 s3cr3t".into(),
             metadata: BTreeMap::from([("job-name".to_owned(), "run-1".to_owned())]),
             resume_after: Some(Duration::from_secs(5)),
@@ -246,6 +247,7 @@ fn a_verdict_in_flight_resumes_later_and_a_final_one_finishes() {
     assert_eq!(still.finished_at, None);
     assert_eq!(still.resume_at, Some(Time(at(15))));
     assert_eq!(still.message, "job run-1 *****");
+    assert_eq!(still.value, "score *****");
     assert_eq!(still.metadata["job-name"], "run-1");
     let done = measurement_of(verdict(Successful), &plan, Time(at(0)), &now, redact);
     assert_eq!(done.phase, Successful);

@@ -191,32 +191,25 @@ pub struct SkyWalkingMetric {
 }
 
 /// A Kayenta canary analysis: a canary config judged over control and experiment scopes.
+/// Every field is required, as in Argo's CRD.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KayentaMetric {
     /// Base URL of Kayenta.
-    #[serde(default)]
     pub address: String,
     /// The application the canary config belongs to.
-    #[serde(default)]
     pub application: String,
     /// The canary config's name.
-    #[serde(default)]
     pub canary_config_name: String,
     /// Kayenta's metrics account.
-    #[serde(default)]
     pub metrics_account_name: String,
     /// Kayenta's configuration account.
-    #[serde(default)]
     pub configuration_account_name: String,
     /// Kayenta's storage account.
-    #[serde(default)]
     pub storage_account_name: String,
     /// The scores that pass and that are marginal.
-    #[serde(default)]
     pub threshold: KayentaThreshold,
     /// The scopes to compare.
-    #[serde(default)]
     pub scopes: Vec<KayentaScope>,
 }
 
@@ -224,10 +217,8 @@ pub struct KayentaMetric {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KayentaThreshold {
     /// A score at least this passes.
-    #[serde(default)]
     pub pass: i64,
     /// A score at least this (and below `pass`) is Inconclusive; below it, Failed.
-    #[serde(default)]
     pub marginal: i64,
 }
 
@@ -236,13 +227,10 @@ pub struct KayentaThreshold {
 #[serde(rename_all = "camelCase")]
 pub struct KayentaScope {
     /// The scope's name (`default`).
-    #[serde(default)]
     pub name: String,
     /// The baseline.
-    #[serde(default)]
     pub control_scope: ScopeDetail,
     /// The canary.
-    #[serde(default)]
     pub experiment_scope: ScopeDetail,
 }
 
@@ -250,18 +238,13 @@ pub struct KayentaScope {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ScopeDetail {
     /// The scope expression (`app=web and rollouts-pod-template-hash=…`).
-    #[serde(default)]
     pub scope: String,
     /// The region (or location).
-    #[serde(default)]
     pub region: String,
     /// The step in seconds.
-    #[serde(default)]
     pub step: i64,
     /// When the scope starts (RFC 3339).
-    #[serde(default)]
     pub start: String,
     /// When it ends (RFC 3339).
-    #[serde(default)]
     pub end: String,
 }
