@@ -1,7 +1,7 @@
 //! Analysis against real components: Debian's Prometheus scraping an endpoint the test
 //! controls, a local web server, Jobs on the testenv (kwok completes their pods), and a
 //! canary Rollout gated by Prometheus that promotes on a good error rate and aborts on a bad
-//! one.
+//! one; and Debian's carbon-cache + graphite-web holding points the test writes.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -954,4 +954,154 @@ spec:
     let error = String::from_utf8_lossy(&missing.stderr).into_owned();
     assert_eq!(missing.status.code(), Some(2), "{error}");
     assert!(error.contains("job"), "{error}");
+}
+
+fn graphite_metric(address: &str, target: &str) -> serde_json::Value {
+    json!({
+        "name": "error-rate",
+        "successCondition": "len(result) > 0 && all(result, {# < 0.05})",
+        "failureCondition": "any(result, {# >= 0.05})",
+        "provider": {"graphite": {"address": address, "query": format!("target={target}&from=-10min")}}
+    })
+}
+
+/// Seconds since the epoch, now.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_secs()
+        .try_into()
+        .expect("fits")
+}
+
+#[tokio::test]
+async fn graphite_results_decide_runs() {
+    let (namespace, controllers) = setup("analysis-graphite").await;
+    let graphite = crate::support::graphite::Graphite::start().await;
+    let address = graphite.url();
+    // Two good points through carbon; the render of the last 10 minutes also holds a
+    // `null` for every other second, which the provider leaves out.
+    let base = now();
+    graphite.send("demo.web.error_rate", 0.01, base - 3);
+    graphite.send("demo.web.error_rate", 0.02, base - 2);
+    graphite
+        .wait_for_series("demo.web.error_rate", &[0.01, 0.02])
+        .await;
+
+    let good = run_to_completion(
+        &namespace,
+        "good",
+        json!([graphite_metric(&address, "demo.web.error_rate")]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(good.phase, AnalysisPhase::Successful, "{good:#?}");
+    assert_eq!(good.metric_results[0].measurements[0].value, "[0.01,0.02]");
+
+    graphite.send("demo.web.error_rate", 0.5, base - 1);
+    graphite
+        .wait_for_series("demo.web.error_rate", &[0.01, 0.02, 0.5])
+        .await;
+    let bad = run_to_completion(
+        &namespace,
+        "bad",
+        json!([graphite_metric(&address, "demo.web.error_rate")]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(bad.phase, AnalysisPhase::Failed, "{bad:#?}");
+    assert_eq!(
+        bad.metric_results[0].measurements[0].value,
+        "[0.01,0.02,0.5]"
+    );
+    assert_eq!(
+        bad.message,
+        "Metric \"error-rate\" assessed Failed due to failed (1) > failureLimit (0)"
+    );
+
+    // A target Graphite has no series for renders `[]`: no data, Inconclusive (as for
+    // Prometheus, Argo would call `result[0]` of nothing an Error).
+    let empty = run_to_completion(
+        &namespace,
+        "empty",
+        json!([merged(
+            graphite_metric(&address, "demo.nothing.error_rate"),
+            json!({"successCondition": "result[0] < 0.05", "failureCondition": "", "consecutiveErrorLimit": 0})
+        )]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(empty.phase, AnalysisPhase::Inconclusive, "{empty:#?}");
+    assert!(
+        empty.metric_results[0].measurements[0]
+            .message
+            .contains("the result is empty (no data) and no condition handles it"),
+        "{empty:#?}"
+    );
+
+    controllers.stop().await;
+}
+
+#[tokio::test]
+async fn analysis_test_reads_a_real_graphite() {
+    let namespace = TestNamespace::create("analysis-cli-graphite").await;
+    install_crds(&namespace.client()).await;
+    let graphite = crate::support::graphite::Graphite::start().await;
+    let base = now();
+    graphite.send("demo.api.error_rate", 0.01, base - 2);
+    graphite
+        .wait_for_series("demo.api.error_rate", &[0.01])
+        .await;
+    let dir = crate::support::git::TempDir::new("analysis-cli-graphite");
+    let file = dir.path().join("template.yaml");
+    let template = format!(
+        "apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: error-rate}}
+spec:
+  args: [{{name: service}}]
+  metrics:
+  - name: error-rate
+    successCondition: all(result, {{# < 0.05}})
+    provider:
+      graphite:
+        address: '{}'
+        query: |
+          target=demo.{{{{args.service}}}}.error_rate
+          &from=-10min
+",
+        graphite.url()
+    );
+    std::fs::write(&file, template).expect("write the template");
+    let args = vec![
+        file.display().to_string(),
+        "--arg".to_owned(),
+        "service=api".to_owned(),
+        "--allowed-host".to_owned(),
+        "127.0.0.1/32".to_owned(),
+        "-o".to_owned(),
+        "json".to_owned(),
+    ];
+
+    let passing = analysis_test(&namespace, args.clone()).await;
+    let said = String::from_utf8_lossy(&passing.stdout).into_owned()
+        + &String::from_utf8_lossy(&passing.stderr);
+    assert_eq!(passing.status.code(), Some(0), "{said}");
+    let verdicts: serde_json::Value = serde_json::from_slice(&passing.stdout).expect("JSON");
+    assert_eq!(verdicts[0]["provider"], "graphite", "{said}");
+    assert_eq!(verdicts[0]["measurement"]["phase"], "Successful", "{said}");
+    assert_eq!(verdicts[0]["measurement"]["value"], "[0.01]", "{said}");
+
+    graphite.send("demo.api.error_rate", 0.5, base - 1);
+    graphite
+        .wait_for_series("demo.api.error_rate", &[0.01, 0.5])
+        .await;
+    let failing = analysis_test(&namespace, args).await;
+    let said = String::from_utf8_lossy(&failing.stdout).into_owned()
+        + &String::from_utf8_lossy(&failing.stderr);
+    assert_eq!(failing.status.code(), Some(1), "{said}");
+    let verdicts: serde_json::Value = serde_json::from_slice(&failing.stdout).expect("JSON");
+    assert_eq!(verdicts[0]["measurement"]["phase"], "Failed", "{said}");
+    assert_eq!(verdicts[0]["measurement"]["value"], "[0.01,0.5]", "{said}");
 }

@@ -10,6 +10,7 @@ pub mod charts;
 pub mod daemon;
 pub mod git;
 pub mod gitea;
+pub mod graphite;
 pub mod http;
 pub mod prometheus;
 pub mod rollout;
