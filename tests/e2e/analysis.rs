@@ -1,7 +1,8 @@
 //! Analysis against real components: Debian's Prometheus scraping an endpoint the test
 //! controls, a local web server, Jobs on the testenv (kwok completes their pods), and a
 //! canary Rollout gated by Prometheus that promotes on a good error rate and aborts on a bad
-//! one; and Debian's carbon-cache + graphite-web holding points the test writes.
+//! one; Debian's carbon-cache + graphite-web and InfluxDB 1.8.10 (Flux, v2 query API)
+//! holding points the test writes.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -1104,4 +1105,197 @@ spec:
     let verdicts: serde_json::Value = serde_json::from_slice(&failing.stdout).expect("JSON");
     assert_eq!(verdicts[0]["measurement"]["phase"], "Failed", "{said}");
     assert_eq!(verdicts[0]["measurement"]["value"], "[0.01,0.5]", "{said}");
+}
+
+/// A Flux query of the last 5 minutes' latest `error_rate` of `service` in the test database.
+fn flux_error_rate(service: &str) -> String {
+    format!(
+        "from(bucket: \"{}\")
+  |> range(start: -5m)
+  |> filter(fn: (r) => r._measurement == \"http\" and r._field == \"error_rate\" and r.service == \"{service}\")
+  |> last()",
+        crate::support::influxdb::DATABASE
+    )
+}
+
+fn influxdb_metric(query: &str) -> serde_json::Value {
+    json!({
+        "name": "error-rate",
+        "successCondition": "len(result) > 0 && all(result, {# < 0.05})",
+        "failureCondition": "any(result, {# >= 0.05})",
+        "provider": {"influxdb": {"profile": "influxdb-demo", "query": query}}
+    })
+}
+
+/// The provider's Secret for `influxdb`. InfluxDB 1.8 runs with authentication off here, so
+/// it ignores the token and the organisation (both are sent all the same).
+async fn create_influxdb_profile(
+    namespace: &TestNamespace,
+    influxdb: &crate::support::influxdb::Influxdb,
+) {
+    create_secret(
+        namespace,
+        "influxdb-demo",
+        json!({"address": influxdb.url(), "authToken": "test-token", "org": "tidegate"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn influxdb_results_decide_runs() {
+    let (namespace, controllers) = setup("analysis-influxdb").await;
+    let influxdb = crate::support::influxdb::Influxdb::start().await;
+    // The controllers read provider Secrets in their own namespace: here, the test's.
+    create_influxdb_profile(&namespace, &influxdb).await;
+    let base = now();
+    influxdb
+        .write(&format!(
+            "http,service=web error_rate=0.01 {}\nhttp,service=api error_rate=0.9 {}",
+            base - 3,
+            base - 3
+        ))
+        .await;
+
+    let good = run_to_completion(
+        &namespace,
+        "good",
+        json!([influxdb_metric(&flux_error_rate("web"))]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(good.phase, AnalysisPhase::Successful, "{good:#?}");
+    assert_eq!(good.metric_results[0].measurements[0].value, "[0.01]");
+
+    // A later, bad point: `last()` now gives it.
+    influxdb
+        .write(&format!("http,service=web error_rate=0.5 {}", base - 1))
+        .await;
+    let bad = run_to_completion(
+        &namespace,
+        "bad",
+        json!([influxdb_metric(&flux_error_rate("web"))]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(bad.phase, AnalysisPhase::Failed, "{bad:#?}");
+    assert_eq!(bad.metric_results[0].measurements[0].value, "[0.5]");
+    assert_eq!(
+        bad.message,
+        "Metric \"error-rate\" assessed Failed due to failed (1) > failureLimit (0)"
+    );
+
+    // A filter nothing matches answers no tables: no data, Inconclusive.
+    let empty = run_to_completion(
+        &namespace,
+        "empty",
+        json!([merged(
+            influxdb_metric(&flux_error_rate("nothing")),
+            json!({"successCondition": "result[0] < 0.05", "failureCondition": "", "consecutiveErrorLimit": 0})
+        )]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(empty.phase, AnalysisPhase::Inconclusive, "{empty:#?}");
+    assert!(
+        empty.metric_results[0].measurements[0]
+            .message
+            .contains("the result is empty (no data) and no condition handles it"),
+        "{empty:#?}"
+    );
+
+    // A query that does not compile: InfluxDB's own message is the measurement's error.
+    let broken = run_to_completion(
+        &namespace,
+        "broken",
+        json!([merged(
+            influxdb_metric(&format!("{} |> nosuchfunction()", flux_error_rate("web"))),
+            json!({"consecutiveErrorLimit": 0})
+        )]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(broken.phase, AnalysisPhase::Error, "{broken:#?}");
+    let message = &broken.metric_results[0].measurements[0].message;
+    // 1.8 answers 500 (asked again within the measurement's timeout) and, to a client that
+    // accepts CSV, its error as CSV.
+    assert!(
+        message.starts_with("InfluxDB answered 500 Internal Server Error: type error ")
+            && message.ends_with(": undefined identifier \"nosuchfunction\""),
+        "{broken:#?}"
+    );
+
+    controllers.stop().await;
+}
+
+#[tokio::test]
+async fn analysis_test_reads_a_real_influxdb() {
+    let namespace = TestNamespace::create("analysis-cli-influxdb").await;
+    install_crds(&namespace.client()).await;
+    let influxdb = crate::support::influxdb::Influxdb::start().await;
+    create_influxdb_profile(&namespace, &influxdb).await;
+    let base = now();
+    influxdb
+        .write(&format!("http,service=api error_rate=0.01 {}", base - 2))
+        .await;
+    let dir = crate::support::git::TempDir::new("analysis-cli-influxdb");
+    // `analysis test` reads provider Secrets in the configuration's state namespace.
+    let config = dir.path().join("tidegate.yaml");
+    std::fs::write(
+        &config,
+        format!("state:\n  namespace: {}\n", namespace.name()),
+    )
+    .expect("write the configuration");
+    let file = dir.path().join("template.yaml");
+    let template = format!(
+        "apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: error-rate}}
+spec:
+  args: [{{name: service}}]
+  metrics:
+  - name: error-rate
+    successCondition: all(result, {{# < 0.05}})
+    provider:
+      influxdb:
+        profile: influxdb-demo
+        query: |
+          from(bucket: \"{}\")
+            |> range(start: -5m)
+            |> filter(fn: (r) => r._measurement == \"http\" and r.service == \"{{{{args.service}}}}\")
+            |> last()
+",
+        crate::support::influxdb::DATABASE
+    );
+    std::fs::write(&file, template).expect("write the template");
+    let args = vec![
+        file.display().to_string(),
+        "--arg".to_owned(),
+        "service=api".to_owned(),
+        "--config".to_owned(),
+        config.display().to_string(),
+        "--allowed-host".to_owned(),
+        "127.0.0.1/32".to_owned(),
+        "-o".to_owned(),
+        "json".to_owned(),
+    ];
+
+    let passing = analysis_test(&namespace, args.clone()).await;
+    let said = String::from_utf8_lossy(&passing.stdout).into_owned()
+        + &String::from_utf8_lossy(&passing.stderr);
+    assert_eq!(passing.status.code(), Some(0), "{said}");
+    let verdicts: serde_json::Value = serde_json::from_slice(&passing.stdout).expect("JSON");
+    assert_eq!(verdicts[0]["provider"], "influxdb", "{said}");
+    assert_eq!(verdicts[0]["measurement"]["phase"], "Successful", "{said}");
+    assert_eq!(verdicts[0]["measurement"]["value"], "[0.01]", "{said}");
+
+    influxdb
+        .write(&format!("http,service=api error_rate=0.5 {}", base - 1))
+        .await;
+    let failing = analysis_test(&namespace, args).await;
+    let said = String::from_utf8_lossy(&failing.stdout).into_owned()
+        + &String::from_utf8_lossy(&failing.stderr);
+    assert_eq!(failing.status.code(), Some(1), "{said}");
+    let verdicts: serde_json::Value = serde_json::from_slice(&failing.stdout).expect("JSON");
+    assert_eq!(verdicts[0]["measurement"]["phase"], "Failed", "{said}");
+    assert_eq!(verdicts[0]["measurement"]["value"], "[0.5]", "{said}");
 }

@@ -12,6 +12,7 @@ pub mod git;
 pub mod gitea;
 pub mod graphite;
 pub mod http;
+pub mod influxdb;
 pub mod prometheus;
 pub mod rollout;
 pub mod routers;

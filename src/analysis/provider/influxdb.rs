@@ -168,17 +168,29 @@ fn number_of(value: &Value) -> Option<f64> {
     }
 }
 
-/// What a refusal means: InfluxDB's `code: message`, else the body's start.
+/// The message of InfluxDB 1.x's error as CSV (what it answers a client that accepts CSV):
+/// an `error` column and one row.
+fn csv_error(body: &str) -> Option<String> {
+    let mut lines = body.lines().map(|line| line.trim_end_matches('\r'));
+    let at = fields(lines.next()?)
+        .iter()
+        .position(|name| name == "error")?;
+    fields(lines.next()?).get(at).cloned()
+}
+
+/// What a refusal means: InfluxDB's `code: message` (2 and 3), its `error` (1.x, as JSON or
+/// CSV), else the body's start.
 fn refusal(status: reqwest::StatusCode, body: &str) -> String {
     let detail = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|body| {
-            let message = body["message"].as_str()?;
+            let message = body["message"].as_str().or(body["error"].as_str())?;
             Some(match body["code"].as_str() {
                 Some(code) => format!("{code}: {message}"),
                 None => message.to_owned(),
             })
         })
+        .or_else(|| csv_error(body))
         .unwrap_or_else(|| body.to_owned());
     format!(
         "InfluxDB answered {status}: {}",

@@ -124,6 +124,22 @@ fn refusals_give_influxdb_s_code_and_message() {
         ),
         "InfluxDB answered 401 Unauthorized: unauthorized: unauthorized access"
     );
+    // InfluxDB 1.8's v2 query API, for a Flux query that does not compile: JSON, or CSV
+    // when the client accepts CSV (as the provider does).
+    assert_eq!(
+        refusal(
+            reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"error":"type error 1:50-1:64: undefined identifier \"nosuch\""}"#
+        ),
+        "InfluxDB answered 500 Internal Server Error: type error 1:50-1:64: undefined identifier \"nosuch\""
+    );
+    assert_eq!(
+        refusal(
+            reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+            "error\n\"type error 4:16-4:30: undefined identifier \"\"nosuch\"\"\"\n"
+        ),
+        "InfluxDB answered 500 Internal Server Error: type error 4:16-4:30: undefined identifier \"nosuch\""
+    );
     assert_eq!(
         refusal(reqwest::StatusCode::BAD_REQUEST, "bad\nrequest"),
         "InfluxDB answered 400 Bad Request: bad request"
