@@ -1129,6 +1129,9 @@ fn influxdb_metric(query: &str) -> serde_json::Value {
 
 /// The provider's Secret for `influxdb`. InfluxDB 1.8 runs with authentication off here, so
 /// it ignores the token and the organisation (both are sent all the same).
+/// The token of the InfluxDB profile: sent, and never in a log.
+const INFLUXDB_TOKEN: &str = "s3cret-influx-t0ken";
+
 async fn create_influxdb_profile(
     namespace: &TestNamespace,
     influxdb: &crate::support::influxdb::Influxdb,
@@ -1136,7 +1139,7 @@ async fn create_influxdb_profile(
     create_secret(
         namespace,
         "influxdb-demo",
-        json!({"address": influxdb.url(), "authToken": "test-token", "org": "tidegate"}),
+        json!({"address": influxdb.url(), "authToken": INFLUXDB_TOKEN, "org": "tidegate"}),
     )
     .await;
 }
@@ -1278,6 +1281,28 @@ spec:
         "-o".to_owned(),
         "json".to_owned(),
     ];
+
+    // Traced as verbosely as it gets, the token never shows.
+    let traced = {
+        let (args, namespace) = (args.clone(), namespace.name().to_owned());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
+                .env("RUST_LOG", "trace")
+                .args(["analysis", "test"])
+                .args(&args)
+                .args(["--namespace", &namespace, "--kubeconfig"])
+                .arg(crate::support::kubeconfig())
+                .output()
+                .expect("run tidegate analysis test")
+        })
+        .await
+        .expect("the command ran")
+    };
+    let said = String::from_utf8_lossy(&traced.stdout).into_owned()
+        + &String::from_utf8_lossy(&traced.stderr);
+    assert_eq!(traced.status.code(), Some(0), "{said}");
+    assert!(said.contains("TRACE"), "trace logging is on: {said}");
+    assert!(!said.contains(INFLUXDB_TOKEN), "the token leaked: {said}");
 
     let passing = analysis_test(&namespace, args.clone()).await;
     let said = String::from_utf8_lossy(&passing.stdout).into_owned()

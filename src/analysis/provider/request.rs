@@ -8,8 +8,8 @@ use tokio::time::Instant;
 
 use super::Context;
 
-/// An HTTP request to a metrics API.
-#[derive(Clone, Debug, PartialEq)]
+/// An HTTP request to a metrics API. Its debug form hides the credential headers' values.
+#[derive(Clone, PartialEq)]
 pub struct Request {
     /// GET or POST.
     pub method: Method,
@@ -29,6 +29,30 @@ const SENSITIVE: &[&str] = &[
     "api-key",
     "x-amz-security-token",
 ];
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if SENSITIVE.contains(name) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (*name, shown)
+            })
+            .collect();
+        formatter
+            .debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .finish()
+    }
+}
 
 impl Request {
     /// A GET of `url`.
@@ -189,6 +213,10 @@ mod tests {
         let printed = format!("{:?}", built.headers());
         assert!(!printed.contains("k1"), "{printed}");
         assert!(printed.contains("application/json"), "{printed}");
+        let ours = format!("{request:?}");
+        assert!(!ours.contains("k1"), "{ours}");
+        assert!(ours.contains("(\"dd-api-key\", \"<redacted>\")"), "{ours}");
+        assert!(ours.contains("application/json"), "{ours}");
         assert_eq!(request.header_value("accept"), Some("application/json"));
     }
 }
