@@ -166,54 +166,54 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
         ["prometheus"] => Ok(Box::new(PrometheusProvider)),
         ["web"] => Ok(Box::new(WebProvider)),
         ["job"] => Ok(Box::new(JobProvider)),
-        ["datadog"] => {
-            let spec = provider.datadog.as_ref().expect("set");
-            datadog::check(spec)
-                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
-            Ok(Box::new(DatadogProvider))
-        }
-        ["cloudWatch"] => {
-            let spec = provider.cloud_watch.as_ref().expect("set");
-            cloudwatch::check(spec)
-                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
-            Ok(Box::new(CloudWatchProvider))
-        }
-        ["influxdb"] => {
-            let spec = provider.influxdb.as_ref().expect("set");
-            influxdb::check(spec)
-                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
-            Ok(Box::new(InfluxdbProvider))
-        }
-        ["newRelic"] => {
-            let spec = provider.new_relic.as_ref().expect("set");
-            newrelic::check(spec)
-                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
-            Ok(Box::new(NewRelicProvider))
-        }
-        ["skywalking"] => {
-            let spec = provider.skywalking.as_ref().expect("set");
-            skywalking::check(spec)
-                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
-            Ok(Box::new(SkyWalkingProvider))
-        }
-        ["kayenta"] => {
-            let spec = provider.kayenta.as_ref().expect("set");
-            kayenta::check(spec)
-                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
-            Ok(Box::new(KayentaProvider))
-        }
-        ["wavefront"] => {
-            let spec = provider.wavefront.as_ref().expect("set");
-            wavefront::check(spec)
-                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
-            Ok(Box::new(WavefrontProvider))
-        }
-        ["graphite"] => {
-            let spec = provider.graphite.as_ref().expect("set");
-            graphite::check(spec)
-                .map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
-            Ok(Box::new(GraphiteProvider))
-        }
+        ["datadog"] => checked(
+            metric,
+            provider.datadog.as_ref(),
+            datadog::check,
+            DatadogProvider,
+        ),
+        ["cloudWatch"] => checked(
+            metric,
+            provider.cloud_watch.as_ref(),
+            cloudwatch::check,
+            CloudWatchProvider,
+        ),
+        ["influxdb"] => checked(
+            metric,
+            provider.influxdb.as_ref(),
+            influxdb::check,
+            InfluxdbProvider,
+        ),
+        ["newRelic"] => checked(
+            metric,
+            provider.new_relic.as_ref(),
+            newrelic::check,
+            NewRelicProvider,
+        ),
+        ["skywalking"] => checked(
+            metric,
+            provider.skywalking.as_ref(),
+            skywalking::check,
+            SkyWalkingProvider,
+        ),
+        ["kayenta"] => checked(
+            metric,
+            provider.kayenta.as_ref(),
+            kayenta::check,
+            KayentaProvider,
+        ),
+        ["wavefront"] => checked(
+            metric,
+            provider.wavefront.as_ref(),
+            wavefront::check,
+            WavefrontProvider,
+        ),
+        ["graphite"] => checked(
+            metric,
+            provider.graphite.as_ref(),
+            graphite::check,
+            GraphiteProvider,
+        ),
         [] => Err(format!("metric {:?} has no provider", metric.name)),
         ["plugin"] => Err(format!(
             "metric {:?}: provider \"plugin\" is not supported by tidegate: it runs no plugin binaries",
@@ -229,6 +229,18 @@ pub fn for_metric(metric: &Metric) -> Result<Box<dyn Provider>, String> {
             several.join(", ")
         )),
     }
+}
+
+/// `provider` for `metric` once `check` accepts its `spec`, else the problem, naming the metric.
+fn checked<S>(
+    metric: &Metric,
+    spec: Option<&S>,
+    check: fn(&S) -> Result<(), String>,
+    provider: impl Provider + 'static,
+) -> Result<Box<dyn Provider>, String> {
+    let spec = spec.expect("the provider named is set");
+    check(spec).map_err(|problem| format!("metric {:?}: {problem}", metric.name))?;
+    Ok(Box::new(provider))
 }
 
 /// Why a provider's `authentication` cannot be used, if it cannot: OAuth2 for Prometheus and
